@@ -1,0 +1,212 @@
+"""Command line: `livret [build|check|watch|mail] …` (also `python build.py …`).
+
+Every user-facing failure is a LivretError; it is caught here, once, and printed as
+`file:line: field: message` lines — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import LivretError, Problem
+
+COMMANDS = ("build", "check", "watch", "mail")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
+                   help="content folder (default: content)")
+    p.add_argument("--output", type=Path, default=Path("output"), metavar="DIR",
+                   help="output folder (default: output)")
+    return p
+
+
+def _selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--theme", action="append", default=[], metavar="SLUG",
+                   help="build this theme's excerpt (repeatable)")
+    p.add_argument("--action", action="append", default=[], metavar="SLUG",
+                   help="build this action's sheet (repeatable)")
+    p.add_argument("--only", choices=("booklet", "themes", "actions"), action="append",
+                   help="build only this kind of output (repeatable)")
+    p.add_argument("--list", action="store_true", help="print the theme and action slugs, then stop")
+    p.add_argument("--force", action="store_true", help="rebuild even what is up to date")
+    p.add_argument("--variant", choices=("accessible", "archive", "print"), default="accessible",
+                   help="accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
+                        "print: PDF/UA-1 with 3 mm bleed and crop marks")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def parser() -> argparse.ArgumentParser:
+    common = _common()
+    p = argparse.ArgumentParser(
+        prog="livret", description="Build the « Retour d'expérience » booklet, its excerpts "
+        "and action sheets from content/, check the content, or mail the PDFs.")
+    p.add_argument("--version", action="version", version=f"livret {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser("build", parents=[common], help="build the PDFs (default command)",
+                       description="Build the booklet and one excerpt per theme into the output "
+                       "folder; only what changed is rebuilt.")
+    _selection(b)
+    b.set_defaults(func=cmd_build)
+    c = sub.add_parser("check", parents=[common], help="validate the content, print every problem")
+    c.set_defaults(func=cmd_check)
+    w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
+    _selection(w)
+    w.set_defaults(func=cmd_watch)
+    try:
+        from .mail import cli as mail_cli
+    except ImportError:  # pragma: no cover - the mail package is part of livret
+        mail_cli = None
+    if mail_cli is not None:
+        mail_cli.register(sub, [common])
+    return p
+
+
+def selection(args, site) -> dict:
+    """--theme/--action/--only → what to build. Default: the booklet and every theme excerpt."""
+    only = set(args.only or ())
+    explicit = bool(args.theme or args.action)
+    booklet = "booklet" in only or (not only and not explicit)
+    themes = list(args.theme)
+    actions = list(args.action)
+    if "themes" in only or (not only and not explicit):
+        themes = themes or [t.slug for t in site.themes]
+    if "actions" in only:
+        actions = actions or [a.slug for a in site.actions]
+    return {"booklet": booklet, "themes": themes, "actions": actions}
+
+
+def cmd_check(args) -> int:
+    from .loader import load_site, site_warnings
+
+    site = load_site(args.content)
+    for w in site_warnings.pop(id(site), []):
+        print(w)
+    print(f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
+          f"{len(site.files)} files")
+    return 0
+
+
+def _summary(results, elapsed, args) -> None:
+    if args.json:
+        print(json.dumps({"seconds": round(elapsed, 3), "outputs": [
+            {"path": str(r.path), "kind": r.output.kind, "status": r.status, "pages": r.pages,
+             "bytes": r.bytes, "seconds": round(r.seconds, 3)} for r in results]},
+            ensure_ascii=False, indent=2))
+        return
+    if args.quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"livret — {elapsed:.1f} s", title_justify="left")
+    for col, just in (("output", "left"), ("pages", "right"), ("size", "right"),
+                      ("time", "right"), ("status", "left")):
+        table.add_column(col, justify=just)
+    for r in results:
+        table.add_row(str(r.path), str(r.pages), f"{r.bytes / 1e6:.2f} MB",
+                      f"{r.seconds:.1f} s" if r.status == "built" else "—", r.status)
+    Console().print(table)
+
+
+def _list(site) -> None:
+    print("themes:")
+    for t in site.themes:
+        print(f"  {t.slug:24} {t.title}")
+    print("actions:")
+    for a in site.actions:
+        print(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]")
+
+
+def build_once(args, site=None):
+    from .loader import load_site
+    from .pipeline import run
+
+    site = site or load_site(args.content)
+    if args.list:
+        _list(site)
+        return None
+    sel = selection(args, site)
+    start = time.perf_counter()
+    progress = None
+    if not (args.quiet or args.json):
+        def progress(name, info):
+            print(f"  rendered {name}: {info[1]} pages in {info[4]:.1f} s", file=sys.stderr)
+    manifest, results = run(args.content, args.output, site=site, force=args.force,
+                            jobs=args.jobs, variant=args.variant, progress=progress, **sel)
+    _summary(results, time.perf_counter() - start, args)
+    return results
+
+
+def cmd_build(args) -> int:
+    build_once(args)
+    return 0
+
+
+def cmd_watch(args) -> int:
+    from watchfiles import watch
+
+    from .outputs import LAYOUTS, STYLES
+
+    def once():
+        try:
+            build_once(args)
+        except LivretError as exc:
+            # Keep watching: the last good PDFs stay in place until the content is fixed.
+            print_problems(exc)
+            print("livret: the last good PDFs are kept; fix the content and save again.",
+                  file=sys.stderr)
+
+    once()
+    print(f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
+          file=sys.stderr)
+    try:
+        for _changes in watch(args.content, LAYOUTS, STYLES, debounce=150, step=50,
+                              rust_timeout=0):
+            from . import markup, render
+
+            # Layouts and stylesheets may have changed: drop what the process cached.
+            render.environment.cache_clear()
+            markup.block.cache_clear()
+            markup.inline.cache_clear()
+            from . import pipeline
+            pipeline._STATE.pop("printer", None)
+            once()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def print_problems(exc: LivretError) -> None:
+    errors = 0
+    for p in exc.problems:
+        print(p, file=sys.stderr)
+        errors += p.severity == "error"
+    print(f"livret: {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "build")
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LivretError as exc:
+        print_problems(exc)
+        return 1
+    except KeyboardInterrupt:
+        print("livret: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print_problems(LivretError(Problem(str(exc.filename or "livret"), None, None,
+                                           exc.strerror or str(exc))))
+        return 1

@@ -1,0 +1,72 @@
+"""The one error family of livret.
+
+Every problem a person can fix (bad content, bad recipient list, bad settings, a failed
+render) is a `Problem` with a file, a line and a field; `LivretError` carries all of them at
+once so that the CLI prints every problem in one go, one line each, and never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str  # shown as given (relative to the working directory when possible)
+    line: int | None
+    field: str | None
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        what = f"{self.field}: {self.message}" if self.field else self.message
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{what}"
+
+
+def display_path(path: Path | str) -> str:
+    """A path as a person would type it: relative to the working directory when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+class LivretError(Exception):
+    """One or more problems, reported together."""
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem("livret", None, None, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+class Collector:
+    """Accumulates problems so that validation goes on after the first one."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def error(self, path, line, field, message) -> None:
+        self.problems.append(Problem(display_path(path), line, field, message))
+
+    def warning(self, path, line, field, message) -> None:
+        self.problems.append(Problem(display_path(path), line, field, message, "warning"))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise LivretError(self.problems)

@@ -1,0 +1,414 @@
+"""Stage 2 — load: a content folder → one validated `Site`, or every problem at once.
+
+Pelican-style: everything is read and cross-checked into one context before anything is
+rendered or written, so a bad edit never produces half a booklet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from . import fields as f
+from .errors import Collector, LivretError, Problem
+from .model import (SIDEBAR_FIELDS, Action, BackCover, Contact, Edition, Initiative,
+                    Introduction, Person, Section, Site, Thanks, ThanksGroup, Theme)
+from .reader import Located, read_markdown, read_yaml
+
+LINK_RE = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "section"
+
+
+def check_links(markdown: str, path: Path, first_line: int, field: str, problems: Collector) -> None:
+    """Links must keep a real address: a lost one ("#") is printed as text, not as a dead link."""
+    for n, line in enumerate(markdown.split("\n")):
+        for m in LINK_RE.finditer(line):
+            bang, label, url = m.groups()
+            where = first_line + n
+            if bang:
+                # Images come from the content folder only (the URL fetcher enforces it too).
+                if not url or re.match(r"^[a-z][a-z0-9+.-]*:", url, re.I) or url.startswith("/"):
+                    problems.error(path, where, field,
+                                   f'image "{url}" must be a file inside the content folder')
+                continue
+            if not url or url == "#":
+                problems.error(path, where, field,
+                               f'link "{label}" has no address: write the text without [ ]( ) '
+                               "or give its https:// address")
+            elif url.startswith("mailto:"):
+                if not f.is_email(url[7:]):
+                    problems.error(path, where, field, f'"{url[7:]}" is not an e-mail address')
+            elif not f.is_url(url):
+                problems.error(path, where, field,
+                               f'"{url}" is not a web address: expected https://… or mailto:…')
+
+
+def split_sections(body: str, body_line: int, path: Path, problems: Collector,
+                   require_heading: bool) -> tuple[Section, ...]:
+    sections: list[tuple[str, int, list[str]]] = []
+    lead: list[str] = []
+    for n, line in enumerate(body.split("\n")):
+        if line.startswith("## "):
+            sections.append((line[3:].strip(), body_line + n, []))
+        elif sections:
+            sections[-1][2].append(line)
+        else:
+            lead.append(line)
+    if "".join(lead).strip():
+        if require_heading or sections:
+            first = next(i for i, l in enumerate(lead) if l.strip())
+            problems.error(path, body_line + first, "body",
+                           'text before the first section: start the body with a "## Title" line')
+        else:
+            return (Section("", "", "\n".join(lead).strip()),)
+    out = []
+    seen: dict[str, int] = {}
+    for title, line, lines in sections:
+        text = "\n".join(lines).strip()
+        if not title:
+            problems.error(path, line, "body", "section heading without a title")
+        if not text:
+            problems.error(path, line, f"section « {title} »",
+                           "empty section: write its text or remove the heading")
+        slug = slugify(title)
+        seen[slug] = seen.get(slug, 0) + 1
+        out.append(Section(title, slug if seen[slug] == 1 else f"{slug}-{seen[slug]}", text))
+    if require_heading and not out and not "".join(lead).strip():
+        problems.error(path, body_line, "body", "the card has no text: add its sections")
+    return tuple(out)
+
+
+# --- edition ---------------------------------------------------------------------------
+
+def _back_cover(value, ctx, key):
+    data = f.mapping(value, ctx, key)
+    if data is None:
+        return None
+    spec = {"heading": (f.text, True), "text": (f.text, True), "join": (f.text, True)}
+    out = f.check_fields(data, ctx.sub(key), spec, "back_cover")
+    return None if out is None else BackCover(**out)
+
+
+EDITION_SPEC = {
+    "series": (f.text, True), "number": (f.integer, True), "date": (f.date, True),
+    "title": (f.text, True), "subtitle": (f.text, True), "tagline": (f.text, True),
+    "publisher": (f.text, True), "publisher_org": (f.text, True),
+    "contact_email": (f.email, True), "slug": (f.slug, True), "language": (f.text, True),
+    "keywords": (f.text_list, False), "pdf_created": (f.timestamp, True),
+    "pdf_modified": (f.timestamp, True), "themes": (f.slug_list, True),
+    "back_cover": (_back_cover, True),
+}
+
+
+def load_edition(root: Path, problems: Collector) -> Edition | None:
+    path = root / "edition.yaml"
+    src = read_yaml(path, problems)
+    if src is None:
+        return None
+    data = f.mapping(src.data, f.Ctx(src, problems), "edition") if src.data is not None else None
+    if data is None:
+        return None
+    out = f.check_fields(data, f.Ctx(src, problems), EDITION_SPEC, "edition.yaml")
+    if out is None:
+        return None
+    out["theme_slugs"] = out.pop("themes")
+    for key in ("back_cover",):
+        check_links(out[key].heading + out[key].text + out[key].join, path, src.line(key), key, problems)
+    return Edition(path=path, **out)
+
+
+# --- actions ---------------------------------------------------------------------------
+
+def _contact(value, ctx, key):
+    data = f.mapping(value, ctx, key)
+    if data is None:
+        return None
+    spec = {"name": (f.text, True), "emails": (f.email_list, False), "phones": (f.text_list, False)}
+    out = f.check_fields(data, ctx.sub(key), spec, "contact")
+    return None if out is None else Contact(**out)
+
+
+def _labels(value, ctx, key):
+    data = f.mapping(value, ctx, key)
+    if data is None:
+        return None
+    spec = {k: (f.text, False) for k in SIDEBAR_FIELDS}
+    out = f.check_fields(data, ctx.sub(key), spec, "labels")
+    return None if out is None else {k: v for k, v in out.items() if v is not None}
+
+
+ACTION_SPEC = {
+    "title": (f.text, True), "organisation": (f.text, True), "theme": (f.slug, True),
+    "place": (f.text, False), "date": (f.text, False), "pilot": (f.text_list, False),
+    "contact": (_contact, False), "partners": (f.text_list, False),
+    "publics_direct": (f.text_list, False), "publics_indirect": (f.text_list, False),
+    "cost_total": (f.text_list, False), "cost_human": (f.text_list, False),
+    "cost_cofunders": (f.text_list, False), "cost_self_funding": (f.text_list, False),
+    "notes": (f.text_list, False), "labels": (_labels, False),
+}
+
+
+def load_action(path: Path, problems: Collector) -> Action | None:
+    doc = read_markdown(path, problems)
+    if doc is None:
+        return None
+    ctx = f.Ctx(doc.meta, problems)
+    out = f.check_fields(doc.meta.data, ctx, ACTION_SPEC, "the card's front matter")
+    _check_inline_links(doc.meta, problems)
+    sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
+    check_links(doc.body, path, doc.body_line, "body", problems)
+    if out is None:
+        return None
+    out["labels"] = out["labels"] or {}
+    return Action(slug=path.stem, path=path, sections=sections, **out)
+
+
+def _check_inline_links(src: Located, problems: Collector) -> None:
+    def walk(value, dotted):
+        if isinstance(value, str):
+            check_links(value, src.path, src.line(dotted), dotted, problems)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{dotted}.{i}")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{dotted}.{k}" if dotted else k)
+    walk(src.data, "")
+
+
+# --- themes ----------------------------------------------------------------------------
+
+def _initiatives(value, ctx, key):
+    items = [] if value is None else value
+    if not isinstance(items, list):
+        ctx.error(key, "expected a list of initiatives (- title: …, items: […])")
+        return None
+    out = []
+    for i, item in enumerate(items):
+        data = f.mapping(item, ctx, f"{key}.{i}")
+        if data is None:
+            return None
+        spec = {"title": (f.text, True), "items": (f.text_list, False)}
+        clean = f.check_fields(data, ctx.sub(f"{key}.{i}"), spec, "an initiative")
+        if clean is None:
+            return None
+        out.append(Initiative(clean["title"], clean["items"]))
+    return tuple(out)
+
+
+THEME_SPEC = {
+    "title": (f.text, True), "colour": (f.colour, True), "actions": (f.slug_list, True),
+    "notions": (f.text_list, False), "initiatives": (_initiatives, False),
+    "callouts": (f.text_list, False),
+}
+
+
+def load_theme(path: Path, problems: Collector) -> Theme | None:
+    src = read_yaml(path, problems)
+    if src is None:
+        return None
+    ctx = f.Ctx(src, problems)
+    data = f.mapping(src.data, ctx, "theme")
+    if data is None:
+        return None
+    out = f.check_fields(data, ctx, THEME_SPEC, "the theme file")
+    _check_inline_links(src, problems)
+    if out is None:
+        return None
+    return Theme(slug=path.stem, path=path, title=out["title"], colour=out["colour"],
+                 action_slugs=out["actions"], notions=out["notions"],
+                 initiatives=out["initiatives"] or (), callouts=out["callouts"])
+
+
+# --- introduction and thanks -------------------------------------------------------------
+
+def load_introduction(root: Path, problems: Collector) -> Introduction | None:
+    path = root / "introduction.md"
+    doc = read_markdown(path, problems)
+    if doc is None:
+        return None
+    out = f.check_fields(doc.meta.data, f.Ctx(doc.meta, problems), {"title": (f.text, True)},
+                         "the introduction's front matter")
+    split_sections(doc.body, doc.body_line, path, problems, require_heading=False)
+    check_links(doc.body, path, doc.body_line, "body", problems)
+    if not doc.body.strip():
+        problems.error(path, doc.body_line, "body", "the introduction has no text")
+    if out is None:
+        return None
+    return Introduction(path, out["title"], doc.body.strip())
+
+
+def _people(value, ctx, key):
+    if not isinstance(value, list) or not value:
+        ctx.error(key, "expected a list of people (- name: …, role: …)")
+        return None
+    out = []
+    for i, item in enumerate(value):
+        data = f.mapping(item, ctx, f"{key}.{i}")
+        if data is None:
+            return None
+        clean = f.check_fields(data, ctx.sub(f"{key}.{i}"),
+                               {"name": (f.text, True), "role": (f.text, False)}, "a person")
+        if clean is None:
+            return None
+        out.append(Person(clean["name"], clean["role"]))
+    return tuple(out)
+
+
+def _groups(value, ctx, key):
+    if not isinstance(value, list) or not value:
+        ctx.error(key, "expected a list of groups (- title: …, people: […])")
+        return None
+    out = []
+    for i, item in enumerate(value):
+        data = f.mapping(item, ctx, f"{key}.{i}")
+        if data is None:
+            return None
+        clean = f.check_fields(data, ctx.sub(f"{key}.{i}"),
+                               {"title": (f.text, True), "people": (_people, True)}, "a group")
+        if clean is None:
+            return None
+        out.append(ThanksGroup(clean["title"], clean["people"]))
+    return tuple(out)
+
+
+def load_thanks(root: Path, problems: Collector) -> Thanks | None:
+    path = root / "thanks.yaml"
+    src = read_yaml(path, problems)
+    if src is None:
+        return None
+    ctx = f.Ctx(src, problems)
+    data = f.mapping(src.data, ctx, "thanks")
+    if data is None:
+        return None
+    out = f.check_fields(data, ctx, {"title": (f.text, True), "groups": (_groups, True)},
+                         "thanks.yaml")
+    return None if out is None else Thanks(path, out["title"], out["groups"])
+
+
+# --- the whole site ----------------------------------------------------------------------
+
+def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict[str, Path]:
+    """slug → file; two files for one slug, or a file name that is not a slug, are errors."""
+    out: dict[str, Path] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix not in suffixes:
+            problems.error(path, None, None,
+                           f"unexpected file: files here end with {' or '.join(suffixes)}")
+            continue
+        if not f.SLUG_RE.match(path.stem):
+            problems.error(path, None, None,
+                           "the file name is the slug: lower-case letters, digits and \"-\" only")
+            continue
+        if path.stem in out:
+            problems.error(path, None, None, f'duplicate slug "{path.stem}": also {out[path.stem]}')
+            continue
+        out[path.stem] = path
+    return out
+
+
+def load_site(root: Path | str = "content") -> Site:
+    """Read and validate a content folder; raise LivretError with every problem found."""
+    root = Path(root)
+    problems = Collector()
+    if not root.is_dir():
+        raise LivretError(Problem(str(root), None, None, "content folder not found"))
+
+    edition = load_edition(root, problems)
+    introduction = load_introduction(root, problems)
+    thanks = load_thanks(root, problems)
+    theme_files = _files(root / "themes", (".yaml",), problems)
+    action_files = _files(root / "actions", (".md",), problems)
+    themes = {slug: load_theme(p, problems) for slug, p in theme_files.items()}
+    actions = {slug: load_action(p, problems) for slug, p in action_files.items()}
+
+    ordered: list[Theme] = []
+    if edition is not None:
+        src_line = _line_of(edition.path, "themes")
+        for slug in edition.theme_slugs:
+            if slug not in theme_files:
+                problems.error(edition.path, src_line, "themes",
+                               f'unknown theme "{slug}": no file themes/{slug}.yaml '
+                               f'(themes: {", ".join(theme_files) or "none"})')
+        for slug, path in theme_files.items():
+            if slug not in edition.theme_slugs:
+                problems.error(path, None, None,
+                               f'theme "{slug}" is not listed in edition.yaml themes')
+
+    placed: dict[str, str] = {}
+    for slug, theme in themes.items():
+        if theme is None:
+            continue
+        members = []
+        for i, a in enumerate(theme.action_slugs):
+            line = _line_of(theme.path, f"actions.{i}")
+            if a not in action_files:
+                problems.error(theme.path, line, f"actions.{i}",
+                               f'unknown action "{a}": no file actions/{a}.md '
+                               f'(actions: {", ".join(action_files) or "none"})')
+                continue
+            if a in placed:
+                problems.error(theme.path, line, f"actions.{i}",
+                               f'duplicate slug: action "{a}" is already in theme "{placed[a]}"')
+                continue
+            placed[a] = slug
+            action = actions.get(a)
+            if action is not None:
+                if action.theme != slug:
+                    problems.error(action.path, _line_of(action.path, "theme", md=True), "theme",
+                                   f'"{action.theme}" but the card is listed in themes/{slug}.yaml')
+                members.append(action)
+        themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
+
+    for slug, action in actions.items():
+        if action is None:
+            continue
+        if action.theme not in theme_files:
+            problems.error(action.path, _line_of(action.path, "theme", md=True), "theme",
+                           f'unknown theme slug "{action.theme}" '
+                           f'(themes: {", ".join(theme_files) or "none"})')
+        elif slug not in placed:
+            problems.error(action.path, None, None,
+                           f'the action is in no theme: add "{slug}" to actions in '
+                           f"themes/{action.theme}.yaml")
+
+    problems.raise_if_errors()
+    ordered = [themes[s] for s in edition.theme_slugs]
+    files = [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
+             *theme_files.values(), *action_files.values()]
+    site = Site(root=root, edition=edition, introduction=introduction, themes=tuple(ordered),
+                thanks=thanks, files=tuple(files))
+    site_warnings[id(site)] = [p for p in problems.problems if p.severity == "warning"]
+    return site
+
+
+site_warnings: dict[int, list[Problem]] = {}
+
+
+def _line_of(path: Path, dotted: str, md: bool = False) -> int | None:
+    """Line of a top-level field, for cross-file problems found after reading."""
+    key = dotted.split(".")[0]
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    hit = None
+    for n, line in enumerate(lines, 1):
+        if line.startswith(f"{key}:"):
+            hit = n
+            break
+    if hit is None or "." not in dotted:
+        return hit
+    index = int(dotted.split(".")[1])
+    # Block list items below the key, or the key line itself for a flow list.
+    items = [n for n, line in enumerate(lines[hit:], hit + 1) if re.match(r"^\s+- ", line)]
+    return items[index] if index < len(items) and lines[hit - 1].strip() == f"{key}:" else hit

@@ -1,0 +1,56 @@
+"""Text → HTML: Markdown, e-mail links and French typography, each text converted once.
+
+Both converters are memoised: the booklet and its excerpts share most texts, and a worker
+process renders several documents, so a text is converted once per process.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import markdown as _markdown
+from markupsafe import Markup, escape
+
+from .typography import french, french_html
+
+_MD = _markdown.Markdown(extensions=["extra", "sane_lists"], output_format="html")
+# Text outside tags and outside <a>…</a>: where a bare e-mail address becomes a mailto link.
+_EMAIL = re.compile(r"(?<![\w.@/:-])([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@-])")
+_TOKENS = re.compile(r"(<a\b.*?</a>|<[^>]+>)", re.S)
+
+
+def link_emails(html: str) -> str:
+    parts = _TOKENS.split(html)
+    for i in range(0, len(parts), 2):  # even indexes are text between tags
+        parts[i] = _EMAIL.sub(r'<a href="mailto:\1">\1</a>', parts[i])
+    return "".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def block(text: str, shift: int = 0) -> Markup:
+    """Markdown block text → HTML; `shift` lowers heading levels to fit the page outline."""
+    html = _MD.reset().convert(text)
+    if shift:
+        html = re.sub(r"<(/?)h([1-6])\b",
+                      lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", html)
+    return Markup(french_html(link_emails(html)))
+
+
+@lru_cache(maxsize=8192)
+def inline(text: str) -> Markup:
+    """One line of inline Markdown (a sidebar item, a title) → HTML without the <p>."""
+    html = _MD.reset().convert(text)
+    html = re.sub(r"^<p>(.*)</p>$", r"\1", html.strip(), flags=re.S)
+    return Markup(french_html(link_emails(html)))
+
+
+@lru_cache(maxsize=8192)
+def plain(text: str) -> Markup:
+    """Text printed as is (names, titles): escaped, then French spacing."""
+    return Markup(french_html(str(escape(text))))
+
+
+def plain_text(text: str) -> str:
+    """For PDF metadata and bookmarks: French spacing, no HTML."""
+    return french(text)

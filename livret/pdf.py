@@ -1,0 +1,134 @@
+"""Stage 4 — print: HTML → PDF bytes with WeasyPrint, safely and reproducibly.
+
+- The URL fetcher serves only files under layouts/, styles/ and the content folder, and
+  data: URLs; anything else stops the render (no network, nothing else on the disk).
+- Any WeasyPrint warning (missing anchor, failed fetch, unknown CSS property) fails the
+  render: each one means a booklet that is not what the layouts say.
+- One FontConfiguration and one set of parsed stylesheets per process, reused by every
+  document it renders (parsing the fonts is a large part of a small render).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .errors import LivretError, Problem, display_path
+from .outputs import LAYOUTS, STYLES, STYLESHEETS
+
+VARIANTS = {
+    # name: (WeasyPrint pdf_variant, extra stylesheet)
+    "accessible": ("pdf/ua-1", None),
+    "archive": ("pdf/a-3a", None),  # PDF/A-3 level "a": archival *and* tagged (accessible)
+    "print": ("pdf/ua-1", "print.css"),
+}
+
+
+class Denied(Exception):
+    pass
+
+
+def _fetcher_class():
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    class SafeFetcher(URLFetcher):
+        """file: URLs under the allowed folders and data: URLs; nothing else, ever."""
+
+        def __init__(self, roots: list[Path]):
+            # fail_on_errors: a refused fetch stops the render instead of a silent blank.
+            super().__init__(timeout=5, allowed_protocols={"file", "data"}, fail_on_errors=True)
+            self.roots = [r.resolve() for r in roots]
+            self.denied: list[str] = []
+
+        def fetch(self, url, headers=None):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                path = Path(unquote(urlsplit(url).path)).resolve()  # resolves ../ and links
+                if any(path.is_relative_to(r) for r in self.roots) and path.is_file():
+                    return super().fetch(path.as_uri(), headers)
+            self.denied.append(url)
+            raise FatalURLFetchingError(f"refused to fetch {url}")
+
+    return SafeFetcher
+
+
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+class Printer:
+    """Renders documents in one process, sharing fonts and stylesheets between them."""
+
+    def __init__(self, content_root: Path):
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.content_root = Path(content_root).resolve()
+        self.fetcher = _fetcher_class()([LAYOUTS, STYLES, self.content_root])
+        self.font_config = FontConfiguration()
+        self._css: dict[str, object] = {}
+        self._CSS = CSS
+        self.base = [self._sheet(name) for name in STYLESHEETS]
+
+    def _sheet(self, name: str):
+        if name not in self._css:
+            self._css[name] = self._CSS(filename=str(STYLES / name), font_config=self.font_config,
+                                        url_fetcher=self.fetcher)
+        return self._css[name]
+
+    def render(self, html: str, variant: str = "accessible", sources=()) -> tuple[bytes, int]:
+        """→ (PDF bytes, page count). `sources` are the content files, to name in errors."""
+        from weasyprint import HTML
+        from weasyprint.urls import FatalURLFetchingError
+
+        pdf_variant, extra = VARIANTS[variant]
+        sheets = self.base + ([self._sheet(extra)] if extra else [])
+        capture = _Capture()
+        logger = logging.getLogger("weasyprint")
+        logger.addHandler(capture)
+        self.fetcher.denied.clear()
+        try:
+            document = HTML(string=html, base_url=self.content_root.as_uri() + "/",
+                            url_fetcher=self.fetcher).render(
+                stylesheets=sheets, font_config=self.font_config)
+            pages = len(document.pages)
+            data = document.write_pdf(
+                pdf_variant=pdf_variant, attachments=[],
+                # A fixed identifier derived from the input: same HTML, same bytes.
+                pdf_identifier=hashlib.md5(html.encode() + variant.encode()).hexdigest().encode())
+        except FatalURLFetchingError:
+            raise LivretError(self._denied_problems(sources)) from None
+        finally:
+            logger.removeHandler(capture)
+        if self.fetcher.denied:
+            raise LivretError(self._denied_problems(sources))
+        if capture.messages:
+            raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
+        return data, pages
+
+    def _denied_problems(self, sources) -> list[Problem]:
+        problems = []
+        for url in dict.fromkeys(self.fetcher.denied):
+            hits = []
+            for src in sources:
+                try:
+                    lines = Path(src).read_text(encoding="utf-8").split("\n")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                needle = urlsplit(url).path.rsplit("/", 1)[-1] or url
+                hits += [(src, n) for n, line in enumerate(lines, 1) if needle in line]
+            where = hits or [("layouts/styles", None)]
+            for src, line in where:
+                problems.append(Problem(display_path(src), line, None,
+                                        f"refused to fetch {url}: only files inside the content, "
+                                        "layouts and styles folders (and data: URLs) may be used"))
+        return problems

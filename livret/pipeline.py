@@ -1,0 +1,183 @@
+"""The build: plan the outputs, skip what is up to date, render the rest in parallel,
+write PDFs and the manifest atomically.
+
+Incremental: an output is rebuilt only when the sha256 of one of its inputs (content files
+it uses, layouts, styles, fonts) or the livret/WeasyPrint version changed. The no-change
+path never imports WeasyPrint, so it costs a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__
+from .errors import LivretError
+from .loader import load_site
+from .model import Site
+from .outputs import Output, fingerprint, plan
+from .writer import read_json, write_atomic, write_json
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+@dataclass
+class Result:
+    output: Output
+    path: Path
+    status: str  # "built" | "up to date"
+    pages: int
+    bytes: int
+    sha256: str
+    seconds: float
+    inputs: dict
+
+
+def weasyprint_version() -> str:
+    try:
+        return metadata.version("weasyprint")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def variant_filename(output: Output, variant: str) -> str:
+    if variant == "accessible":
+        return output.filename
+    return output.filename.removesuffix(".pdf") + f"-{variant}.pdf"
+
+
+def _set_reproducible_clock(site: Site) -> None:
+    # Anything in the stack that reads the clock gets the edition's date instead.
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(site.edition.pdf_modified.timestamp()))
+
+
+# --- worker side: one Printer per process, inherited or created once ------------------------
+
+_STATE: dict = {}
+
+
+def _render_one(output: Output, filename: str, out_dir: str, variant: str):
+    from .pdf import Printer
+    from .render import render_html
+
+    site: Site = _STATE["site"]
+    printer = _STATE.get("printer")
+    if printer is None:
+        printer = _STATE["printer"] = Printer(site.root)
+    start = time.perf_counter()
+    html = render_html(site, output)
+    sources = [str(p) for p in site.files]
+    data, pages = printer.render(html, variant, sources)
+    path = Path(out_dir) / filename
+    write_atomic(path, data)
+    return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
+
+
+def _worker_init(site: Site) -> None:
+    _STATE["site"] = site
+
+
+def build(content_dir: Path | str = "content", output_dir: Path | str = "output", *,
+          booklet: bool = True, themes=None, actions=None, force: bool = False,
+          jobs: int | None = None, quiet: bool = True, variant: str = "accessible",
+          site: Site | None = None, progress=None) -> dict:
+    """Build what is asked and out of date; return the manifest (also written to disk)."""
+    return run(content_dir, output_dir, booklet=booklet, themes=themes, actions=actions,
+               force=force, jobs=jobs, variant=variant, site=site, progress=progress)[0]
+
+
+def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, force=False,
+        jobs=None, variant="accessible", site=None, progress=None) -> tuple[dict, list[Result]]:
+    site = site or load_site(content_dir)
+    out_dir = Path(output_dir)
+    outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
+    versions = {"livret": __version__, "weasyprint": weasyprint_version(), "variant": variant}
+    manifest_path = out_dir / MANIFEST
+    old = read_json(manifest_path) or {}
+    old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}
+
+    hashes: dict[Path, str] = {}
+    todo: list[tuple[Output, str, dict]] = []
+    results: list[Result] = []
+    for output in outputs:
+        filename = variant_filename(output, variant)
+        inputs = fingerprint(site, output, versions, hashes)
+        entry = old_entries.get(filename)
+        target = out_dir / filename
+        if (not force and entry and entry.get("inputs") == inputs and target.is_file()
+                and target.stat().st_size == entry.get("bytes")):
+            results.append(Result(output, target, "up to date", entry["pages"], entry["bytes"],
+                                  entry["sha256"], 0.0, inputs))
+        else:
+            todo.append((output, filename, inputs))
+
+    if todo:
+        _set_reproducible_clock(site)
+        done = _render_all(site, todo, out_dir, variant, jobs, progress)
+        for output, filename, inputs in todo:
+            name, pages, size, sha, seconds = done[filename]
+            results.append(Result(output, out_dir / filename, "built", pages, size, sha, seconds,
+                                  inputs))
+
+    by_name = {r.path.name: r for r in results}
+    entries = []
+    for name, entry in old_entries.items():  # keep other outputs that still exist
+        if name not in by_name and (out_dir / name).is_file():
+            entries.append(entry)
+    for r in results:
+        entries.append({
+            "path": r.path.name, "kind": r.output.kind, "theme": r.output.theme,
+            "action": r.output.action, "title": r.output.title, "variant": variant,
+            "pages": r.pages, "bytes": r.bytes, "sha256": r.sha256, "inputs": r.inputs})
+    order = {"booklet": 0, "theme": 1, "action": 2}
+    entries.sort(key=lambda e: (order.get(e.get("kind"), 3), e["path"]))
+    manifest = {"format": MANIFEST_FORMAT, "edition": site.edition.slug,
+                "livret_version": __version__, "weasyprint_version": versions["weasyprint"],
+                "outputs": entries}
+    if todo or manifest != old:
+        write_json(manifest_path, manifest)
+    order_out = {o.filename: i for i, o in enumerate(outputs)}
+    results.sort(key=lambda r: order_out.get(r.output.filename, 0))
+    return manifest, results
+
+
+def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    # Biggest first, so that the booklet does not start last and finish alone.
+    weight = {"booklet": 0, "theme": 1, "action": 2}
+    queue = sorted(todo, key=lambda t: weight[t[0].kind])
+    done: dict[str, tuple] = {}
+    _worker_init(site)
+    if jobs == 1:
+        for output, filename, _ in queue:
+            done[filename] = _render_one(output, filename, str(out_dir), variant)
+            if progress:
+                progress(filename, done[filename])
+        return done
+    import multiprocessing
+
+    import weasyprint  # noqa: F401  — imported once here, inherited by the forked workers
+
+    ctx = multiprocessing.get_context("fork")
+    errors = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(site,)) as pool:
+        futures = {pool.submit(_render_one, o, f, str(out_dir), variant): f for o, f, _ in queue}
+        for fut in as_completed(futures):
+            try:
+                done[futures[fut]] = fut.result()
+            except LivretError as exc:
+                errors.extend(exc.problems)
+                continue
+            if progress:
+                progress(futures[fut], done[futures[fut]])
+    if errors:
+        raise LivretError(list(dict.fromkeys(errors)))
+    return done

@@ -1,0 +1,158 @@
+"""Stage 1 — read: files on disk → Python values that remember their line numbers.
+
+Nothing here knows what a booklet is; it only turns bytes into data and reports, as
+`Problem`s, what cannot be read (bad encoding, bad YAML, missing front matter), with the
+line where it happens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import Collector
+
+
+@dataclass
+class Located:
+    """A YAML mapping/sequence read from a file, with the line of each key/item.
+
+    `lines` maps a dotted field path ("contact.emails.0") to its 1-based line in the file.
+    """
+
+    path: Path
+    data: object
+    lines: dict[str, int] = field(default_factory=dict)
+    start_line: int = 1  # line of the document's first line (front matter starts at 2)
+
+    def line(self, dotted: str) -> int:
+        # Fall back to the closest parent so that every problem gets a line.
+        key = dotted
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key.rpartition(".")[0]
+        return self.start_line
+
+
+def read_text(path: Path, problems: Collector) -> str | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.error(path, None, None, f"cannot read file: {exc.strerror or exc}")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.error(
+            path, line, None,
+            f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+        )
+        return None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader; date/time strings stay strings so validators decide what they mean."""
+
+
+# Keep YAML 1.1 quirks out of content: "no"/"on" stay text, dates are parsed by validators.
+for first, resolvers in list(_LineLoader.yaml_implicit_resolvers.items()):
+    _LineLoader.yaml_implicit_resolvers[first] = [
+        (tag, rx) for tag, rx in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
+)
+
+
+def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) -> Located | None:
+    """Parse YAML text; on a syntax error report the YAML's own line and message."""
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Located(path, {}, {}, line_offset + 1)
+        lines: dict[str, int] = {}
+        data = _build(loader, node, "", lines, line_offset, path, problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line + 1 + line_offset) if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        problems.error(path, line, None, f"invalid YAML: {what}")
+        return None
+    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
+        problems.error(path, None, None, f"invalid YAML: {exc}")
+        return None
+    finally:
+        loader.dispose()
+    return Located(path, data, lines, line_offset + 1)
+
+
+def _build(loader, node, prefix, lines, offset, path, problems):
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int)):
+                problems.error(path, key_node.start_mark.line + 1 + offset, prefix or None,
+                               "keys must be plain words")
+                continue
+            key = str(key)
+            dotted = f"{prefix}.{key}" if prefix else key
+            line = key_node.start_mark.line + 1 + offset
+            if key in out:
+                problems.error(path, line, dotted, "key given twice")
+            lines[dotted] = line
+            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            dotted = f"{prefix}.{i}" if prefix else str(i)
+            lines[dotted] = item.start_mark.line + 1 + offset
+            items.append(_build(loader, item, dotted, lines, offset, path, problems))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def read_yaml(path: Path, problems: Collector) -> Located | None:
+    text = read_text(path, problems)
+    return None if text is None else load_yaml(text, path, problems)
+
+
+@dataclass
+class MarkdownFile:
+    meta: Located
+    body: str
+    body_line: int  # 1-based line of the body's first line
+
+
+def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
+    """A Markdown file with YAML front matter between two `---` lines."""
+    text = read_text(path, problems)
+    if text is None:
+        return None
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        problems.error(path, 1, None,
+                       "no front matter: the file must start with a line '---', the YAML fields, "
+                       "then a closing '---' line")
+        return None
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+    except StopIteration:
+        problems.error(path, 1, None, "front matter is not closed: add a line '---' after the fields")
+        return None
+    meta = load_yaml("\n".join(lines[1:end]), path, problems, line_offset=1)
+    if meta is None:
+        return None
+    if not isinstance(meta.data, dict):
+        problems.error(path, 2, None, "front matter must be 'field: value' lines")
+        return None
+    return MarkdownFile(meta, "\n".join(lines[end + 1:]), end + 2)

@@ -1,0 +1,72 @@
+"""Stage 3 — render: a validated Site + an Output → one HTML string (Jinja2).
+
+StrictUndefined: a typo in a layout is an error, not an empty string in the booklet.
+Autoescape: content is text; only the Markdown/typography filters produce markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+
+from . import __version__, markup
+from .errors import LivretError, Problem, display_path
+from .model import SIDEBAR_SUBFIELDS, Site, Theme
+from .outputs import LAYOUTS, Output
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+
+
+def date_fr(value: dt.date) -> str:
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+
+
+@dataclass(frozen=True)
+class DocView:
+    kind: str
+    title: str
+    subject: str
+    themes: tuple[Theme, ...]
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(LAYOUTS)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(md=markup.block, inline=markup.inline, text=markup.plain, date_fr=date_fr)
+    return env
+
+
+def doc_view(site: Site, output: Output) -> DocView:
+    ed = site.edition
+    if output.kind == "booklet":
+        themes = site.themes
+        subject = f"{ed.title} — {ed.subtitle}"
+    elif output.kind == "theme":
+        themes = (site.theme(output.theme),)
+        subject = f"{ed.title} — extrait : {themes[0].title}"
+    else:
+        theme = site.theme(output.theme)
+        action = site.action(output.action)
+        themes = (Theme(**{**theme.__dict__, "actions": (action,)}),)
+        subject = f"{ed.title} — fiche action : {action.title}, {action.organisation}"
+    return DocView(output.kind, markup.plain_text(output.title), markup.plain_text(subject), themes)
+
+
+def render_html(site: Site, output: Output) -> str:
+    template = "sheet.html" if output.kind == "action" else "booklet.html"
+    try:
+        return environment().get_template(template).render(
+            site=site, edition=site.edition, doc=doc_view(site, output), version=__version__,
+            subfields=SIDEBAR_SUBFIELDS)
+    except TemplateError as exc:
+        # A layout bug, not a content one: name the template and its line for the developer.
+        name = getattr(exc, "filename", None) or getattr(exc, "name", None) or template
+        raise LivretError(Problem(display_path(name), getattr(exc, "lineno", None), None,
+                                  f"layout error: {exc.message or exc}")) from None
