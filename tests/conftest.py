@@ -1,0 +1,30 @@
+"""Shared fixtures: the real project, copies of its content to break, real builds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content"
+SEED = ROOT.parent / "shared" / "seeds" / "000_35e265126090b055.txt"
+
+
+@pytest.fixture
+def content_copy(tmp_path) -> Path:
+    """A private copy of content/ that a test may edit or break."""
+    dst = tmp_path / "content"
+    shutil.copytree(CONTENT, dst, ignore=shutil.ignore_patterns("recipients*.csv"))
+    return dst
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """The booklet and the three theme excerpts, built once for the whole session."""
+    from livret.pipeline import run
+
+    out = tmp_path_factory.mktemp("output")
+    manifest, results = run(CONTENT, out)
+    return out, manifest, results

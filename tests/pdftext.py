@@ -1,0 +1,55 @@
+"""Reading our PDFs back the way a reader sees them (pypdf), normalised for comparisons."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pypdf import PdfReader
+
+
+def norm(text: str) -> str:
+    """Typography-insensitive text: no-break spaces → spaces, ’ → ', no hyphens.
+
+    Hyphens go entirely: at a line end one cannot tell a hyphenation point ("Tou-louse")
+    from a real hyphen ("Hauts-de-France"), so both sides of a comparison drop them.
+    """
+    text = text.replace("\u202f", " ").replace("\u00a0", " ").replace("\u2019", "'")
+    text = re.sub(r"[-\u2010]\n", "", text)
+    text = text.replace("-", "").replace("\u2010", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def pages_text(path: Path) -> list[str]:
+    return [norm(p.extract_text() or "") for p in PdfReader(path).pages]
+
+
+def outline(path: Path) -> list:
+    """[(title, [child titles])] for the two levels of bookmarks."""
+    reader = PdfReader(path)
+    out: list = []
+    for item in reader.outline:
+        if isinstance(item, list):
+            out[-1][1].extend(x.title for x in item)
+        else:
+            out.append((item.title, []))
+    return out
+
+
+def contents_numbers(page_text: str, titles: list[str]) -> dict[str, int]:
+    """The page number printed after each title's leader dots on a contents page."""
+    found = {}
+    for title in titles:
+        m = re.search(re.escape(norm(title)) + r"[^.]*?(?: ?\.)+ ?(\d+)\b", page_text)
+        if m:
+            found[title] = int(m.group(1))
+    return found
+
+
+def poppler_pages(path: Path) -> list[str]:
+    """Page texts in reading order (poppler's pdftotext), where a page's heading comes first."""
+    import subprocess
+
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    return [norm(p) for p in text.split("\f")[:-1]]  # the text ends with a form feed

@@ -1,0 +1,250 @@
+"""The printed booklet, read back from the real PDF."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from livret.errors import LivretError
+from livret.loader import load_site
+from livret.pipeline import run
+from pdftext import contents_numbers, norm, outline, pages_text, poppler_pages
+from conftest import CONTENT, ROOT
+
+SITE = load_site(CONTENT)
+
+
+@pytest.fixture(scope="module")
+def booklet(built):
+    out, manifest, results = built
+    return out / "retour-experience-01.pdf"
+
+
+def test_page_count_is_sane(booklet):
+    assert 20 <= len(PdfReader(booklet).pages) <= 60
+
+
+def test_every_title_email_and_theme_is_printed(booklet):
+    text = " ".join(pages_text(booklet))
+    for theme in SITE.themes:
+        assert norm(theme.title) in text
+    for action in SITE.actions:
+        assert norm(action.title) in text, action.slug
+        for email in action.contact.emails if action.contact else ():
+            assert norm(email) in text, (action.slug, email)
+    assert norm(SITE.edition.contact_email) in text
+
+
+def test_parts_in_order(booklet):
+    pages = poppler_pages(booklet)
+    assert "Retour d'expérience #01" in pages[0] and "27 novembre 2023" in pages[0]
+    assert pages[1].startswith("Sommaire")
+    order = ["Introduction", *(t.title for t in SITE.themes), "Remerciements"]
+    firsts = [next(i for i, p in enumerate(pages) if p.startswith(norm(t))) for t in order]
+    assert firsts == sorted(firsts)
+    assert "rejoignez le Club des territoires" in pages[-1]
+
+
+def test_contents_numbers_are_the_real_pages(booklet):
+    pages = poppler_pages(booklet)
+    titles = ["Introduction", *(t.title for t in SITE.themes),
+              *(a.title for a in SITE.actions), "Remerciements"]
+    printed = contents_numbers(pages[1], titles)
+    assert set(printed) == set(titles), set(titles) - set(printed)
+    for title, number in printed.items():
+        page = pages[number - 1]
+        head = norm(title)
+        # The card header starts with the arrow; parts and openers with their title.
+        assert page.startswith(head) or page.startswith("→ " + head), (title, number, page[:80])
+
+
+def test_opener_page_numbers_match_cards(booklet):
+    pages = poppler_pages(booklet)
+    for theme in SITE.themes:
+        opener = next(p for p in pages if p.startswith(norm(theme.title) + " →"))
+        for action in theme.actions:
+            m = re.search(re.escape(norm(action.title)) + r".*?p\. (\d+)", opener)
+            assert m, action.slug
+            assert pages[int(m.group(1)) - 1].startswith("→ " + norm(action.title))
+
+
+def test_outline_has_parts_themes_and_actions(booklet):
+    tree = outline(booklet)
+    titles = [t for t, _ in tree]
+    assert titles == ["Sommaire", "Introduction", *(t.title for t in SITE.themes), "Remerciements"]
+    for theme in SITE.themes:
+        children = dict(tree)[theme.title]
+        assert children == [f"{a.title}, {a.organisation}" for a in theme.actions]
+
+
+def test_fonts_are_embedded_and_vendored(booklet):
+    reader = PdfReader(booklet)
+    seen = set()
+    for page in reader.pages:
+        fonts = page["/Resources"].get("/Font", {})
+        for font in fonts.values():
+            font = font.get_object()
+            desc = font.get("/FontDescriptor")
+            if desc is None:
+                desc = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            desc = desc.get_object()
+            assert any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")), font
+            seen.add(str(font["/BaseFont"]).split("+")[-1])
+    assert seen and all("Lato" in name for name in seen), seen
+
+
+def test_pdf_ua_metadata_language_and_tags(booklet):
+    reader = PdfReader(booklet)
+    xmp = reader.xmp_metadata.stream.get_data().decode()
+    assert 'pdfuaid:part="1"' in xmp
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "fr"
+    assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]
+    meta = reader.metadata
+    assert meta.title.startswith("Retour d’expérience #01")
+    assert meta["/Author"] == "Club des territoires (DGCS)"
+    assert meta["/CreationDate"].startswith("D:20231127")
+    assert "précarité énergétique" in meta["/Keywords"]
+
+
+def test_links_mailto_and_web(booklet):
+    reader = PdfReader(booklet)
+    uris = set()
+    internal = 0
+    for page in reader.pages:
+        for annot in page.get("/Annots", []) or []:
+            a = annot.get_object()
+            action = a.get("/A")
+            if action and "/URI" in action:
+                uris.add(str(action["/URI"]))
+            elif "/Dest" in a or (action and "/D" in action):
+                internal += 1
+    assert "mailto:m.baillot@adil31.org" in uris
+    assert "mailto:dgcs-club-des-territoires@social.gouv.fr" in uris
+    assert any(u.startswith("http://reseau-cocagne.org") for u in uris)
+    assert internal >= 16  # every contents entry and opener entry is a link
+
+
+def test_french_typography_reaches_the_pdf(booklet):
+    raw = " ".join(p.extract_text() for p in PdfReader(booklet).pages)
+    assert "Contact\u202f:" in raw
+    assert "«\u202fpaniers solidaires\u202f»" in raw
+    # (the no-break space before € shares the space glyph, so it reads back as a space)
+    assert "1\u202f000\u202f000 € de travaux" in raw
+    assert "l’habitat" in raw
+
+
+def _build_in_subprocess(out: Path) -> bytes:
+    env = {**os.environ}
+    env.pop("SOURCE_DATE_EPOCH", None)
+    subprocess.run([sys.executable, str(ROOT / "build.py"), "--only", "booklet", "-q",
+                    "--output", str(out), "--content", str(CONTENT)],
+                   check=True, cwd=ROOT, env=env)
+    return (out / "retour-experience-01.pdf").read_bytes()
+
+
+def test_two_builds_in_two_processes_are_byte_identical(tmp_path, booklet):
+    first = _build_in_subprocess(tmp_path / "a")
+    second = _build_in_subprocess(tmp_path / "b")
+    assert first == second
+    assert first == booklet.read_bytes()
+
+
+# --- safety: hostile and bad content never reach the PDF nor replace a good one ------------
+
+HOSTILE = {
+    "web image": '<img src="https://example.com/pixel.png" alt="x">',
+    "file outside": '<img src="file:///etc/passwd" alt="x">',
+    "dot-dot escape": "![carte](../../../etc/hostname)",
+    "css url": '<span style="background: url(http://example.com/a.png)">x</span>',
+    "stylesheet": '<link rel="stylesheet" href="https://example.com/evil.css">',
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_content_fails_cleanly_and_keeps_the_old_pdf(name, content_copy, tmp_path):
+    out = tmp_path / "out"
+    run(content_copy, out, themes=[], booklet=False, actions=["adie"])
+    sheet = out / "retour-experience-01-action-adie.pdf"
+    before = sheet.read_bytes()
+    card = content_copy / "actions" / "adie.md"
+    card.write_text(card.read_text(encoding="utf-8") + "\n" + HOSTILE[name] + "\n", encoding="utf-8")
+    with pytest.raises(LivretError) as err:
+        run(content_copy, out, themes=[], booklet=False, actions=["adie"])
+    message = str(err.value)
+    assert "adie.md" in message, message
+    assert sheet.read_bytes() == before
+    assert not list(out.glob(".*.part"))
+
+
+def test_bad_content_keeps_the_old_pdf_and_prints_lines(content_copy, tmp_path, capsys):
+    from livret.cli import main
+
+    out = tmp_path / "out"
+    assert main(["--only", "booklet", "-q", "--content", str(content_copy), "--output", str(out)]) == 0
+    pdf = out / "retour-experience-01.pdf"
+    before, mtime = pdf.read_bytes(), pdf.stat().st_mtime_ns
+    card = content_copy / "actions" / "adie.md"
+    card.write_text(card.read_text(encoding="utf-8").replace("yjarland@adie.org", "yjarland@adie"),
+                    encoding="utf-8")
+    assert main(["--only", "booklet", "-q", "--content", str(content_copy), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert 'adie.md:' in err and '"yjarland@adie" is not an e-mail address' in err
+    assert "Traceback" not in err
+    assert pdf.read_bytes() == before and pdf.stat().st_mtime_ns == mtime
+
+
+def test_interrupted_render_leaves_the_previous_pdf(content_copy, tmp_path, monkeypatch):
+    from livret import writer
+
+    out = tmp_path / "out"
+    run(content_copy, out, booklet=False, themes=[], actions=["cd41"])
+    sheet = out / "retour-experience-01-action-cd41.pdf"
+    before = sheet.read_bytes()
+
+    real_fsync = os.fsync
+
+    def die_mid_write(fd):  # the process is killed after part of the file was written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer.os, "fsync", die_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        run(content_copy, out, booklet=False, themes=[], actions=["cd41"], force=True, jobs=1)
+    monkeypatch.setattr(writer.os, "fsync", real_fsync)
+    assert sheet.read_bytes() == before
+    assert not list(out.glob(".*.part"))
+
+
+def test_weasyprint_warnings_fail_the_render():
+    from livret.pdf import Printer
+
+    printer = Printer(CONTENT)
+    html = '<html lang="fr"><head><title>t</title></head><body><p style="colour: red">x</p></body></html>'
+    with pytest.raises(LivretError) as err:
+        printer.render(html)
+    assert "colour" in str(err.value)
+    # and a clean document goes through
+    data, pages = printer.render(html.replace("colour", "color"))
+    assert data.startswith(b"%PDF") and pages == 1
+
+
+@pytest.mark.parametrize("variant,marker", [("archive", 'pdfaid:part="3"'), ("print", "pdfuaid")])
+def test_variants(variant, marker, tmp_path):
+    manifest, results = run(CONTENT, tmp_path, booklet=False, themes=[], actions=["apfe"],
+                            variant=variant)
+    path = results[0].path
+    assert path.name == f"retour-experience-01-action-apfe-{variant}.pdf"
+    reader = PdfReader(path)
+    assert marker in reader.xmp_metadata.stream.get_data().decode()
+    box = reader.pages[0].mediabox
+    if variant == "print":  # 3 mm bleed on each side of A4 (+ room for the crop marks)
+        assert float(box.width) > 595.3 + 2 * 8
+        assert "/BleedBox" in reader.pages[0] or "/TrimBox" in reader.pages[0]
+    else:
+        assert abs(float(box.width) - 595.3) < 1
