@@ -1,0 +1,182 @@
+"""Excerpts, action sheets, the manifest, and rebuilding only what an edit changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import CONTENT, ROOT
+from livret.cli import main
+from livret.loader import load_site
+from livret.pipeline import run
+from pdftext import contents_numbers, norm, outline, poppler_pages
+
+SITE = load_site(CONTENT)
+THEMES = [t.slug for t in SITE.themes]
+
+
+def test_default_build_makes_booklet_and_three_excerpts(built):
+    out, manifest, results = built
+    names = sorted(p.name for p in out.glob("*.pdf"))
+    assert names == sorted(["retour-experience-01.pdf"] +
+                           [f"retour-experience-01-{s}.pdf" for s in THEMES])
+    assert [r.output.kind for r in results] == ["booklet", "theme", "theme", "theme"]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_excerpt_holds_its_theme_only_with_its_own_contents(built, theme):
+    out, _, _ = built
+    path = out / f"retour-experience-01-{theme}.pdf"
+    pages = poppler_pages(path)
+    text = " ".join(pages)
+    mine = SITE.theme(theme)
+    for a in SITE.actions:
+        present = f"→ {norm(a.title)}" in text
+        assert present == (a.theme == theme), (a.slug, theme)
+    for t in SITE.themes:
+        assert (norm(t.title) in pages[0]) == (t.slug == theme)  # the cover names the theme
+    # its own contents, with its own page numbers
+    titles = ["Introduction", mine.title, *(a.title for a in mine.actions), "Remerciements"]
+    printed = contents_numbers(pages[1], titles)
+    assert set(printed) == set(titles)
+    for title, number in printed.items():
+        assert norm(title) in pages[number - 1][: len(norm(title)) + 3], (title, number)
+    # its own outline and PDF title
+    tree = outline(path)
+    assert [t for t, _ in tree] == ["Sommaire", "Introduction", mine.title, "Remerciements"]
+    assert PdfReader(path).metadata.title.endswith(mine.title)
+    assert "rejoignez le Club des territoires" in pages[-1]
+
+
+def test_manifest_matches_the_files(built):
+    out, manifest, _ = built
+    on_disk = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk == manifest
+    assert on_disk["format"] == 1 and on_disk["edition"] == "retour-experience-01"
+    assert len(on_disk["outputs"]) == 4
+    for entry in on_disk["outputs"]:
+        data = (out / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+        assert entry["pages"] == len(PdfReader(out / entry["path"]).pages)
+        assert set(entry) >= {"path", "kind", "theme", "action", "pages", "bytes", "sha256", "inputs"}
+        assert entry["inputs"]["weasyprint"] == "70.0"
+        assert "content/edition.yaml" in entry["inputs"]
+        if entry["kind"] == "theme":
+            assert "content/actions/adie.md" in entry["inputs"] or entry["theme"] != "mobilites"
+            assert ("content/actions/adie.md" in entry["inputs"]) == (entry["theme"] == "mobilites")
+
+
+def test_action_sheet(tmp_path):
+    _, results = run(CONTENT, tmp_path, booklet=False, themes=[], actions=["adie", "coop-alim"])
+    for r in results:
+        assert r.output.kind == "action" and 1 <= r.pages <= 2, (r.path, r.pages)
+        text = " ".join(poppler_pages(r.path))
+        action = SITE.action(r.output.action)
+        assert text.startswith("→ " + norm(action.title))
+        assert "Retour d'expérience #01 · Club des territoires · 27 novembre 2023" in text
+        others = [a for a in SITE.actions if a.slug != action.slug]
+        assert not any(f"→ {norm(a.title)}" in text for a in others)
+
+
+def statuses(results) -> dict[str, str]:
+    return {r.path.name: r.status for r in results}
+
+
+def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, tmp_path):
+    out = tmp_path / "out"
+    run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
+    _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
+    assert set(statuses(results).values()) == {"up to date"}
+
+    card = content_copy / "actions" / "adie.md"
+    card.write_text(card.read_text(encoding="utf-8").replace("Assurance auto.", "Assurance auto, habitation."),
+                    encoding="utf-8")
+    _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
+    rebuilt = sorted(n for n, s in statuses(results).items() if s == "built")
+    assert rebuilt == ["retour-experience-01-action-adie.pdf", "retour-experience-01-mobilites.pdf",
+                       "retour-experience-01.pdf"]
+    assert "habitation" in " ".join(poppler_pages(out / "retour-experience-01-action-adie.pdf"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    entry = next(e for e in manifest["outputs"] if e["path"] == "retour-experience-01-mobilites.pdf")
+    assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest()
+
+    # a stylesheet change touches everything; --force rebuilds everything
+    _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"], force=True)
+    assert set(statuses(results).values()) == {"built"}
+
+
+def test_deleted_output_is_rebuilt(content_copy, tmp_path):
+    out = tmp_path / "out"
+    run(content_copy, out, booklet=False, themes=["mobilites"])
+    (out / "retour-experience-01-mobilites.pdf").unlink()
+    _, results = run(content_copy, out, booklet=False, themes=["mobilites"])
+    assert statuses(results) == {"retour-experience-01-mobilites.pdf": "built"}
+
+
+def test_unknown_slugs_list_the_valid_ones(capsys):
+    assert main(["--theme", "transports", "--action", "nope", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert 'unknown theme "transports"; valid themes: precarite-energetique, precarite-alimentaire, mobilites' in err
+    assert 'unknown action "nope"; valid actions: adil-31,' in err
+    assert "Traceback" not in err
+
+
+def test_list_prints_the_slugs(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for slug in [*THEMES, *(a.slug for a in SITE.actions)]:
+        assert f"  {slug} " in out
+
+
+def test_json_summary_and_only(tmp_path, capsys):
+    assert main(["--only", "actions", "--json", "-j", "2", "--output", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    kinds = {o["kind"] for o in summary["outputs"]}
+    assert kinds == {"action"} and len(summary["outputs"]) == 10
+    # a sheet is one or two pages, even for the longest card
+    assert all(1 <= o["pages"] <= 2 for o in summary["outputs"]), summary["outputs"]
+
+
+def _wait_for(predicate, timeout=60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_watch_rebuilds_on_save_and_survives_a_bad_edit(content_copy, tmp_path):
+    out = tmp_path / "out"
+    log = tmp_path / "watch.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "build.py"), "watch", "--content", str(content_copy),
+             "--output", str(out), "--only", "actions", "--action", "gas-18", "-q"],
+            stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        sheet = out / "retour-experience-01-action-gas-18.pdf"
+        assert _wait_for(lambda: sheet.exists() and "watching" in log.read_text()), log.read_text()
+        good = sheet.read_bytes()
+        card = content_copy / "actions" / "gas-18.md"
+        text = card.read_text(encoding="utf-8")
+        card.write_text(text.replace("theme: mobilites", "theme: transports"), encoding="utf-8")
+        assert _wait_for(lambda: 'unknown theme slug "transports"' in log.read_text()), log.read_text()
+        assert proc.poll() is None  # still watching
+        assert sheet.read_bytes() == good
+        card.write_text(text.replace("Depuis 2007", "Depuis 2007 (édité)"), encoding="utf-8")
+        assert _wait_for(lambda: sheet.read_bytes() != good), log.read_text()
+        assert "(édité)" in " ".join(poppler_pages(sheet))
+        assert "Traceback" not in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
