@@ -127,10 +127,11 @@ def colour(value, ctx: Ctx, key: str):
 
 
 def integer(value, ctx: Ctx, key: str):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        ctx.error(key, f"expected a whole number ≥ 1, got {value!r}")
+    text_value = str(value).strip()
+    if isinstance(value, (list, dict)) or not text_value.isdigit() or int(text_value) < 1:
+        ctx.error(key, f"expected a whole number ≥ 1, got {_type_name(value) if isinstance(value, (list, dict)) else repr(value)}")
         return None
-    return value
+    return int(text_value)
 
 
 def date(value, ctx: Ctx, key: str):

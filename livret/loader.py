@@ -117,8 +117,10 @@ def load_edition(root: Path, problems: Collector) -> Edition | None:
     if out is None:
         return None
     out["theme_slugs"] = out.pop("themes")
-    for key in ("back_cover",):
-        check_links(out[key].heading + out[key].text + out[key].join, path, src.line(key), key, problems)
+    for key in ("heading", "text", "join"):
+        dotted = f"back_cover.{key}"
+        check_links(getattr(out["back_cover"], key), path, src.line(dotted), dotted, problems)
+    _LOCATED[path] = src
     return Edition(path=path, **out)
 
 
@@ -162,10 +164,14 @@ def load_action(path: Path, problems: Collector) -> Action | None:
     _check_inline_links(doc.meta, problems)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
     check_links(doc.body, path, doc.body_line, "body", problems)
+    _LOCATED[path] = doc.meta
     if out is None:
         return None
     out["labels"] = out["labels"] or {}
-    return Action(slug=path.stem, path=path, sections=sections, **out)
+    # A field written with no item ("cost_total: []") still prints its label, as the source
+    # does when only the sub-items ("- dont moyens humains") are given.
+    shown = frozenset(k for k in SIDEBAR_FIELDS if k in doc.meta.data)
+    return Action(slug=path.stem, path=path, sections=sections, shown=shown, **out)
 
 
 def _check_inline_links(src: Located, problems: Collector) -> None:
@@ -218,6 +224,7 @@ def load_theme(path: Path, problems: Collector) -> Theme | None:
         return None
     out = f.check_fields(data, ctx, THEME_SPEC, "the theme file")
     _check_inline_links(src, problems)
+    _LOCATED[path] = src
     if out is None:
         return None
     return Theme(slug=path.stem, path=path, title=out["title"], colour=out["colour"],
@@ -364,7 +371,7 @@ def load_site(root: Path | str = "content") -> Site:
             action = actions.get(a)
             if action is not None:
                 if action.theme != slug:
-                    problems.error(action.path, _line_of(action.path, "theme", md=True), "theme",
+                    problems.error(action.path, _line_of(action.path, "theme"), "theme",
                                    f'"{action.theme}" but the card is listed in themes/{slug}.yaml')
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
@@ -372,15 +379,18 @@ def load_site(root: Path | str = "content") -> Site:
     for slug, action in actions.items():
         if action is None:
             continue
+        if action.theme in theme_files and themes.get(action.theme) is None:
+            continue  # its theme file is broken: that problem is already reported
         if action.theme not in theme_files:
-            problems.error(action.path, _line_of(action.path, "theme", md=True), "theme",
+            problems.error(action.path, _line_of(action.path, "theme"), "theme",
                            f'unknown theme slug "{action.theme}" '
                            f'(themes: {", ".join(theme_files) or "none"})')
         elif slug not in placed:
-            problems.error(action.path, None, None,
+            problems.error(action.path, _line_of(action.path, "theme"), "theme",
                            f'the action is in no theme: add "{slug}" to actions in '
                            f"themes/{action.theme}.yaml")
 
+    _LOCATED.clear()
     problems.raise_if_errors()
     ordered = [themes[s] for s in edition.theme_slugs]
     files = [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
@@ -394,21 +404,10 @@ def load_site(root: Path | str = "content") -> Site:
 site_warnings: dict[int, list[Problem]] = {}
 
 
-def _line_of(path: Path, dotted: str, md: bool = False) -> int | None:
-    """Line of a top-level field, for cross-file problems found after reading."""
-    key = dotted.split(".")[0]
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError):
-        return None
-    hit = None
-    for n, line in enumerate(lines, 1):
-        if line.startswith(f"{key}:"):
-            hit = n
-            break
-    if hit is None or "." not in dotted:
-        return hit
-    index = int(dotted.split(".")[1])
-    # Block list items below the key, or the key line itself for a flow list.
-    items = [n for n, line in enumerate(lines[hit:], hit + 1) if re.match(r"^\s+- ", line)]
-    return items[index] if index < len(items) and lines[hit - 1].strip() == f"{key}:" else hit
+_LOCATED: dict[Path, Located] = {}  # file → its parsed YAML with lines, for cross-file problems
+
+
+def _line_of(path: Path, dotted: str) -> int | None:
+    """Line of a field, for problems found when files are compared with each other."""
+    src = _LOCATED.get(path)
+    return src.line(dotted) if src is not None else None

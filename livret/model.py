@@ -66,6 +66,7 @@ class Action:
     notes: tuple[str, ...]
     labels: dict[str, str]
     sections: tuple[Section, ...]
+    shown: frozenset[str] = frozenset()  # sidebar fields written in the file, even if empty
 
     def label(self, key: str) -> str:
         return self.labels.get(key, SIDEBAR_FIELDS[key])
@@ -75,9 +76,7 @@ class Action:
         out = []
         for key in SIDEBAR_FIELDS:
             value = getattr(self, key)
-            # A label with no item is still printed when the source prints it (cost_total of
-            # a card that only details its human means).
-            if value or key in self.labels:
+            if value or key in self.shown:
                 out.append((key, self.label(key), value))
         return out
 

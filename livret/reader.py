@@ -57,14 +57,18 @@ def read_text(path: Path, problems: Collector) -> str | None:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader; date/time strings stay strings so validators decide what they mean."""
+    """SafeLoader where every plain scalar stays the text that was typed.
+
+    YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into 750,
+    "no" into False, 1.50 into 1.5: content is printed as typed, so validators convert.
+    """
 
 
-# Keep YAML 1.1 quirks out of content: "no"/"on" stay text, dates are parsed by validators.
 for first, resolvers in list(_LineLoader.yaml_implicit_resolvers.items()):
     _LineLoader.yaml_implicit_resolvers[first] = [
         (tag, rx) for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool",
+                       "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
     ]
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
@@ -79,7 +83,7 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
         if node is None:
             return Located(path, {}, {}, line_offset + 1)
         lines: dict[str, int] = {}
-        data = _build(loader, node, "", lines, line_offset, path, problems)
+        data = _build(loader, node, "", lines, line_offset, path, problems, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 1 + line_offset) if mark else None
@@ -94,7 +98,12 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     return Located(path, data, lines, line_offset + 1)
 
 
-def _build(loader, node, prefix, lines, offset, path, problems):
+def _build(loader, node, prefix, lines, offset, path, problems, stack):
+    if id(node) in stack:  # an alias to one of its own parents ("&x [a, *x]")
+        problems.error(path, node.start_mark.line + 1 + offset, prefix or None,
+                       "a YAML alias refers to itself")
+        return None
+    stack = (*stack, id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:
@@ -109,14 +118,14 @@ def _build(loader, node, prefix, lines, offset, path, problems):
             if key in out:
                 problems.error(path, line, dotted, "key given twice")
             lines[dotted] = line
-            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems)
+            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, stack)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             dotted = f"{prefix}.{i}" if prefix else str(i)
             lines[dotted] = item.start_mark.line + 1 + offset
-            items.append(_build(loader, item, dotted, lines, offset, path, problems))
+            items.append(_build(loader, item, dotted, lines, offset, path, problems, stack))
         return items
     return loader.construct_object(node, deep=True)
 
