@@ -26,5 +26,5 @@ def built(tmp_path_factory):
     from livret.pipeline import run
 
     out = tmp_path_factory.mktemp("output")
-    manifest, results = run(CONTENT, out)
+    manifest, results = run(CONTENT, out, themes=["precarite-energetique", "precarite-alimentaire", "mobilites"])
     return out, manifest, results
