@@ -7,6 +7,7 @@ Every user-facing failure is a LivretError; it is caught here, once, and printed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -44,7 +45,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(full: bool = True) -> argparse.ArgumentParser:
     common = _common()
     p = argparse.ArgumentParser(
         prog="livret", description="Build the « Retour d'expérience » booklet, its excerpts "
@@ -61,12 +62,14 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
     _selection(w)
     w.set_defaults(func=cmd_watch)
-    try:
+    if full:
         from .mail import cli as mail_cli
-    except ImportError:  # pragma: no cover - the mail package is part of livret
-        mail_cli = None
-    if mail_cli is not None:
+
         mail_cli.register(sub, [common])
+    else:
+        # The mail modules (email, smtplib, ssl…) cost ~50 ms to import: a build, the most
+        # frequent command, does not pay for them.
+        sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
     return p
 
 
@@ -107,14 +110,18 @@ def _summary(results, elapsed, args) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"livret — {elapsed:.1f} s", title_justify="left")
+    folder = results[0].path.parent if results else args.output
+    table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
     for col, just in (("output", "left"), ("pages", "right"), ("size", "right"),
                       ("time", "right"), ("status", "left")):
-        table.add_column(col, justify=just)
+        table.add_column(col, justify=just, no_wrap=True)
     for r in results:
-        table.add_row(str(r.path), str(r.pages), f"{r.bytes / 1e6:.2f} MB",
+        table.add_row(r.path.name, str(r.pages), f"{r.bytes / 1e6:.2f} MB",
                       f"{r.seconds:.1f} s" if r.status == "built" else "—", r.status)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: never cut a file name at 80 columns
+        console = Console(width=120)
+    console.print(table)
 
 
 def _list(site) -> None:
@@ -136,14 +143,42 @@ def build_once(args, site=None):
         return None
     sel = selection(args, site)
     start = time.perf_counter()
-    progress = None
-    if not (args.quiet or args.json):
-        def progress(name, info):
-            print(f"  rendered {name}: {info[1]} pages in {info[4]:.1f} s", file=sys.stderr)
-    manifest, results = run(args.content, args.output, site=site, force=args.force,
-                            jobs=args.jobs, variant=args.variant, progress=progress, **sel)
+    with _progress(args) as progress:
+        manifest, results = run(args.content, args.output, site=site, force=args.force,
+                                jobs=args.jobs, variant=args.variant, progress=progress, **sel)
     _summary(results, time.perf_counter() - start, args)
     return results
+
+
+@contextlib.contextmanager
+def _progress(args):
+    """A live bar on a terminal; one line per rendered PDF otherwise (logs, CI)."""
+    if args.quiet or args.json:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        def line(name, info=None):
+            if info is not None:
+                print(f"  rendered {name}: {info[1]} pages in {info[4]:.1f} s", file=sys.stderr)
+
+        yield line
+        return
+    with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(name, info=None):
+            if info is None:  # the pipeline announces how many outputs it will render
+                bar.update(task, total=name)
+            else:
+                bar.update(task, advance=1, description=name)
+
+        yield update
 
 
 def cmd_build(args) -> int:
@@ -197,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "build")
-    args = parser().parse_args(argv)
+    args = parser(full=argv[0] in ("mail", "-h", "--help")).parse_args(argv)
     try:
         return args.func(args)
     except LivretError as exc:

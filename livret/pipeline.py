@@ -119,6 +119,8 @@ def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, for
 
     if todo:
         _set_reproducible_clock(site)
+        if progress:
+            progress(len(todo))
         done = _render_all(site, todo, out_dir, variant, jobs, progress)
         for output, filename, inputs in todo:
             name, pages, size, sha, seconds = done[filename]
@@ -147,9 +149,25 @@ def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, for
     return manifest, results
 
 
+# A render peaks at ~120 MB (benchmarks/bench_build.py); the budget leaves room for bigger
+# editions. Workers are capped so that all of them fit in the memory that is free.
+WORKER_BUDGET = 400 * 1024 * 1024
+
+
+def _default_jobs() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        with open("/proc/meminfo") as fh:
+            info = dict(line.split(":", 1) for line in fh)
+        available = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return cpus or 1
+    return max(1, min(cpus or 1, available // WORKER_BUDGET))
+
+
 def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    jobs = max(1, min(jobs or _default_jobs(), len(todo)))
     # Biggest first, so that the booklet does not start last and finish alone.
     weight = {"booklet": 0, "theme": 1, "action": 2}
     queue = sorted(todo, key=lambda t: weight[t[0].kind])
