@@ -161,6 +161,29 @@ def mapping(value, ctx: Ctx, key: str):
     return value
 
 
+def records(spec: dict, one: str, example: str, make, allow_empty: bool = False) -> Validator:
+    """A validator for a list of mappings (people, groups, initiatives), each checked by `spec`."""
+
+    def validate(value, ctx: Ctx, key: str):
+        if value is None and allow_empty:
+            return ()
+        if not isinstance(value, list) or not (value or allow_empty):
+            ctx.error(key, f"expected a list of {one}s ({example})")
+            return None
+        out, ok = [], True
+        for i, item in enumerate(value):
+            data = mapping(item, ctx, f"{key}.{i}")
+            clean = None if data is None else check_fields(data, ctx.sub(f"{key}.{i}"), spec,
+                                                           f"a {one}")
+            if clean is None:
+                ok = False
+            else:
+                out.append(make(**clean))
+        return tuple(out) if ok else None
+
+    return validate
+
+
 def check_fields(data: dict, ctx: Ctx, spec: dict[str, tuple[Validator, bool]],
                  where: str) -> dict | None:
     """Validate `data` against `spec` {key: (validator, required)}; collect every problem.

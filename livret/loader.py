@@ -189,22 +189,8 @@ def _check_inline_links(src: Located, problems: Collector) -> None:
 
 # --- themes ----------------------------------------------------------------------------
 
-def _initiatives(value, ctx, key):
-    items = [] if value is None else value
-    if not isinstance(items, list):
-        ctx.error(key, "expected a list of initiatives (- title: …, items: […])")
-        return None
-    out = []
-    for i, item in enumerate(items):
-        data = f.mapping(item, ctx, f"{key}.{i}")
-        if data is None:
-            return None
-        spec = {"title": (f.text, True), "items": (f.text_list, False)}
-        clean = f.check_fields(data, ctx.sub(f"{key}.{i}"), spec, "an initiative")
-        if clean is None:
-            return None
-        out.append(Initiative(clean["title"], clean["items"]))
-    return tuple(out)
+_initiatives = f.records({"title": (f.text, True), "items": (f.text_list, False)},
+                         "initiative", "- title: …, items: […]", Initiative, allow_empty=True)
 
 
 THEME_SPEC = {
@@ -250,38 +236,10 @@ def load_introduction(root: Path, problems: Collector) -> Introduction | None:
     return Introduction(path, out["title"], doc.body.strip())
 
 
-def _people(value, ctx, key):
-    if not isinstance(value, list) or not value:
-        ctx.error(key, "expected a list of people (- name: …, role: …)")
-        return None
-    out = []
-    for i, item in enumerate(value):
-        data = f.mapping(item, ctx, f"{key}.{i}")
-        if data is None:
-            return None
-        clean = f.check_fields(data, ctx.sub(f"{key}.{i}"),
-                               {"name": (f.text, True), "role": (f.text, False)}, "a person")
-        if clean is None:
-            return None
-        out.append(Person(clean["name"], clean["role"]))
-    return tuple(out)
-
-
-def _groups(value, ctx, key):
-    if not isinstance(value, list) or not value:
-        ctx.error(key, "expected a list of groups (- title: …, people: […])")
-        return None
-    out = []
-    for i, item in enumerate(value):
-        data = f.mapping(item, ctx, f"{key}.{i}")
-        if data is None:
-            return None
-        clean = f.check_fields(data, ctx.sub(f"{key}.{i}"),
-                               {"title": (f.text, True), "people": (_people, True)}, "a group")
-        if clean is None:
-            return None
-        out.append(ThanksGroup(clean["title"], clean["people"]))
-    return tuple(out)
+_people = f.records({"name": (f.text, True), "role": (f.text, False)},
+                    "person", "- name: …, role: …", Person)
+_groups = f.records({"title": (f.text, True), "people": (_people, True)},
+                    "group", "- title: …, people: […]", ThanksGroup)
 
 
 def load_thanks(root: Path, problems: Collector) -> Thanks | None:
