@@ -29,6 +29,7 @@ test: sysdeps $(STAMP)
 
 bench: sysdeps $(STAMP)
 	@$(BIN)/python benchmarks/bench_build.py
+	@$(BIN)/python benchmarks/bench_mail.py
 
 watch: sysdeps $(STAMP)
 	@$(BIN)/python build.py watch

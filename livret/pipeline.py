@@ -181,7 +181,7 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
         return done
     import multiprocessing
 
-    import weasyprint  # noqa: F401  — imported once here, inherited by the forked workers
+    import weasyprint  # noqa: F401 — imported once here, inherited by the forked workers
 
     ctx = multiprocessing.get_context("fork")
     errors = []

@@ -1,0 +1,92 @@
+"""The send journal on its own: states, recovery after a crash, the lock."""
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+pytest.register_assert_rewrite("conftest_mail")
+pytest_plugins = ["conftest_mail"]
+
+from livret.errors import LivretError  # noqa: E402
+from livret.mail.journal import Journal, read_statuses  # noqa: E402
+
+DOCS = [{"slug": "booklet", "path": "x.pdf", "sha256": "0" * 64}]
+
+
+def status_seen_by_another_process(path, recipient="a@example.org"):
+    db = sqlite3.connect(str(path))
+    try:
+        return db.execute("SELECT status FROM deliveries WHERE recipient=?",
+                          (recipient,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_sending_is_on_disk_once_waited_for(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        j.prepare([("c1", "a@example.org", "A@example.org", "ed", DOCS, "<m@x>")])
+        assert status_seen_by_another_process(path) == "pending"
+        wait = j.sending("c1", "a@example.org", 1234)
+        wait()
+        assert status_seen_by_another_process(path) == "sending"
+        j.finish("c1", "a@example.org", "sent", 250, "250 OK")
+        assert status_seen_by_another_process(path) == "sent"
+        row = j.get("c1", "a@example.org")
+        assert (row.status, row.attempts, row.smtp_code, row.address) == \
+            ("sent", 1, 250, "A@example.org")
+        assert row.sent_at is not None
+
+
+def test_a_run_that_died_while_sending_leaves_an_unknown(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        j.prepare([("c1", "a@example.org", "a@example.org", "ed", DOCS, "<m@x>"),
+                   ("c1", "b@example.org", "b@example.org", "ed", DOCS, "<n@x>")])
+        j.sending("c1", "a@example.org", 10)()
+        # the process dies here
+    with Journal(path) as j:
+        assert j.recover_interrupted() == 1
+        assert j.statuses() == {
+            ("c1", "a@example.org"): ("unknown", "interrupted after the message data was sent, "
+                                      "before the server's reply: it may or may not have been "
+                                      "delivered"),
+            ("c1", "b@example.org"): ("pending", None)}
+    assert read_statuses(path) == {("c1", "a@example.org"): "unknown",
+                                   ("c1", "b@example.org"): "pending"}
+
+
+def test_prepare_never_reopens_a_delivered_message(tmp_path):
+    with Journal(tmp_path / "j.sqlite") as j:
+        row = ("c1", "a@example.org", "a@example.org", "ed", DOCS, "<m@x>")
+        j.prepare([row])
+        j.sending("c1", "a@example.org", 10)()
+        j.finish("c1", "a@example.org", "sent", 250, "250 OK")
+        j.prepare([row])
+        assert j.get("c1", "a@example.org").status == "sent"
+        j.finish("c1", "a@example.org", "refused", 550, "550 no")  # (as if it were refused)
+        j.prepare([row])
+        assert j.get("c1", "a@example.org").status == "pending"
+
+
+def test_one_run_at_a_time(tmp_path):
+    with Journal(tmp_path / "j.sqlite"):
+        with pytest.raises(LivretError, match="another `mail --send` is using this journal"):
+            Journal(tmp_path / "j.sqlite")
+    Journal(tmp_path / "j.sqlite").close()  # free again once the first one is closed
+
+
+def test_a_file_that_is_not_a_journal(tmp_path):
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LivretError, match="cannot use the send journal"):
+        Journal(path)
+    assert read_statuses(path) == {}
+
+
+def test_no_journal_yet_for_a_dry_run(tmp_path):
+    assert read_statuses(tmp_path / "none.sqlite") == {}
+    assert not (tmp_path / "none.sqlite").exists()

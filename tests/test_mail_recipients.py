@@ -1,0 +1,167 @@
+"""The recipient list: what spreadsheets write is read, what would make a bad message is
+refused with file:line: field: message, every problem at once."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+pytest.register_assert_rewrite("conftest_mail")
+pytest_plugins = ["conftest_mail"]
+
+from livret.errors import LivretError  # noqa: E402
+from livret.mail.recipients import check_address, read_recipients  # noqa: E402
+
+SLUGS = ["booklet", "precarite-energetique", "precarite-alimentaire", "mobilites"]
+
+
+def write(tmp_path, text, encoding="utf-8"):
+    path = tmp_path / "list.csv"
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+def problems(tmp_path, text, **kw):
+    with pytest.raises(LivretError) as exc:
+        read_recipients(write(tmp_path, text, **kw), SLUGS)
+    return [str(p) for p in exc.value.errors]
+
+
+def test_reads_a_plain_list(tmp_path):
+    path = write(tmp_path, "email,name,organisation,send\n"
+                           "ana@example.org,Ana Ruiz,Mairie,booklet mobilites\n"
+                           "bob@example.org,Bob,,precarite-alimentaire\n")
+    rs = read_recipients(path, SLUGS)
+    assert [(r.line, r.email, r.name, r.organisation, r.send) for r in rs] == [
+        (2, "ana@example.org", "Ana Ruiz", "Mairie", ("booklet", "mobilites")),
+        (3, "bob@example.org", "Bob", "", ("precarite-alimentaire",)),
+    ]
+
+
+def test_spreadsheet_export_with_bom_semicolons_and_crlf(tmp_path):
+    text = ("\ufeffEmail;Nom;send;Name;Organisation\r\n"
+            "ana@example.org;x;mobilites booklet;Anaïs Dupré, DGCS;Ville; de Lyon\r\n")
+    # "Nom" is not a known column: ignored with a warning, the row's extra value is an error.
+    assert any("values but the header" in p for p in problems(tmp_path, text))
+    text = ("\ufeffEmail;Nom;send;Name;Organisation\r\n"
+            "ana@example.org;x;mobilites booklet;Anaïs Dupré, DGCS;\"Ville; de Lyon\"\r\n"
+            ";;;;\r\n")
+    warnings = []
+    rs = read_recipients(write(tmp_path, text), SLUGS, warnings)
+    assert len(rs) == 1
+    assert rs[0].email == "ana@example.org"
+    assert rs[0].name == "Anaïs Dupré, DGCS"
+    assert rs[0].organisation == "Ville; de Lyon"
+    assert rs[0].send == ("booklet", "mobilites")  # booklet first, then edition order
+    assert any('"Nom" is ignored' in str(w) for w in warnings)
+
+
+def test_comma_separated_send_and_case(tmp_path):
+    text = 'email,name,send\nana@example.org,Ana,"Mobilites, BOOKLET"\n'
+    rs = read_recipients(write(tmp_path, text), SLUGS)
+    assert rs[0].send == ("booklet", "mobilites")
+
+
+@pytest.mark.parametrize("address, fragment", [
+    ("ana.example.org", "exactly one @"),
+    ("ana@@example.org", "exactly one @"),
+    ("ana @example.org", "contains a space"),
+    ("Ana <ana@example.org>", 'looks like "Name <address>"'),
+    ("ana@localhost", "domain"),
+    ("ana@exa_mple.org", "domain"),
+    ("ana..b@example.org", "before the @"),
+    ("anaïs@example.org", "accents before the @"),
+    ("", "is empty"),
+])
+def test_invalid_addresses(tmp_path, address, fragment):
+    found = problems(tmp_path, f"email,name,send\n{address},Ana,booklet\n")
+    assert len(found) == 1
+    assert found[0].startswith(f"{tmp_path / 'list.csv'}:2: email: invalid address")
+    assert fragment in found[0]
+
+
+def test_internationalised_domain_becomes_ascii():
+    assert check_address("ana@élysée.fr") == ("ana@xn--lyse-9oad.fr", None)
+
+
+def test_unknown_slug_lists_the_valid_ones_and_suggests(tmp_path):
+    found = problems(tmp_path, "email,name,send\nana@example.org,Ana,booklet mobilite\n")
+    assert found == [f"{tmp_path / 'list.csv'}:2: send: unknown document \"mobilite\" "
+                     f"(did you mean \"mobilites\"?); valid: {', '.join(SLUGS)}"]
+
+
+def test_empty_send(tmp_path):
+    found = problems(tmp_path, "email,name,send\nana@example.org,Ana,  \n")
+    assert len(found) == 1 and ":2: send: empty" in found[0]
+
+
+def test_duplicate_address_is_case_insensitive(tmp_path):
+    found = problems(tmp_path, "email,name,send\nana@example.org,Ana,booklet\n"
+                               "bob@example.org,Bob,booklet\nANA@Example.org,Ana bis,mobilites\n")
+    assert found == [f"{tmp_path / 'list.csv'}:4: email: ANA@Example.org is already on line 2 "
+                     "(addresses are compared without regard to case)"]
+
+
+@pytest.mark.parametrize("value", ['"Ana\r\nBcc: victim@example.org"', '"Ana\nBcc: x@example.org"',
+                                   '"Ana\rX"', "Ana\u2028Bcc: x@example.org", "Ana\x0bB"])
+def test_line_breaks_in_any_field_are_header_injection(tmp_path, value):
+    found = problems(tmp_path, "email,name,organisation,send\n"
+                               f"ana@example.org,{value},Org,booklet\n"
+                               "bob@example.org,Bob,Org,booklet\n")
+    assert len(found) == 1
+    assert ":2: name: contains a line break" in found[0] and "header injection" in found[0]
+
+
+def test_line_break_in_organisation_and_send(tmp_path):
+    found = problems(tmp_path, 'email,name,organisation,send\n'
+                               'ana@example.org,Ana,"Org\nBcc: x@example.org",booklet\n'
+                               'bob@example.org,Bob,Org,"booklet\nmobilites"\n')
+    assert [p.split(": ")[1] for p in found] == ["organisation", "send"]
+    # A quoted value spanning lines: the next row starts after it, and says so.
+    assert ":2: organisation:" in found[0] and ":4: send:" in found[1]
+
+
+def test_missing_columns(tmp_path):
+    with pytest.raises(LivretError) as exc:
+        read_recipients(write(tmp_path, "mail,name,organisation\nana@example.org,Ana,Org\n"), SLUGS)
+    found = [str(p) for p in exc.value.problems]
+    assert [p.split(": ")[1] for p in found] == ["warning", "email", "send"]
+    assert 'column "mail" is ignored' in found[0]
+    assert all(":1: " in p and "missing column" in p for p in found[1:])
+
+
+def test_every_problem_at_once(tmp_path):
+    text = ("email,name,organisation,send\n"
+            "ana@example.org,Ana,Org,booklet\n"          # 2 fine
+            "not-an-address,Bob,Org,booklet\n"           # 3 bad address
+            "carl@example.org,Carl,Org,brochure\n"       # 4 unknown slug
+            "dora@example.org,Dora,Org,\n"                # 5 empty send
+            "ANA@example.org,Ana 2,Org,booklet\n"         # 6 duplicate
+            'eve@example.org,"Eve\nBcc: x@example.org",Org,booklet\n')  # 7-8 injection
+    found = problems(tmp_path, text)
+    lines = [int(p.split(":")[1]) for p in found]
+    assert lines == [3, 4, 5, 6, 7]
+
+
+def test_not_utf8_says_how_to_export(tmp_path):
+    found = problems(tmp_path, "email,name,send\nana@example.org,Anaïs,booklet\n",
+                     encoding="cp1252")
+    assert found == [f"{tmp_path / 'list.csv'}:2: not UTF-8 (byte 0xef); in the spreadsheet, "
+                     'save as "CSV UTF-8"']
+
+
+def test_empty_list_and_header_only(tmp_path):
+    assert "empty file" in problems(tmp_path, "\n\n")[0]
+    assert "no recipients" in problems(tmp_path, "email,name,send\n")[0]
+
+
+def test_unterminated_quote_is_reported_with_its_line(tmp_path):
+    found = problems(tmp_path, 'email,name,send\nana@example.org,"Ana,booklet\n')
+    assert len(found) == 1 and "list.csv:" in found[0]
+
+
+def test_example_list_is_valid():
+    rs = read_recipients(Path(__file__).parent.parent / "content" / "recipients.example.csv", SLUGS)
+    assert len(rs) >= 3
+    assert all(r.email.endswith("@example.org") for r in rs)
