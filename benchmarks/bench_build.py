@@ -313,6 +313,11 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
     copy = tmp / "content-edited"
     shutil.copytree(project / "content", copy)
     edit_out = tmp / "edit"
+    # 5b: the same edit when every kind of output exists (booklet, excerpts, all action sheets).
+    every = ["--only", "booklet", "--only", "themes", "--only", "actions"]
+    copy_all = tmp / "content-edited-all"
+    shutil.copytree(project / "content", copy_all)
+    every_out = tmp / "every"
 
     # Warm-up, untimed: fills the OS page cache (and fontconfig's cache, .pyc files unless
     # PYTHONDONTWRITEBYTECODE is set), so that round 1 is not slower than the others for reasons
@@ -320,6 +325,8 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
     log("warm-up: baseline once, then a cold build of the content copy (untimed)")
     measure_in(baseline_argv)
     measure_in([*build, "-q", "--force", "--content", str(copy), "--output", str(edit_out)])
+    measure_in([*build, *every, "-q", "--force", "--content", str(copy_all), "--output",
+                str(every_out)])
     edit_entries = manifest_entries(edit_out)
     expected = {p for p, e in edit_entries.items()
                 if e["kind"] == "booklet" or (e["kind"] == "theme" and e["theme"] == EDIT_THEME)}
@@ -347,6 +354,10 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
         Figure("edit_s", "5. one-card edit rebuild, whole process", "s"),
         Figure("edit_ratio", "   ratio to cold build of all outputs", "x",
                goal=GOAL_EDIT_RATIO, name="one-card edit rebuild / cold build of all outputs"),
+        Figure("every_s", "5b. cold build, every output (booklet, 3 excerpts, 10 sheets)", "s"),
+        Figure("every_edit_s", "    one-card edit rebuild (booklet, excerpt, sheet)", "s"),
+        Figure("every_edit_ratio", "    ratio to that cold build", "x", goal=GOAL_EDIT_RATIO,
+               name="one-card edit rebuild / cold build of every output"),
     ]}
     excerpt_sizes: dict[str, list[float]] = {}
     checks: dict[str, tuple[bool, str]] = {}
@@ -416,6 +427,20 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
         F["edit_ratio"].values.append(run.seconds / F["all_s"].values[-1])
         check(f"edit rebuilt exactly booklet + {EDIT_THEME}", built == expected,
               f"rebuilt: {', '.join(sorted(built)) or 'nothing'}")
+
+        # 5b. Every output kind: cold, then the same kind of edit.
+        run = measure_in([*build, *every, "-q", "--force", "--content", str(copy_all),
+                          "--output", str(every_out)], "cold every", n)
+        F["every_s"].values.append(run.seconds)
+        edit_card(copy_all, f"{EDIT_WORD}{n}")
+        run = measure_in([*build, *every, "-q", "--json", "--content", str(copy_all),
+                          "--output", str(every_out)], "edit, every", n)
+        built = sorted(Path(o["path"]).name for o in json.loads(run.stdout)["outputs"]
+                       if o["status"] == "built")
+        F["every_edit_s"].values.append(run.seconds)
+        F["every_edit_ratio"].values.append(run.seconds / F["every_s"].values[-1])
+        check("edit rebuilt exactly booklet, excerpt and sheet of that card", len(built) == 3
+              and any("-action-" in b for b in built), f"rebuilt: {', '.join(built)}")
 
     # The baseline must print the same document, or the ratios compare different work.
     baseline_pages = pdf_pages(tmp / "baseline.pdf")

@@ -37,6 +37,7 @@ a rule changes them; ``&amp;``, ``&lt;`` … are never altered.
 
 from __future__ import annotations
 
+import bisect
 import html as _html
 import re
 
@@ -163,6 +164,9 @@ class _Run:
         self.pieces: list[tuple[str, str | None]] = []  # (source, char or None for tags)
 
     def text(self, source: str) -> None:
+        if "&" not in source:  # the usual case: one piece for the whole text, not per char
+            self.pieces.append((source, source))
+            return
         for m in _UNIT.finditer(source):
             unit = m.group()
             if len(unit) == 1:
@@ -179,13 +183,21 @@ class _Run:
             return
         joined = "".join(c for _, c in self.pieces if c is not None)
         edits = _edits(joined)
+        where = sorted(edits)
         i = 0
-        for source, char in self.pieces:
-            if char is None:
+        for source, plain in self.pieces:
+            if plain is None:
                 self.out.append(source)
-                continue
-            self.out.append(edits.get(i, source))
-            i += 1
+            elif source is plain:  # a run of plain text: edit only the characters that change
+                end = i + len(plain)
+                if bisect.bisect_left(where, i) < bisect.bisect_left(where, end):
+                    self.out.append("".join(edits.get(i + k, c) for k, c in enumerate(plain)))
+                else:
+                    self.out.append(plain)
+                i = end
+            else:  # one character written as an entity
+                self.out.append(edits.get(i, source))
+                i += 1
         self.pieces = []
 
 
