@@ -88,11 +88,9 @@ def selection(args, site) -> dict:
 
 
 def cmd_check(args) -> int:
-    from .loader import load_site, site_warnings
+    from .loader import load_site
 
     site = load_site(args.content)
-    for w in site_warnings.pop(id(site), []):
-        print(w)
     print(f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
           f"{len(site.files)} files")
     return 0

@@ -296,7 +296,6 @@ def load_site(root: Path | str = "content") -> Site:
     themes = {slug: load_theme(p, problems) for slug, p in theme_files.items()}
     actions = {slug: load_action(p, problems) for slug, p in action_files.items()}
 
-    ordered: list[Theme] = []
     if edition is not None:
         src_line = _line_of(edition.path, "themes")
         for slug in edition.theme_slugs:
@@ -353,13 +352,8 @@ def load_site(root: Path | str = "content") -> Site:
     ordered = [themes[s] for s in edition.theme_slugs]
     files = [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
              *theme_files.values(), *action_files.values()]
-    site = Site(root=root, edition=edition, introduction=introduction, themes=tuple(ordered),
+    return Site(root=root, edition=edition, introduction=introduction, themes=tuple(ordered),
                 thanks=thanks, files=tuple(files))
-    site_warnings[id(site)] = [p for p in problems.problems if p.severity == "warning"]
-    return site
-
-
-site_warnings: dict[int, list[Problem]] = {}
 
 
 _LOCATED: dict[Path, Located] = {}  # file → its parsed YAML with lines, for cross-file problems
