@@ -87,14 +87,6 @@ def email(value, ctx: Ctx, key: str):
     return value
 
 
-def email_list(value, ctx: Ctx, key: str):
-    items = text_list(value, ctx, key)
-    if items is None:
-        return None
-    ok = [email(v, ctx, f"{key}.{i}") for i, v in enumerate(items)]
-    return None if None in ok else tuple(ok)
-
-
 def slug(value, ctx: Ctx, key: str):
     value = text(value, ctx, key)
     if value is not None and not SLUG_RE.match(value):
@@ -103,19 +95,33 @@ def slug(value, ctx: Ctx, key: str):
     return value
 
 
+def list_of(item: Validator) -> Validator:
+    """A list whose every item goes through `item`; problems are reported per item."""
+
+    def validate(value, ctx: Ctx, key: str):
+        items = text_list(value, ctx, key)
+        if items is None:
+            return None
+        ok = [item(v, ctx, f"{key}.{i}") for i, v in enumerate(items)]
+        return None if None in ok else tuple(ok)
+
+    return validate
+
+
+email_list = list_of(email)
+_slugs = list_of(slug)
+
+
 def slug_list(value, ctx: Ctx, key: str):
-    items = text_list(value, ctx, key)
-    if items is None:
-        return None
-    ok = [slug(v, ctx, f"{key}.{i}") for i, v in enumerate(items)]
-    if None in ok:
+    ok = _slugs(value, ctx, key)
+    if ok is None:
         return None
     seen: set[str] = set()
     for i, s in enumerate(ok):
         if s in seen:
             ctx.error(f"{key}.{i}", f'duplicate slug "{s}"')
         seen.add(s)
-    return tuple(ok)
+    return ok
 
 
 def colour(value, ctx: Ctx, key: str):
