@@ -165,9 +165,11 @@ def _progress(args):
 
         yield line
         return
+    # No auto-refresh thread: the render workers are forked, and a thread holding a lock
+    # (the terminal's) at fork time would leave it locked forever in the child.
     with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
+                  transient=True, auto_refresh=False) as bar:
         task = bar.add_task("", total=None)
 
         def update(name, info=None):
@@ -175,6 +177,7 @@ def _progress(args):
                 bar.update(task, total=name)
             else:
                 bar.update(task, advance=1, description=name)
+            bar.refresh()
 
         yield update
 
