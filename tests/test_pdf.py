@@ -248,3 +248,20 @@ def test_variants(variant, marker, tmp_path):
         assert "/BleedBox" in reader.pages[0] or "/TrimBox" in reader.pages[0]
     else:
         assert abs(float(box.width) - 595.3) < 1
+
+
+def test_no_text_outside_the_page_margins(built):
+    """Every word of every output lies inside the page box, clear of the paper's edge."""
+    out, _, _ = built
+    word = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<')
+    page = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.S)
+    for pdf in sorted(out.glob("*.pdf")):
+        xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], check=True,
+                             capture_output=True, text=True).stdout
+        pages = page.findall(xml)
+        assert pages
+        for n, (width, height, body) in enumerate(pages, 1):
+            for x0, y0, x1, y1, text in word.findall(body):
+                # 8 mm (22.7 pt) from each edge at least: the smallest margin of any page
+                assert float(x0) >= 22 and float(x1) <= float(width) - 22, (pdf.name, n, text)
+                assert float(y0) >= 22 and float(y1) <= float(height) - 22, (pdf.name, n, text)
