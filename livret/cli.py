@@ -214,7 +214,7 @@ def cmd_watch(args) -> int:
             markup.block.cache_clear()
             markup.inline.cache_clear()
             from . import pipeline
-            pipeline._STATE.pop("printer", None)
+            pipeline._PRINTER.clear()
             once()
     except KeyboardInterrupt:
         pass

@@ -46,6 +46,10 @@ class LivretError(Exception):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):
+        # Keep every Problem when the error crosses from a render worker to the parent.
+        return (LivretError, (self.problems,))
+
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]

@@ -65,30 +65,28 @@ def _set_reproducible_clock(site: Site) -> None:
     os.environ["SOURCE_DATE_EPOCH"] = str(int(site.edition.pdf_modified.timestamp()))
 
 
-# --- worker side: one Printer per process, inherited or created once ------------------------
+# --- worker side: one Printer per process, made while the parent writes the HTML ------------
 
-_STATE: dict = {}
+_PRINTER: dict = {}
 
 
-def _render_one(output: Output, filename: str, out_dir: str, variant: str):
+def _warm(content_root: str) -> None:
+    """Pool initializer: import WeasyPrint and load fonts and stylesheets (~0.4 s) while the
+    parent process is still turning the content into HTML."""
     from .pdf import Printer
-    from .render import render_html
 
-    site: Site = _STATE["site"]
-    printer = _STATE.get("printer")
-    if printer is None:
-        printer = _STATE["printer"] = Printer(site.root)
+    _PRINTER.clear()
+    _PRINTER.update(root=content_root, printer=Printer(Path(content_root)))
+
+
+def _print(html: str, filename: str, out_dir: str, variant: str, sources: list[str],
+           content_root: str):
+    if _PRINTER.get("root") != content_root:
+        _warm(content_root)
     start = time.perf_counter()
-    html = render_html(site, output)
-    sources = [str(p) for p in site.files]
-    data, pages = printer.render(html, variant, sources)
-    path = Path(out_dir) / filename
-    write_atomic(path, data)
+    data, pages = _PRINTER["printer"].render(html, variant, sources)
+    write_atomic(Path(out_dir) / filename, data)
     return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
-
-
-def _worker_init(site: Site) -> None:
-    _STATE["site"] = site
 
 
 def build(content_dir: Path | str = "content", output_dir: Path | str = "output", *,
@@ -174,28 +172,36 @@ def _default_jobs() -> int:
 
 
 def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
+    from .render import render_html
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = max(1, min(jobs or _default_jobs(), len(todo)))
     # Biggest first, so that the booklet does not start last and finish alone.
     weight = {"booklet": 0, "theme": 1, "action": 2}
     queue = sorted(todo, key=lambda t: weight[t[0].kind])
+    sources = [str(p) for p in site.files]
+    root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}
-    _worker_init(site)
-    if jobs == 1:
+    if jobs == 1:  # asked for: everything in this process, one after the other
         for output, filename, _ in queue:
-            done[filename] = _render_one(output, filename, str(out_dir), variant)
+            done[filename] = _print(render_html(site, output), filename, str(out_dir), variant,
+                                    sources, root)
             if progress:
                 progress(filename, done[filename])
         return done
+
     import multiprocessing
 
-    import weasyprint  # noqa: F401 — imported once here, inherited by the forked workers
-
-    ctx = multiprocessing.get_context("fork")
+    workers = max(1, min(jobs or _default_jobs(), len(todo)))
     errors = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(site,)) as pool:
-        futures = {pool.submit(_render_one, o, f, str(out_dir), variant): f for o, f, _ in queue}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_warm, initargs=(root,)) as pool:
+        # The first submit forks every worker (fork pools start all at once): they warm up
+        # while this process renders the HTML, instead of after it.
+        pool.submit(int)
+        futures = {}
+        for output, filename, _ in queue:
+            html = render_html(site, output)
+            futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = filename
         for fut in as_completed(futures):
             try:
                 done[futures[fut]] = fut.result()
