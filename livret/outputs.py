@@ -26,10 +26,6 @@ class Output:
     filename: str
     title: str
 
-    @property
-    def key(self) -> str:
-        return self.filename
-
 
 def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list[Output]:
     """The outputs asked for, in a stable order; unknown slugs → one error listing valid ones."""

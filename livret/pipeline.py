@@ -9,11 +9,11 @@ path never imports WeasyPrint, so it costs a fraction of a second.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-import importlib.util
 from pathlib import Path
 
 from . import __version__
@@ -91,7 +91,7 @@ def _print(html: str, filename: str, out_dir: str, variant: str, sources: list[s
 
 def build(content_dir: Path | str = "content", output_dir: Path | str = "output", *,
           booklet: bool = True, themes=None, actions=None, force: bool = False,
-          jobs: int | None = None, quiet: bool = True, variant: str = "accessible",
+          jobs: int | None = None, variant: str = "accessible",
           site: Site | None = None, progress=None) -> dict:
     """Build what is asked and out of date; return the manifest (also written to disk)."""
     return run(content_dir, output_dir, booklet=booklet, themes=themes, actions=actions,

@@ -92,7 +92,7 @@ class FakeBuild:
         self.calls: list[dict] = []
 
     def __call__(self, content_dir, output_dir, *, booklet=True, themes=None, actions=None,
-                 force=False, jobs=None, quiet=True):
+                 force=False, jobs=None):
         self.calls.append({"content": Path(content_dir), "output": Path(output_dir),
                            "booklet": booklet, "themes": themes, "actions": actions})
         return json.loads((Path(output_dir) / "manifest.json").read_text(encoding="utf-8"))

@@ -130,7 +130,7 @@ def run(args, *, build: Callable | None = None, out=None) -> int:
     needed = [s for s in edition.slugs if any(s in r.send for r in recipients)]
     build = build or _default_build()
     manifest = build(content, output, booklet="booklet" in needed,
-                     themes=[s for s in needed if s != "booklet"], actions=[], quiet=True)
+                     themes=[s for s in needed if s != "booklet"], actions=[])
     attachments = attachments_from_manifest(manifest, output, needed)
     composer = Composer(edition, settings, templates, attachments, label=args.campaign or "")
     plans = [composer.plan(r) for r in recipients]
