@@ -105,7 +105,7 @@ EDITION_SPEC = {
 }
 
 
-def load_edition(root: Path, problems: Collector) -> Edition | None:
+def load_edition(root: Path, problems: Collector, located: dict | None = None) -> Edition | None:
     path = root / "edition.yaml"
     src = read_yaml(path, problems)
     if src is None:
@@ -120,7 +120,8 @@ def load_edition(root: Path, problems: Collector) -> Edition | None:
     for key in ("heading", "text", "join"):
         dotted = f"back_cover.{key}"
         check_links(getattr(out["back_cover"], key), path, src.line(dotted), dotted, problems)
-    _LOCATED[path] = src
+    if located is not None:
+        located[path] = src
     return Edition(path=path, **out)
 
 
@@ -155,7 +156,7 @@ ACTION_SPEC = {
 }
 
 
-def load_action(path: Path, problems: Collector) -> Action | None:
+def load_action(path: Path, problems: Collector, located: dict | None = None) -> Action | None:
     doc = read_markdown(path, problems)
     if doc is None:
         return None
@@ -164,7 +165,8 @@ def load_action(path: Path, problems: Collector) -> Action | None:
     _check_inline_links(doc.meta, problems)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
     check_links(doc.body, path, doc.body_line, "body", problems)
-    _LOCATED[path] = doc.meta
+    if located is not None:
+        located[path] = doc.meta
     if out is None:
         return None
     out["labels"] = out["labels"] or {}
@@ -200,7 +202,7 @@ THEME_SPEC = {
 }
 
 
-def load_theme(path: Path, problems: Collector) -> Theme | None:
+def load_theme(path: Path, problems: Collector, located: dict | None = None) -> Theme | None:
     src = read_yaml(path, problems)
     if src is None:
         return None
@@ -210,7 +212,8 @@ def load_theme(path: Path, problems: Collector) -> Theme | None:
         return None
     out = f.check_fields(data, ctx, THEME_SPEC, "the theme file")
     _check_inline_links(src, problems)
-    _LOCATED[path] = src
+    if located is not None:
+        located[path] = src
     if out is None:
         return None
     return Theme(slug=path.stem, path=path, title=out["title"], colour=out["colour"],
@@ -288,16 +291,23 @@ def load_site(root: Path | str = "content") -> Site:
     if not root.is_dir():
         raise LivretError(Problem(str(root), None, None, "content folder not found"))
 
-    edition = load_edition(root, problems)
+    # file → its YAML with lines: cross-file problems, found after reading, point at a line too
+    located: dict[Path, Located] = {}
+    edition = load_edition(root, problems, located)
     introduction = load_introduction(root, problems)
     thanks = load_thanks(root, problems)
     theme_files = _files(root / "themes", (".yaml",), problems)
     action_files = _files(root / "actions", (".md",), problems)
-    themes = {slug: load_theme(p, problems) for slug, p in theme_files.items()}
-    actions = {slug: load_action(p, problems) for slug, p in action_files.items()}
+    themes = {slug: load_theme(p, problems, located) for slug, p in theme_files.items()}
+    actions = {slug: load_action(p, problems, located) for slug, p in action_files.items()}
+
+    def line_of(path: Path, dotted: str) -> int | None:
+        src = located.get(path)
+        return src.line(dotted) if src is not None else None
+
 
     if edition is not None:
-        src_line = _line_of(edition.path, "themes")
+        src_line = line_of(edition.path, "themes")
         for slug in edition.theme_slugs:
             if slug not in theme_files:
                 problems.error(edition.path, src_line, "themes",
@@ -314,7 +324,7 @@ def load_site(root: Path | str = "content") -> Site:
             continue
         members = []
         for i, a in enumerate(theme.action_slugs):
-            line = _line_of(theme.path, f"actions.{i}")
+            line = line_of(theme.path, f"actions.{i}")
             if a not in action_files:
                 problems.error(theme.path, line, f"actions.{i}",
                                f'unknown action "{a}": no file actions/{a}.md '
@@ -328,7 +338,7 @@ def load_site(root: Path | str = "content") -> Site:
             action = actions.get(a)
             if action is not None:
                 if action.theme != slug:
-                    problems.error(action.path, _line_of(action.path, "theme"), "theme",
+                    problems.error(action.path, line_of(action.path, "theme"), "theme",
                                    f'"{action.theme}" but the card is listed in themes/{slug}.yaml')
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
@@ -339,27 +349,17 @@ def load_site(root: Path | str = "content") -> Site:
         if action.theme in theme_files and themes.get(action.theme) is None:
             continue  # its theme file is broken: that problem is already reported
         if action.theme not in theme_files:
-            problems.error(action.path, _line_of(action.path, "theme"), "theme",
+            problems.error(action.path, line_of(action.path, "theme"), "theme",
                            f'unknown theme slug "{action.theme}" '
                            f'(themes: {", ".join(theme_files) or "none"})')
         elif slug not in placed:
-            problems.error(action.path, _line_of(action.path, "theme"), "theme",
+            problems.error(action.path, line_of(action.path, "theme"), "theme",
                            f'the action is in no theme: add "{slug}" to actions in '
                            f"themes/{action.theme}.yaml")
 
-    _LOCATED.clear()
     problems.raise_if_errors()
     ordered = [themes[s] for s in edition.theme_slugs]
     files = [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
              *theme_files.values(), *action_files.values()]
     return Site(root=root, edition=edition, introduction=introduction, themes=tuple(ordered),
                 thanks=thanks, files=tuple(files))
-
-
-_LOCATED: dict[Path, Located] = {}  # file → its parsed YAML with lines, for cross-file problems
-
-
-def _line_of(path: Path, dotted: str) -> int | None:
-    """Line of a field, for problems found when files are compared with each other."""
-    src = _LOCATED.get(path)
-    return src.line(dotted) if src is not None else None

@@ -57,34 +57,46 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
     return out
 
 
-def input_files(site: Site, output: Output) -> list[Path]:
-    """Content files an output is made from; layouts, styles and fonts count for every output."""
+def shared_inputs() -> list[Path]:
+    """Layouts, stylesheets and fonts: inputs of every output (the mail templates are not)."""
+    return sorted(p for d in (LAYOUTS, STYLES) for p in d.rglob("*")
+                  if p.is_file() and not p.name.startswith(".") and "mail" not in p.parts)
+
+
+def content_inputs(site: Site, output: Output) -> list[Path]:
+    """The content files an output is made from."""
     root = site.root
-    common = sorted(p for d in (LAYOUTS, STYLES) for p in d.rglob("*")
-                    if p.is_file() and not p.name.startswith(".") and "mail" not in p.parts)
     if output.kind == "booklet":
-        content = list(site.files)
-    elif output.kind == "theme":
+        return list(site.files)
+    if output.kind == "theme":
         theme = site.theme(output.theme)
-        content = [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
-                   theme.path, *(a.path for a in theme.actions)]
-    else:
-        action = site.action(output.action)
-        content = [root / "edition.yaml", site.theme(action.theme).path, action.path]
-    return [*content, *common]
+        return [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
+                theme.path, *(a.path for a in theme.actions)]
+    action = site.action(output.action)
+    return [root / "edition.yaml", site.theme(action.theme).path, action.path]
 
 
-def fingerprint(site: Site, output: Output, versions: dict[str, str],
-                cache: dict[Path, str] | None = None) -> dict[str, str]:
-    """sha256 of every input, keyed by project-relative path, plus tool versions."""
-    cache = {} if cache is None else cache
-    out = {}
-    for path in input_files(site, output):
-        if path not in cache:
-            cache[path] = hashlib.sha256(path.read_bytes()).hexdigest()
-        out[_rel(path)] = cache[path]
-    out.update(versions)
-    return out
+class Fingerprints:
+    """sha256 of every input of each output, keyed by project-relative path, plus the tool
+    versions. One per build: each file is listed, read and hashed once, however many outputs
+    use it."""
+
+    def __init__(self, site: Site, versions: dict[str, str]):
+        self.site, self.versions = site, versions
+        self._shared: list[Path] | None = None
+        self._hashes: dict[Path, tuple[str, str]] = {}
+
+    def _hash(self, path: Path) -> tuple[str, str]:
+        if path not in self._hashes:
+            self._hashes[path] = (_rel(path), hashlib.sha256(path.read_bytes()).hexdigest())
+        return self._hashes[path]
+
+    def __call__(self, output: Output) -> dict[str, str]:
+        if self._shared is None:
+            self._shared = shared_inputs()
+        out = dict(self._hash(p) for p in [*content_inputs(self.site, output), *self._shared])
+        out.update(self.versions)
+        return out
 
 
 def _rel(path: Path) -> str:

@@ -20,7 +20,7 @@ from . import __version__
 from .errors import LivretError
 from .loader import load_site
 from .model import Site
-from .outputs import Output, fingerprint, plan
+from .outputs import Fingerprints, Output, plan
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
@@ -108,12 +108,12 @@ def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, for
     old = read_json(manifest_path) or {}
     old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}
 
-    hashes: dict[Path, str] = {}
+    fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
     results: list[Result] = []
     for output in outputs:
         filename = variant_filename(output, variant)
-        inputs = fingerprint(site, output, versions, hashes)
+        inputs = fingerprint(output)
         entry = old_entries.get(filename)
         target = out_dir / filename
         if (not force and entry and entry.get("inputs") == inputs and target.is_file()

@@ -38,11 +38,13 @@ class Located:
         return self.start_line
 
 
-def read_text(path: Path, problems: Collector) -> str | None:
+def read_text(path: Path, problems: Collector, what: str = "file",
+              fix: str = "save the file as UTF-8") -> str | None:
+    """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        problems.error(path, None, None, f"cannot read file: {exc.strerror or exc}")
+        problems.error(path, None, None, f"cannot read {what}: {exc.strerror or exc}")
         return None
     try:
         text = raw.decode("utf-8")
@@ -50,7 +52,7 @@ def read_text(path: Path, problems: Collector) -> str | None:
         line = raw[: exc.start].count(b"\n") + 1
         problems.error(
             path, line, None,
-            f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            f"not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
         )
         return None
     return text.removeprefix("\ufeff").replace("\r\n", "\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import Collector
+from ..reader import read_text
 
 COLUMNS = ("email", "name", "organisation", "send")
 REQUIRED = ("email", "name", "send")
@@ -104,7 +105,8 @@ def read_recipients(path: Path, slugs: Sequence[str],
     attachments are to appear. Warnings (ignored columns) are appended to `warnings`.
     """
     problems = Collector()
-    text = _read_text(path, problems)
+    text = read_text(path, problems, "the recipient list",
+                     'in the spreadsheet, save as "CSV UTF-8"')
     if text is None:
         problems.raise_if_errors()
     rows = _rows(text, path, problems)
@@ -115,22 +117,6 @@ def read_recipients(path: Path, slugs: Sequence[str],
     if warnings is not None:
         warnings.extend(problems.problems)
     return recipients
-
-
-def _read_text(path: Path, problems: Collector) -> str | None:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problems.error(path, None, None, f"cannot read the recipient list: {exc.strerror or exc}")
-        return None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        problems.error(path, line, None,
-                       f"not UTF-8 (byte 0x{raw[exc.start]:02x}); in the spreadsheet, "
-                       'save as "CSV UTF-8"')
-        return None
 
 
 def _delimiter(header_line: str) -> str:

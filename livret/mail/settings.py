@@ -197,13 +197,8 @@ def load_settings(config: Path | None, overrides: dict[str, object] | None = Non
         else:
             _from_file(path, values, problems)
     for name, raw in (overrides or {}).items():
-        if raw is None:
-            continue
-        target, parse = OPTIONS[name]
-        try:
-            values[target] = parse(raw, name)
-        except ValueError as exc:
-            problems.error(COMMAND_LINE, None, f"--{name}", str(exc))
+        if message := _set(values, name, raw):
+            problems.error(COMMAND_LINE, None, f"--{name}", message)
     problems.raise_if_errors()
     password = environ.get(PASSWORD_ENV) or None
     settings = replace(Settings(), **values, password=password)
@@ -232,13 +227,20 @@ def _from_file(path: Path, values: dict, problems: Collector) -> None:
             problems.error(path, line, str(key),
                            f'unknown setting; valid: {", ".join(OPTIONS)}')
             continue
-        if raw is None:
-            continue
-        target, parse = OPTIONS[name]
-        try:
-            values[target] = parse(raw, name)
-        except ValueError as exc:
-            problems.error(path, line, str(key), str(exc))
+        if message := _set(values, name, raw):
+            problems.error(path, line, str(key), message)
+
+
+def _set(values: dict, name: str, raw) -> str | None:
+    """Parse one setting, from the file or a flag (None: not given); return what is wrong."""
+    if raw is None:
+        return None
+    target, parse = OPTIONS[name]
+    try:
+        values[target] = parse(raw, name)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def check_for_sending(settings: Settings) -> None:
