@@ -92,6 +92,7 @@ print(json.dumps({"import": t1 - t0, "css": t2 - t1, "render": t3 - t2}))
 
 # --- running and measuring one process -------------------------------------------------------
 
+
 @dataclass
 class Run:
     seconds: float
@@ -143,8 +144,14 @@ def measure(argv: list[str], scratch: Path, cwd: Path) -> Run:
         raise BenchError(f"exit status {proc.returncode}: {' '.join(argv)}\n{stdout}{stderr}")
     own = usage.ru_utime + usage.ru_stime
     # ru_maxrss is in KiB on Linux. /proc/stat ticks are coarse (10 ms): clamp at 0.
-    return Run(seconds, usage.ru_maxrss * 1024 / MB, stdout, own,
-               max(0.0, busy1 - busy0 - own), steal1 - steal0)
+    return Run(
+        seconds,
+        usage.ru_maxrss * 1024 / MB,
+        stdout,
+        own,
+        max(0.0, busy1 - busy0 - own),
+        steal1 - steal0,
+    )
 
 
 def manifest_entries(out_dir: Path) -> dict[str, dict]:
@@ -162,6 +169,7 @@ def pdf_pages(path: Path) -> int | None:
 
 
 # --- the report ------------------------------------------------------------------------------
+
 
 @dataclass
 class Figure:
@@ -201,17 +209,27 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
-def print_table(figures: list[Figure], checks: list[tuple[str, bool, str]], repeat: int,
-                notes: list[str]) -> None:
+def print_table(
+    figures: list[Figure], checks: list[tuple[str, bool, str]], repeat: int, notes: list[str]
+) -> None:
     rows = [("figure", f"median of {repeat}", "min", "goal", "result")]
     for f in figures:
-        rows.append((f.label, fmt(f.median, f.unit), fmt(f.min, f.unit) if f.timed else "",
-                     f"≤ {fmt(f.goal, f.unit)}" if f.goal is not None else "",
-                     {True: "pass", False: "FAIL", None: "—"}[f.ok]))
+        rows.append(
+            (
+                f.label,
+                fmt(f.median, f.unit),
+                fmt(f.min, f.unit) if f.timed else "",
+                f"≤ {fmt(f.goal, f.unit)}" if f.goal is not None else "",
+                {True: "pass", False: "FAIL", None: "—"}[f.ok],
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for n, row in enumerate(rows):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                        enumerate(zip(row, widths))).rstrip())
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            ).rstrip()
+        )
         if n == 0:
             print("  ".join("-" * w for w in widths))
     print()
@@ -232,6 +250,7 @@ def print_table(figures: list[Figure], checks: list[tuple[str, bool, str]], repe
 
 
 # --- the benchmark ---------------------------------------------------------------------------
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -296,18 +315,35 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
     def measure_in(argv, what=None, n=None):
         run = measure(argv, scratch, project)
         if what:
-            runs.append({"what": what, "round": n, "seconds": run.seconds,
-                         "peak_mb": run.peak_mb, "own_cpu_s": run.own_cpu,
-                         "other_cpu_s": run.other_cpu, "steal_s": run.steal})
-            log(f"  {what:14} {run.seconds:6.3f} s   (other processes: {run.other_cpu:.2f} "
-                f"CPU-s, steal {run.steal:.2f} s)")
+            runs.append(
+                {
+                    "what": what,
+                    "round": n,
+                    "seconds": run.seconds,
+                    "peak_mb": run.peak_mb,
+                    "own_cpu_s": run.own_cpu,
+                    "other_cpu_s": run.other_cpu,
+                    "steal_s": run.steal,
+                }
+            )
+            log(
+                f"  {what:14} {run.seconds:6.3f} s   (other processes: {run.other_cpu:.2f} "
+                f"CPU-s, steal {run.steal:.2f} s)"
+            )
         return run
 
     html_path = tmp / "booklet.html"
     base_url = booklet_html(project, html_path)
     sheets = [str(STYLES / name) for name in STYLESHEETS]
-    baseline_argv = [PYTHON, "-c", BASELINE, str(html_path), base_url, str(tmp / "baseline.pdf"),
-                     *sheets]
+    baseline_argv = [
+        PYTHON,
+        "-c",
+        BASELINE,
+        str(html_path),
+        base_url,
+        str(tmp / "baseline.pdf"),
+        *sheets,
+    ]
 
     # The edit test's own copy of the content: (2)-(4) build the snapshot's unedited content/.
     copy = tmp / "content-edited"
@@ -325,40 +361,79 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
     log("warm-up: baseline once, then a cold build of the content copy (untimed)")
     measure_in(baseline_argv)
     measure_in([*build, "-q", "--force", "--content", str(copy), "--output", str(edit_out)])
-    measure_in([*build, *every, "-q", "--force", "--content", str(copy_all), "--output",
-                str(every_out)])
+    measure_in(
+        [*build, *every, "-q", "--force", "--content", str(copy_all), "--output", str(every_out)]
+    )
     edit_entries = manifest_entries(edit_out)
-    expected = {p for p, e in edit_entries.items()
-                if e["kind"] == "booklet" or (e["kind"] == "theme" and e["theme"] == EDIT_THEME)}
+    expected = {
+        p
+        for p, e in edit_entries.items()
+        if e["kind"] == "booklet" or (e["kind"] == "theme" and e["theme"] == EDIT_THEME)
+    }
 
-    F = {f.key: f for f in [
-        Figure("baseline_s", "1. baseline: WeasyPrint alone, whole process", "s"),
-        Figure("baseline_import_s", "   in-process: import weasyprint", "s"),
-        Figure("baseline_css_s", "   in-process: FontConfiguration + parse CSS", "s"),
-        Figure("baseline_render_s", "   in-process: render + write PDF alone", "s"),
-        Figure("baseline_peak_mb", "   peak memory", "MB", timed=False),
-        Figure("booklet_s", "2. cold booklet build, whole process", "s"),
-        Figure("booklet_ratio", "   ratio to baseline", "x", goal=GOAL_BOOKLET_RATIO,
-               name="cold booklet / baseline"),
-        Figure("booklet_overhead_s", "   livret's cost over baseline", "s"),
-        Figure("booklet_mb", "   booklet PDF size", "MB", goal=GOAL_BOOKLET_MB, timed=False,
-               name="booklet PDF size"),
-        Figure("booklet_pages", "   booklet pages", "pages", timed=False),
-        Figure("booklet_peak_mb", "   peak memory", "MB", timed=False),
-        Figure("all_s", "3. cold build, booklet + 3 excerpts", "s"),
-        Figure("all_ratio", "   ratio to baseline", "x", goal=GOAL_ALL_RATIO,
-               name="cold booklet + 3 excerpts / baseline"),
-        Figure("all_peak_mb", "   peak memory, largest process", "MB", goal=GOAL_PEAK_MB,
-               timed=False, name="peak memory, largest process of the cold build"),
-        Figure("nochange_s", "4. no-change rebuild, whole process", "s", goal=GOAL_NOCHANGE_S),
-        Figure("edit_s", "5. one-card edit rebuild, whole process", "s"),
-        Figure("edit_ratio", "   ratio to cold build of all outputs", "x",
-               goal=GOAL_EDIT_RATIO, name="one-card edit rebuild / cold build of all outputs"),
-        Figure("every_s", "5b. cold build, every output (booklet, 3 excerpts, 10 sheets)", "s"),
-        Figure("every_edit_s", "    one-card edit rebuild (booklet, excerpt, sheet)", "s"),
-        Figure("every_edit_ratio", "    ratio to that cold build", "x", goal=GOAL_EDIT_RATIO,
-               name="one-card edit rebuild / cold build of every output"),
-    ]}
+    F = {
+        f.key: f
+        for f in [
+            Figure("baseline_s", "1. baseline: WeasyPrint alone, whole process", "s"),
+            Figure("baseline_import_s", "   in-process: import weasyprint", "s"),
+            Figure("baseline_css_s", "   in-process: FontConfiguration + parse CSS", "s"),
+            Figure("baseline_render_s", "   in-process: render + write PDF alone", "s"),
+            Figure("baseline_peak_mb", "   peak memory", "MB", timed=False),
+            Figure("booklet_s", "2. cold booklet build, whole process", "s"),
+            Figure(
+                "booklet_ratio",
+                "   ratio to baseline",
+                "x",
+                goal=GOAL_BOOKLET_RATIO,
+                name="cold booklet / baseline",
+            ),
+            Figure("booklet_overhead_s", "   livret's cost over baseline", "s"),
+            Figure(
+                "booklet_mb",
+                "   booklet PDF size",
+                "MB",
+                goal=GOAL_BOOKLET_MB,
+                timed=False,
+                name="booklet PDF size",
+            ),
+            Figure("booklet_pages", "   booklet pages", "pages", timed=False),
+            Figure("booklet_peak_mb", "   peak memory", "MB", timed=False),
+            Figure("all_s", "3. cold build, booklet + 3 excerpts", "s"),
+            Figure(
+                "all_ratio",
+                "   ratio to baseline",
+                "x",
+                goal=GOAL_ALL_RATIO,
+                name="cold booklet + 3 excerpts / baseline",
+            ),
+            Figure(
+                "all_peak_mb",
+                "   peak memory, largest process",
+                "MB",
+                goal=GOAL_PEAK_MB,
+                timed=False,
+                name="peak memory, largest process of the cold build",
+            ),
+            Figure("nochange_s", "4. no-change rebuild, whole process", "s", goal=GOAL_NOCHANGE_S),
+            Figure("edit_s", "5. one-card edit rebuild, whole process", "s"),
+            Figure(
+                "edit_ratio",
+                "   ratio to cold build of all outputs",
+                "x",
+                goal=GOAL_EDIT_RATIO,
+                name="one-card edit rebuild / cold build of all outputs",
+            ),
+            Figure("every_s", "5b. cold build, every output (booklet, 3 excerpts, 10 sheets)", "s"),
+            Figure("every_edit_s", "    one-card edit rebuild (booklet, excerpt, sheet)", "s"),
+            Figure(
+                "every_edit_ratio",
+                "    ratio to that cold build",
+                "x",
+                goal=GOAL_EDIT_RATIO,
+                name="one-card edit rebuild / cold build of every output",
+            ),
+        ]
+    }
     excerpt_sizes: dict[str, list[float]] = {}
     checks: dict[str, tuple[bool, str]] = {}
     livret_pages = None
@@ -383,8 +458,9 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
 
         # 2. Cold booklet, alone (one job: a single output renders in-process).
         out = rnd / "booklet"
-        run = measure_in([*build, "--only", "booklet", "-q", "--force", "--output", str(out)],
-                         "cold booklet", n)
+        run = measure_in(
+            [*build, "--only", "booklet", "-q", "--force", "--output", str(out)], "cold booklet", n
+        )
         [entry] = [e for e in manifest_entries(out).values() if e["kind"] == "booklet"]
         F["booklet_s"].values.append(run.seconds)
         F["booklet_ratio"].values.append(run.seconds / F["baseline_s"].values[-1])
@@ -405,59 +481,116 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
             if e["kind"] == "theme":
                 excerpt_sizes.setdefault(e["theme"], []).append(e["bytes"] / MB)
         kinds = sorted(e["kind"] for e in entries.values())
-        check("cold build wrote booklet + 3 excerpts", kinds == ["booklet"] + ["theme"] * 3,
-              f"outputs: {', '.join(kinds)}")
+        check(
+            "cold build wrote booklet + 3 excerpts",
+            kinds == ["booklet"] + ["theme"] * 3,
+            f"outputs: {', '.join(kinds)}",
+        )
 
         # 4. No change, right after (3): nothing may be rebuilt.
         run = measure_in([*build, "-q", "--json", "--output", str(out)], "no change", n)
         statuses = [o["status"] for o in json.loads(run.stdout)["outputs"]]
         F["nochange_s"].values.append(run.seconds)
         rebuilt = statuses.count("built")
-        check("no-change rebuild rebuilt nothing",
-              rebuilt == 0 and statuses == ["up to date"] * len(entries),
-              f"{rebuilt} of {len(statuses)} outputs rebuilt")
+        check(
+            "no-change rebuild rebuilt nothing",
+            rebuilt == 0 and statuses == ["up to date"] * len(entries),
+            f"{rebuilt} of {len(statuses)} outputs rebuilt",
+        )
 
         # 5. One-card edit in the copy (a new word each round, so each round is a real edit).
         edit_card(copy, f"{EDIT_WORD}{n}")
-        run = measure_in([*build, "-q", "--json", "--content", str(copy), "--output",
-                          str(edit_out)], "one-card edit", n)
-        built = {Path(o["path"]).name for o in json.loads(run.stdout)["outputs"]
-                 if o["status"] == "built"}
+        run = measure_in(
+            [*build, "-q", "--json", "--content", str(copy), "--output", str(edit_out)],
+            "one-card edit",
+            n,
+        )
+        built = {
+            Path(o["path"]).name
+            for o in json.loads(run.stdout)["outputs"]
+            if o["status"] == "built"
+        }
         F["edit_s"].values.append(run.seconds)
         F["edit_ratio"].values.append(run.seconds / F["all_s"].values[-1])
-        check(f"edit rebuilt exactly booklet + {EDIT_THEME}", built == expected,
-              f"rebuilt: {', '.join(sorted(built)) or 'nothing'}")
+        check(
+            f"edit rebuilt exactly booklet + {EDIT_THEME}",
+            built == expected,
+            f"rebuilt: {', '.join(sorted(built)) or 'nothing'}",
+        )
 
         # 5b. Every output kind: cold, then the same kind of edit.
-        run = measure_in([*build, *every, "-q", "--force", "--content", str(copy_all),
-                          "--output", str(every_out)], "cold every", n)
+        run = measure_in(
+            [
+                *build,
+                *every,
+                "-q",
+                "--force",
+                "--content",
+                str(copy_all),
+                "--output",
+                str(every_out),
+            ],
+            "cold every",
+            n,
+        )
         F["every_s"].values.append(run.seconds)
         edit_card(copy_all, f"{EDIT_WORD}{n}")
-        run = measure_in([*build, *every, "-q", "--json", "--content", str(copy_all),
-                          "--output", str(every_out)], "edit, every", n)
-        built = sorted(Path(o["path"]).name for o in json.loads(run.stdout)["outputs"]
-                       if o["status"] == "built")
+        run = measure_in(
+            [
+                *build,
+                *every,
+                "-q",
+                "--json",
+                "--content",
+                str(copy_all),
+                "--output",
+                str(every_out),
+            ],
+            "edit, every",
+            n,
+        )
+        built = sorted(
+            Path(o["path"]).name
+            for o in json.loads(run.stdout)["outputs"]
+            if o["status"] == "built"
+        )
         F["every_edit_s"].values.append(run.seconds)
         F["every_edit_ratio"].values.append(run.seconds / F["every_s"].values[-1])
-        check("edit rebuilt exactly booklet, excerpt and sheet of that card", len(built) == 3
-              and any("-action-" in b for b in built), f"rebuilt: {', '.join(built)}")
+        check(
+            "edit rebuilt exactly booklet, excerpt and sheet of that card",
+            len(built) == 3 and any("-action-" in b for b in built),
+            f"rebuilt: {', '.join(built)}",
+        )
 
     # The baseline must print the same document, or the ratios compare different work.
     baseline_pages = pdf_pages(tmp / "baseline.pdf")
     if baseline_pages is not None:
-        check("baseline prints as many pages as livret", baseline_pages == livret_pages,
-              f"{baseline_pages} vs {livret_pages} pages")
+        check(
+            "baseline prints as many pages as livret",
+            baseline_pages == livret_pages,
+            f"{baseline_pages} vs {livret_pages} pages",
+        )
 
     figures = list(F.values())
     for theme, sizes in sorted(excerpt_sizes.items()):
-        figures.insert(figures.index(F["all_peak_mb"]),
-                       Figure(f"excerpt_{theme}_mb", f"   excerpt {theme} size", "MB", sizes,
-                              goal=GOAL_EXCERPT_MB, timed=False, name=f"excerpt {theme} PDF size"))
+        figures.insert(
+            figures.index(F["all_peak_mb"]),
+            Figure(
+                f"excerpt_{theme}_mb",
+                f"   excerpt {theme} size",
+                "MB",
+                sizes,
+                goal=GOAL_EXCERPT_MB,
+                timed=False,
+                name=f"excerpt {theme} PDF size",
+            ),
+        )
     return figures, [(k, *v) for k, v in checks.items()], runs
 
 
 def weasyprint_version() -> str:
     from importlib import metadata
+
     try:
         return metadata.version("weasyprint")
     except metadata.PackageNotFoundError:
@@ -467,11 +600,20 @@ def weasyprint_version() -> str:
 def git_head() -> str:
     """The commit the work tree is on, read without touching the repository's state."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain",
-                                "--untracked-files=no"], cwd=REPO, text=True,
-                               capture_output=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
     return head + (" + uncommitted changes" if dirty else "")
@@ -479,11 +621,19 @@ def git_head() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3, metavar="N",
-                        help="rounds; each figure is the median of N runs (default 3)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="rounds; each figure is the median of N runs (default 3)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary folder (PDFs, HTML, content copy) and print it")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary folder (PDFs, HTML, content copy) and print it",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be ≥ 1")
@@ -504,42 +654,77 @@ def main() -> int:
     load_after = os.getloadavg()
 
     cpus = os.cpu_count() or 1
-    machine = {"cpus": cpus, "python": platform.python_version(),
-               "weasyprint": weasyprint_version(), "commit": commit,
-               "loadavg_before": load_before, "loadavg_after": load_after,
-               "PYTHONDONTWRITEBYTECODE": bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))}
-    notes = [f"{cpus} CPUs, Python {machine['python']}, WeasyPrint {machine['weasyprint']}, "
-             f"work tree at {machine['commit']} (snapshot taken at start)"]
+    machine = {
+        "cpus": cpus,
+        "python": platform.python_version(),
+        "weasyprint": weasyprint_version(),
+        "commit": commit,
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
+        "PYTHONDONTWRITEBYTECODE": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+    }
+    notes = [
+        f"{cpus} CPUs, Python {machine['python']}, WeasyPrint {machine['weasyprint']}, "
+        f"work tree at {machine['commit']} (snapshot taken at start)"
+    ]
     if machine["PYTHONDONTWRITEBYTECODE"]:
-        notes.append("PYTHONDONTWRITEBYTECODE is set: every process compiles livret's modules "
-                     "from source (about 10 ms here), as `python build.py` does in this shell")
+        notes.append(
+            "PYTHONDONTWRITEBYTECODE is set: every process compiles livret's modules "
+            "from source (about 10 ms here), as `python build.py` does in this shell"
+        )
     # Noise: CPU time other processes (or other virtual machines: steal) took while we timed.
     wall = sum(r["seconds"] for r in runs)
     other = sum(r["other_cpu_s"] for r in runs)
     steal = sum(r["steal_s"] for r in runs)
     share = (other + steal) / (wall * cpus) if wall else 0.0
-    notes.append(f"while timing, other processes used {other:.1f} CPU-s and steal was "
-                 f"{steal:.1f} s over {wall:.1f} s of wall time ({share:.0%} of the {cpus} "
-                 f"CPUs); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
-    spread = [f.name for f in figures if f.timed and f.unit == "s" and len(f.values) > 1
-              and f.median > 0.2 and max(f.values) - f.min > 0.1 * f.median]
+    notes.append(
+        f"while timing, other processes used {other:.1f} CPU-s and steal was "
+        f"{steal:.1f} s over {wall:.1f} s of wall time ({share:.0%} of the {cpus} "
+        f"CPUs); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+    )
+    spread = [
+        f.name
+        for f in figures
+        if f.timed
+        and f.unit == "s"
+        and len(f.values) > 1
+        and f.median > 0.2
+        and max(f.values) - f.min > 0.1 * f.median
+    ]
     if share > 0.05 or spread:
-        notes.append("TIMINGS ARE NOISY: "
-                     + ("other processes competed for the CPUs; " if share > 0.05 else "")
-                     + (f"rounds differ by > 10% for: {', '.join(spread)}; " if spread else "")
-                     + "rerun on an idle machine, or with more --repeat")
+        notes.append(
+            "TIMINGS ARE NOISY: "
+            + ("other processes competed for the CPUs; " if share > 0.05 else "")
+            + (f"rounds differ by > 10% for: {', '.join(spread)}; " if spread else "")
+            + "rerun on an idle machine, or with more --repeat"
+        )
 
     if args.json:
-        print(json.dumps({
-            "repeat": args.repeat,
-            "machine": machine,
-            "figures": {f.key: {"label": f.name, "unit": f.unit, "median": f.median,
-                                "min": f.min, "values": f.values, "goal_max": f.goal,
-                                "ok": f.ok} for f in figures},
-            "checks": {name: {"ok": ok, "detail": detail} for name, ok, detail in checks},
-            "runs": runs,
-            "notes": notes,
-        }, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "repeat": args.repeat,
+                    "machine": machine,
+                    "figures": {
+                        f.key: {
+                            "label": f.name,
+                            "unit": f.unit,
+                            "median": f.median,
+                            "min": f.min,
+                            "values": f.values,
+                            "goal_max": f.goal,
+                            "ok": f.ok,
+                        }
+                        for f in figures
+                    },
+                    "checks": {name: {"ok": ok, "detail": detail} for name, ok, detail in checks},
+                    "runs": runs,
+                    "notes": notes,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print_table(figures, checks, args.repeat, notes)
     # Goals never change the exit status; a broken check does (the timings would be wrong).

@@ -59,6 +59,7 @@ def log(*args) -> None:
 
 # -- the sink (runs in its own process: `bench_mail.py --sink PORT`) ----------------------------
 
+
 def sink_main(port: int) -> None:
     import signal
 
@@ -87,8 +88,9 @@ class SinkProcess:
         with contextlib.closing(__import__("socket").socket()) as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([PYTHON, __file__, "--sink", str(self.port)],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [PYTHON, __file__, "--sink", str(self.port)], stdout=subprocess.PIPE, text=True
+        )
         if self.proc.stdout.readline().strip() != "ready":
             raise SystemExit("the SMTP sink did not start")
 
@@ -103,6 +105,7 @@ class SinkProcess:
 
 # -- inputs -------------------------------------------------------------------------------------
 
+
 def theme_outputs(folder: Path) -> tuple[dict, str]:
     """manifest with the theme excerpts, in `folder`: real ones from output/ if intact."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,8 +113,12 @@ def theme_outputs(folder: Path) -> tuple[dict, str]:
     if real.is_file():
         manifest = json.loads(real.read_text("utf-8"))
         themes = [e for e in manifest.get("outputs", []) if e.get("kind") == "theme"]
-        ok = themes and all((REPO / "output" / e["path"]).is_file() and hashlib.sha256(
-            (REPO / "output" / e["path"]).read_bytes()).hexdigest() == e["sha256"] for e in themes)
+        ok = themes and all(
+            (REPO / "output" / e["path"]).is_file()
+            and hashlib.sha256((REPO / "output" / e["path"]).read_bytes()).hexdigest()
+            == e["sha256"]
+            for e in themes
+        )
         if ok:
             for e in themes:
                 shutil.copy(REPO / "output" / e["path"], folder / e["path"])
@@ -120,6 +127,7 @@ def theme_outputs(folder: Path) -> tuple[dict, str]:
             return manifest, "real excerpts from output/"
     sys.path.insert(0, str(REPO / "tests"))
     from conftest_mail import write_outputs  # the tests' stand-in PDFs
+
     manifest = write_outputs(REPO / "content", folder, padding=120_000)
     manifest = {**manifest, "outputs": [e for e in manifest["outputs"] if e["kind"] == "theme"]}
     (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
@@ -128,16 +136,35 @@ def theme_outputs(folder: Path) -> tuple[dict, str]:
 
 def write_list(path: Path, n: int, themes: list[str]) -> None:
     lines = ["email,name,organisation,send"]
-    lines += [f"person{i}@example.org,Personne {i} Éloïse,Organisation {i},"
-              f"{themes[i % len(themes)]}" for i in range(n)]
+    lines += [
+        f"person{i}@example.org,Personne {i} Éloïse,Organisation {i},{themes[i % len(themes)]}"
+        for i in range(n)
+    ]
     path.write_text("\n".join(lines) + "\n", "utf-8")
 
 
 def mail_argv(work: Path, csv: Path, port: int, journal: Path) -> list[str]:
-    return ["--content", str(REPO / "content"), "--output", str(work / "output"),
-            "--recipients", str(csv), "--send", "--host", "127.0.0.1", "--port", str(port),
-            "--security", "none", "--from", f"Club des territoires <{SENDER}>",
-            "--journal", str(journal), "--config", str(work / "none.yaml")]
+    return [
+        "--content",
+        str(REPO / "content"),
+        "--output",
+        str(work / "output"),
+        "--recipients",
+        str(csv),
+        "--send",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--security",
+        "none",
+        "--from",
+        f"Club des territoires <{SENDER}>",
+        "--journal",
+        str(journal),
+        "--config",
+        str(work / "none.yaml"),
+    ]
 
 
 def fake_build(output: Path):
@@ -146,6 +173,7 @@ def fake_build(output: Path):
 
 
 # -- the three senders --------------------------------------------------------------------------
+
 
 def prebuilt_messages(work: Path, csv: Path) -> list[tuple[str, bytes]]:
     from livret.mail.attachments import attachments_from_manifest, read_edition
@@ -157,10 +185,12 @@ def prebuilt_messages(work: Path, csv: Path) -> list[tuple[str, bytes]]:
     recipients = read_recipients(csv, edition.slugs)
     manifest = json.loads((work / "output" / "manifest.json").read_text("utf-8"))
     needed = sorted({s for r in recipients for s in r.send})
-    settings = load_settings(work / "none.yaml",
-                             {"from": f"Club des territoires <{SENDER}>"}, environ={})
-    composer = Composer(edition, settings, Templates(),
-                        attachments_from_manifest(manifest, work / "output", needed))
+    settings = load_settings(
+        work / "none.yaml", {"from": f"Club des territoires <{SENDER}>"}, environ={}
+    )
+    composer = Composer(
+        edition, settings, Templates(), attachments_from_manifest(manifest, work / "output", needed)
+    )
     return [(r.email, composer.render(composer.plan(r))) for r in recipients]
 
 
@@ -194,11 +224,26 @@ def mailmerge_exe(venv: Path) -> tuple[Path | None, str]:
             return exe, ""
     log(f"installing mailmerge {MAILMERGE_VERSION} into {venv} …")
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True,
-                       capture_output=True, timeout=300)
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                        f"mailmerge=={MAILMERGE_VERSION}"], check=True, capture_output=True,
-                       text=True, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"mailmerge=={MAILMERGE_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         return None, f"could not install mailmerge {MAILMERGE_VERSION}: {detail.strip()[-300:]}"
@@ -210,27 +255,46 @@ def mailmerge_inputs(work: Path, manifest: dict, n: int, port: int) -> Path:
     folder.mkdir(exist_ok=True)
     themes = [e for e in manifest["outputs"] if e["kind"] == "theme"]
     rows = ["email,name,attachment"]
-    rows += [f"person{i}@example.org,Personne {i} Éloïse,"
-             f"{work / 'output' / themes[i % len(themes)]['path']}" for i in range(n)]
+    rows += [
+        f"person{i}@example.org,Personne {i} Éloïse,"
+        f"{work / 'output' / themes[i % len(themes)]['path']}"
+        for i in range(n)
+    ]
     (folder / "database.csv").write_text("\n".join(rows) + "\n", "utf-8")
     (folder / "template.txt").write_text(
         "TO: {{email}}\nFROM: Club des territoires <" + SENDER + ">\n"
         "SUBJECT: Retour d'expérience #01 du Club des territoires\n"
         "ATTACHMENT: {{attachment}}\n\n"
         "Bonjour {{name}},\n\nLe Club des territoires a le plaisir de vous adresser le document "
-        "suivant.\n\nBien cordialement,\n\nLe Club des territoires\n", "utf-8")
+        "suivant.\n\nBien cordialement,\n\nLe Club des territoires\n",
+        "utf-8",
+    )
     (folder / "server.conf").write_text(
-        f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\n", "utf-8")
+        f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\n", "utf-8"
+    )
     return folder
 
 
 def run_mailmerge(exe: Path, folder: Path) -> tuple[float, float, str]:
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [str(exe), "--no-limit", "--no-dry-run", "--output-format", "raw",
-         "--template", str(folder / "template.txt"), "--database", str(folder / "database.csv"),
-         "--config", str(folder / "server.conf")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder)
+        [
+            str(exe),
+            "--no-limit",
+            "--no-dry-run",
+            "--output-format",
+            "raw",
+            "--template",
+            str(folder / "template.txt"),
+            "--database",
+            str(folder / "database.csv"),
+            "--config",
+            str(folder / "server.conf"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=folder,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace")
@@ -242,6 +306,7 @@ def run_mailmerge(exe: Path, folder: Path) -> tuple[float, float, str]:
 
 # -- memory: a child process sending N messages --------------------------------------------------
 
+
 def child_main(work: Path, n: int, port: int) -> None:
     from livret.mail.cli import main
 
@@ -249,15 +314,24 @@ def child_main(work: Path, n: int, port: int) -> None:
     manifest = json.loads((work / "output" / "manifest.json").read_text("utf-8"))
     write_list(csv, n, [e["theme"] for e in manifest["outputs"]])
     with contextlib.redirect_stdout(io.StringIO()):
-        code = main(mail_argv(work, csv, port, work / f"journal-mem-{n}.sqlite"),
-                    build=fake_build(work / "output"))
-    print(json.dumps({"code": code,
-                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        code = main(
+            mail_argv(work, csv, port, work / f"journal-mem-{n}.sqlite"),
+            build=fake_build(work / "output"),
+        )
+    print(
+        json.dumps(
+            {"code": code, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        )
+    )
 
 
 def peak_rss(work: Path, n: int, port: int) -> float:
-    out = subprocess.run([PYTHON, __file__, "--child", str(work), str(n), str(port)],
-                         capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [PYTHON, __file__, "--child", str(work), str(n), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if out.returncode != 0:
         raise SystemExit(f"memory child failed: {out.stderr[-2000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -267,6 +341,7 @@ def peak_rss(work: Path, n: int, port: int) -> float:
 
 
 # -- main ---------------------------------------------------------------------------------------
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -289,13 +364,18 @@ def main() -> int:
         n = args.recipients
         csv = work / "list.csv"
         write_list(csv, n, themes)
-        log(f"attachments: {source}: " + ", ".join(
-            f"{e['path']} ({e['bytes'] / 1000:.0f} kB)" for e in manifest["outputs"]))
+        log(
+            f"attachments: {source}: "
+            + ", ".join(f"{e['path']} ({e['bytes'] / 1000:.0f} kB)" for e in manifest["outputs"])
+        )
         messages = prebuilt_messages(work, csv)
         avg_size = statistics.mean(len(m) for _, m in messages)
 
-        exe, mm_problem = (None, "skipped (--no-mailmerge)") if args.no_mailmerge else \
-            mailmerge_exe(args.mailmerge_venv)
+        exe, mm_problem = (
+            (None, "skipped (--no-mailmerge)")
+            if args.no_mailmerge
+            else mailmerge_exe(args.mailmerge_venv)
+        )
         mm_folder = mailmerge_inputs(work, manifest, n, sink.port)
 
         # Warm-up, not timed: page cache, .pyc files, the sink's first connections.
@@ -340,42 +420,58 @@ def main() -> int:
 
     bare_wall, ours_wall, mm_wall = med("bare", 0), med("livret", 0), med("mailmerge", 0)
     figures = {
-        "recipients": n, "attachments": source, "mean_message_bytes": round(avg_size),
-        "bare_wall_s": bare_wall, "livret_wall_s": ours_wall,
+        "recipients": n,
+        "attachments": source,
+        "mean_message_bytes": round(avg_size),
+        "bare_wall_s": bare_wall,
+        "livret_wall_s": ours_wall,
         "livret_vs_bare": ours_wall / bare_wall,
         "mailmerge_wall_s": mm_wall,
         "throughput_vs_mailmerge": (mm_wall / ours_wall) if mm_wall else None,
         "mailmerge_problem": mm_problem or None,
-        "cpu_ms_per_message": {k: (med(k, 1) / n * 1000 if results[k] else None)
-                               for k in results},
+        "cpu_ms_per_message": {k: (med(k, 1) / n * 1000 if results[k] else None) for k in results},
         "peak_rss_mb": {str(args.memory_recipients): rss_big, str(n): rss_small},
         "ratio_per_round": [o[0] / b[0] for o, b in zip(results["livret"], results["bare"])],
-        "rounds": args.repeat, "failures": failures,
+        "rounds": args.repeat,
+        "failures": failures,
     }
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"mail benchmark: {n} recipients, one excerpt each, mean message "
-              f"{avg_size / 1000:.0f} kB; {source}; median of {args.repeat} rounds")
-        print(f"  bare smtplib loop (pre-built, one connection)  {bare_wall:7.2f} s  "
-              f"{n / bare_wall:6.1f} msg/s   {spread('bare')}")
+        print(
+            f"mail benchmark: {n} recipients, one excerpt each, mean message "
+            f"{avg_size / 1000:.0f} kB; {source}; median of {args.repeat} rounds"
+        )
+        print(
+            f"  bare smtplib loop (pre-built, one connection)  {bare_wall:7.2f} s  "
+            f"{n / bare_wall:6.1f} msg/s   {spread('bare')}"
+        )
         goal = "ok" if figures["livret_vs_bare"] <= 1.15 else "MISSED"
-        print(f"  livret mail --send                             {ours_wall:7.2f} s  "
-              f"{n / ours_wall:6.1f} msg/s   {spread('livret')}   ÷ bare = "
-              f"{figures['livret_vs_bare']:.2f} (goal ≤ 1.15: {goal}; per round: "
-              + ", ".join(f"{r:.2f}" for r in figures["ratio_per_round"]) + ")")
+        print(
+            f"  livret mail --send                             {ours_wall:7.2f} s  "
+            f"{n / ours_wall:6.1f} msg/s   {spread('livret')}   ÷ bare = "
+            f"{figures['livret_vs_bare']:.2f} (goal ≤ 1.15: {goal}; per round: "
+            + ", ".join(f"{r:.2f}" for r in figures["ratio_per_round"])
+            + ")"
+        )
         if mm_wall:
             goal = "ok" if figures["throughput_vs_mailmerge"] >= 1 else "MISSED"
-            print(f"  mailmerge {MAILMERGE_VERSION}{' ' * 32}{mm_wall:7.2f} s  "
-                  f"{n / mm_wall:6.1f} msg/s   {spread('mailmerge')}   livret throughput = "
-                  f"{figures['throughput_vs_mailmerge']:.1f}× mailmerge (goal ≥ 1×: {goal})")
+            print(
+                f"  mailmerge {MAILMERGE_VERSION}{' ' * 32}{mm_wall:7.2f} s  "
+                f"{n / mm_wall:6.1f} msg/s   {spread('mailmerge')}   livret throughput = "
+                f"{figures['throughput_vs_mailmerge']:.1f}× mailmerge (goal ≥ 1×: {goal})"
+            )
         else:
             print(f"  mailmerge {MAILMERGE_VERSION}: NOT MEASURED — {mm_problem}")
         cpu = figures["cpu_ms_per_message"]
-        print("  client CPU per message: " + ", ".join(
-            f"{k} {v:.2f} ms" for k, v in cpu.items() if v is not None))
-        print(f"  peak RSS of `mail --send` in a child process: {rss_big:.0f} MB for "
-              f"{args.memory_recipients} recipients, {rss_small:.0f} MB for {n}")
+        print(
+            "  client CPU per message: "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items() if v is not None)
+        )
+        print(
+            f"  peak RSS of `mail --send` in a child process: {rss_big:.0f} MB for "
+            f"{args.memory_recipients} recipients, {rss_small:.0f} MB for {n}"
+        )
         for failure in failures:
             print(f"  CHECK FAILED: {failure}")
     return 1 if failures else 0

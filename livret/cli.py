@@ -21,25 +21,55 @@ COMMANDS = ("build", "check", "watch", "mail")
 
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
-                   help="content folder (default: content)")
-    p.add_argument("--output", type=Path, default=Path("output"), metavar="DIR",
-                   help="output folder (default: output)")
+    p.add_argument(
+        "--content",
+        type=Path,
+        default=Path("content"),
+        metavar="DIR",
+        help="content folder (default: content)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("output"),
+        metavar="DIR",
+        help="output folder (default: output)",
+    )
     return p
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--theme", action="append", default=[], metavar="SLUG",
-                   help="build this theme's excerpt (repeatable)")
-    p.add_argument("--action", action="append", default=[], metavar="SLUG",
-                   help="build this action's sheet (repeatable)")
-    p.add_argument("--only", choices=("booklet", "themes", "actions"), action="append",
-                   help="build only this kind of output (repeatable)")
-    p.add_argument("--list", action="store_true", help="print the theme and action slugs, then stop")
+    p.add_argument(
+        "--theme",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="build this theme's excerpt (repeatable)",
+    )
+    p.add_argument(
+        "--action",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="build this action's sheet (repeatable)",
+    )
+    p.add_argument(
+        "--only",
+        choices=("booklet", "themes", "actions"),
+        action="append",
+        help="build only this kind of output (repeatable)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="print the theme and action slugs, then stop"
+    )
     p.add_argument("--force", action="store_true", help="rebuild even what is up to date")
-    p.add_argument("--variant", choices=("accessible", "archive", "print"), default="accessible",
-                   help="accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
-                        "print: PDF/UA-1 with 3 mm bleed and crop marks")
+    p.add_argument(
+        "--variant",
+        choices=("accessible", "archive", "print"),
+        default="accessible",
+        help="accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
+        "print: PDF/UA-1 with 3 mm bleed and crop marks",
+    )
     p.add_argument("-j", "--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -48,13 +78,19 @@ def _selection(p: argparse.ArgumentParser) -> None:
 def parser(full: bool = True) -> argparse.ArgumentParser:
     common = _common()
     p = argparse.ArgumentParser(
-        prog="livret", description="Build the « Retour d'expérience » booklet, its excerpts "
-        "and action sheets from content/, check the content, or mail the PDFs.")
+        prog="livret",
+        description="Build the « Retour d'expérience » booklet, its excerpts "
+        "and action sheets from content/, check the content, or mail the PDFs.",
+    )
     p.add_argument("--version", action="version", version=f"livret {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    b = sub.add_parser("build", parents=[common], help="build the PDFs (default command)",
-                       description="Build the booklet and one excerpt per theme into the output "
-                       "folder; only what changed is rebuilt.")
+    b = sub.add_parser(
+        "build",
+        parents=[common],
+        help="build the PDFs (default command)",
+        description="Build the booklet and one excerpt per theme into the output "
+        "folder; only what changed is rebuilt.",
+    )
     _selection(b)
     b.set_defaults(func=cmd_build)
     c = sub.add_parser("check", parents=[common], help="validate the content, print every problem")
@@ -91,17 +127,35 @@ def cmd_check(args) -> int:
     from .loader import load_site
 
     site = load_site(args.content)
-    print(f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
-          f"{len(site.files)} files")
+    print(
+        f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
+        f"{len(site.files)} files"
+    )
     return 0
 
 
 def _summary(results, elapsed, args) -> None:
     if args.json:
-        print(json.dumps({"seconds": round(elapsed, 3), "outputs": [
-            {"path": str(r.path), "kind": r.output.kind, "status": r.status, "pages": r.pages,
-             "bytes": r.bytes, "seconds": round(r.seconds, 3)} for r in results]},
-            ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "seconds": round(elapsed, 3),
+                    "outputs": [
+                        {
+                            "path": str(r.path),
+                            "kind": r.output.kind,
+                            "status": r.status,
+                            "pages": r.pages,
+                            "bytes": r.bytes,
+                            "seconds": round(r.seconds, 3),
+                        }
+                        for r in results
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     if args.quiet:
         return
@@ -110,12 +164,22 @@ def _summary(results, elapsed, args) -> None:
 
     folder = results[0].path.parent if results else args.output
     table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
-    for col, just in (("output", "left"), ("pages", "right"), ("size", "right"),
-                      ("time", "right"), ("status", "left")):
+    for col, just in (
+        ("output", "left"),
+        ("pages", "right"),
+        ("size", "right"),
+        ("time", "right"),
+        ("status", "left"),
+    ):
         table.add_column(col, justify=just, no_wrap=True)
     for r in results:
-        table.add_row(r.path.name, str(r.pages), f"{r.bytes / 1e6:.2f} MB",
-                      f"{r.seconds:.1f} s" if r.status == "built" else "—", r.status)
+        table.add_row(
+            r.path.name,
+            str(r.pages),
+            f"{r.bytes / 1e6:.2f} MB",
+            f"{r.seconds:.1f} s" if r.status == "built" else "—",
+            r.status,
+        )
     console = Console()
     if not console.is_terminal:  # logs and pipes: never cut a file name at 80 columns
         console = Console(width=120)
@@ -142,8 +206,16 @@ def build_once(args, site=None):
     sel = selection(args, site)
     start = time.perf_counter()
     with _progress(args) as progress:
-        manifest, results = run(args.content, args.output, site=site, force=args.force,
-                                jobs=args.jobs, variant=args.variant, progress=progress, **sel)
+        manifest, results = run(
+            args.content,
+            args.output,
+            site=site,
+            force=args.force,
+            jobs=args.jobs,
+            variant=args.variant,
+            progress=progress,
+            **sel,
+        )
     _summary(results, time.perf_counter() - start, args)
     return results
 
@@ -159,6 +231,7 @@ def _progress(args):
 
     console = Console(stderr=True)
     if not console.is_terminal:
+
         def line(name, info=None):
             if info is not None:
                 print(f"  rendered {name}: {info[1]} pages in {info[4]:.1f} s", file=sys.stderr)
@@ -167,9 +240,16 @@ def _progress(args):
         return
     # No auto-refresh thread: the render workers are forked, and a thread holding a lock
     # (the terminal's) at fork time would leave it locked forever in the child.
-    with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=True, auto_refresh=False) as bar:
+    with Progress(
+        TextColumn("rendering"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        auto_refresh=False,
+    ) as bar:
         task = bar.add_task("", total=None)
 
         def update(name, info=None):
@@ -198,15 +278,17 @@ def cmd_watch(args) -> int:
         except LivretError as exc:
             # Keep watching: the last good PDFs stay in place until the content is fixed.
             print_problems(exc)
-            print("livret: the last good PDFs are kept; fix the content and save again.",
-                  file=sys.stderr)
+            print(
+                "livret: the last good PDFs are kept; fix the content and save again.",
+                file=sys.stderr,
+            )
 
     once()
-    print(f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
-          file=sys.stderr)
+    print(
+        f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)", file=sys.stderr
+    )
     try:
-        for _changes in watch(args.content, LAYOUTS, STYLES, debounce=150, step=50,
-                              rust_timeout=0):
+        for _changes in watch(args.content, LAYOUTS, STYLES, debounce=150, step=50, rust_timeout=0):
             from . import markup, render
 
             # Layouts and stylesheets may have changed: drop what the process cached.
@@ -214,6 +296,7 @@ def cmd_watch(args) -> int:
             markup.block.cache_clear()
             markup.inline.cache_clear()
             from . import pipeline
+
             pipeline._PRINTER.clear()
             once()
     except KeyboardInterrupt:
@@ -243,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         print("livret: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        print_problems(LivretError(Problem(str(exc.filename or "livret"), None, None,
-                                           exc.strerror or str(exc))))
+        print_problems(
+            LivretError(
+                Problem(str(exc.filename or "livret"), None, None, exc.strerror or str(exc))
+            )
+        )
         return 1

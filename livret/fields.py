@@ -8,11 +8,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from .reader import Located
 from .errors import Collector
+from .reader import Located
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")
@@ -27,8 +29,15 @@ def is_url(value: str) -> bool:
 
 
 def _type_name(value) -> str:
-    return {str: "text", int: "a number", float: "a number", bool: "true/false", list: "a list",
-            dict: "a mapping (field: value)", type(None): "nothing"}.get(type(value), type(value).__name__)
+    return {
+        str: "text",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+        list: "a list",
+        dict: "a mapping (field: value)",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
 
 
 class Ctx:
@@ -48,7 +57,7 @@ class Ctx:
         dotted = self.name(key)
         self.problems.warning(self.src.path, self.src.line(dotted), dotted, message)
 
-    def sub(self, key: str) -> "Ctx":
+    def sub(self, key: str) -> Ctx:
         return Ctx(self.src, self.problems, self.name(key))
 
 
@@ -135,7 +144,10 @@ def colour(value, ctx: Ctx, key: str):
 def integer(value, ctx: Ctx, key: str):
     text_value = str(value).strip()
     if isinstance(value, (list, dict)) or not text_value.isdigit() or int(text_value) < 1:
-        ctx.error(key, f"expected a whole number ≥ 1, got {_type_name(value) if isinstance(value, (list, dict)) else repr(value)}")
+        ctx.error(
+            key,
+            f"expected a whole number ≥ 1, got {_type_name(value) if isinstance(value, (list, dict)) else repr(value)}",
+        )
         return None
     return int(text_value)
 
@@ -154,8 +166,11 @@ def timestamp(value, ctx: Ctx, key: str):
     except ValueError:
         stamp = None
     if stamp is None or stamp.tzinfo is None:
-        ctx.error(key, f'"{value}" is not a date and time with its time zone: '
-                       'expected e.g. 2023-11-27T09:00:00+01:00')
+        ctx.error(
+            key,
+            f'"{value}" is not a date and time with its time zone: '
+            "expected e.g. 2023-11-27T09:00:00+01:00",
+        )
         return None
     return stamp
 
@@ -179,8 +194,11 @@ def records(spec: dict, one: str, example: str, make, allow_empty: bool = False)
         out, ok = [], True
         for i, item in enumerate(value):
             data = mapping(item, ctx, f"{key}.{i}")
-            clean = None if data is None else check_fields(data, ctx.sub(f"{key}.{i}"), spec,
-                                                           f"a {one}")
+            clean = (
+                None
+                if data is None
+                else check_fields(data, ctx.sub(f"{key}.{i}"), spec, f"a {one}")
+            )
             if clean is None:
                 ok = False
             else:
@@ -190,8 +208,9 @@ def records(spec: dict, one: str, example: str, make, allow_empty: bool = False)
     return validate
 
 
-def check_fields(data: dict, ctx: Ctx, spec: dict[str, tuple[Validator, bool]],
-                 where: str) -> dict | None:
+def check_fields(
+    data: dict, ctx: Ctx, spec: dict[str, tuple[Validator, bool]], where: str
+) -> dict | None:
     """Validate `data` against `spec` {key: (validator, required)}; collect every problem.
 
     Unknown keys are errors, not warnings: a misspelt key ("partenaire:") would otherwise
@@ -203,7 +222,7 @@ def check_fields(data: dict, ctx: Ctx, spec: dict[str, tuple[Validator, bool]],
         if key not in spec:
             close = [k for k in spec if _close(k, key)]
             hint = f' (did you mean "{close[0]}"?)' if close else ""
-            ctx.error(key, f'unknown field in {where}{hint}; expected one of: {", ".join(spec)}')
+            ctx.error(key, f"unknown field in {where}{hint}; expected one of: {', '.join(spec)}")
             ok = False
     for key, (validator, required) in spec.items():
         if key not in data or data[key] is None:

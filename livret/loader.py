@@ -12,8 +12,21 @@ from pathlib import Path
 
 from . import fields as f
 from .errors import Collector, LivretError, Problem
-from .model import (SIDEBAR_FIELDS, Action, BackCover, Contact, Edition, Initiative,
-                    Introduction, Person, Section, Site, Thanks, ThanksGroup, Theme)
+from .model import (
+    SIDEBAR_FIELDS,
+    Action,
+    BackCover,
+    Contact,
+    Edition,
+    Initiative,
+    Introduction,
+    Person,
+    Section,
+    Site,
+    Thanks,
+    ThanksGroup,
+    Theme,
+)
 from .reader import Located, read_markdown, read_yaml
 
 LINK_RE = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -24,7 +37,9 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "section"
 
 
-def check_links(markdown: str, path: Path, first_line: int, field: str, problems: Collector) -> None:
+def check_links(
+    markdown: str, path: Path, first_line: int, field: str, problems: Collector
+) -> None:
     """Links must keep a real address: a lost one ("#") is printed as text, not as a dead link."""
     for n, line in enumerate(markdown.split("\n")):
         for m in LINK_RE.finditer(line):
@@ -33,23 +48,36 @@ def check_links(markdown: str, path: Path, first_line: int, field: str, problems
             if bang:
                 # Images come from the content folder only (the URL fetcher enforces it too).
                 if not url or re.match(r"^[a-z][a-z0-9+.-]*:", url, re.I) or url.startswith("/"):
-                    problems.error(path, where, field,
-                                   f'image "{url}" must be a file inside the content folder')
+                    problems.error(
+                        path,
+                        where,
+                        field,
+                        f'image "{url}" must be a file inside the content folder',
+                    )
                 continue
             if not url or url == "#":
-                problems.error(path, where, field,
-                               f'link "{label}" has no address: write the text without [ ]( ) '
-                               "or give its https:// address")
+                problems.error(
+                    path,
+                    where,
+                    field,
+                    f'link "{label}" has no address: write the text without [ ]( ) '
+                    "or give its https:// address",
+                )
             elif url.startswith("mailto:"):
                 if not f.is_email(url[7:]):
                     problems.error(path, where, field, f'"{url[7:]}" is not an e-mail address')
             elif not f.is_url(url):
-                problems.error(path, where, field,
-                               f'"{url}" is not a web address: expected https://… or mailto:…')
+                problems.error(
+                    path,
+                    where,
+                    field,
+                    f'"{url}" is not a web address: expected https://… or mailto:…',
+                )
 
 
-def split_sections(body: str, body_line: int, path: Path, problems: Collector,
-                   require_heading: bool) -> tuple[Section, ...]:
+def split_sections(
+    body: str, body_line: int, path: Path, problems: Collector, require_heading: bool
+) -> tuple[Section, ...]:
     sections: list[tuple[str, int, list[str]]] = []
     lead: list[str] = []
     for n, line in enumerate(body.split("\n")):
@@ -62,8 +90,12 @@ def split_sections(body: str, body_line: int, path: Path, problems: Collector,
     if "".join(lead).strip():
         if require_heading or sections:
             first = next(i for i, l in enumerate(lead) if l.strip())
-            problems.error(path, body_line + first, "body",
-                           'text before the first section: start the body with a "## Title" line')
+            problems.error(
+                path,
+                body_line + first,
+                "body",
+                'text before the first section: start the body with a "## Title" line',
+            )
         else:
             return (Section("", "", "\n".join(lead).strip()),)
     out = []
@@ -73,8 +105,12 @@ def split_sections(body: str, body_line: int, path: Path, problems: Collector,
         if not title:
             problems.error(path, line, "body", "section heading without a title")
         if not text:
-            problems.error(path, line, f"section « {title} »",
-                           "empty section: write its text or remove the heading")
+            problems.error(
+                path,
+                line,
+                f"section « {title} »",
+                "empty section: write its text or remove the heading",
+            )
         slug = slugify(title)
         seen[slug] = seen.get(slug, 0) + 1
         out.append(Section(title, slug if seen[slug] == 1 else f"{slug}-{seen[slug]}", text))
@@ -84,6 +120,7 @@ def split_sections(body: str, body_line: int, path: Path, problems: Collector,
 
 
 # --- edition ---------------------------------------------------------------------------
+
 
 def _back_cover(value, ctx, key):
     data = f.mapping(value, ctx, key)
@@ -95,12 +132,21 @@ def _back_cover(value, ctx, key):
 
 
 EDITION_SPEC = {
-    "series": (f.text, True), "number": (f.integer, True), "date": (f.date, True),
-    "title": (f.text, True), "subtitle": (f.text, True), "tagline": (f.text, True),
-    "publisher": (f.text, True), "publisher_org": (f.text, True),
-    "contact_email": (f.email, True), "slug": (f.slug, True), "language": (f.text, True),
-    "keywords": (f.text_list, False), "pdf_created": (f.timestamp, True),
-    "pdf_modified": (f.timestamp, True), "themes": (f.slug_list, True),
+    "series": (f.text, True),
+    "number": (f.integer, True),
+    "date": (f.date, True),
+    "title": (f.text, True),
+    "subtitle": (f.text, True),
+    "tagline": (f.text, True),
+    "publisher": (f.text, True),
+    "publisher_org": (f.text, True),
+    "contact_email": (f.email, True),
+    "slug": (f.slug, True),
+    "language": (f.text, True),
+    "keywords": (f.text_list, False),
+    "pdf_created": (f.timestamp, True),
+    "pdf_modified": (f.timestamp, True),
+    "themes": (f.slug_list, True),
     "back_cover": (_back_cover, True),
 }
 
@@ -127,6 +173,7 @@ def load_edition(root: Path, problems: Collector, located: dict | None = None) -
 
 # --- actions ---------------------------------------------------------------------------
 
+
 def _contact(value, ctx, key):
     data = f.mapping(value, ctx, key)
     if data is None:
@@ -146,13 +193,22 @@ def _labels(value, ctx, key):
 
 
 ACTION_SPEC = {
-    "title": (f.text, True), "organisation": (f.text, True), "theme": (f.slug, True),
-    "place": (f.text, False), "date": (f.text, False), "pilot": (f.text_list, False),
-    "contact": (_contact, False), "partners": (f.text_list, False),
-    "publics_direct": (f.text_list, False), "publics_indirect": (f.text_list, False),
-    "cost_total": (f.text_list, False), "cost_human": (f.text_list, False),
-    "cost_cofunders": (f.text_list, False), "cost_self_funding": (f.text_list, False),
-    "notes": (f.text_list, False), "labels": (_labels, False),
+    "title": (f.text, True),
+    "organisation": (f.text, True),
+    "theme": (f.slug, True),
+    "place": (f.text, False),
+    "date": (f.text, False),
+    "pilot": (f.text_list, False),
+    "contact": (_contact, False),
+    "partners": (f.text_list, False),
+    "publics_direct": (f.text_list, False),
+    "publics_indirect": (f.text_list, False),
+    "cost_total": (f.text_list, False),
+    "cost_human": (f.text_list, False),
+    "cost_cofunders": (f.text_list, False),
+    "cost_self_funding": (f.text_list, False),
+    "notes": (f.text_list, False),
+    "labels": (_labels, False),
 }
 
 
@@ -186,18 +242,27 @@ def _check_inline_links(src: Located, problems: Collector) -> None:
         elif isinstance(value, dict):
             for k, v in value.items():
                 walk(v, f"{dotted}.{k}" if dotted else k)
+
     walk(src.data, "")
 
 
 # --- themes ----------------------------------------------------------------------------
 
-_initiatives = f.records({"title": (f.text, True), "items": (f.text_list, False)},
-                         "initiative", "- title: …, items: […]", Initiative, allow_empty=True)
+_initiatives = f.records(
+    {"title": (f.text, True), "items": (f.text_list, False)},
+    "initiative",
+    "- title: …, items: […]",
+    Initiative,
+    allow_empty=True,
+)
 
 
 THEME_SPEC = {
-    "title": (f.text, True), "colour": (f.colour, True), "actions": (f.slug_list, True),
-    "notions": (f.text_list, False), "initiatives": (_initiatives, False),
+    "title": (f.text, True),
+    "colour": (f.colour, True),
+    "actions": (f.slug_list, True),
+    "notions": (f.text_list, False),
+    "initiatives": (_initiatives, False),
     "callouts": (f.text_list, False),
 }
 
@@ -216,20 +281,32 @@ def load_theme(path: Path, problems: Collector, located: dict | None = None) -> 
         located[path] = src
     if out is None:
         return None
-    return Theme(slug=path.stem, path=path, title=out["title"], colour=out["colour"],
-                 action_slugs=out["actions"], notions=out["notions"],
-                 initiatives=out["initiatives"] or (), callouts=out["callouts"])
+    return Theme(
+        slug=path.stem,
+        path=path,
+        title=out["title"],
+        colour=out["colour"],
+        action_slugs=out["actions"],
+        notions=out["notions"],
+        initiatives=out["initiatives"] or (),
+        callouts=out["callouts"],
+    )
 
 
 # --- introduction and thanks -------------------------------------------------------------
+
 
 def load_introduction(root: Path, problems: Collector) -> Introduction | None:
     path = root / "introduction.md"
     doc = read_markdown(path, problems)
     if doc is None:
         return None
-    out = f.check_fields(doc.meta.data, f.Ctx(doc.meta, problems), {"title": (f.text, True)},
-                         "the introduction's front matter")
+    out = f.check_fields(
+        doc.meta.data,
+        f.Ctx(doc.meta, problems),
+        {"title": (f.text, True)},
+        "the introduction's front matter",
+    )
     split_sections(doc.body, doc.body_line, path, problems, require_heading=False)
     check_links(doc.body, path, doc.body_line, "body", problems)
     if not doc.body.strip():
@@ -239,10 +316,15 @@ def load_introduction(root: Path, problems: Collector) -> Introduction | None:
     return Introduction(path, out["title"], doc.body.strip())
 
 
-_people = f.records({"name": (f.text, True), "role": (f.text, False)},
-                    "person", "- name: …, role: …", Person)
-_groups = f.records({"title": (f.text, True), "people": (_people, True)},
-                    "group", "- title: …, people: […]", ThanksGroup)
+_people = f.records(
+    {"name": (f.text, True), "role": (f.text, False)}, "person", "- name: …, role: …", Person
+)
+_groups = f.records(
+    {"title": (f.text, True), "people": (_people, True)},
+    "group",
+    "- title: …, people: […]",
+    ThanksGroup,
+)
 
 
 def load_thanks(root: Path, problems: Collector) -> Thanks | None:
@@ -254,12 +336,14 @@ def load_thanks(root: Path, problems: Collector) -> Thanks | None:
     data = f.mapping(src.data, ctx, "thanks")
     if data is None:
         return None
-    out = f.check_fields(data, ctx, {"title": (f.text, True), "groups": (_groups, True)},
-                         "thanks.yaml")
+    out = f.check_fields(
+        data, ctx, {"title": (f.text, True), "groups": (_groups, True)}, "thanks.yaml"
+    )
     return None if out is None else Thanks(path, out["title"], out["groups"])
 
 
 # --- the whole site ----------------------------------------------------------------------
+
 
 def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict[str, Path]:
     """slug → file; two files for one slug, or a file name that is not a slug, are errors."""
@@ -270,12 +354,17 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
         if path.name.startswith(".") or not path.is_file():
             continue
         if path.suffix not in suffixes:
-            problems.error(path, None, None,
-                           f"unexpected file: files here end with {' or '.join(suffixes)}")
+            problems.error(
+                path, None, None, f"unexpected file: files here end with {' or '.join(suffixes)}"
+            )
             continue
         if not f.SLUG_RE.match(path.stem):
-            problems.error(path, None, None,
-                           "the file name is the slug: lower-case letters, digits and \"-\" only")
+            problems.error(
+                path,
+                None,
+                None,
+                'the file name is the slug: lower-case letters, digits and "-" only',
+            )
             continue
         if path.stem in out:
             problems.error(path, None, None, f'duplicate slug "{path.stem}": also {out[path.stem]}')
@@ -305,18 +394,22 @@ def load_site(root: Path | str = "content") -> Site:
         src = located.get(path)
         return src.line(dotted) if src is not None else None
 
-
     if edition is not None:
         src_line = line_of(edition.path, "themes")
         for slug in edition.theme_slugs:
             if slug not in theme_files:
-                problems.error(edition.path, src_line, "themes",
-                               f'unknown theme "{slug}": no file themes/{slug}.yaml '
-                               f'(themes: {", ".join(theme_files) or "none"})')
+                problems.error(
+                    edition.path,
+                    src_line,
+                    "themes",
+                    f'unknown theme "{slug}": no file themes/{slug}.yaml '
+                    f"(themes: {', '.join(theme_files) or 'none'})",
+                )
         for slug, path in theme_files.items():
             if slug not in edition.theme_slugs:
-                problems.error(path, None, None,
-                               f'theme "{slug}" is not listed in edition.yaml themes')
+                problems.error(
+                    path, None, None, f'theme "{slug}" is not listed in edition.yaml themes'
+                )
 
     placed: dict[str, str] = {}
     for slug, theme in themes.items():
@@ -326,20 +419,32 @@ def load_site(root: Path | str = "content") -> Site:
         for i, a in enumerate(theme.action_slugs):
             line = line_of(theme.path, f"actions.{i}")
             if a not in action_files:
-                problems.error(theme.path, line, f"actions.{i}",
-                               f'unknown action "{a}": no file actions/{a}.md '
-                               f'(actions: {", ".join(action_files) or "none"})')
+                problems.error(
+                    theme.path,
+                    line,
+                    f"actions.{i}",
+                    f'unknown action "{a}": no file actions/{a}.md '
+                    f"(actions: {', '.join(action_files) or 'none'})",
+                )
                 continue
             if a in placed:
-                problems.error(theme.path, line, f"actions.{i}",
-                               f'duplicate slug: action "{a}" is already in theme "{placed[a]}"')
+                problems.error(
+                    theme.path,
+                    line,
+                    f"actions.{i}",
+                    f'duplicate slug: action "{a}" is already in theme "{placed[a]}"',
+                )
                 continue
             placed[a] = slug
             action = actions.get(a)
             if action is not None:
                 if action.theme != slug:
-                    problems.error(action.path, line_of(action.path, "theme"), "theme",
-                                   f'"{action.theme}" but the card is listed in themes/{slug}.yaml')
+                    problems.error(
+                        action.path,
+                        line_of(action.path, "theme"),
+                        "theme",
+                        f'"{action.theme}" but the card is listed in themes/{slug}.yaml',
+                    )
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
 
@@ -349,17 +454,34 @@ def load_site(root: Path | str = "content") -> Site:
         if action.theme in theme_files and themes.get(action.theme) is None:
             continue  # its theme file is broken: that problem is already reported
         if action.theme not in theme_files:
-            problems.error(action.path, line_of(action.path, "theme"), "theme",
-                           f'unknown theme slug "{action.theme}" '
-                           f'(themes: {", ".join(theme_files) or "none"})')
+            problems.error(
+                action.path,
+                line_of(action.path, "theme"),
+                "theme",
+                f'unknown theme slug "{action.theme}" (themes: {", ".join(theme_files) or "none"})',
+            )
         elif slug not in placed:
-            problems.error(action.path, line_of(action.path, "theme"), "theme",
-                           f'the action is in no theme: add "{slug}" to actions in '
-                           f"themes/{action.theme}.yaml")
+            problems.error(
+                action.path,
+                line_of(action.path, "theme"),
+                "theme",
+                f'the action is in no theme: add "{slug}" to actions in themes/{action.theme}.yaml',
+            )
 
     problems.raise_if_errors()
     ordered = [themes[s] for s in edition.theme_slugs]
-    files = [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
-             *theme_files.values(), *action_files.values()]
-    return Site(root=root, edition=edition, introduction=introduction, themes=tuple(ordered),
-                thanks=thanks, files=tuple(files))
+    files = [
+        root / "edition.yaml",
+        root / "introduction.md",
+        root / "thanks.yaml",
+        *theme_files.values(),
+        *action_files.values(),
+    ]
+    return Site(
+        root=root,
+        edition=edition,
+        introduction=introduction,
+        themes=tuple(ordered),
+        thanks=thanks,
+        files=tuple(files),
+    )

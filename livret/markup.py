@@ -20,7 +20,9 @@ from .typography import french, french_html
 # ~25 ms per process, a tenth of livret's own share of a build.
 _MD = _markdown.Markdown(extensions=[TableExtension(), SaneListExtension()], output_format="html")
 # Text outside tags and outside <a>…</a>: where a bare e-mail address becomes a mailto link.
-_EMAIL = re.compile(r"(?<![\w.@/:-])([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@-])")
+_EMAIL = re.compile(
+    r"(?<![\w.@/:-])([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@-])"
+)
 _TOKENS = re.compile(r"(<a\b.*?</a>|<[^>]+>)", re.S)
 
 
@@ -36,8 +38,7 @@ def block(text: str, shift: int = 0) -> Markup:
     """Markdown block text → HTML; `shift` lowers heading levels to fit the page outline."""
     html = _MD.reset().convert(text)
     if shift:
-        html = re.sub(r"<(/?)h([1-6])\b",
-                      lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", html)
+        html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", html)
     return Markup(french_html(link_emails(html)))
 
 

@@ -28,7 +28,13 @@ SIDEBAR_FIELDS: dict[str, str] = {
     "cost_self_funding": "dont autofinancement",
 }
 # Fields printed as a sub-item ("- dont …") of the one before them.
-SIDEBAR_SUBFIELDS = {"publics_indirect", "notes", "cost_human", "cost_cofunders", "cost_self_funding"}
+SIDEBAR_SUBFIELDS = {
+    "publics_indirect",
+    "notes",
+    "cost_human",
+    "cost_cofunders",
+    "cost_self_funding",
+}
 
 
 @dataclass(frozen=True)

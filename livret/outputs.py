@@ -14,8 +14,16 @@ PROJECT = Path(__file__).resolve().parent.parent
 LAYOUTS = PROJECT / "layouts"
 STYLES = PROJECT / "styles"
 # Order matters: later sheets refine earlier ones.
-STYLESHEETS = ("fonts.css", "page.css", "typography.css", "cover.css", "contents.css",
-               "opener.css", "card.css", "thanks.css")
+STYLESHEETS = (
+    "fonts.css",
+    "page.css",
+    "typography.css",
+    "cover.css",
+    "contents.css",
+    "opener.css",
+    "card.css",
+    "thanks.css",
+)
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,24 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
     bad = []
     for s in themes or ():
         if s not in valid_themes:
-            bad.append(Problem("--theme", None, None,
-                               f'unknown theme "{s}"; valid themes: {", ".join(valid_themes)}'))
+            bad.append(
+                Problem(
+                    "--theme",
+                    None,
+                    None,
+                    f'unknown theme "{s}"; valid themes: {", ".join(valid_themes)}',
+                )
+            )
     for s in actions or ():
         if s not in valid_actions:
-            bad.append(Problem("--action", None, None,
-                               f'unknown action "{s}"; valid actions: {", ".join(valid_actions)}'))
+            bad.append(
+                Problem(
+                    "--action",
+                    None,
+                    None,
+                    f'unknown action "{s}"; valid actions: {", ".join(valid_actions)}',
+                )
+            )
     if bad:
         raise LivretError(bad)
     out = []
@@ -48,19 +68,33 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
         out.append(Output("booklet", None, None, f"{ed.slug}.pdf", f"{ed.full_title} — {ed.title}"))
     for t in site.themes:
         if t.slug in (themes or ()):
-            out.append(Output("theme", t.slug, None, f"{ed.slug}-{t.slug}.pdf",
-                              f"{ed.full_title} — {t.title}"))
+            out.append(
+                Output(
+                    "theme", t.slug, None, f"{ed.slug}-{t.slug}.pdf", f"{ed.full_title} — {t.title}"
+                )
+            )
     for a in site.actions:
         if a.slug in (actions or ()):
-            out.append(Output("action", a.theme, a.slug, f"{ed.slug}-action-{a.slug}.pdf",
-                              f"{ed.full_title} — {a.title}, {a.organisation}"))
+            out.append(
+                Output(
+                    "action",
+                    a.theme,
+                    a.slug,
+                    f"{ed.slug}-action-{a.slug}.pdf",
+                    f"{ed.full_title} — {a.title}, {a.organisation}",
+                )
+            )
     return out
 
 
 def shared_inputs() -> list[Path]:
     """Layouts, stylesheets and fonts: inputs of every output (the mail templates are not)."""
-    return sorted(p for d in (LAYOUTS, STYLES) for p in d.rglob("*")
-                  if p.is_file() and not p.name.startswith(".") and "mail" not in p.parts)
+    return sorted(
+        p
+        for d in (LAYOUTS, STYLES)
+        for p in d.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and "mail" not in p.parts
+    )
 
 
 def content_inputs(site: Site, output: Output) -> list[Path]:
@@ -70,8 +104,13 @@ def content_inputs(site: Site, output: Output) -> list[Path]:
         return list(site.files)
     if output.kind == "theme":
         theme = site.theme(output.theme)
-        return [root / "edition.yaml", root / "introduction.md", root / "thanks.yaml",
-                theme.path, *(a.path for a in theme.actions)]
+        return [
+            root / "edition.yaml",
+            root / "introduction.md",
+            root / "thanks.yaml",
+            theme.path,
+            *(a.path for a in theme.actions),
+        ]
     action = site.action(output.action)
     return [root / "edition.yaml", site.theme(action.theme).path, action.path]
 

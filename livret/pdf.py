@@ -81,8 +81,9 @@ class Printer:
 
     def _sheet(self, name: str):
         if name not in self._css:
-            self._css[name] = self._CSS(filename=str(STYLES / name), font_config=self.font_config,
-                                        url_fetcher=self.fetcher)
+            self._css[name] = self._CSS(
+                filename=str(STYLES / name), font_config=self.font_config, url_fetcher=self.fetcher
+            )
         return self._css[name]
 
     def render(self, html: str, variant: str = "accessible", sources=()) -> tuple[bytes, int]:
@@ -97,14 +98,16 @@ class Printer:
         logger.addHandler(capture)
         self.fetcher.denied.clear()
         try:
-            document = HTML(string=html, base_url=self.content_root.as_uri() + "/",
-                            url_fetcher=self.fetcher).render(
-                stylesheets=sheets, font_config=self.font_config)
+            document = HTML(
+                string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
+            ).render(stylesheets=sheets, font_config=self.font_config)
             pages = len(document.pages)
             data = document.write_pdf(
-                pdf_variant=pdf_variant, attachments=[],
+                pdf_variant=pdf_variant,
+                attachments=[],
                 # A fixed identifier derived from the input: same HTML, same bytes.
-                pdf_identifier=hashlib.md5(html.encode() + variant.encode()).hexdigest().encode())
+                pdf_identifier=hashlib.md5(html.encode() + variant.encode()).hexdigest().encode(),
+            )
         except FatalURLFetchingError:
             raise LivretError(self._denied_problems(sources)) from None
         finally:
@@ -128,7 +131,13 @@ class Printer:
                 hits += [(src, n) for n, line in enumerate(lines, 1) if needle in line]
             where = hits or [("layouts/styles", None)]
             for src, line in where:
-                problems.append(Problem(display_path(src), line, None,
-                                        f"refused to fetch {url}: only files inside the content, "
-                                        "layouts and styles folders (and data: URLs) may be used"))
+                problems.append(
+                    Problem(
+                        display_path(src),
+                        line,
+                        None,
+                        f"refused to fetch {url}: only files inside the content, "
+                        "layouts and styles folders (and data: URLs) may be used",
+                    )
+                )
         return problems

@@ -79,8 +79,9 @@ def _warm(content_root: str) -> None:
     _PRINTER.update(root=content_root, printer=Printer(Path(content_root)))
 
 
-def _print(html: str, filename: str, out_dir: str, variant: str, sources: list[str],
-           content_root: str):
+def _print(
+    html: str, filename: str, out_dir: str, variant: str, sources: list[str], content_root: str
+):
     if _PRINTER.get("root") != content_root:
         _warm(content_root)
     start = time.perf_counter()
@@ -89,17 +90,47 @@ def _print(html: str, filename: str, out_dir: str, variant: str, sources: list[s
     return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
 
 
-def build(content_dir: Path | str = "content", output_dir: Path | str = "output", *,
-          booklet: bool = True, themes=None, actions=None, force: bool = False,
-          jobs: int | None = None, variant: str = "accessible",
-          site: Site | None = None, progress=None) -> dict:
+def build(
+    content_dir: Path | str = "content",
+    output_dir: Path | str = "output",
+    *,
+    booklet: bool = True,
+    themes=None,
+    actions=None,
+    force: bool = False,
+    jobs: int | None = None,
+    variant: str = "accessible",
+    site: Site | None = None,
+    progress=None,
+) -> dict:
     """Build what is asked and out of date; return the manifest (also written to disk)."""
-    return run(content_dir, output_dir, booklet=booklet, themes=themes, actions=actions,
-               force=force, jobs=jobs, variant=variant, site=site, progress=progress)[0]
+    return run(
+        content_dir,
+        output_dir,
+        booklet=booklet,
+        themes=themes,
+        actions=actions,
+        force=force,
+        jobs=jobs,
+        variant=variant,
+        site=site,
+        progress=progress,
+    )[0]
 
 
-def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, force=False,
-        jobs=None, variant="accessible", site=None, progress=None) -> tuple[dict, list[Result]]:
+def run(
+    content_dir,
+    output_dir,
+    *,
+    booklet=True,
+    themes=None,
+    actions=None,
+    force=False,
+    jobs=None,
+    variant="accessible",
+    site=None,
+    progress=None,
+) -> tuple[dict, list[Result]]:
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
@@ -116,10 +147,25 @@ def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, for
         inputs = fingerprint(output)
         entry = old_entries.get(filename)
         target = out_dir / filename
-        if (not force and entry and entry.get("inputs") == inputs and target.is_file()
-                and target.stat().st_size == entry.get("bytes")):
-            results.append(Result(output, target, "up to date", entry["pages"], entry["bytes"],
-                                  entry["sha256"], 0.0, inputs))
+        if (
+            not force
+            and entry
+            and entry.get("inputs") == inputs
+            and target.is_file()
+            and target.stat().st_size == entry.get("bytes")
+        ):
+            results.append(
+                Result(
+                    output,
+                    target,
+                    "up to date",
+                    entry["pages"],
+                    entry["bytes"],
+                    entry["sha256"],
+                    0.0,
+                    inputs,
+                )
+            )
         else:
             todo.append((output, filename, inputs))
 
@@ -130,8 +176,9 @@ def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, for
         done = _render_all(site, todo, out_dir, variant, jobs, progress)
         for output, filename, inputs in todo:
             name, pages, size, sha, seconds = done[filename]
-            results.append(Result(output, out_dir / filename, "built", pages, size, sha, seconds,
-                                  inputs))
+            results.append(
+                Result(output, out_dir / filename, "built", pages, size, sha, seconds, inputs)
+            )
 
     by_name = {r.path.name: r for r in results}
     entries = []
@@ -139,15 +186,29 @@ def run(content_dir, output_dir, *, booklet=True, themes=None, actions=None, for
         if name not in by_name and (out_dir / name).is_file():
             entries.append(entry)
     for r in results:
-        entries.append({
-            "path": r.path.name, "kind": r.output.kind, "theme": r.output.theme,
-            "action": r.output.action, "title": r.output.title, "variant": variant,
-            "pages": r.pages, "bytes": r.bytes, "sha256": r.sha256, "inputs": r.inputs})
+        entries.append(
+            {
+                "path": r.path.name,
+                "kind": r.output.kind,
+                "theme": r.output.theme,
+                "action": r.output.action,
+                "title": r.output.title,
+                "variant": variant,
+                "pages": r.pages,
+                "bytes": r.bytes,
+                "sha256": r.sha256,
+                "inputs": r.inputs,
+            }
+        )
     order = {"booklet": 0, "theme": 1, "action": 2}
     entries.sort(key=lambda e: (order.get(e.get("kind"), 3), e["path"]))
-    manifest = {"format": MANIFEST_FORMAT, "edition": site.edition.slug,
-                "livret_version": __version__, "weasyprint_version": versions["weasyprint"],
-                "outputs": entries}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "edition": site.edition.slug,
+        "livret_version": __version__,
+        "weasyprint_version": versions["weasyprint"],
+        "outputs": entries,
+    }
     if todo or manifest != old:
         write_json(manifest_path, manifest)
     order_out = {o.filename: i for i, o in enumerate(outputs)}
@@ -183,8 +244,9 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
     done: dict[str, tuple] = {}
     if jobs == 1:  # asked for: everything in this process, one after the other
         for output, filename, _ in queue:
-            done[filename] = _print(render_html(site, output), filename, str(out_dir), variant,
-                                    sources, root)
+            done[filename] = _print(
+                render_html(site, output), filename, str(out_dir), variant, sources, root
+            )
             if progress:
                 progress(filename, done[filename])
         return done
@@ -193,15 +255,21 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
 
     workers = max(1, min(jobs or _default_jobs(), len(todo)))
     errors = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_warm, initargs=(root,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_warm,
+        initargs=(root,),
+    ) as pool:
         # The first submit forks every worker (fork pools start all at once): they warm up
         # while this process renders the HTML, instead of after it.
         pool.submit(int)
         futures = {}
         for output, filename, _ in queue:
             html = render_html(site, output)
-            futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = filename
+            futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = (
+                filename
+            )
         for fut in as_completed(futures):
             try:
                 done[futures[fut]] = fut.result()

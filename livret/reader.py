@@ -38,8 +38,9 @@ class Located:
         return self.start_line
 
 
-def read_text(path: Path, problems: Collector, what: str = "file",
-              fix: str = "save the file as UTF-8") -> str | None:
+def read_text(
+    path: Path, problems: Collector, what: str = "file", fix: str = "save the file as UTF-8"
+) -> str | None:
     """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem."""
     try:
         raw = path.read_bytes()
@@ -51,7 +52,9 @@ def read_text(path: Path, problems: Collector, what: str = "file",
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         problems.error(
-            path, line, None,
+            path,
+            line,
+            None,
             f"not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
         )
         return None
@@ -68,9 +71,15 @@ class _LineLoader(yaml.SafeLoader):
 
 for first, resolvers in list(_LineLoader.yaml_implicit_resolvers.items()):
     _LineLoader.yaml_implicit_resolvers[first] = [
-        (tag, rx) for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool",
-                       "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag
+        not in (
+            "tag:yaml.org,2002:timestamp",
+            "tag:yaml.org,2002:bool",
+            "tag:yaml.org,2002:int",
+            "tag:yaml.org,2002:float",
+        )
     ]
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
@@ -102,8 +111,9 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
 
 def _build(loader, node, prefix, lines, offset, path, problems, stack):
     if id(node) in stack:  # an alias to one of its own parents ("&x [a, *x]")
-        problems.error(path, node.start_mark.line + 1 + offset, prefix or None,
-                       "a YAML alias refers to itself")
+        problems.error(
+            path, node.start_mark.line + 1 + offset, prefix or None, "a YAML alias refers to itself"
+        )
         return None
     stack = (*stack, id(node))
     if isinstance(node, yaml.MappingNode):
@@ -111,8 +121,12 @@ def _build(loader, node, prefix, lines, offset, path, problems, stack):
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int)):
-                problems.error(path, key_node.start_mark.line + 1 + offset, prefix or None,
-                               "keys must be plain words")
+                problems.error(
+                    path,
+                    key_node.start_mark.line + 1 + offset,
+                    prefix or None,
+                    "keys must be plain words",
+                )
                 continue
             key = str(key)
             dotted = f"{prefix}.{key}" if prefix else key
@@ -151,14 +165,20 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
         return None
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        problems.error(path, 1, None,
-                       "no front matter: the file must start with a line '---', the YAML fields, "
-                       "then a closing '---' line")
+        problems.error(
+            path,
+            1,
+            None,
+            "no front matter: the file must start with a line '---', the YAML fields, "
+            "then a closing '---' line",
+        )
         return None
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
     except StopIteration:
-        problems.error(path, 1, None, "front matter is not closed: add a line '---' after the fields")
+        problems.error(
+            path, 1, None, "front matter is not closed: add a line '---' after the fields"
+        )
         return None
     meta = load_yaml("\n".join(lines[1:end]), path, problems, line_offset=1)
     if meta is None:
@@ -166,4 +186,4 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
     if not isinstance(meta.data, dict):
         problems.error(path, 2, None, "front matter must be 'field: value' lines")
         return None
-    return MarkdownFile(meta, "\n".join(lines[end + 1:]), end + 2)
+    return MarkdownFile(meta, "\n".join(lines[end + 1 :]), end + 2)

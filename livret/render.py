@@ -17,8 +17,20 @@ from .errors import LivretError, Problem, display_path
 from .model import SIDEBAR_SUBFIELDS, Site, Theme
 from .outputs import LAYOUTS, Output
 
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-          "septembre", "octobre", "novembre", "décembre")
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
 
 def date_fr(value: dt.date) -> str:
@@ -36,9 +48,14 @@ class DocView:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(LAYOUTS)), undefined=StrictUndefined,
-                      autoescape=select_autoescape(["html", "xml"], default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=FileSystemLoader(str(LAYOUTS)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters.update(md=markup.block, inline=markup.inline, text=markup.plain, date_fr=date_fr)
     return env
 
@@ -62,11 +79,25 @@ def doc_view(site: Site, output: Output) -> DocView:
 def render_html(site: Site, output: Output) -> str:
     template = "sheet.html" if output.kind == "action" else "booklet.html"
     try:
-        return environment().get_template(template).render(
-            site=site, edition=site.edition, doc=doc_view(site, output), version=__version__,
-            subfields=SIDEBAR_SUBFIELDS)
+        return (
+            environment()
+            .get_template(template)
+            .render(
+                site=site,
+                edition=site.edition,
+                doc=doc_view(site, output),
+                version=__version__,
+                subfields=SIDEBAR_SUBFIELDS,
+            )
+        )
     except TemplateError as exc:
         # A layout bug, not a content one: name the template and its line for the developer.
         name = getattr(exc, "filename", None) or getattr(exc, "name", None) or template
-        raise LivretError(Problem(display_path(name), getattr(exc, "lineno", None), None,
-                                  f"layout error: {exc.message or exc}")) from None
+        raise LivretError(
+            Problem(
+                display_path(name),
+                getattr(exc, "lineno", None),
+                None,
+                f"layout error: {exc.message or exc}",
+            )
+        ) from None

@@ -150,9 +150,32 @@ _RAW = {"script", "style"}
 _VERBATIM = {"code", "pre", "kbd", "samp", "textarea", "tt"}
 # Elements that do not interrupt a line of text: rules see through them.
 _INLINE = {
-    "a", "abbr", "b", "bdi", "bdo", "cite", "data", "del", "dfn", "em", "font", "i",
-    "ins", "label", "mark", "q", "s", "small", "span", "strong", "sub", "sup", "time",
-    "u", "var", "wbr",
+    "a",
+    "abbr",
+    "b",
+    "bdi",
+    "bdo",
+    "cite",
+    "data",
+    "del",
+    "dfn",
+    "em",
+    "font",
+    "i",
+    "ins",
+    "label",
+    "mark",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "time",
+    "u",
+    "var",
+    "wbr",
 }
 
 

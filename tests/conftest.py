@@ -10,8 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
-SEED = Path(os.environ.get("LIVRET_SEED")
-            or ROOT.parent / "shared" / "seeds" / "000_35e265126090b055.txt")
+SEED = Path(
+    os.environ.get("LIVRET_SEED") or ROOT.parent / "shared" / "seeds" / "000_35e265126090b055.txt"
+)
 
 
 def seed_text() -> str:
@@ -40,5 +41,7 @@ def built(tmp_path_factory):
     from livret.pipeline import run
 
     out = tmp_path_factory.mktemp("output")
-    manifest, results = run(CONTENT, out, themes=["precarite-energetique", "precarite-alimentaire", "mobilites"])
+    manifest, results = run(
+        CONTENT, out, themes=["precarite-energetique", "precarite-alimentaire", "mobilites"]
+    )
     return out, manifest, results

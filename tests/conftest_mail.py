@@ -37,6 +37,7 @@ SMTP_USER = "club"
 
 # -- outputs ------------------------------------------------------------------------------------
 
+
 def make_pdf(path: Path, title: str, padding: int = 2000, seed: int = 0) -> bytes:
     """A one-page PDF with `title` as metadata and `padding` random bytes (an embedded file)
     so that outputs differ and have a realistic size."""
@@ -57,31 +58,51 @@ def make_pdf(path: Path, title: str, padding: int = 2000, seed: int = 0) -> byte
 
 def edition_data(content: Path) -> dict:
     import yaml
+
     return yaml.safe_load((content / "edition.yaml").read_text(encoding="utf-8"))
 
 
-def write_outputs(content: Path, output: Path, padding: int = 2000,
-                  seed: int = 0) -> dict:
+def write_outputs(content: Path, output: Path, padding: int = 2000, seed: int = 0) -> dict:
     """PDFs for the booklet and every theme of content/edition.yaml, plus manifest.json."""
     ed = edition_data(content)
     slug = ed["slug"]
     full = f"{ed['series']} #{int(ed['number']):02d}"
     outputs = [("booklet", None, f"{slug}.pdf", f"{full} — {ed['title']}")]
     for theme in ed["themes"]:
-        title = theme.replace("-", " ").capitalize().replace("Precarite", "Précarité") \
-            .replace("energetique", "énergétique").replace("Mobilites", "Mobilités")
+        title = (
+            theme.replace("-", " ")
+            .capitalize()
+            .replace("Precarite", "Précarité")
+            .replace("energetique", "énergétique")
+            .replace("Mobilites", "Mobilités")
+        )
         outputs.append(("theme", theme, f"{slug}-{theme}.pdf", f"{full} — {title}"))
     entries = []
     for kind, theme, name, title in outputs:
         data = make_pdf(output / name, title, padding, seed)
-        entries.append({"path": name, "kind": kind, "theme": theme, "action": None,
-                        "title": title, "pages": 1 if kind == "theme" else 3,
-                        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                        "inputs": {}})
-    manifest = {"format": 1, "edition": slug, "livret_version": "0.1.0",
-                "weasyprint_version": "70.0", "outputs": entries}
-    (output / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
-                                          encoding="utf-8")
+        entries.append(
+            {
+                "path": name,
+                "kind": kind,
+                "theme": theme,
+                "action": None,
+                "title": title,
+                "pages": 1 if kind == "theme" else 3,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "inputs": {},
+            }
+        )
+    manifest = {
+        "format": 1,
+        "edition": slug,
+        "livret_version": "0.1.0",
+        "weasyprint_version": "70.0",
+        "outputs": entries,
+    }
+    (output / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     return manifest
 
 
@@ -91,14 +112,31 @@ class FakeBuild:
     def __init__(self):
         self.calls: list[dict] = []
 
-    def __call__(self, content_dir, output_dir, *, booklet=True, themes=None, actions=None,
-                 force=False, jobs=None):
-        self.calls.append({"content": Path(content_dir), "output": Path(output_dir),
-                           "booklet": booklet, "themes": themes, "actions": actions})
+    def __call__(
+        self,
+        content_dir,
+        output_dir,
+        *,
+        booklet=True,
+        themes=None,
+        actions=None,
+        force=False,
+        jobs=None,
+    ):
+        self.calls.append(
+            {
+                "content": Path(content_dir),
+                "output": Path(output_dir),
+                "booklet": booklet,
+                "themes": themes,
+                "actions": actions,
+            }
+        )
         return json.loads((Path(output_dir) / "manifest.json").read_text(encoding="utf-8"))
 
 
 # -- SMTP server --------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -153,17 +191,21 @@ class Recorder:
             self.data_attempts += 1
             if self.data_replies:
                 return self.data_replies.pop(0)
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.original_content or envelope.content,
-                                          session.peer))
+            self.received.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                    session.peer,
+                )
+            )
         if self.data_hook is not None and self.data_hook(self, server, envelope) == "drop":
             # Delivered, but the client never hears about it: its fate is unknown to it.
             server.transport.abort()
         return "250 2.0.0 Queued"
 
     def count_for(self, address: str) -> int:
-        return sum(1 for r in self.received if address.lower() in
-                   (a.lower() for a in r.rcpt_tos))
+        return sum(1 for r in self.received if address.lower() in (a.lower() for a in r.rcpt_tos))
 
 
 @dataclass
@@ -204,8 +246,11 @@ def smtp_server(tmp_path):
     started: list[Server] = []
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
-              and auth_data.password == PASSWORD.encode())
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == SMTP_USER.encode()
+            and auth_data.password == PASSWORD.encode()
+        )
         return AuthResult(success=ok, handled=False)
 
     def start(tls: str | None = None, auth: bool = False) -> Server:
@@ -264,6 +309,7 @@ def silent_port():
 
 # -- the command ----------------------------------------------------------------------------------
 
+
 class MailEnv:
     """A project in tmp_path: content/edition.yaml (a copy of the real one), fake outputs,
     a journal, and a way to run the `mail` subcommand as the CLI would."""
@@ -299,6 +345,7 @@ class MailEnv:
 
     def args(self, *argv: str):
         from livret.mail.cli import register
+
         common = argparse.ArgumentParser(add_help=False)
         common.add_argument("--content", type=Path, default=self.content)
         common.add_argument("--output", type=Path, default=self.output)
@@ -308,23 +355,38 @@ class MailEnv:
 
     def run(self, *argv: str, build=None) -> tuple[int, str]:
         from livret.mail.cli import run
+
         out = io.StringIO()
         code = run(self.args(*argv), build=build or self.build, out=out)
         return code, out.getvalue()
 
     def smtp_flags(self, server: Server, security: str = "none") -> list[str]:
-        flags = ["--host", server.host, "--port", str(server.port), "--security", security,
-                 "--journal", str(self.journal), "--timeout", "5", "--backoff", "0.01"]
+        flags = [
+            "--host",
+            server.host,
+            "--port",
+            str(server.port),
+            "--security",
+            security,
+            "--journal",
+            str(self.journal),
+            "--timeout",
+            "5",
+            "--backoff",
+            "0.01",
+        ]
         if server.cafile is not None:
             flags += ["--cafile", str(server.cafile)]
         return flags
 
     def send(self, recipients: Path, server: Server, *extra: str, build=None):
-        return self.run("--recipients", str(recipients), "--send",
-                        *self.smtp_flags(server), *extra, build=build)
+        return self.run(
+            "--recipients", str(recipients), "--send", *self.smtp_flags(server), *extra, build=build
+        )
 
     def journal_rows(self) -> list[dict]:
         import sqlite3
+
         db = sqlite3.connect(str(self.journal))
         db.row_factory = sqlite3.Row
         try:
@@ -341,16 +403,29 @@ class MailEnv:
             "from livret.mail.cli import main\n"
             "def build(content, output, **kw):\n"
             "    return json.loads((Path(output) / 'manifest.json').read_text('utf-8'))\n"
-            "sys.exit(main(sys.argv[1:], build=build))\n", encoding="utf-8")
+            "sys.exit(main(sys.argv[1:], build=build))\n",
+            encoding="utf-8",
+        )
         return script
 
     def spawn(self, *argv: str) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         env.pop(PASSWORD_ENV_NAME, None)
         return subprocess.Popen(
-            [sys.executable, str(self.driver()), "--content", str(self.content),
-             "--output", str(self.output), *argv],
-            cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                str(self.driver()),
+                "--content",
+                str(self.content),
+                "--output",
+                str(self.output),
+                *argv,
+            ],
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
 
 PASSWORD_ENV_NAME = "LIVRET_SMTP_PASSWORD"

@@ -50,6 +50,7 @@ def poppler_pages(path: Path) -> list[str]:
     """Page texts in reading order (poppler's pdftotext), where a page's heading comes first."""
     import subprocess
 
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     return [norm(p) for p in text.split("\f")[:-1]]  # the text ends with a form feed

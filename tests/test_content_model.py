@@ -8,12 +8,11 @@ import re
 from collections import Counter
 
 import pytest
+from conftest import CONTENT, seed_text
 
 from livret.loader import load_site
 from livret.model import SIDEBAR_FIELDS
 from livret.render import date_fr
-
-from conftest import CONTENT, seed_text
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,8 @@ def test_counts(site):
     assert len(site.actions) == 10
     assert len({a.slug for a in site.actions}) == 10
     assert sorted(a.slug for a in site.actions) == sorted(
-        p.stem for p in (CONTENT / "actions").glob("*.md"))
+        p.stem for p in (CONTENT / "actions").glob("*.md")
+    )
 
 
 def test_edition(site, seed_lines):
@@ -65,16 +65,19 @@ def test_edition(site, seed_lines):
 
 def test_back_cover(site):
     bc = site.edition.back_cover
-    assert bc.heading == ("Vous souhaitez vous renseigner sur les travaux et les rencontres du "
-                          "Club des Territoires ?")
+    assert bc.heading == (
+        "Vous souhaitez vous renseigner sur les travaux et les rencontres du Club des Territoires ?"
+    )
     assert bc.text == "Envoyez un mail à :"
     assert bc.join == "Collectivités et services locaux : rejoignez le Club des territoires !"
 
 
 THEMES = {
     "precarite-energetique": ("Précarité énergétique", ["adil-31", "sos-taudis", "cd41"]),
-    "precarite-alimentaire": ("Précarité alimentaire",
-                              ["reseau-cocagne", "coop-alim", "gers-solidaire"]),
+    "precarite-alimentaire": (
+        "Précarité alimentaire",
+        ["reseau-cocagne", "coop-alim", "gers-solidaire"],
+    ),
     "mobilites": ("Mobilités", ["apfe", "adie", "gas-18", "mde-marseille"]),
 }
 
@@ -96,13 +99,14 @@ def test_parts_and_cards_follow_the_source(site, seed_lines):
     start = seed_lines.index("# Introduction")
     end = seed_lines.index("# Remerciements")
     parts: list[tuple[str, list[str]]] = []
-    for line in seed_lines[start + 1:end]:
+    for line in seed_lines[start + 1 : end]:
         if re.match(r"^# [^→]", line):
             parts.append((unmark(line), []))
         elif re.match(r"^#{1,2} →", line):
             parts[-1][1].append(unmark(line).removeprefix("→ "))
-    assert parts == [(t.title, [f"{a.title}, {a.organisation}" for a in t.actions])
-                     for t in site.themes]
+    assert parts == [
+        (t.title, [f"{a.title}, {a.organisation}" for a in t.actions]) for t in site.themes
+    ]
 
 
 def test_each_action_theme(site):
@@ -115,7 +119,7 @@ def seed_block_after(seed_lines: list[str], heading: str, marker: str) -> list[s
     i = seed_lines.index(heading)
     j = next(n for n in range(i, len(seed_lines)) if seed_lines[n].strip() == marker)
     items = []
-    for line in seed_lines[j + 1:]:
+    for line in seed_lines[j + 1 :]:
         if line.startswith("- "):
             items.append(unmark(line[2:]))
         elif line.strip():
@@ -134,16 +138,21 @@ def test_takeaways(site):
     pe = site.theme("precarite-energetique")
     assert [i.title for i in pe.initiatives] == [
         "Le collectif des Possible",
-        "Une plateforme et un réseau en PACA de lutte contre la précarité énergétique"]
+        "Une plateforme et un réseau en PACA de lutte contre la précarité énergétique",
+    ]
     assert pe.initiatives[1].items[-1] == "Réseau animé par la CRESS PACA."
-    assert pe.callouts[-1] == ("Est-ce qu'il existe des dispositifs pouvant aider à lutter "
-                               "contre le non-recours au chèque énergie ?")
+    assert pe.callouts[-1] == (
+        "Est-ce qu'il existe des dispositifs pouvant aider à lutter "
+        "contre le non-recours au chèque énergie ?"
+    )
     pa = site.theme("precarite-alimentaire")
     assert pa.callouts == ("L'attente de retours d'expérience pour la plateforme Soliguide",)
     assert pa.initiatives[1].items[0] == "Projection-débat du film «Et maintenant, on fait quoi ?»"
     mo = site.theme("mobilites")
     assert [i.title for i in mo.initiatives] == [
-        "Mob'in", "Garage associatif solidaire en Centre-Val de Loire"]
+        "Mob'in",
+        "Garage associatif solidaire en Centre-Val de Loire",
+    ]
 
 
 # --- sidebar facts, exactly as printed -----------------------------------------------------
@@ -161,8 +170,11 @@ FACTS = [
     ("cd41", lambda a: a.pilot, ("Conseil départemental", "Direction Insertion Emploi Habitat")),
     ("reseau-cocagne", lambda a: a.contact.phones, ("06 20 46 28 93",)),
     ("reseau-cocagne", lambda a: a.contact.name, "Julien ADDA, directeur"),
-    ("reseau-cocagne", lambda a: a.cost_cofunders,
-     ("2023 : 200 000 €", "2024 : 410 000 €", "2025 : 410 000 €")),
+    (
+        "reseau-cocagne",
+        lambda a: a.cost_cofunders,
+        ("2023 : 200 000 €", "2024 : 410 000 €", "2025 : 410 000 €"),
+    ),
     ("coop-alim", lambda a: a.contact.emails, ("gesmip@gmail.com",)),
     ("coop-alim", lambda a: a.contact.name, "Jean Louis CLÉMENT (Coop'Alim)"),
     ("coop-alim", lambda a: a.cost_total, ("Budget de 2,5 millions environ",)),
@@ -174,33 +186,53 @@ FACTS = [
     ("adie", lambda a: a.contact.emails, ("yjarland@adie.org", "einguenaud@adie.org")),
     ("adie", lambda a: a.contact.name, "Yves JARLAND et Elliott INGUENAUD"),
     ("adie", lambda a: a.cost_self_funding, ("27 665 €",)),
-    ("adie", lambda a: a.notes[0],
-     "La part des femmes au minima sociaux bénéficiaires d'un microcrédit mobilité est de 70%"),
+    (
+        "adie",
+        lambda a: a.notes[0],
+        "La part des femmes au minima sociaux bénéficiaires d'un microcrédit mobilité est de 70%",
+    ),
     ("gas-18", lambda a: a.contact.name, "Nadine ROYERE, directrice"),
     ("gas-18", lambda a: a.contact.emails, ("nadine.royere@gas18mobilites.com",)),
     ("gas-18", lambda a: a.cost_human, ("1 960 000 € budget global Structure (BP 2024)",)),
     ("mde-marseille", lambda a: a.contact.phones, ("06 27 66 61 44",)),
     ("mde-marseille", lambda a: a.label("publics_direct"), "Publics bénéficiaires"),
-    ("mde-marseille", lambda a: a.cost_total[0],
-     "Pour un-e Conseiller-e : 35 520 € salaire brut + charge (avantages inclus)"),
+    (
+        "mde-marseille",
+        lambda a: a.cost_total[0],
+        "Pour un-e Conseiller-e : 35 520 € salaire brut + charge (avantages inclus)",
+    ),
     ("mde-marseille", lambda a: a.cost_total[-1], "TOTAL : 59 570 €"),
 ]
 
 
-@pytest.mark.parametrize("slug, get, expected", FACTS,
-                         ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(FACTS)])
+@pytest.mark.parametrize(
+    "slug, get, expected", FACTS, ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(FACTS)]
+)
 def test_sidebar_fact(site, slug, get, expected):
     assert get(site.action(slug)) == expected
     # …and each value is in the source, as printed (spaces across line breaks aside).
     seed = " ".join(seed_text().replace("*", "").split())
-    for value in (expected if isinstance(expected, tuple) else (expected,)):
+    for value in expected if isinstance(expected, tuple) else (expected,):
         assert value in seed, value
 
 
-@pytest.mark.parametrize("slug, field, index, halves", [
-    ("gers-solidaire", "publics_direct", 0, ("Les 12 000 bénéficiaires", "de l'aide alimentaire")),
-    ("adie", "publics_direct", 6, ("22% de personnes en", "Zones de Revitalisation Rurale (ZRR)")),
-])
+@pytest.mark.parametrize(
+    "slug, field, index, halves",
+    [
+        (
+            "gers-solidaire",
+            "publics_direct",
+            0,
+            ("Les 12 000 bénéficiaires", "de l'aide alimentaire"),
+        ),
+        (
+            "adie",
+            "publics_direct",
+            6,
+            ("22% de personnes en", "Zones de Revitalisation Rurale (ZRR)"),
+        ),
+    ],
+)
 def test_sidebar_item_rejoined(site, slug, field, index, halves):
     """A sidebar item the source cut in two (column break) is one item, rejoined."""
     assert getattr(site.action(slug), field)[index] == " ".join(halves)
@@ -233,9 +265,13 @@ def test_gas18_prints_the_cost_total_label(site):
 
 # --- card sections ---------------------------------------------------------------------------
 
-I, E, O, N, D = ("Indicateurs de résultat et objectifs cibles", "Enjeux",
-                 "Objectifs opérationnels", "Nature des actions conduites",
-                 "Description des actions")
+I, E, O, N, D = (
+    "Indicateurs de résultat et objectifs cibles",
+    "Enjeux",
+    "Objectifs opérationnels",
+    "Nature des actions conduites",
+    "Description des actions",
+)
 SECTIONS = {
     "adil-31": ["Contexte", E, N, D, I, "Documentation produite"],
     "sos-taudis": [E, O, N, I, "Documentation produite", "Bilan"],
@@ -263,10 +299,12 @@ def test_transverse_stakes_are_subheadings_of_enjeux(site):
         for s in a.sections:
             if "Dont enjeux transverses" in s.markdown:
                 assert s.title == "Enjeux", a.slug
-    with_transverse = {a.slug for a in site.actions
-                       if any("### Dont enjeux transverses" in s.markdown for s in a.sections)}
-    assert with_transverse == {"cd41", "reseau-cocagne", "apfe", "adie", "gas-18",
-                               "mde-marseille"}
+    with_transverse = {
+        a.slug
+        for a in site.actions
+        if any("### Dont enjeux transverses" in s.markdown for s in a.sections)
+    }
+    assert with_transverse == {"cd41", "reseau-cocagne", "apfe", "adie", "gas-18", "mde-marseille"}
 
 
 def bilan_questions(markdown: str) -> list[str]:
@@ -276,8 +314,11 @@ def bilan_questions(markdown: str) -> list[str]:
 def test_sos_taudis_bilan_questions_are_the_source_questions(site, seed_lines):
     start = next(i for i, l in enumerate(seed_lines) if l.startswith("# → **SOS Taudis"))
     end = next(i for i in range(start + 1, len(seed_lines)) if seed_lines[i].startswith("# →"))
-    source = [unmark(l) for l in seed_lines[start:end]
-              if l.startswith("*") and re.search(r"\?\*+$", l.rstrip())]
+    source = [
+        unmark(l)
+        for l in seed_lines[start:end]
+        if l.startswith("*") and re.search(r"\?\*+$", l.rstrip())
+    ]
     assert len(source) == 6
     bilan = next(s for s in site.action("sos-taudis").sections if s.title == "Bilan")
     assert bilan_questions(bilan.markdown) == source
@@ -319,7 +360,9 @@ def test_introduction_rejoined_and_complete(site):
     assert "Ces actions s'inscrivent dans le cadre du référentiel national" in intro.markdown
     assert "s'ins-" not in intro.markdown
     assert [l[3:] for l in intro.markdown.split("\n") if l.startswith("## ")] == [
-        "Le Club des territoires", "Un groupe de travail thématique sur le Pacte des solidarités"]
+        "Le Club des territoires",
+        "Un groupe de travail thématique sur le Pacte des solidarités",
+    ]
     assert "10 actions inspirantes" in intro.markdown
 
 
@@ -343,7 +386,9 @@ def test_thanks(site):
     assert [len(g.people) for g in th.groups] == [12, 15, 4, 1]
     assert th.groups[0].title == "Intervenant·e·s"
     assert (th.groups[0].people[0].name, th.groups[0].people[0].role) == (
-        "Mélanie BAILLOT", "Association ADIL 31")
+        "Mélanie BAILLOT",
+        "Association ADIL 31",
+    )
     assert th.groups[-1].people[0].name == "Maelle FERRÉ, designeuse"
 
 
@@ -381,9 +426,19 @@ def printed(site) -> tuple[Counter, Counter]:
     content: list[str] = []
     layout: list[str] = []
     ed = site.edition
-    content += [ed.series, ed.number_label, ed.publisher, date_fr(ed.date), ed.title,
-                ed.subtitle, ed.tagline, ed.back_cover.heading, ed.back_cover.text,
-                ed.contact_email, ed.back_cover.join]
+    content += [
+        ed.series,
+        ed.number_label,
+        ed.publisher,
+        date_fr(ed.date),
+        ed.title,
+        ed.subtitle,
+        ed.tagline,
+        ed.back_cover.heading,
+        ed.back_cover.text,
+        ed.contact_email,
+        ed.back_cover.join,
+    ]
     content += [site.introduction.title, site.introduction.markdown]
     for theme in site.themes:
         content += [theme.title] * (1 + len(theme.actions))
@@ -411,8 +466,10 @@ def printed(site) -> tuple[Counter, Counter]:
         content.append(g.title)
         for p in g.people:
             content += [p.name, p.role or ""]
-    return (Counter(w for t in content for w in words(t)),
-            Counter(w for t in layout for w in words(t)))
+    return (
+        Counter(w for t in content for w in words(t)),
+        Counter(w for t in layout for w in words(t)),
+    )
 
 
 # Words the source splits or spells differently where the content follows the rules of
@@ -436,9 +493,11 @@ def recall_figures(site):
 def test_word_recall_against_the_source(site):
     seed, layout, source, content, recall, missing, extra = recall_figures(site)
     precision = sum((source & content).values()) / sum(content.values())
-    print(f"\nword recall: {recall:.4f} ({sum(source.values()) - sum(missing.values())}"
-          f"/{sum(source.values())} source words; {sum(layout.values())} layout words removed); "
-          f"precision: {precision:.4f}")
+    print(
+        f"\nword recall: {recall:.4f} ({sum(source.values()) - sum(missing.values())}"
+        f"/{sum(source.values())} source words; {sum(layout.values())} layout words removed); "
+        f"precision: {precision:.4f}"
+    )
     print(f"missing: {sorted(missing.elements())}")
     print(f"extra: {sorted(extra.elements())}")
     assert sum(source.values()) > 7000  # the whole booklet, not an empty parse
@@ -463,6 +522,11 @@ def test_layout_labels_are_printed_in_the_source(site):
 
 def test_every_source_word_is_accounted_for(site):
     *_, missing, extra = recall_figures(site)
-    explained = Counter(p for table in (REJOINED_WORDS, TITLE_VARIANTS)
-                        for word, parts in table.items() if extra[word] for p in parts)
+    explained = Counter(
+        p
+        for table in (REJOINED_WORDS, TITLE_VARIANTS)
+        for word, parts in table.items()
+        if extra[word]
+        for p in parts
+    )
     assert not missing - explained, sorted((missing - explained).elements())

@@ -3,7 +3,7 @@
 import email
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
@@ -14,21 +14,31 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 from livret.errors import LivretError  # noqa: E402
-from livret.mail.attachments import (attachments_from_manifest, campaign_id,  # noqa: E402
-                                     read_edition, readable_filename)
-from livret.mail.compose import (Composer, PartCache, Templates, dot_stuff,  # noqa: E402
-                                 human_size)
+from livret.mail.attachments import (
+    attachments_from_manifest,
+    campaign_id,  # noqa: E402
+    read_edition,
+    readable_filename,
+)
+from livret.mail.compose import (
+    Composer,
+    PartCache,
+    Templates,
+    dot_stuff,  # noqa: E402
+    human_size,
+)
 from livret.mail.recipients import Recipient  # noqa: E402
 from livret.mail.settings import Settings, load_settings  # noqa: E402
 
-NOW = datetime(2023, 11, 27, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def composer(env, settings=None, templates=None, parts=None, label=""):
     edition = read_edition(env.content)
     atts = attachments_from_manifest(env.manifest, env.output, edition.slugs)
-    return Composer(edition, settings or Settings(), Templates(templates), atts, label=label,
-                    parts=parts)
+    return Composer(
+        edition, settings or Settings(), Templates(templates), atts, label=label, parts=parts
+    )
 
 
 def person(send, email="anais@example.org", name="Anaïs Dupré-Lefèvre", line=2):
@@ -41,9 +51,17 @@ def parse(data: bytes):
 
 def test_structure_headers_and_attachments(mail_env):
     theme = mail_env.themes[-1]
-    c = composer(mail_env, load_settings(None, {"from": "Club des territoires <club@example.org>",
-                                                "reply-to": "Équipe <equipe@example.org>"},
-                                         environ={}))
+    c = composer(
+        mail_env,
+        load_settings(
+            None,
+            {
+                "from": "Club des territoires <club@example.org>",
+                "reply-to": "Équipe <equipe@example.org>",
+            },
+            environ={},
+        ),
+    )
     data = c.render(c.plan(person(("booklet", theme))), NOW)
     msg = parse(data)
     assert msg.get_content_type() == "multipart/mixed"
@@ -78,8 +96,10 @@ def test_attachment_names_are_readable_and_rfc2231(mail_env):
 
 
 def test_readable_filename_drops_what_file_systems_refuse():
-    assert readable_filename('Retour d\'expérience #01 — A/B: "C"?', "x.pdf") == \
-        "Retour d'expérience #01 — A B C.pdf"
+    assert (
+        readable_filename('Retour d\'expérience #01 — A/B: "C"?', "x.pdf")
+        == "Retour d'expérience #01 — A B C.pdf"
+    )
     assert readable_filename("  ", "fallback.pdf") == "fallback.pdf"
     assert len(readable_filename("mot " * 100, "x.pdf")) <= 124
 
@@ -131,17 +151,21 @@ def test_our_generator_writes_what_the_stock_one_writes(mail_env):
 
 def test_smtp_chunks_are_dot_stuffed_like_smtplib():
     import smtplib
+
     for sample in [b".a\r\n.b\r\nc.\r\n..d\r\n", b"a\r\n.\r\n", b"\r\n.\r\n.", b"", b"."]:
         assert dot_stuff(sample) == smtplib._quote_periods(sample)
 
 
 def test_dot_stuffing_of_a_whole_message(mail_env, tmp_path):
     import smtplib
+
     folder = tmp_path / "tpl"
     folder.mkdir()
     for name in ("subject.txt", "body.html"):
-        (folder / name).write_text((Path(__file__).parent.parent / "layouts" / "mail" / name)
-                                   .read_text(encoding="utf-8"), encoding="utf-8")
+        (folder / name).write_text(
+            (Path(__file__).parent.parent / "layouts" / "mail" / name).read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
     (folder / "body.txt").write_text(".leading dot\n..two\n.\n", encoding="utf-8")
     c = composer(mail_env, templates=folder)
     composed = c.compose(c.plan(person(("booklet",))), NOW)

@@ -16,8 +16,12 @@ from livret.errors import LivretError  # noqa: E402
 
 def test_dry_run_writes_eml_files_that_parse_back(mail_env):
     t = mail_env.themes
-    csv = mail_env.recipients([("anais@example.org", "Anaïs Dupré", "Mairie", "booklet"),
-                               ("bob@example.org", "Bob", "", f"{t[0]} {t[2]}")])
+    csv = mail_env.recipients(
+        [
+            ("anais@example.org", "Anaïs Dupré", "Mairie", "booklet"),
+            ("bob@example.org", "Bob", "", f"{t[0]} {t[2]}"),
+        ]
+    )
     code, out = mail_env.run("--recipients", str(csv))
     assert code == 0
     files = sorted((mail_env.output / "mail").glob("*.eml"))
@@ -28,8 +32,9 @@ def test_dry_run_writes_eml_files_that_parse_back(mail_env):
     second = email.message_from_bytes(files[1].read_bytes(), policy=policy.default)
     attachments = list(second.iter_attachments())
     assert [p.get_content() for p in attachments] == [mail_env.pdf(t[0]), mail_env.pdf(t[2])]
-    assert all("é" in p.get_filename() or "É" in p.get_filename() or p.get_filename()
-               for p in attachments)
+    assert all(
+        "é" in p.get_filename() or "É" in p.get_filename() or p.get_filename() for p in attachments
+    )
     assert b"filename*" in files[1].read_bytes()  # RFC 2231
     # The summary: each recipient, what they get, the size.
     assert "Dry run: nothing sent. 2 message(s)" in out
@@ -40,8 +45,9 @@ def test_dry_run_writes_eml_files_that_parse_back(mail_env):
 
 def test_build_is_asked_for_exactly_what_the_list_needs(mail_env):
     t = mail_env.themes
-    csv = mail_env.recipients([("a@example.org", "A", "", t[2]),
-                               ("b@example.org", "B", "", f"{t[2]} {t[0]}")])
+    csv = mail_env.recipients(
+        [("a@example.org", "A", "", t[2]), ("b@example.org", "B", "", f"{t[2]} {t[0]}")]
+    )
     mail_env.run("--recipients", str(csv))
     (call,) = mail_env.build.calls
     assert call["booklet"] is False
@@ -54,15 +60,25 @@ def test_build_is_asked_for_exactly_what_the_list_needs(mail_env):
 
 
 def test_a_second_dry_run_removes_stale_files(mail_env):
-    mail_env.run("--recipients", str(mail_env.recipients(
-        [("a@example.org", "A", "", "booklet"), ("b@example.org", "B", "", "booklet")])))
+    mail_env.run(
+        "--recipients",
+        str(
+            mail_env.recipients(
+                [("a@example.org", "A", "", "booklet"), ("b@example.org", "B", "", "booklet")]
+            )
+        ),
+    )
     mail_env.run("--recipients", str(mail_env.recipients([("c@example.org", "C", "", "booklet")])))
     assert [f.name for f in (mail_env.output / "mail").glob("*.eml")] == ["0001-c@example.org.eml"]
 
 
 def test_dry_run_reports_messages_over_the_size_limit(mail_env):
-    csv = mail_env.recipients([("a@example.org", "A", "", "booklet"),
-                               ("b@example.org", "B", "", " ".join(mail_env.themes))])
+    csv = mail_env.recipients(
+        [
+            ("a@example.org", "A", "", "booklet"),
+            ("b@example.org", "B", "", " ".join(mail_env.themes)),
+        ]
+    )
     with pytest.raises(LivretError) as exc:
         mail_env.run("--recipients", str(csv), "--max-size", "9kB")
     found = [str(p) for p in exc.value.problems]
@@ -91,15 +107,21 @@ def test_settings_and_list_problems_are_reported_together(mail_env):
 def test_missing_output_after_build_is_an_error(mail_env):
     (mail_env.output / mail_env.manifest["outputs"][0]["path"]).unlink()
     with pytest.raises(LivretError, match="missing; run the build again"):
-        mail_env.run("--recipients",
-                     str(mail_env.recipients([("a@example.org", "A", "", "booklet")])))
+        mail_env.run(
+            "--recipients", str(mail_env.recipients([("a@example.org", "A", "", "booklet")]))
+        )
 
 
 def test_password_is_not_needed_for_a_dry_run_and_never_written(mail_env, monkeypatch):
     from conftest_mail import PASSWORD
+
     monkeypatch.setenv("LIVRET_SMTP_PASSWORD", PASSWORD)
-    code, out = mail_env.run("--recipients", str(mail_env.recipients(
-        [("a@example.org", "A", "", "booklet")])), "--user", "club")
+    code, out = mail_env.run(
+        "--recipients",
+        str(mail_env.recipients([("a@example.org", "A", "", "booklet")])),
+        "--user",
+        "club",
+    )
     assert code == 0 and PASSWORD not in out
     for path in (mail_env.output / "mail").iterdir():
         assert PASSWORD.encode() not in path.read_bytes()

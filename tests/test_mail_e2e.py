@@ -23,13 +23,25 @@ def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LIVRET_SMTP_PASSWORD", raising=False)
     import yaml
+
     theme = yaml.safe_load((REPO / "content" / "edition.yaml").read_text("utf-8"))["themes"][-1]
     output = tmp_path / "output"
     csv = tmp_path / "list.csv"
-    csv.write_text(f"email;name;organisation;send\nana@example.org;Anaïs;Mairie;{theme}\n"
-                   f"bob@example.org;Bob;;{theme}\n", encoding="utf-8")
-    common = ["--content", str(REPO / "content"), "--output", str(output), "--recipients",
-              str(csv), "--journal", str(tmp_path / "journal.sqlite")]
+    csv.write_text(
+        f"email;name;organisation;send\nana@example.org;Anaïs;Mairie;{theme}\n"
+        f"bob@example.org;Bob;;{theme}\n",
+        encoding="utf-8",
+    )
+    common = [
+        "--content",
+        str(REPO / "content"),
+        "--output",
+        str(output),
+        "--recipients",
+        str(csv),
+        "--journal",
+        str(tmp_path / "journal.sqlite"),
+    ]
 
     assert main(common) == 0  # dry run, real build (default build function)
     manifest = json.loads((output / "manifest.json").read_text("utf-8"))
@@ -41,12 +53,15 @@ def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):
     built_at = (output / entry["path"]).stat().st_mtime_ns
 
     server = smtp_server()
-    code = main([*common, "--send", "--host", server.host, "--port", str(server.port),
-                 "--security", "none"])
+    code = main(
+        [*common, "--send", "--host", server.host, "--port", str(server.port), "--security", "none"]
+    )
     assert code == 0
     assert (output / entry["path"]).stat().st_mtime_ns == built_at  # up to date: not rebuilt
-    assert [r.rcpt_tos for r in server.handler.received] == [["ana@example.org"],
-                                                            ["bob@example.org"]]
+    assert [r.rcpt_tos for r in server.handler.received] == [
+        ["ana@example.org"],
+        ["bob@example.org"],
+    ]
     for received in server.handler.received:
         (attachment,) = received.message.iter_attachments()
         assert attachment.get_content() == pdf

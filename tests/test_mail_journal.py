@@ -19,8 +19,9 @@ DOCS = [{"slug": "booklet", "path": "x.pdf", "sha256": "0" * 64}]
 def status_seen_by_another_process(path, recipient="a@example.org"):
     db = sqlite3.connect(str(path))
     try:
-        return db.execute("SELECT status FROM deliveries WHERE recipient=?",
-                          (recipient,)).fetchone()[0]
+        return db.execute(
+            "SELECT status FROM deliveries WHERE recipient=?", (recipient,)
+        ).fetchone()[0]
     finally:
         db.close()
 
@@ -36,27 +37,41 @@ def test_sending_is_on_disk_once_waited_for(tmp_path):
         j.finish("c1", "a@example.org", "sent", 250, "250 OK")
         assert status_seen_by_another_process(path) == "sent"
         row = j.get("c1", "a@example.org")
-        assert (row.status, row.attempts, row.smtp_code, row.address) == \
-            ("sent", 1, 250, "A@example.org")
+        assert (row.status, row.attempts, row.smtp_code, row.address) == (
+            "sent",
+            1,
+            250,
+            "A@example.org",
+        )
         assert row.sent_at is not None
 
 
 def test_a_run_that_died_while_sending_leaves_an_unknown(tmp_path):
     path = tmp_path / "j.sqlite"
     with Journal(path) as j:
-        j.prepare([("c1", "a@example.org", "a@example.org", "ed", DOCS, "<m@x>"),
-                   ("c1", "b@example.org", "b@example.org", "ed", DOCS, "<n@x>")])
+        j.prepare(
+            [
+                ("c1", "a@example.org", "a@example.org", "ed", DOCS, "<m@x>"),
+                ("c1", "b@example.org", "b@example.org", "ed", DOCS, "<n@x>"),
+            ]
+        )
         j.sending("c1", "a@example.org", 10)()
         # the process dies here
     with Journal(path) as j:
         assert j.recover_interrupted() == 1
         assert j.statuses() == {
-            ("c1", "a@example.org"): ("unknown", "interrupted after the message data was sent, "
-                                      "before the server's reply: it may or may not have been "
-                                      "delivered"),
-            ("c1", "b@example.org"): ("pending", None)}
-    assert read_statuses(path) == {("c1", "a@example.org"): "unknown",
-                                   ("c1", "b@example.org"): "pending"}
+            ("c1", "a@example.org"): (
+                "unknown",
+                "interrupted after the message data was sent, "
+                "before the server's reply: it may or may not have been "
+                "delivered",
+            ),
+            ("c1", "b@example.org"): ("pending", None),
+        }
+    assert read_statuses(path) == {
+        ("c1", "a@example.org"): "unknown",
+        ("c1", "b@example.org"): "pending",
+    }
 
 
 def test_prepare_never_reopens_a_delivered_message(tmp_path):

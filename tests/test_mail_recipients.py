@@ -29,9 +29,12 @@ def problems(tmp_path, text, **kw):
 
 
 def test_reads_a_plain_list(tmp_path):
-    path = write(tmp_path, "email,name,organisation,send\n"
-                           "ana@example.org,Ana Ruiz,Mairie,booklet mobilites\n"
-                           "bob@example.org,Bob,,precarite-alimentaire\n")
+    path = write(
+        tmp_path,
+        "email,name,organisation,send\n"
+        "ana@example.org,Ana Ruiz,Mairie,booklet mobilites\n"
+        "bob@example.org,Bob,,precarite-alimentaire\n",
+    )
     rs = read_recipients(path, SLUGS)
     assert [(r.line, r.email, r.name, r.organisation, r.send) for r in rs] == [
         (2, "ana@example.org", "Ana Ruiz", "Mairie", ("booklet", "mobilites")),
@@ -40,13 +43,17 @@ def test_reads_a_plain_list(tmp_path):
 
 
 def test_spreadsheet_export_with_bom_semicolons_and_crlf(tmp_path):
-    text = ("\ufeffEmail;Nom;send;Name;Organisation\r\n"
-            "ana@example.org;x;mobilites booklet;Anaïs Dupré, DGCS;Ville; de Lyon\r\n")
+    text = (
+        "\ufeffEmail;Nom;send;Name;Organisation\r\n"
+        "ana@example.org;x;mobilites booklet;Anaïs Dupré, DGCS;Ville; de Lyon\r\n"
+    )
     # "Nom" is not a known column: ignored with a warning, the row's extra value is an error.
     assert any("values but the header" in p for p in problems(tmp_path, text))
-    text = ("\ufeffEmail;Nom;send;Name;Organisation\r\n"
-            "ana@example.org;x;mobilites booklet;Anaïs Dupré, DGCS;\"Ville; de Lyon\"\r\n"
-            ";;;;\r\n")
+    text = (
+        "\ufeffEmail;Nom;send;Name;Organisation\r\n"
+        'ana@example.org;x;mobilites booklet;Anaïs Dupré, DGCS;"Ville; de Lyon"\r\n'
+        ";;;;\r\n"
+    )
     warnings = []
     rs = read_recipients(write(tmp_path, text), SLUGS, warnings)
     assert len(rs) == 1
@@ -63,17 +70,20 @@ def test_comma_separated_send_and_case(tmp_path):
     assert rs[0].send == ("booklet", "mobilites")
 
 
-@pytest.mark.parametrize("address, fragment", [
-    ("ana.example.org", "exactly one @"),
-    ("ana@@example.org", "exactly one @"),
-    ("ana @example.org", "contains a space"),
-    ("Ana <ana@example.org>", 'looks like "Name <address>"'),
-    ("ana@localhost", "domain"),
-    ("ana@exa_mple.org", "domain"),
-    ("ana..b@example.org", "before the @"),
-    ("anaïs@example.org", "accents before the @"),
-    ("", "is empty"),
-])
+@pytest.mark.parametrize(
+    "address, fragment",
+    [
+        ("ana.example.org", "exactly one @"),
+        ("ana@@example.org", "exactly one @"),
+        ("ana @example.org", "contains a space"),
+        ("Ana <ana@example.org>", 'looks like "Name <address>"'),
+        ("ana@localhost", "domain"),
+        ("ana@exa_mple.org", "domain"),
+        ("ana..b@example.org", "before the @"),
+        ("anaïs@example.org", "accents before the @"),
+        ("", "is empty"),
+    ],
+)
 def test_invalid_addresses(tmp_path, address, fragment):
     found = problems(tmp_path, f"email,name,send\n{address},Ana,booklet\n")
     assert len(found) == 1
@@ -87,8 +97,10 @@ def test_internationalised_domain_becomes_ascii():
 
 def test_unknown_slug_lists_the_valid_ones_and_suggests(tmp_path):
     found = problems(tmp_path, "email,name,send\nana@example.org,Ana,booklet mobilite\n")
-    assert found == [f"{tmp_path / 'list.csv'}:2: send: unknown document \"mobilite\" "
-                     f"(did you mean \"mobilites\"?); valid: {', '.join(SLUGS)}"]
+    assert found == [
+        f'{tmp_path / "list.csv"}:2: send: unknown document "mobilite" '
+        f'(did you mean "mobilites"?); valid: {", ".join(SLUGS)}'
+    ]
 
 
 def test_empty_send(tmp_path):
@@ -97,26 +109,45 @@ def test_empty_send(tmp_path):
 
 
 def test_duplicate_address_is_case_insensitive(tmp_path):
-    found = problems(tmp_path, "email,name,send\nana@example.org,Ana,booklet\n"
-                               "bob@example.org,Bob,booklet\nANA@Example.org,Ana bis,mobilites\n")
-    assert found == [f"{tmp_path / 'list.csv'}:4: email: ANA@Example.org is already on line 2 "
-                     "(addresses are compared without regard to case)"]
+    found = problems(
+        tmp_path,
+        "email,name,send\nana@example.org,Ana,booklet\n"
+        "bob@example.org,Bob,booklet\nANA@Example.org,Ana bis,mobilites\n",
+    )
+    assert found == [
+        f"{tmp_path / 'list.csv'}:4: email: ANA@Example.org is already on line 2 "
+        "(addresses are compared without regard to case)"
+    ]
 
 
-@pytest.mark.parametrize("value", ['"Ana\r\nBcc: victim@example.org"', '"Ana\nBcc: x@example.org"',
-                                   '"Ana\rX"', "Ana\u2028Bcc: x@example.org", "Ana\x0bB"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"Ana\r\nBcc: victim@example.org"',
+        '"Ana\nBcc: x@example.org"',
+        '"Ana\rX"',
+        "Ana\u2028Bcc: x@example.org",
+        "Ana\x0bB",
+    ],
+)
 def test_line_breaks_in_any_field_are_header_injection(tmp_path, value):
-    found = problems(tmp_path, "email,name,organisation,send\n"
-                               f"ana@example.org,{value},Org,booklet\n"
-                               "bob@example.org,Bob,Org,booklet\n")
+    found = problems(
+        tmp_path,
+        "email,name,organisation,send\n"
+        f"ana@example.org,{value},Org,booklet\n"
+        "bob@example.org,Bob,Org,booklet\n",
+    )
     assert len(found) == 1
     assert ":2: name: contains a line break" in found[0] and "header injection" in found[0]
 
 
 def test_line_break_in_organisation_and_send(tmp_path):
-    found = problems(tmp_path, 'email,name,organisation,send\n'
-                               'ana@example.org,Ana,"Org\nBcc: x@example.org",booklet\n'
-                               'bob@example.org,Bob,Org,"booklet\nmobilites"\n')
+    found = problems(
+        tmp_path,
+        "email,name,organisation,send\n"
+        'ana@example.org,Ana,"Org\nBcc: x@example.org",booklet\n'
+        'bob@example.org,Bob,Org,"booklet\nmobilites"\n',
+    )
     assert [p.split(": ")[1] for p in found] == ["organisation", "send"]
     # A quoted value spanning lines: the next row starts after it, and says so.
     assert ":2: organisation:" in found[0] and ":4: send:" in found[1]
@@ -132,23 +163,27 @@ def test_missing_columns(tmp_path):
 
 
 def test_every_problem_at_once(tmp_path):
-    text = ("email,name,organisation,send\n"
-            "ana@example.org,Ana,Org,booklet\n"          # 2 fine
-            "not-an-address,Bob,Org,booklet\n"           # 3 bad address
-            "carl@example.org,Carl,Org,brochure\n"       # 4 unknown slug
-            "dora@example.org,Dora,Org,\n"                # 5 empty send
-            "ANA@example.org,Ana 2,Org,booklet\n"         # 6 duplicate
-            'eve@example.org,"Eve\nBcc: x@example.org",Org,booklet\n')  # 7-8 injection
+    text = (
+        "email,name,organisation,send\n"
+        "ana@example.org,Ana,Org,booklet\n"  # 2 fine
+        "not-an-address,Bob,Org,booklet\n"  # 3 bad address
+        "carl@example.org,Carl,Org,brochure\n"  # 4 unknown slug
+        "dora@example.org,Dora,Org,\n"  # 5 empty send
+        "ANA@example.org,Ana 2,Org,booklet\n"  # 6 duplicate
+        'eve@example.org,"Eve\nBcc: x@example.org",Org,booklet\n'
+    )  # 7-8 injection
     found = problems(tmp_path, text)
     lines = [int(p.split(":")[1]) for p in found]
     assert lines == [3, 4, 5, 6, 7]
 
 
 def test_not_utf8_says_how_to_export(tmp_path):
-    found = problems(tmp_path, "email,name,send\nana@example.org,Anaïs,booklet\n",
-                     encoding="cp1252")
-    assert found == [f"{tmp_path / 'list.csv'}:2: not UTF-8 (byte 0xef); in the spreadsheet, "
-                     'save as "CSV UTF-8"']
+    found = problems(
+        tmp_path, "email,name,send\nana@example.org,Anaïs,booklet\n", encoding="cp1252"
+    )
+    assert found == [
+        f'{tmp_path / "list.csv"}:2: not UTF-8 (byte 0xef); in the spreadsheet, save as "CSV UTF-8"'
+    ]
 
 
 def test_empty_list_and_header_only(tmp_path):

@@ -14,6 +14,7 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 from conftest_mail import PASSWORD, SMTP_USER, kill, wait_for  # noqa: E402
+
 from livret.errors import LivretError  # noqa: E402
 from livret.mail.journal import Journal  # noqa: E402
 
@@ -22,8 +23,10 @@ FROM = "dgcs-club-des-territoires@social.gouv.fr"  # content/edition.yaml contac
 
 def people(env, n, send=None):
     send = send or ["booklet", env.themes[0], f"{env.themes[1]} {env.themes[2]}"]
-    return [(f"person{i}@example.org", f"Personne {i} Éloïse", f"Org {i}", send[i % len(send)])
-            for i in range(n)]
+    return [
+        (f"person{i}@example.org", f"Personne {i} Éloïse", f"Org {i}", send[i % len(send)])
+        for i in range(n)
+    ]
 
 
 def attachments_of(received):
@@ -49,8 +52,10 @@ def test_delivers_each_message_with_byte_identical_attachments(mail_env, smtp_se
     assert all(r.mail_from == FROM for r in got)
     assert attachments_of(got[0]) == [mail_env.pdf("booklet")]
     assert attachments_of(got[1]) == [mail_env.pdf(mail_env.themes[0])]
-    assert attachments_of(got[2]) == [mail_env.pdf(mail_env.themes[1]),
-                                      mail_env.pdf(mail_env.themes[2])]
+    assert attachments_of(got[2]) == [
+        mail_env.pdf(mail_env.themes[1]),
+        mail_env.pdf(mail_env.themes[2]),
+    ]
     assert got[0].message["To"].addresses[0].display_name == "Personne 0 Éloïse"
     assert len(server.handler.peers) == 1  # one connection for all messages
     journal = mail_env.journal_rows()
@@ -70,8 +75,9 @@ def test_rerun_sends_only_what_was_not_delivered(mail_env, smtp_server):
     assert len(server.handler.received) == 3
     assert len(server.handler.peers) == 1  # nothing to send: no connection at all
 
-    code, out = mail_env.send(mail_env.recipients(rows + [("new@example.org", "N", "", "booklet")]),
-                              server)
+    code, out = mail_env.send(
+        mail_env.recipients(rows + [("new@example.org", "N", "", "booklet")]), server
+    )
     assert code == 0 and "Sent: 1, already sent (skipped): 3" in out
     assert [r.rcpt_tos for r in server.handler.received][-1] == ["new@example.org"]
 
@@ -79,7 +85,9 @@ def test_rerun_sends_only_what_was_not_delivered(mail_env, smtp_server):
 def test_a_rebuilt_pdf_is_sent_again_to_those_who_get_it(mail_env, smtp_server):
     import hashlib
     import json
+
     from conftest_mail import make_pdf
+
     server = smtp_server()
     theme = mail_env.themes[0]
     rows = [("a@example.org", "A", "", "booklet"), ("b@example.org", "B", "", theme)]
@@ -115,8 +123,13 @@ def test_a_temporary_failure_is_retried(mail_env, smtp_server):
     first = mail_env.journal_rows()[0]
     assert (first["status"], first["attempts"]) == ("sent", 2)
     db = sqlite3.connect(str(mail_env.journal))
-    events = [r for r in db.execute("SELECT status, smtp_code, smtp_reply FROM events WHERE "
-                                    "recipient='person0@example.org' ORDER BY id")]
+    events = [
+        r
+        for r in db.execute(
+            "SELECT status, smtp_code, smtp_reply FROM events WHERE "
+            "recipient='person0@example.org' ORDER BY id"
+        )
+    ]
     db.close()
     assert [e[0] for e in events] == ["sending", "pending", "sending", "sent"]
     assert "451 4.3.0 Try again later" in events[1][2]
@@ -144,11 +157,16 @@ def test_a_refused_address_is_recorded_and_the_run_goes_on(mail_env, smtp_server
     csv = mail_env.recipients(people(mail_env, 3))
     code, out = mail_env.send(csv, server)
     assert code == 1
-    assert [r.rcpt_tos for r in server.handler.received] == [["person0@example.org"],
-                                                            ["person2@example.org"]]
+    assert [r.rcpt_tos for r in server.handler.received] == [
+        ["person0@example.org"],
+        ["person2@example.org"],
+    ]
     refused = mail_env.journal_rows()[1]
-    assert (refused["address"], refused["status"], refused["smtp_code"]) == \
-        ("person1@example.org", "refused", 550)
+    assert (refused["address"], refused["status"], refused["smtp_code"]) == (
+        "person1@example.org",
+        "refused",
+        550,
+    )
     assert "No such user here" in refused["smtp_reply"]
     assert "refused: 1" in out
     assert f"{csv.name}:3: person1@example.org: 550 5.1.1 No such user here" in out
@@ -160,8 +178,9 @@ def test_partial_refusal_sends_nothing(mail_env, smtp_server, tmp_path):
     config = tmp_path / "mail.yaml"
     config.write_text("bcc: archives@example.org\n", encoding="utf-8")
     server.handler.rcpt_replies["archives@example.org"] = "550 5.7.1 Archive full"
-    code, out = mail_env.send(mail_env.recipients(people(mail_env, 1)), server,
-                              "--config", str(config))
+    code, out = mail_env.send(
+        mail_env.recipients(people(mail_env, 1)), server, "--config", str(config)
+    )
     assert code == 1 and server.handler.received == []
     row = mail_env.journal_rows()[0]
     assert row["status"] == "refused"
@@ -172,8 +191,9 @@ def test_bcc_goes_to_the_envelope_only(mail_env, smtp_server, tmp_path):
     server = smtp_server()
     config = tmp_path / "mail.yaml"
     config.write_text("bcc: [archives@example.org]\n", encoding="utf-8")
-    code, _ = mail_env.send(mail_env.recipients(people(mail_env, 1)), server, "--config",
-                            str(config))
+    code, _ = mail_env.send(
+        mail_env.recipients(people(mail_env, 1)), server, "--config", str(config)
+    )
     (got,) = server.handler.received
     assert got.rcpt_tos == ["person0@example.org", "archives@example.org"]
     assert b"archives@example.org" not in got.data
@@ -283,9 +303,16 @@ def test_a_run_killed_while_the_server_answers_leaves_an_unknown(mail_env, smtp_
 def test_starttls_with_authentication(mail_env, smtp_server, monkeypatch):
     server = smtp_server(tls="starttls", auth=True)
     monkeypatch.setenv("LIVRET_SMTP_PASSWORD", PASSWORD)
-    code, out = mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 2))),
-                             "--send", *mail_env.smtp_flags(server), "--security", "starttls",
-                             "--user", SMTP_USER)
+    code, out = mail_env.run(
+        "--recipients",
+        str(mail_env.recipients(people(mail_env, 2))),
+        "--send",
+        *mail_env.smtp_flags(server),
+        "--security",
+        "starttls",
+        "--user",
+        SMTP_USER,
+    )
     assert code == 0, out
     assert len(server.handler.received) == 2
     assert_password_nowhere(mail_env, out)
@@ -295,9 +322,16 @@ def test_starttls_with_authentication(mail_env, smtp_server, monkeypatch):
 def test_implicit_tls_with_authentication(mail_env, smtp_server, monkeypatch):
     server = smtp_server(tls="ssl", auth=True)
     monkeypatch.setenv("LIVRET_SMTP_PASSWORD", PASSWORD)
-    code, out = mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 2))),
-                             "--send", *mail_env.smtp_flags(server), "--security", "ssl",
-                             "--user", SMTP_USER)
+    code, out = mail_env.run(
+        "--recipients",
+        str(mail_env.recipients(people(mail_env, 2))),
+        "--send",
+        *mail_env.smtp_flags(server),
+        "--security",
+        "ssl",
+        "--user",
+        SMTP_USER,
+    )
     assert code == 0, out
     assert len(server.handler.received) == 2
 
@@ -323,12 +357,21 @@ def test_an_unverified_certificate_is_refused_by_default(mail_env, smtp_server, 
     monkeypatch.setenv("LIVRET_SMTP_PASSWORD", PASSWORD)
     flags = [f for f in mail_env.smtp_flags(server)]
     cut = flags.index("--cafile")
-    del flags[cut:cut + 2]
+    del flags[cut : cut + 2]
     with pytest.raises(LivretError) as exc:
-        mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 2))), "--send",
-                     *flags, "--security", "starttls", "--user", SMTP_USER)
-    assert str(exc.value).startswith(f"smtp 127.0.0.1:{server.port}: the server's TLS "
-                                     "certificate could not be verified")
+        mail_env.run(
+            "--recipients",
+            str(mail_env.recipients(people(mail_env, 2))),
+            "--send",
+            *flags,
+            "--security",
+            "starttls",
+            "--user",
+            SMTP_USER,
+        )
+    assert str(exc.value).startswith(
+        f"smtp 127.0.0.1:{server.port}: the server's TLS certificate could not be verified"
+    )
     assert "--cafile" in str(exc.value)
     assert server.handler.received == []
     assert {r["status"] for r in mail_env.journal_rows()} == {"pending"}
@@ -338,17 +381,39 @@ def test_a_wrong_password_stops_the_run(mail_env, smtp_server, monkeypatch):
     server = smtp_server(tls="starttls", auth=True)
     monkeypatch.setenv("LIVRET_SMTP_PASSWORD", "not-the-password")
     with pytest.raises(LivretError, match="authentication refused for user club: 535"):
-        mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 2))), "--send",
-                     *mail_env.smtp_flags(server), "--security", "starttls", "--user", SMTP_USER)
+        mail_env.run(
+            "--recipients",
+            str(mail_env.recipients(people(mail_env, 2))),
+            "--send",
+            *mail_env.smtp_flags(server),
+            "--security",
+            "starttls",
+            "--user",
+            SMTP_USER,
+        )
     assert server.handler.received == []
 
 
 def test_user_without_password_is_refused_before_connecting(mail_env, silent_port):
     port, accepted = silent_port
     with pytest.raises(LivretError, match="LIVRET_SMTP_PASSWORD is not"):
-        mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 1))), "--send",
-                     "--host", "127.0.0.1", "--port", str(port), "--user", "club",
-                     "--timeout", "1", "--attempts", "1", "--journal", str(mail_env.journal))
+        mail_env.run(
+            "--recipients",
+            str(mail_env.recipients(people(mail_env, 1))),
+            "--send",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--user",
+            "club",
+            "--timeout",
+            "1",
+            "--attempts",
+            "1",
+            "--journal",
+            str(mail_env.journal),
+        )
     assert accepted == [] and not mail_env.journal.exists()
 
 
@@ -356,9 +421,25 @@ def test_the_size_limit_refuses_before_connecting(mail_env, silent_port):
     port, accepted = silent_port
     csv = mail_env.recipients(people(mail_env, 3))
     with pytest.raises(LivretError) as exc:
-        mail_env.run("--recipients", str(csv), "--send", "--host", "127.0.0.1", "--port",
-                     str(port), "--security", "none", "--max-size", "12kB", "--timeout", "1",
-                     "--attempts", "1", "--journal", str(mail_env.journal))
+        mail_env.run(
+            "--recipients",
+            str(csv),
+            "--send",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--security",
+            "none",
+            "--max-size",
+            "12kB",
+            "--timeout",
+            "1",
+            "--attempts",
+            "1",
+            "--journal",
+            str(mail_env.journal),
+        )
     found = [str(p) for p in exc.value.problems]
     assert found and all("over the limit of 12 ko" in p for p in found)
     assert f"{csv.name}:4: send: the message for person2@example.org" in found[-1]
@@ -368,12 +449,28 @@ def test_the_size_limit_refuses_before_connecting(mail_env, silent_port):
 
 def test_header_injection_in_the_list_sends_nothing(mail_env, silent_port):
     port, accepted = silent_port
-    csv = mail_env.csv('email,name,send\nok@example.org,Ok,booklet\n'
-                       'x@example.org,"X\r\nBcc: victim@example.org",booklet\n')
+    csv = mail_env.csv(
+        "email,name,send\nok@example.org,Ok,booklet\n"
+        'x@example.org,"X\r\nBcc: victim@example.org",booklet\n'
+    )
     with pytest.raises(LivretError, match="header injection"):
-        mail_env.run("--recipients", str(csv), "--send", "--host", "127.0.0.1", "--port",
-                     str(port), "--security", "none", "--timeout", "1", "--attempts", "1",
-                     "--journal", str(mail_env.journal))
+        mail_env.run(
+            "--recipients",
+            str(csv),
+            "--send",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--security",
+            "none",
+            "--timeout",
+            "1",
+            "--attempts",
+            "1",
+            "--journal",
+            str(mail_env.journal),
+        )
     time.sleep(0.2)
     assert accepted == []
 
@@ -390,9 +487,25 @@ def test_a_silent_server_times_out_and_stops_the_run(mail_env, silent_port):
     port, accepted = silent_port
     csv = mail_env.recipients(people(mail_env, 3))
     start = time.monotonic()
-    code, out = mail_env.run("--recipients", str(csv), "--send", "--host", "127.0.0.1", "--port",
-                             str(port), "--security", "none", "--timeout", "0.3", "--attempts",
-                             "2", "--backoff", "0.01", "--journal", str(mail_env.journal))
+    code, out = mail_env.run(
+        "--recipients",
+        str(csv),
+        "--send",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--security",
+        "none",
+        "--timeout",
+        "0.3",
+        "--attempts",
+        "2",
+        "--backoff",
+        "0.01",
+        "--journal",
+        str(mail_env.journal),
+    )
     assert code == 1
     assert time.monotonic() - start < 5
     assert wait_for(lambda: len(accepted) == 2)  # two attempts, then the run stops
@@ -402,18 +515,38 @@ def test_a_silent_server_times_out_and_stops_the_run(mail_env, silent_port):
 
 def test_no_server_at_all(mail_env):
     from conftest_mail import free_port
-    code, out = mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 2))),
-                             "--send", "--host", "127.0.0.1", "--port", str(free_port()),
-                             "--security", "none", "--attempts", "2", "--backoff", "0.01",
-                             "--journal", str(mail_env.journal))
+
+    code, out = mail_env.run(
+        "--recipients",
+        str(mail_env.recipients(people(mail_env, 2))),
+        "--send",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(free_port()),
+        "--security",
+        "none",
+        "--attempts",
+        "2",
+        "--backoff",
+        "0.01",
+        "--journal",
+        str(mail_env.journal),
+    )
     assert code == 1 and "cannot connect to 127.0.0.1" in out and "not attempted: 1" in out
 
 
 def test_starttls_required_but_not_offered(mail_env, smtp_server):
     server = smtp_server()
     with pytest.raises(LivretError, match="does not offer STARTTLS"):
-        mail_env.run("--recipients", str(mail_env.recipients(people(mail_env, 1))), "--send",
-                     *mail_env.smtp_flags(server), "--security", "starttls")
+        mail_env.run(
+            "--recipients",
+            str(mail_env.recipients(people(mail_env, 1))),
+            "--send",
+            *mail_env.smtp_flags(server),
+            "--security",
+            "starttls",
+        )
 
 
 def test_two_runs_cannot_share_a_journal(mail_env, smtp_server):

@@ -12,6 +12,7 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 from conftest_mail import REPO  # noqa: E402
+
 from livret.mail.send import Sender  # noqa: E402
 from livret.mail.settings import Settings  # noqa: E402
 
@@ -31,9 +32,14 @@ def send(sender, events=None):
         events.append("data")
         return lambda: events.append("recorded")
 
-    return sender.send("a@example.org", ["b@example.org"], MESSAGE, on_data,
-                       lambda reply: events.append(f"not sent: {reply}"),
-                       while_waiting=lambda: events.append("waiting"))
+    return sender.send(
+        "a@example.org",
+        ["b@example.org"],
+        MESSAGE,
+        on_data,
+        lambda reply: events.append(f"not sent: {reply}"),
+        while_waiting=lambda: events.append("waiting"),
+    )
 
 
 def test_backoff_is_exponential_and_capped(smtp_server):
@@ -88,8 +94,11 @@ def test_pacing_uses_the_rate(smtp_server):
         sleeps.append(round(seconds, 6))
         now[0] += seconds
 
-    sender = Sender(Settings(host=server.host, port=server.port, security="none", rate=30),
-                    sleep=sleep, clock=lambda: now[0])
+    sender = Sender(
+        Settings(host=server.host, port=server.port, security="none", rate=30),
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
     for _ in range(3):
         send(sender)
     assert sleeps == [2.0, 2.0]  # 30 per minute: 2 s apart
@@ -98,16 +107,30 @@ def test_pacing_uses_the_rate(smtp_server):
 
 def test_the_command_prints_problems_as_lines_without_traceback(tmp_path):
     csv = tmp_path / "list.csv"
-    csv.write_text("email,name,send\nnot-an-address,A,booklet\nb@example.org,B,brochure\n",
-                   encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "livret.mail", "--recipients", str(csv),
-                           "--content", str(REPO / "content"), "--output", str(tmp_path / "out")],
-                          cwd=tmp_path, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    csv.write_text(
+        "email,name,send\nnot-an-address,A,booklet\nb@example.org,B,brochure\n", encoding="utf-8"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livret.mail",
+            "--recipients",
+            str(csv),
+            "--content",
+            str(REPO / "content"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert lines[0].startswith("list.csv:2: email: invalid address")  # relative to the cwd
-    assert lines[1].startswith("list.csv:3: send: unknown document \"brochure\"")
+    assert lines[1].startswith('list.csv:3: send: unknown document "brochure"')
     assert "Traceback" not in proc.stderr
 
 
@@ -117,9 +140,22 @@ def test_the_project_cli_has_the_mail_command(tmp_path):
         pytest.skip("livret.cli does not list the mail command")
     csv = tmp_path / "list.csv"
     csv.write_text("email,name,send\nnot-an-address,A,booklet\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "mail", "--recipients",
-                           str(csv), "--content", str(REPO / "content"), "--output",
-                           str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "build.py"),
+            "mail",
+            "--recipients",
+            str(csv),
+            "--content",
+            str(REPO / "content"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "list.csv:2: email: invalid address" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

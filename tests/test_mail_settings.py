@@ -10,16 +10,24 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 from livret.errors import LivretError  # noqa: E402
-from livret.mail.settings import (Settings, check_for_sending, load_settings,  # noqa: E402
-                                  parse_size)
+from livret.mail.settings import (
+    Settings,
+    check_for_sending,
+    load_settings,  # noqa: E402
+    parse_size,
+)
 
 
 def test_absent_default_file_means_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = load_settings(None, {}, environ={})
     assert s == Settings()
-    assert (s.host, s.effective_port, s.security, s.max_size) == ("localhost", 587, "starttls",
-                                                                   10_000_000)
+    assert (s.host, s.effective_port, s.security, s.max_size) == (
+        "localhost",
+        587,
+        "starttls",
+        10_000_000,
+    )
 
 
 def test_explicit_missing_file_is_an_error(tmp_path):
@@ -29,12 +37,17 @@ def test_explicit_missing_file_is_an_error(tmp_path):
 
 def test_file_then_flags(tmp_path):
     cfg = tmp_path / "mail.yaml"
-    cfg.write_text("host: smtp.example.org\nsecurity: ssl\nuser: club\n"
-                   "from: \"Club des territoires <club@example.org>\"\nreply-to: r@example.org\n"
-                   "rate: 30\nmax_size: 7 Mo\ntimeout: 12\nbcc: [a@example.org, b@example.org]\n",
-                   encoding="utf-8")
-    s = load_settings(cfg, {"host": "relay.example.org", "rate": "0", "max-size": None,
-                            "port": "2525"}, environ={"LIVRET_SMTP_PASSWORD": "pw"})
+    cfg.write_text(
+        "host: smtp.example.org\nsecurity: ssl\nuser: club\n"
+        'from: "Club des territoires <club@example.org>"\nreply-to: r@example.org\n'
+        "rate: 30\nmax_size: 7 Mo\ntimeout: 12\nbcc: [a@example.org, b@example.org]\n",
+        encoding="utf-8",
+    )
+    s = load_settings(
+        cfg,
+        {"host": "relay.example.org", "rate": "0", "max-size": None, "port": "2525"},
+        environ={"LIVRET_SMTP_PASSWORD": "pw"},
+    )
     assert s.host == "relay.example.org"  # flag wins
     assert s.port == 2525 and s.security == "ssl" and s.user == "club"
     assert str(s.sender) == "Club des territoires <club@example.org>"
@@ -47,17 +60,20 @@ def test_file_then_flags(tmp_path):
 
 def test_every_problem_with_file_line_and_field(tmp_path):
     cfg = tmp_path / "mail.yaml"
-    cfg.write_text("host: smtp.example.org\nport: seventy\nsecurity: tls\nsender: x@example.org\n"
-                   "from: not an address\n", encoding="utf-8")
+    cfg.write_text(
+        "host: smtp.example.org\nport: seventy\nsecurity: tls\nsender: x@example.org\n"
+        "from: not an address\n",
+        encoding="utf-8",
+    )
     with pytest.raises(LivretError) as exc:
         load_settings(cfg, {"timeout": "-1", "max-size": "huge"}, environ={})
     found = [str(p) for p in exc.value.problems]
-    assert found[0] == f"{cfg}:2: port: \"seventy\" is not a whole number"
-    assert found[1].startswith(f"{cfg}:3: security: \"tls\" is not one of none, starttls, ssl")
+    assert found[0] == f'{cfg}:2: port: "seventy" is not a whole number'
+    assert found[1].startswith(f'{cfg}:3: security: "tls" is not one of none, starttls, ssl')
     assert found[2].startswith(f"{cfg}:4: sender: unknown setting; valid: host, port")
     assert found[3].startswith(f"{cfg}:5: from: invalid address")
     assert found[4] == "command line: --timeout: must be a positive number"
-    assert found[5].startswith("command line: --max-size: \"huge\" is not a size")
+    assert found[5].startswith('command line: --max-size: "huge" is not a size')
     assert len(found) == 6
 
 
@@ -66,9 +82,11 @@ def test_password_in_the_file_is_refused(tmp_path):
     cfg.write_text("user: club\npassword: hunter2\n", encoding="utf-8")
     with pytest.raises(LivretError) as exc:
         load_settings(cfg, {}, environ={})
-    assert str(exc.value) == (f"{cfg}:2: password: a password is never read from a file: set the "
-                              "environment variable LIVRET_SMTP_PASSWORD instead, and remove this "
-                              "line")
+    assert str(exc.value) == (
+        f"{cfg}:2: password: a password is never read from a file: set the "
+        "environment variable LIVRET_SMTP_PASSWORD instead, and remove this "
+        "line"
+    )
     assert "hunter2" not in str(exc.value)
 
 
@@ -82,23 +100,33 @@ def test_sending_needs_the_password_and_no_cleartext_auth_over_the_network():
     with pytest.raises(LivretError, match="LIVRET_SMTP_PASSWORD is not"):
         check_for_sending(Settings(user="club"))
     with pytest.raises(LivretError, match="in clear"):
-        check_for_sending(Settings(user="club", password="x", security="none",
-                                   host="smtp.example.org"))
+        check_for_sending(
+            Settings(user="club", password="x", security="none", host="smtp.example.org")
+        )
     check_for_sending(Settings(user="club", password="x", security="none", host="127.0.0.1"))
     check_for_sending(Settings())
 
 
-@pytest.mark.parametrize("text, size", [("10MB", 10_000_000), ("10 Mo", 10_000_000),
-                                        ("7,5M", 7_500_000), ("10MiB", 10 * 2**20),
-                                        ("500kB", 500_000), ("123456", 123456)])
+@pytest.mark.parametrize(
+    "text, size",
+    [
+        ("10MB", 10_000_000),
+        ("10 Mo", 10_000_000),
+        ("7,5M", 7_500_000),
+        ("10MiB", 10 * 2**20),
+        ("500kB", 500_000),
+        ("123456", 123456),
+    ],
+)
 def test_sizes(text, size):
     assert parse_size(text) == size
 
 
 def test_header_injection_in_settings(tmp_path):
     with pytest.raises(LivretError, match="line break"):
-        load_settings(None, {"from": "Club <club@example.org>\r\nBcc: victim@example.org"},
-                      environ={})
+        load_settings(
+            None, {"from": "Club <club@example.org>\r\nBcc: victim@example.org"}, environ={}
+        )
     with pytest.raises(LivretError, match="line break"):
         load_settings(None, {"reply-to": "r@example.org\nX: y"}, environ={})
 

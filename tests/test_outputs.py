@@ -10,13 +10,13 @@ import sys
 import time
 
 import pytest
+from conftest import CONTENT, ROOT
+from pdftext import contents_numbers, norm, outline, poppler_pages
 from pypdf import PdfReader
 
-from conftest import CONTENT, ROOT
 from livret.cli import main
 from livret.loader import load_site
 from livret.pipeline import run
-from pdftext import contents_numbers, norm, outline, poppler_pages
 
 SITE = load_site(CONTENT)
 THEMES = [t.slug for t in SITE.themes]
@@ -25,8 +25,9 @@ THEMES = [t.slug for t in SITE.themes]
 def test_default_build_makes_booklet_and_three_excerpts(built):
     out, manifest, results = built
     names = sorted(p.name for p in out.glob("*.pdf"))
-    assert names == sorted(["retour-experience-01.pdf"] +
-                           [f"retour-experience-01-{s}.pdf" for s in THEMES])
+    assert names == sorted(
+        ["retour-experience-01.pdf"] + [f"retour-experience-01-{s}.pdf" for s in THEMES]
+    )
     assert [r.output.kind for r in results] == ["booklet", "theme", "theme", "theme"]
 
 
@@ -66,7 +67,16 @@ def test_manifest_matches_the_files(built):
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
         assert entry["pages"] == len(PdfReader(out / entry["path"]).pages)
-        assert set(entry) >= {"path", "kind", "theme", "action", "pages", "bytes", "sha256", "inputs"}
+        assert set(entry) >= {
+            "path",
+            "kind",
+            "theme",
+            "action",
+            "pages",
+            "bytes",
+            "sha256",
+            "inputs",
+        }
         assert entry["inputs"]["weasyprint"] == "70.0"
         assert "content/edition.yaml" in entry["inputs"]
         if entry["kind"] == "theme":
@@ -97,15 +107,22 @@ def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, tmp_path):
     assert set(statuses(results).values()) == {"up to date"}
 
     card = content_copy / "actions" / "adie.md"
-    card.write_text(card.read_text(encoding="utf-8").replace("Assurance auto.", "Assurance auto, habitation."),
-                    encoding="utf-8")
+    card.write_text(
+        card.read_text(encoding="utf-8").replace("Assurance auto.", "Assurance auto, habitation."),
+        encoding="utf-8",
+    )
     _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
     rebuilt = sorted(n for n, s in statuses(results).items() if s == "built")
-    assert rebuilt == ["retour-experience-01-action-adie.pdf", "retour-experience-01-mobilites.pdf",
-                       "retour-experience-01.pdf"]
+    assert rebuilt == [
+        "retour-experience-01-action-adie.pdf",
+        "retour-experience-01-mobilites.pdf",
+        "retour-experience-01.pdf",
+    ]
     assert "habitation" in " ".join(poppler_pages(out / "retour-experience-01-action-adie.pdf"))
     manifest = json.loads((out / "manifest.json").read_text())
-    entry = next(e for e in manifest["outputs"] if e["path"] == "retour-experience-01-mobilites.pdf")
+    entry = next(
+        e for e in manifest["outputs"] if e["path"] == "retour-experience-01-mobilites.pdf"
+    )
     assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest()
 
     # a stylesheet change touches everything; --force rebuilds everything
@@ -124,7 +141,10 @@ def test_deleted_output_is_rebuilt(content_copy, tmp_path):
 def test_unknown_slugs_list_the_valid_ones(capsys):
     assert main(["--theme", "transports", "--action", "nope", "-q"]) == 1
     err = capsys.readouterr().err
-    assert 'unknown theme "transports"; valid themes: precarite-energetique, precarite-alimentaire, mobilites' in err
+    assert (
+        'unknown theme "transports"; valid themes: precarite-energetique, precarite-alimentaire, mobilites'
+        in err
+    )
     assert 'unknown action "nope"; valid actions: adil-31,' in err
     assert "Traceback" not in err
 
@@ -159,9 +179,25 @@ def test_watch_rebuilds_on_save_and_survives_a_bad_edit(content_copy, tmp_path):
     log = tmp_path / "watch.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "build.py"), "watch", "--content", str(content_copy),
-             "--output", str(out), "--only", "actions", "--action", "gas-18", "-q"],
-            stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                sys.executable,
+                str(ROOT / "build.py"),
+                "watch",
+                "--content",
+                str(content_copy),
+                "--output",
+                str(out),
+                "--only",
+                "actions",
+                "--action",
+                "gas-18",
+                "-q",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     try:
         sheet = out / "retour-experience-01-action-gas-18.pdf"
         assert _wait_for(lambda: sheet.exists() and "watching" in log.read_text()), log.read_text()
@@ -169,7 +205,9 @@ def test_watch_rebuilds_on_save_and_survives_a_bad_edit(content_copy, tmp_path):
         card = content_copy / "actions" / "gas-18.md"
         text = card.read_text(encoding="utf-8")
         card.write_text(text.replace("theme: mobilites", "theme: transports"), encoding="utf-8")
-        assert _wait_for(lambda: 'unknown theme slug "transports"' in log.read_text()), log.read_text()
+        assert _wait_for(lambda: 'unknown theme slug "transports"' in log.read_text()), (
+            log.read_text()
+        )
         assert proc.poll() is None  # still watching
         assert sheet.read_bytes() == good
         card.write_text(text.replace("Depuis 2007", "Depuis 2007 (édité)"), encoding="utf-8")

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CONTENT, ROOT
+from pdftext import contents_numbers, norm, outline, pages_text, poppler_pages
 from pypdf import PdfReader
 
 from livret.errors import LivretError
 from livret.loader import load_site
 from livret.pipeline import run
-from pdftext import contents_numbers, norm, outline, pages_text, poppler_pages
-from conftest import CONTENT, ROOT
 
 SITE = load_site(CONTENT)
 
@@ -53,8 +53,12 @@ def test_parts_in_order(booklet):
 
 def test_contents_numbers_are_the_real_pages(booklet):
     pages = poppler_pages(booklet)
-    titles = ["Introduction", *(t.title for t in SITE.themes),
-              *(a.title for a in SITE.actions), "Remerciements"]
+    titles = [
+        "Introduction",
+        *(t.title for t in SITE.themes),
+        *(a.title for a in SITE.actions),
+        "Remerciements",
+    ]
     printed = contents_numbers(pages[1], titles)
     assert set(printed) == set(titles), set(titles) - set(printed)
     for title, number in printed.items():
@@ -143,9 +147,22 @@ def test_french_typography_reaches_the_pdf(booklet):
 def _build_in_subprocess(out: Path) -> bytes:
     env = {**os.environ}
     env.pop("SOURCE_DATE_EPOCH", None)
-    subprocess.run([sys.executable, str(ROOT / "build.py"), "--only", "booklet", "-q",
-                    "--output", str(out), "--content", str(CONTENT)],
-                   check=True, cwd=ROOT, env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "build.py"),
+            "--only",
+            "booklet",
+            "-q",
+            "--output",
+            str(out),
+            "--content",
+            str(CONTENT),
+        ],
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
     return (out / "retour-experience-01.pdf").read_bytes()
 
 
@@ -174,7 +191,9 @@ def test_hostile_content_fails_cleanly_and_keeps_the_old_pdf(name, content_copy,
     sheet = out / "retour-experience-01-action-adie.pdf"
     before = sheet.read_bytes()
     card = content_copy / "actions" / "adie.md"
-    card.write_text(card.read_text(encoding="utf-8") + "\n" + HOSTILE[name] + "\n", encoding="utf-8")
+    card.write_text(
+        card.read_text(encoding="utf-8") + "\n" + HOSTILE[name] + "\n", encoding="utf-8"
+    )
     with pytest.raises(LivretError) as err:
         run(content_copy, out, themes=[], booklet=False, actions=["adie"])
     message = str(err.value)
@@ -187,15 +206,21 @@ def test_bad_content_keeps_the_old_pdf_and_prints_lines(content_copy, tmp_path, 
     from livret.cli import main
 
     out = tmp_path / "out"
-    assert main(["--only", "booklet", "-q", "--content", str(content_copy), "--output", str(out)]) == 0
+    assert (
+        main(["--only", "booklet", "-q", "--content", str(content_copy), "--output", str(out)]) == 0
+    )
     pdf = out / "retour-experience-01.pdf"
     before, mtime = pdf.read_bytes(), pdf.stat().st_mtime_ns
     card = content_copy / "actions" / "adie.md"
-    card.write_text(card.read_text(encoding="utf-8").replace("yjarland@adie.org", "yjarland@adie"),
-                    encoding="utf-8")
-    assert main(["--only", "booklet", "-q", "--content", str(content_copy), "--output", str(out)]) == 1
+    card.write_text(
+        card.read_text(encoding="utf-8").replace("yjarland@adie.org", "yjarland@adie"),
+        encoding="utf-8",
+    )
+    assert (
+        main(["--only", "booklet", "-q", "--content", str(content_copy), "--output", str(out)]) == 1
+    )
     err = capsys.readouterr().err
-    assert 'adie.md:' in err and '"yjarland@adie" is not an e-mail address' in err
+    assert "adie.md:" in err and '"yjarland@adie" is not an e-mail address' in err
     assert "Traceback" not in err
     assert pdf.read_bytes() == before and pdf.stat().st_mtime_ns == mtime
 
@@ -236,8 +261,9 @@ def test_weasyprint_warnings_fail_the_render():
 
 @pytest.mark.parametrize("variant,marker", [("archive", 'pdfaid:part="3"'), ("print", "pdfuaid")])
 def test_variants(variant, marker, tmp_path):
-    manifest, results = run(CONTENT, tmp_path, booklet=False, themes=[], actions=["apfe"],
-                            variant=variant)
+    manifest, results = run(
+        CONTENT, tmp_path, booklet=False, themes=[], actions=["apfe"], variant=variant
+    )
     path = results[0].path
     assert path.name == f"retour-experience-01-action-apfe-{variant}.pdf"
     reader = PdfReader(path)
@@ -253,11 +279,14 @@ def test_variants(variant, marker, tmp_path):
 def test_no_text_outside_the_page_margins(built):
     """Every word of every output lies inside the page box, clear of the paper's edge."""
     out, _, _ = built
-    word = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<')
+    word = re.compile(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<'
+    )
     page = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.S)
     for pdf in sorted(out.glob("*.pdf")):
-        xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], check=True,
-                             capture_output=True, text=True).stdout
+        xml = subprocess.run(
+            ["pdftotext", "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True
+        ).stdout
         pages = page.findall(xml)
         assert pages
         for n, (width, height, body) in enumerate(pages, 1):

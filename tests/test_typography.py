@@ -30,6 +30,7 @@ def text_of(markup: str) -> str:
 
 # --- plain text: one rule at a time ------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "typed, printed",
     [
@@ -37,8 +38,10 @@ def text_of(markup: str) -> str:
         ("Contact\u00a0: Mélanie BAILLOT", f"Contact{N}: Mélanie BAILLOT"),
         ("Contact  : Mélanie BAILLOT", f"Contact{N}: Mélanie BAILLOT"),  # run → one space
         ("- accéder à un contrat CDDI ;", f"- accéder à un contrat CDDI{N};"),
-        ("Collectivités et services locaux : rejoignez le Club des territoires !",
-         f"Collectivités et services locaux{N}: rejoignez le Club des territoires{N}!"),
+        (
+            "Collectivités et services locaux : rejoignez le Club des territoires !",
+            f"Collectivités et services locaux{N}: rejoignez le Club des territoires{N}!",
+        ),
         ("Quels sont les facteurs clés de succès ?", f"Quels sont les facteurs clés de succès{N}?"),
     ],
 )
@@ -70,8 +73,10 @@ def test_a_line_break_before_punctuation_is_never_replaced():
     [
         ("Programme « paniers solidaires »", f"Programme «{N}paniers solidaires{N}»"),
         ("Programme «\u00a0paniers solidaires\u00a0»", f"Programme «{N}paniers solidaires{N}»"),
-        ("Projection-débat du film «Et maintenant, on fait quoi ?»",
-         f"Projection-débat du film «{N}Et maintenant, on fait quoi{N}?{N}»"),
+        (
+            "Projection-débat du film «Et maintenant, on fait quoi ?»",
+            f"Projection-débat du film «{N}Et maintenant, on fait quoi{N}?{N}»",
+        ),
         ("le « aller vers », aller plus loin", f"le «{N}aller vers{N}», aller plus loin"),
     ],
 )
@@ -83,8 +88,10 @@ def test_guillemets_get_narrow_spaces_inside(typed, printed):
     "typed, printed",
     [
         ("1 000 000 € de travaux", f"1{N}000{N}000{S}€ de travaux"),
-        ("Montant total décaissé : 1 612 764 € soit 6 040 € par personne.",
-         f"Montant total décaissé{N}: 1{N}612{N}764{S}€ soit 6{N}040{S}€ par personne."),
+        (
+            "Montant total décaissé : 1 612 764 € soit 6 040 € par personne.",
+            f"Montant total décaissé{N}: 1{N}612{N}764{S}€ soit 6{N}040{S}€ par personne.",
+        ),
         ("15 242 € CD Somme", f"15{N}242{S}€ CD Somme"),
         ("220 000 €", f"220{N}000{S}€"),
         # as printed: no space before € is invented
@@ -176,27 +183,31 @@ def test_around_an_url_the_rules_still_apply():
 
 # --- HTML --------------------------------------------------------------------------------
 
+
 def test_html_mailto_href_and_address_untouched():
-    markup = ('<p>Contact : <a href="mailto:m.baillot@adil31.org">'
-              "m.baillot@adil31.org</a></p>")
+    markup = '<p>Contact : <a href="mailto:m.baillot@adil31.org">m.baillot@adil31.org</a></p>'
     assert french_html(markup) == (
         f'<p>Contact{N}: <a href="mailto:m.baillot@adil31.org">m.baillot@adil31.org</a></p>'
     )
 
 
 def test_html_link_text_and_href():
-    markup = ('<a href="https://reseau-cocagne.org">Manger bio solidaire - '
-              "Réseau Cocagne (reseau-cocagne.org)</a>")
+    markup = (
+        '<a href="https://reseau-cocagne.org">Manger bio solidaire - '
+        "Réseau Cocagne (reseau-cocagne.org)</a>"
+    )
     assert french_html(markup) == markup
     markup = "<a href=\"https://x.org/l'a?b=1\">l'association : ici</a>"
-    assert french_html(markup) == f"<a href=\"https://x.org/l'a?b=1\">l{A}association{N}: ici</a>"
+    assert french_html(markup) == f'<a href="https://x.org/l\'a?b=1">l{A}association{N}: ici</a>'
 
 
 def test_html_attribute_values_are_never_changed():
-    markup = "<img alt=\"l'habitat : 1 000 €\" title='« x »'><abbr title=\"Qu'est-ce ?\">l'ADIL</abbr>"
+    markup = (
+        "<img alt=\"l'habitat : 1 000 €\" title='« x »'><abbr title=\"Qu'est-ce ?\">l'ADIL</abbr>"
+    )
     assert french_html(markup) == (
         "<img alt=\"l'habitat : 1 000 €\" title='« x »'>"
-        f"<abbr title=\"Qu'est-ce ?\">l{A}ADIL</abbr>"
+        f'<abbr title="Qu\'est-ce ?">l{A}ADIL</abbr>'
     )
 
 
@@ -244,7 +255,7 @@ def test_html_block_elements_separate_text():
 def test_html_comment_and_gt_in_attribute():
     markup = "<p title=\"a > b ?\">l'a <!-- l'x : y --> ?</p>"
     # the comment is invisible: the two spaces around it are one run before "?"
-    assert french_html(markup) == f"<p title=\"a > b ?\">l{A}a{N}<!-- l'x : y -->?</p>"
+    assert french_html(markup) == f'<p title="a > b ?">l{A}a{N}<!-- l\'x : y -->?</p>'
 
 
 def test_markdown_output():
@@ -258,11 +269,13 @@ def test_markdown_output():
     generated = markdown.markdown(source, extensions=["extra"])
     result = french_html(generated)
     assert tags(result) == tags(generated)
-    assert f"«{N}paniers solidaires{N}»{N}: 1{N}000{N}000{S}€ de travaux, 12% de jeunes{N};" in result
+    assert (
+        f"«{N}paniers solidaires{N}»{N}: 1{N}000{N}000{S}€ de travaux, 12% de jeunes{N};" in result
+    )
     assert f"Contact{N}: <a" in result
     assert f"06{S}20{S}46{S}28{S}93" in result
     assert "<code>a : b</code>" in result
-    assert "href=\"https://reseau-cocagne.org/l'x?y=1\"" in result
+    assert 'href="https://reseau-cocagne.org/l\'x?y=1"' in result
 
 
 # --- properties --------------------------------------------------------------------------
@@ -311,9 +324,26 @@ def test_html_idempotent_and_reversible(markup):
 
 def test_random_strings_keep_the_promises():
     pieces = list("ab12 0'«»;:!?€%.,/@\n\t\u00a0\u202f\u2009") + [
-        "https://a.org/l'x?y", "06 20 46 28 93", "+33 5 61 29 07 62", "1 000", "2023",
-        "m.b@a.fr", " « ", " » ", "<em>", "</em>", "<p>", "</p>", "&amp;", "&#39;",
-        "&nbsp;", "<code>", "</code>", "<a href=\"l'a ?\">", "</a>", "<br>",
+        "https://a.org/l'x?y",
+        "06 20 46 28 93",
+        "+33 5 61 29 07 62",
+        "1 000",
+        "2023",
+        "m.b@a.fr",
+        " « ",
+        " » ",
+        "<em>",
+        "</em>",
+        "<p>",
+        "</p>",
+        "&amp;",
+        "&#39;",
+        "&nbsp;",
+        "<code>",
+        "</code>",
+        '<a href="l\'a ?">',
+        "</a>",
+        "<br>",
     ]
     rng = random.Random(20231127)
     for _ in range(3000):

@@ -34,8 +34,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def line_of(path: Path, fragment: str) -> int:
     """1-based line of the only line containing `fragment` (guards the hard-coded lines)."""
-    hits = [n for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
-            if fragment in line]
+    hits = [
+        n
+        for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+        if fragment in line
+    ]
     assert len(hits) == 1, f"{path.name}: {fragment!r} on lines {hits}"
     return hits[0]
 
@@ -59,8 +62,10 @@ def check(root: Path, capsys) -> tuple[int, str, str]:
 def one(problems: list[Problem], path: str, line: int | None, field: str | None) -> Problem:
     """The single problem at exactly this file, line and field."""
     hits = [p for p in problems if (p.path, p.line, p.field) == (path, line, field)]
-    assert len(hits) == 1, (f"expected one problem at {path}:{line} field {field!r}, got:\n"
-                            + "\n".join(map(str, problems)))
+    assert len(hits) == 1, (
+        f"expected one problem at {path}:{line} field {field!r}, got:\n"
+        + "\n".join(map(str, problems))
+    )
     assert hits[0].severity == "error"
     return hits[0]
 
@@ -126,18 +131,25 @@ def test_malformed_yaml_in_theme_unclosed_flow_list(content_copy, capsys):
     assert p.message.startswith("invalid YAML: expected ',' or ']'")
 
 
-@pytest.mark.parametrize("old, new, line", [
-    ("place: Sur toute la France", "place: Sur: toute la France", 5),
-    ("  - 27 665 €", "  - 27 665 €: a: b", 35),
-])
-def test_malformed_yaml_in_front_matter_counts_the_opening_dashes(content_copy, capsys,
-                                                                   old, new, line):
+@pytest.mark.parametrize(
+    "old, new, line",
+    [
+        ("place: Sur toute la France", "place: Sur: toute la France", 5),
+        ("  - 27 665 €", "  - 27 665 €: a: b", 35),
+    ],
+)
+def test_malformed_yaml_in_front_matter_counts_the_opening_dashes(
+    content_copy, capsys, old, new, line
+):
     path = content_copy / "actions/adie.md"
     edit(path, old, new)
     assert line_of(path, new) == line  # the file's line, the opening `---` being line 1
     problems = assert_refused(
-        content_copy, capsys,
-        [f"{ADIE}:{line}: invalid YAML: mapping values are not allowed here"], exact=True)
+        content_copy,
+        capsys,
+        [f"{ADIE}:{line}: invalid YAML: mapping values are not allowed here"],
+        exact=True,
+    )
     assert problems[0].line == line
 
 
@@ -156,8 +168,12 @@ def test_front_matter_not_closed(content_copy, capsys):
     text = path.read_text(encoding="utf-8")
     head, sep, body = text.partition("\n---\n")
     path.write_text(head + "\n" + body, encoding="utf-8")  # closing line removed
-    assert_refused(content_copy, capsys, [
-        f"{ADIE}:1: front matter is not closed: add a line '---' after the fields"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f"{ADIE}:1: front matter is not closed: add a line '---' after the fields"],
+        exact=True,
+    )
 
 
 def test_non_utf8_file_reports_the_line_of_the_bad_byte(content_copy, capsys):
@@ -165,11 +181,17 @@ def test_non_utf8_file_reports_the_line_of_the_bad_byte(content_copy, capsys):
     lines = path.read_text(encoding="utf-8").split("\n")
     bad = 42  # "Nous constatons … ciblés par l'Adie" — its first non-ASCII letter is é
     assert lines[bad - 1].startswith("Nous constatons")
-    data = b"\n".join(line.encode("latin-1") if n == bad else line.encode("utf-8")
-                      for n, line in enumerate(lines, 1))
+    data = b"\n".join(
+        line.encode("latin-1") if n == bad else line.encode("utf-8")
+        for n, line in enumerate(lines, 1)
+    )
     path.write_bytes(data)
-    assert_refused(content_copy, capsys, [
-        f"{ADIE}:{bad}: not UTF-8 (byte 0xe9); save the file as UTF-8"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f"{ADIE}:{bad}: not UTF-8 (byte 0xe9); save the file as UTF-8"],
+        exact=True,
+    )
 
 
 # --- fields ----------------------------------------------------------------------------------
@@ -178,9 +200,12 @@ def test_non_utf8_file_reports_the_line_of_the_bad_byte(content_copy, capsys):
 def test_missing_required_field(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "organisation: ADIE Occitanie\n", "")
     # No line holds a missing field: it is reported at the front matter's first line.
-    assert_refused(content_copy, capsys, [
-        f"{ADIE}:2: organisation: required field is missing in the card's front matter"],
-        exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f"{ADIE}:2: organisation: required field is missing in the card's front matter"],
+        exact=True,
+    )
 
 
 def test_list_field_given_a_string(content_copy, capsys):
@@ -190,44 +215,68 @@ def test_list_field_given_a_string(content_copy, capsys):
     end = text.index("publics_direct:")
     path.write_text(text[:start] + 'partners: "a string"\n' + text[end:], encoding="utf-8")
     assert line_of(path, "partners:") == 12
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:12: partners: expected a list of items ("- a string"), got a single value'],
-        exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{ADIE}:12: partners: expected a list of items ("- a string"), got a single value'],
+        exact=True,
+    )
 
 
 def test_number_given_as_text(content_copy, capsys):
     edit(content_copy / "edition.yaml", "number: 1", 'number: "un"')
-    assert_refused(content_copy, capsys, [
-        f"{EDITION}:2: number: expected a whole number ≥ 1, got 'un'"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f"{EDITION}:2: number: expected a whole number ≥ 1, got 'un'"],
+        exact=True,
+    )
 
 
 @pytest.mark.parametrize("value", ["2023-13-45", "27 novembre 2023"])
 def test_bad_date_in_edition(content_copy, capsys, value):
     edit(content_copy / "edition.yaml", "date: 2023-11-27", f"date: {value}")
-    assert_refused(content_copy, capsys, [
-        f'{EDITION}:3: date: "{value}" is not a date: expected YYYY-MM-DD'], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{EDITION}:3: date: "{value}" is not a date: expected YYYY-MM-DD'],
+        exact=True,
+    )
 
 
 def test_bad_colour(content_copy, capsys):
     edit(content_copy / "themes/mobilites.yaml", '"#1d5ea8"', '"#12345"')
-    problems = assert_refused(content_copy, capsys, [
-        f'{MOBILITES}:2: colour: "#12345" is not a colour: expected "#rrggbb"'])
+    problems = assert_refused(
+        content_copy,
+        capsys,
+        [f'{MOBILITES}:2: colour: "#12345" is not a colour: expected "#rrggbb"'],
+    )
     one(problems, MOBILITES, 2, "colour")
 
 
 def test_invalid_email_in_contact(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "[yjarland@adie.org,", "[yjarland@adie,")
     assert line_of(content_copy / "actions/adie.md", "yjarland@adie,") == 11
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:11: contact.emails.0: "yjarland@adie" is not an e-mail address'], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{ADIE}:11: contact.emails.0: "yjarland@adie" is not an e-mail address'],
+        exact=True,
+    )
 
 
 def test_invalid_email_in_block_list_points_at_its_item(content_copy, capsys):
-    edit(content_copy / "actions/adie.md",
-         "  emails: [yjarland@adie.org, einguenaud@adie.org]",
-         "  emails:\n    - yjarland@adie.org\n    - einguenaud@adie")
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:13: contact.emails.1: "einguenaud@adie" is not an e-mail address'], exact=True)
+    edit(
+        content_copy / "actions/adie.md",
+        "  emails: [yjarland@adie.org, einguenaud@adie.org]",
+        "  emails:\n    - yjarland@adie.org\n    - einguenaud@adie",
+    )
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{ADIE}:13: contact.emails.1: "einguenaud@adie" is not an e-mail address'],
+        exact=True,
+    )
 
 
 def test_unknown_front_matter_key_is_an_error_with_a_hint(content_copy, capsys):
@@ -236,7 +285,8 @@ def test_unknown_front_matter_key_is_an_error_with_a_hint(content_copy, capsys):
     p = one(problems, ADIE, 12, "partner")
     assert p.severity == "error"  # by design: a misspelt key would silently drop facts
     assert p.message.startswith(
-        'unknown field in the card\'s front matter (did you mean "partners"?); expected one of: ')
+        'unknown field in the card\'s front matter (did you mean "partners"?); expected one of: '
+    )
     assert len([q for q in problems if q.severity == "error"]) == 1
 
 
@@ -251,8 +301,11 @@ def test_unknown_front_matter_key_without_close_match_has_no_hint(content_copy, 
 
 
 def test_key_given_twice(content_copy, capsys):
-    edit(content_copy / "actions/adie.md", "date: Depuis 2023\n",
-         "date: Depuis 2023\nplace: Ailleurs\n")
+    edit(
+        content_copy / "actions/adie.md",
+        "date: Depuis 2023\n",
+        "date: Depuis 2023\nplace: Ailleurs\n",
+    )
     problems = assert_refused(content_copy, capsys, [f"{ADIE}:7: place: key given twice"])
     one(problems, ADIE, 7, "place")
 
@@ -262,9 +315,14 @@ def test_key_given_twice(content_copy, capsys):
 
 def test_unknown_theme_slug_in_action(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "theme: mobilites", "theme: transports")
-    problems = assert_refused(content_copy, capsys, [
-        f'{ADIE}:4: theme: unknown theme slug "transports" '
-        "(themes: mobilites, precarite-alimentaire, precarite-energetique)"])
+    problems = assert_refused(
+        content_copy,
+        capsys,
+        [
+            f'{ADIE}:4: theme: unknown theme slug "transports" '
+            "(themes: mobilites, precarite-alimentaire, precarite-energetique)"
+        ],
+    )
     assert all(p.path == ADIE and p.line == 4 and p.field == "theme" for p in problems)
 
 
@@ -278,8 +336,11 @@ def test_theme_lists_an_action_that_does_not_exist(content_copy, capsys):
 
 def test_unknown_action_in_indented_block_list_points_at_its_item(content_copy, capsys):
     path = content_copy / "themes/precarite-energetique.yaml"
-    edit(path, "actions: [adil-31, sos-taudis, cd41]",
-         "actions:\n  - adil-31\n  - sos-taudis\n  - cd41\n  - velo")
+    edit(
+        path,
+        "actions: [adil-31, sos-taudis, cd41]",
+        "actions:\n  - adil-31\n  - sos-taudis\n  - cd41\n  - velo",
+    )
     assert line_of(path, "- velo") == 7
     problems = assert_refused(content_copy, capsys, [], exact=False)
     one(problems, "content/themes/precarite-energetique.yaml", 7, "actions.3")
@@ -288,8 +349,11 @@ def test_unknown_action_in_indented_block_list_points_at_its_item(content_copy, 
 
 def test_unknown_action_in_unindented_block_list_points_at_its_item(content_copy, capsys):
     path = content_copy / "themes/precarite-energetique.yaml"
-    edit(path, "actions: [adil-31, sos-taudis, cd41]",
-         "actions:\n- adil-31\n- sos-taudis\n- cd41\n- velo")
+    edit(
+        path,
+        "actions: [adil-31, sos-taudis, cd41]",
+        "actions:\n- adil-31\n- sos-taudis\n- cd41\n- velo",
+    )
     assert line_of(path, "- velo") == 7
     problems = problems_of(content_copy)
     one(problems, "content/themes/precarite-energetique.yaml", 7, "actions.3")
@@ -298,42 +362,63 @@ def test_unknown_action_in_unindented_block_list_points_at_its_item(content_copy
 def test_action_in_no_theme(content_copy, capsys):
     text = (content_copy / "actions/apfe.md").read_text(encoding="utf-8")
     (content_copy / "actions/orpheline.md").write_text(
-        text.replace("title: Ateliers et Chantiers", "title: Un atelier orphelin"), encoding="utf-8")
+        text.replace("title: Ateliers et Chantiers", "title: Un atelier orphelin"), encoding="utf-8"
+    )
     # A valid card that no theme lists: reported at its theme: line.
-    assert_refused(content_copy, capsys, [
-        'content/actions/orpheline.md:4: theme: the action is in no theme: add "orpheline" to actions '
-        "in themes/mobilites.yaml"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [
+            'content/actions/orpheline.md:4: theme: the action is in no theme: add "orpheline" to actions '
+            "in themes/mobilites.yaml"
+        ],
+        exact=True,
+    )
 
 
 def test_same_action_twice_in_one_theme(content_copy, capsys):
     edit(content_copy / "themes/mobilites.yaml", "mde-marseille]", "mde-marseille, adie]")
-    problems = assert_refused(content_copy, capsys,
-                              [f'{MOBILITES}:3: actions.4: duplicate slug "adie"'])
+    problems = assert_refused(
+        content_copy, capsys, [f'{MOBILITES}:3: actions.4: duplicate slug "adie"']
+    )
     # (the cross-check adds a second line at the same place: 'already in theme "mobilites"')
     assert all((p.path, p.line, p.field) == (MOBILITES, 3, "actions.4") for p in problems)
 
 
 def test_same_action_in_two_themes(content_copy, capsys):
-    edit(content_copy / "themes/precarite-alimentaire.yaml", "gers-solidaire]",
-         "gers-solidaire, adie]")
-    assert_refused(content_copy, capsys, [
-        "content/themes/precarite-alimentaire.yaml:3: actions.3: duplicate slug: "
-        'action "adie" is already in theme "mobilites"'], exact=True)
+    edit(
+        content_copy / "themes/precarite-alimentaire.yaml",
+        "gers-solidaire]",
+        "gers-solidaire, adie]",
+    )
+    assert_refused(
+        content_copy,
+        capsys,
+        [
+            "content/themes/precarite-alimentaire.yaml:3: actions.3: duplicate slug: "
+            'action "adie" is already in theme "mobilites"'
+        ],
+        exact=True,
+    )
 
 
 def test_theme_listed_twice_in_edition(content_copy, capsys):
     edit(content_copy / "edition.yaml", "mobilites]", "mobilites, mobilites]")
     assert line_of(content_copy / "edition.yaml", "themes:") == 21
-    assert_refused(content_copy, capsys, [
-        f'{EDITION}:21: themes.3: duplicate slug "mobilites"'], exact=True)
+    assert_refused(
+        content_copy, capsys, [f'{EDITION}:21: themes.3: duplicate slug "mobilites"'], exact=True
+    )
 
 
 def test_theme_file_not_listed_in_edition(content_copy, capsys):
     edit(content_copy / "edition.yaml", ", mobilites]", "]")
     # The theme's four cards are still in a theme (mobilites.yaml lists them).
-    assert_refused(content_copy, capsys, [
-        'content/themes/mobilites.yaml: theme "mobilites" is not listed in edition.yaml themes'],
-        exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        ['content/themes/mobilites.yaml: theme "mobilites" is not listed in edition.yaml themes'],
+        exact=True,
+    )
 
 
 # --- Markdown: links and sections --------------------------------------------------------------
@@ -343,57 +428,90 @@ def test_invalid_url_in_body_link(content_copy, capsys):
     path = content_copy / "actions/adie.md"
     edit(path, "- Assurance auto.", "- Assurance auto, voir le [site](htp:/x).")
     assert line_of(path, "[site](htp:/x)") == 80
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:80: body: "htp:/x" is not a web address: expected https://… or mailto:…'],
-        exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{ADIE}:80: body: "htp:/x" is not a web address: expected https://… or mailto:…'],
+        exact=True,
+    )
 
 
 def test_invalid_url_in_front_matter_link(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "  - Pôle emploi", '  - "[Pôle emploi](htp:/x)"')
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:14: partners.1: "htp:/x" is not a web address: expected https://… or mailto:…'],
-        exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{ADIE}:14: partners.1: "htp:/x" is not a web address: expected https://… or mailto:…'],
+        exact=True,
+    )
 
 
 def test_lost_link_in_body(content_copy, capsys):
     path = content_copy / "actions/adie.md"
     edit(path, "- Assurance auto.", "- Assurance auto, voir le [texte](#).")
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:80: body: link "texte" has no address: write the text without [ ]( ) '
-        "or give its https:// address"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [
+            f'{ADIE}:80: body: link "texte" has no address: write the text without [ ]( ) '
+            "or give its https:// address"
+        ],
+        exact=True,
+    )
 
 
 def test_lost_link_in_introduction(content_copy, capsys):
     edit(content_copy / "introduction.md", "Ensemble, nous", "Ensemble, [nous](#)")
-    assert_refused(content_copy, capsys, [
-        'content/introduction.md:8: body: link "nous" has no address: write the text without '
-        "[ ]( ) or give its https:// address"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [
+            'content/introduction.md:8: body: link "nous" has no address: write the text without '
+            "[ ]( ) or give its https:// address"
+        ],
+        exact=True,
+    )
 
 
 def test_lost_link_in_back_cover_points_at_its_field(content_copy, capsys):
-    edit(content_copy / "edition.yaml", 'text: "Envoyez un mail à :"',
-         'text: "Envoyez un [mail](#) à :"')
+    edit(
+        content_copy / "edition.yaml",
+        'text: "Envoyez un mail à :"',
+        'text: "Envoyez un [mail](#) à :"',
+    )
     problems = problems_of(content_copy)
     one(problems, EDITION, 24, "back_cover.text")
 
 
 def test_empty_section(content_copy, capsys):
     path = content_copy / "actions/sos-taudis.md"
-    edit(path, "## Bilan\n\n### Quels sont les écarts",
-         "## Bilan\n## Questions\n\n### Quels sont les écarts")
+    edit(
+        path,
+        "## Bilan\n\n### Quels sont les écarts",
+        "## Bilan\n## Questions\n\n### Quels sont les écarts",
+    )
     assert line_of(path, "## Bilan") == 42
-    assert_refused(content_copy, capsys, [
-        "content/actions/sos-taudis.md:42: section « Bilan »: "
-        "empty section: write its text or remove the heading"], exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [
+            "content/actions/sos-taudis.md:42: section « Bilan »: "
+            "empty section: write its text or remove the heading"
+        ],
+        exact=True,
+    )
 
 
 def test_text_before_the_first_section(content_copy, capsys):
     path = content_copy / "actions/adie.md"
     edit(path, "---\n## Contexte\n", "---\nUne phrase égarée.\n\n## Contexte\n")
     assert line_of(path, "Une phrase égarée.") == 40
-    assert_refused(content_copy, capsys, [
-        f'{ADIE}:40: body: text before the first section: start the body with a "## Title" line'],
-        exact=True)
+    assert_refused(
+        content_copy,
+        capsys,
+        [f'{ADIE}:40: body: text before the first section: start the body with a "## Title" line'],
+        exact=True,
+    )
 
 
 # --- everything at once ------------------------------------------------------------------------
@@ -404,54 +522,65 @@ def test_errors_in_several_files_are_all_reported_in_one_run(content_copy, capsy
     edit(c / "actions/adie.md", "[yjarland@adie.org,", "[yjarland@adie,")
     edit(c / "edition.yaml", "number: 1", 'number: "un"')
     edit(c / "themes/precarite-alimentaire.yaml", "gers-solidaire]", "gers-solidaire, velo]")
-    edit(c / "actions/sos-taudis.md", "## Bilan\n\n### Quels sont les écarts",
-         "## Bilan\n## Questions\n\n### Quels sont les écarts")
+    edit(
+        c / "actions/sos-taudis.md",
+        "## Bilan\n\n### Quels sont les écarts",
+        "## Bilan\n## Questions\n\n### Quels sont les écarts",
+    )
     edit(c / "introduction.md", "Ensemble, nous", "Ensemble, [nous](#)")
     edit(c / "actions/mde-marseille.md", "place:", "plaec:")
     cd41 = c / "actions/cd41.md"
     lines = cd41.read_text(encoding="utf-8").split("\n")
     assert lines[39].startswith("Soutien les propriétaires")  # line 40, first é: 0xe9
-    cd41.write_bytes(b"\n".join(l.encode("latin-1") if n == 40 else l.encode("utf-8")
-                                for n, l in enumerate(lines, 1)))
+    cd41.write_bytes(
+        b"\n".join(
+            l.encode("latin-1") if n == 40 else l.encode("utf-8") for n, l in enumerate(lines, 1)
+        )
+    )
     (c / "actions/orpheline.md").write_text(
-        (c / "actions/apfe.md").read_text(encoding="utf-8"), encoding="utf-8")
+        (c / "actions/apfe.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
 
     problems = problems_of(c)
     errors = [p for p in problems if p.severity == "error"]
     where = sorted((p.path, p.line, p.field) for p in errors)
-    assert where == sorted([
-        (ADIE, 11, "contact.emails.0"),
-        (EDITION, 2, "number"),
-        ("content/themes/precarite-alimentaire.yaml", 3, "actions.3"),
-        ("content/actions/sos-taudis.md", 42, "section « Bilan »"),
-        ("content/introduction.md", 8, "body"),
-        ("content/actions/mde-marseille.md", 5, "plaec"),
-        ("content/actions/cd41.md", 40, None),
-        ("content/actions/orpheline.md", 4, "theme"),
-    ]), "\n".join(map(str, problems))
-    assert "did you mean \"place\"" in one(problems, "content/actions/mde-marseille.md", 5,
-                                           "plaec").message
+    assert where == sorted(
+        [
+            (ADIE, 11, "contact.emails.0"),
+            (EDITION, 2, "number"),
+            ("content/themes/precarite-alimentaire.yaml", 3, "actions.3"),
+            ("content/actions/sos-taudis.md", 42, "section « Bilan »"),
+            ("content/introduction.md", 8, "body"),
+            ("content/actions/mde-marseille.md", 5, "plaec"),
+            ("content/actions/cd41.md", 40, None),
+            ("content/actions/orpheline.md", 4, "theme"),
+        ]
+    ), "\n".join(map(str, problems))
+    assert (
+        'did you mean "place"'
+        in one(problems, "content/actions/mde-marseille.md", 5, "plaec").message
+    )
     assert_refused(c, capsys, [str(p) for p in errors], exact=True)
 
 
 # --- bugs found (see the report) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("old, new, expected", [
-    ("mde-marseille]", "mde-marseille]]", f"{MOBILITES}:3"),
-    ('"#1d5ea8"', '"#12345"', f"{MOBILITES}:2"),
-])
-def test_a_broken_theme_file_reports_only_its_own_problem(content_copy, capsys, old, new,
-                                                          expected):
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("mde-marseille]", "mde-marseille]]", f"{MOBILITES}:3"),
+        ('"#1d5ea8"', '"#12345"', f"{MOBILITES}:2"),
+    ],
+)
+def test_a_broken_theme_file_reports_only_its_own_problem(content_copy, capsys, old, new, expected):
     edit(content_copy / "themes/mobilites.yaml", old, new)
     problems = problems_of(content_copy)
-    assert [str(p).split(": ")[0] for p in problems] == [expected], \
-        "\n".join(map(str, problems))
+    assert [str(p).split(": ")[0] for p in problems] == [expected], "\n".join(map(str, problems))
 
 
 def test_unquoted_phone_is_kept_as_printed_or_refused(content_copy, capsys):
-    edit(content_copy / "actions/adil-31.md", 'phones: ["05 61 29 07 62"]',
-         "phones: [0561270762]")
+    edit(content_copy / "actions/adil-31.md", 'phones: ["05 61 29 07 62"]', "phones: [0561270762]")
     try:
         site = load_site(content_copy)
     except LivretError as exc:  # refusing it, at its line, is fine too
@@ -461,8 +590,11 @@ def test_unquoted_phone_is_kept_as_printed_or_refused(content_copy, capsys):
 
 
 def test_recursive_yaml_alias_is_a_problem_not_a_crash(content_copy, capsys):
-    edit(content_copy / "actions/adil-31.md", "place: Toulouse, Région Occitanie (31)",
-         "place: &x [a, *x]")
+    edit(
+        content_copy / "actions/adil-31.md",
+        "place: Toulouse, Région Occitanie (31)",
+        "place: &x [a, *x]",
+    )
     rc, out, err = check(content_copy, capsys)
     assert rc == 1
     assert "content/actions/adil-31.md:5:" in err

@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..errors import Collector, LivretError, Problem, display_path
-from ..model import Edition as EditionModel
 from ..loader import load_edition
+from ..model import Edition as EditionModel
 from .recipients import BOOKLET
 
 
@@ -33,11 +33,18 @@ class Edition:
 
     def context(self) -> dict:
         ed = self.model
-        return {"slug": ed.slug, "series": ed.series, "number": ed.number,
-                "number_label": ed.number_label, "full_title": ed.full_title,
-                "title": ed.title, "publisher": ed.publisher,
-                "publisher_org": ed.publisher_org, "contact_email": ed.contact_email,
-                "language": ed.language}
+        return {
+            "slug": ed.slug,
+            "series": ed.series,
+            "number": ed.number,
+            "number_label": ed.number_label,
+            "full_title": ed.full_title,
+            "title": ed.title,
+            "publisher": ed.publisher,
+            "publisher_org": ed.publisher_org,
+            "contact_email": ed.contact_email,
+            "language": ed.language,
+        }
 
 
 def read_edition(content_dir: Path) -> Edition:
@@ -60,8 +67,9 @@ class Attachment:
     sha256: str
 
 
-def attachments_from_manifest(manifest: dict, output_dir: Path,
-                              slugs: Iterable[str]) -> dict[str, Attachment]:
+def attachments_from_manifest(
+    manifest: dict, output_dir: Path, slugs: Iterable[str]
+) -> dict[str, Attachment]:
     """slug → Attachment for every slug asked for; each must be listed and present."""
     where = display_path(Path(output_dir) / "manifest.json")
     by_slug: dict[str, dict] = {}
@@ -80,24 +88,40 @@ def attachments_from_manifest(manifest: dict, output_dir: Path,
         try:
             path = Path(output_dir) / entry["path"]
             title = str(entry.get("title") or "").strip()
-            att = Attachment(slug=slug, path=path,
-                             filename=readable_filename(title, Path(entry["path"]).name),
-                             title=title or Path(entry["path"]).stem,
-                             pages=int(entry.get("pages") or 0), size=int(entry["bytes"]),
-                             sha256=str(entry["sha256"]).lower())
+            att = Attachment(
+                slug=slug,
+                path=path,
+                filename=readable_filename(title, Path(entry["path"]).name),
+                title=title or Path(entry["path"]).stem,
+                pages=int(entry.get("pages") or 0),
+                size=int(entry["bytes"]),
+                sha256=str(entry["sha256"]).lower(),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(Problem(where, None, slug, f"manifest entry is incomplete: {exc}"))
             continue
         try:
             size = path.stat().st_size
         except OSError:
-            problems.append(Problem(display_path(path), None, None,
-                                    "listed in manifest.json but missing; run the build again"))
+            problems.append(
+                Problem(
+                    display_path(path),
+                    None,
+                    None,
+                    "listed in manifest.json but missing; run the build again",
+                )
+            )
             continue
         if size != att.size:
-            problems.append(Problem(display_path(path), None, None,
-                                    f"{size} bytes on disk but {att.size} in manifest.json: "
-                                    "the file changed after the build; run the build again"))
+            problems.append(
+                Problem(
+                    display_path(path),
+                    None,
+                    None,
+                    f"{size} bytes on disk but {att.size} in manifest.json: "
+                    "the file changed after the build; run the build again",
+                )
+            )
             continue
         out[slug] = att
     if problems:

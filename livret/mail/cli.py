@@ -11,19 +11,27 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import LivretError, Problem, display_path
-from .attachments import Edition, attachments_from_manifest, read_edition
 from ..writer import write_atomic
+from .attachments import Edition, attachments_from_manifest, read_edition
 from .compose import Composer, Planned, Templates, human_size
 from .journal import Journal, read_statuses
 from .recipients import read_recipients
 from .send import Fatal, Outcome, Sender
-from .settings import (DEFAULT_JOURNAL, FLAGS, PASSWORD_ENV, SECURITY, check_for_sending,
-                       describe, flag_dest, load_settings)
+from .settings import (
+    DEFAULT_JOURNAL,
+    FLAGS,
+    PASSWORD_ENV,
+    SECURITY,
+    check_for_sending,
+    describe,
+    flag_dest,
+    load_settings,
+)
 
 DESCRIPTION = """\
 Send the booklet and theme excerpts to the people in a CSV list (columns email, name,
@@ -38,7 +46,7 @@ FLAG_HELP = {
     "security": f"{' | '.join(SECURITY)} (default starttls)",
     "user": f"login; the password is read from ${PASSWORD_ENV} only",
     "from": 'sender, e.g. "Club des territoires <club@example.org>" (default: the edition\'s '
-            "publisher and contact_email)",
+    "publisher and contact_email)",
     "reply-to": "address that replies go to",
     "rate": "at most this many messages per minute (default: no limit)",
     "cafile": "PEM file of the certificate authority of a relay with a private certificate",
@@ -53,26 +61,43 @@ FLAG_HELP = {
 
 def register(subparsers, parents: list) -> None:
     p = subparsers.add_parser(
-        "mail", parents=parents, help="send the booklet and excerpts by e-mail (dry run "
-        "unless --send)", description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipients", required=True, type=Path, metavar="FILE",
-                   help="CSV list of recipients (see content/recipients.example.csv)")
-    p.add_argument("--send", action="store_true",
-                   help="really send (default: dry run writing .eml files)")
-    p.add_argument("--config", type=Path, metavar="FILE",
-                   help="settings file (default mail.yaml, if present)")
-    p.add_argument("--resend-unknown", action="store_true",
-                   help="send again the messages whose delivery is unknown (a connection lost "
-                        "after the message was sent): their recipients may get them twice")
-    p.add_argument("--campaign", metavar="LABEL", default="",
-                   help="start a new campaign with the same PDFs (e.g. a reminder): "
-                        "recipients already served by an earlier campaign get it again")
+        "mail",
+        parents=parents,
+        help="send the booklet and excerpts by e-mail (dry run unless --send)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--recipients",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="CSV list of recipients (see content/recipients.example.csv)",
+    )
+    p.add_argument(
+        "--send", action="store_true", help="really send (default: dry run writing .eml files)"
+    )
+    p.add_argument(
+        "--config", type=Path, metavar="FILE", help="settings file (default mail.yaml, if present)"
+    )
+    p.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="send again the messages whose delivery is unknown (a connection lost "
+        "after the message was sent): their recipients may get them twice",
+    )
+    p.add_argument(
+        "--campaign",
+        metavar="LABEL",
+        default="",
+        help="start a new campaign with the same PDFs (e.g. a reminder): "
+        "recipients already served by an earlier campaign get it again",
+    )
     for name in FLAGS:
-        metavar = {"security": "MODE", "cafile": "FILE", "templates": "DIR",
-                   "journal": "FILE"}.get(name, name.upper().replace("-", "_"))
-        p.add_argument(f"--{name}", dest=flag_dest(name), metavar=metavar,
-                       help=FLAG_HELP[name])
+        metavar = {"security": "MODE", "cafile": "FILE", "templates": "DIR", "journal": "FILE"}.get(
+            name, name.upper().replace("-", "_")
+        )
+        p.add_argument(f"--{name}", dest=flag_dest(name), metavar=metavar, help=FLAG_HELP[name])
     p.set_defaults(func=run)
 
 
@@ -96,8 +121,9 @@ def _default_build():
     try:
         from ..pipeline import build
     except ImportError as exc:
-        raise LivretError(Problem("livret", None, None,
-                                  f"the build pipeline is not available ({exc})")) from None
+        raise LivretError(
+            Problem("livret", None, None, f"the build pipeline is not available ({exc})")
+        ) from None
     return build
 
 
@@ -129,8 +155,13 @@ def run(args, *, build: Callable | None = None, out=None) -> int:
 
     needed = [s for s in edition.slugs if any(s in r.send for r in recipients)]
     build = build or _default_build()
-    manifest = build(content, output, booklet="booklet" in needed,
-                     themes=[s for s in needed if s != "booklet"], actions=[])
+    manifest = build(
+        content,
+        output,
+        booklet="booklet" in needed,
+        themes=[s for s in needed if s != "booklet"],
+        actions=[],
+    )
     attachments = attachments_from_manifest(manifest, output, needed)
     composer = Composer(edition, settings, templates, attachments, label=args.campaign or "")
     plans = [composer.plan(r) for r in recipients]
@@ -143,12 +174,12 @@ def run(args, *, build: Callable | None = None, out=None) -> int:
 
 # -- dry run ---------------------------------------------------------------------------------
 
+
 def _eml_name(index: int, email: str) -> str:
     return f"{index:04d}-{re.sub(r'[^A-Za-z0-9@._+-]', '_', email)}.eml"
 
 
-def _dry_run(args, composer: Composer, plans: list[Planned], output: Path, settings,
-             out) -> int:
+def _dry_run(args, composer: Composer, plans: list[Planned], output: Path, settings, out) -> int:
     folder = output / "mail"
     statuses = read_statuses(settings.journal)
     problems: list[Problem] = []
@@ -161,16 +192,22 @@ def _dry_run(args, composer: Composer, plans: list[Planned], output: Path, setti
         written.add(name)
         if composed.size > settings.max_size:
             problems.append(_too_large(args, plan, composed.size, settings))
-        note = {"sent": "already sent", "unknown": "unknown: not resent",
-                "refused": "refused before", "failed": "failed before"}.get(
-            statuses.get((plan.campaign, plan.recipient.key), ""), "")
+        note = {
+            "sent": "already sent",
+            "unknown": "unknown: not resent",
+            "refused": "refused before",
+            "failed": "failed before",
+        }.get(statuses.get((plan.campaign, plan.recipient.key), ""), "")
         lines.append((plan.recipient.email, " ".join(plan.slugs), _size(composed.size), note))
     for stale in folder.glob("*.eml"):  # from an earlier dry run with a longer list
         if stale.name not in written:
             stale.unlink()
 
-    print(f"Dry run: nothing sent. {len(plans)} message(s) written to "
-          f"{display_path(folder)}/ (open them in a mail program to check).", file=out)
+    print(
+        f"Dry run: nothing sent. {len(plans)} message(s) written to "
+        f"{display_path(folder)}/ (open them in a mail program to check).",
+        file=out,
+    )
     _table(lines, ("recipient", "documents", "size", "journal"), out)
     _documents(composer, out)
     would = sum(1 for line in lines if line[3] not in ("already sent", "unknown: not resent"))
@@ -193,17 +230,25 @@ def _table(rows, header, out) -> None:
 def _documents(composer: Composer, out) -> None:
     print("Documents:", file=out)
     for att in composer.attachments.values():
-        print(f"  {att.slug}: {att.filename} ({att.pages} pages, {_size(att.size)}, "
-              f"from {display_path(att.path)})", file=out)
+        print(
+            f"  {att.slug}: {att.filename} ({att.pages} pages, {_size(att.size)}, "
+            f"from {display_path(att.path)})",
+            file=out,
+        )
 
 
 # -- sending ----------------------------------------------------------------------------------
 
+
 def _too_large(args, plan: Planned, size: int, settings) -> Problem:
-    return Problem(display_path(args.recipients), plan.recipient.line, "send",
-                   f"the message for {plan.recipient.email} would be {_size(size)} encoded, "
-                   f"over the limit of {_size(settings.max_size)} (max-size); send fewer "
-                   "documents to this address, or raise max-size if the relay accepts more")
+    return Problem(
+        display_path(args.recipients),
+        plan.recipient.line,
+        "send",
+        f"the message for {plan.recipient.email} would be {_size(size)} encoded, "
+        f"over the limit of {_size(settings.max_size)} (max-size); send fewer "
+        "documents to this address, or raise max-size if the relay accepts more",
+    )
 
 
 def _check_sizes(args, composer: Composer, plans: list[Planned], settings) -> None:
@@ -231,8 +276,7 @@ class Report:
         return not (self.refused or self.unknown or self.failed or self.not_attempted)
 
 
-def _send(args, composer: Composer, plans: list[Planned], settings, edition: Edition,
-          out) -> int:
+def _send(args, composer: Composer, plans: list[Planned], settings, edition: Edition, out) -> int:
     report = Report()
     where = display_path(args.recipients)
     envelope_from = composer.sender.addr_spec
@@ -252,12 +296,25 @@ def _send(args, composer: Composer, plans: list[Planned], settings, edition: Edi
                 report.unknown.append((plan, reply or "unknown"))
             else:
                 todo.append(plan)
-        journal.prepare([(p.campaign, p.recipient.key, p.recipient.email, edition.slug,
-                          p.attachments_record(), p.message_id) for p in todo])
+        journal.prepare(
+            [
+                (
+                    p.campaign,
+                    p.recipient.key,
+                    p.recipient.email,
+                    edition.slug,
+                    p.attachments_record(),
+                    p.message_id,
+                )
+                for p in todo
+            ]
+        )
 
-        print(f"Sending {len(todo)} message(s) via {describe(settings)}; "
-              f"{len(report.skipped)} already sent; journal {display_path(settings.journal)}",
-              file=out)
+        print(
+            f"Sending {len(todo)} message(s) via {describe(settings)}; "
+            f"{len(report.skipped)} already sent; journal {display_path(settings.journal)}",
+            file=out,
+        )
         sender = Sender(settings)
         done = 0
         ahead: dict[int, object] = {}  # the next message, built while the server works
@@ -280,14 +337,25 @@ def _send(args, composer: Composer, plans: list[Planned], settings, edition: Edi
                     return journal.sending(plan.campaign, plan.recipient.key, size)
 
                 def on_not_sent(reply, plan=plan):
-                    journal.finish(plan.campaign, plan.recipient.key, "pending", None,
-                                   f"not delivered, will retry: {reply}")
+                    journal.finish(
+                        plan.campaign,
+                        plan.recipient.key,
+                        "pending",
+                        None,
+                        f"not delivered, will retry: {reply}",
+                    )
 
-                outcome = sender.send(envelope_from, [plan.recipient.email, *bcc],
-                                      composed.smtp_chunks, on_data, on_not_sent,
-                                      while_waiting=lambda i=i: compose_ahead(i + 1))
-                journal.finish(plan.campaign, plan.recipient.key, outcome.status, outcome.code,
-                               outcome.reply)
+                outcome = sender.send(
+                    envelope_from,
+                    [plan.recipient.email, *bcc],
+                    composed.smtp_chunks,
+                    on_data,
+                    on_not_sent,
+                    while_waiting=lambda i=i: compose_ahead(i + 1),
+                )
+                journal.finish(
+                    plan.campaign, plan.recipient.key, outcome.status, outcome.code, outcome.reply
+                )
                 done += 1
                 _progress(plan, outcome, composed.size, out)
                 getattr(report, outcome.status).append((plan, outcome.reply))
@@ -315,31 +383,48 @@ def _send(args, composer: Composer, plans: list[Planned], settings, edition: Edi
 def _progress(plan: Planned, outcome: Outcome, size: int, out) -> None:
     docs = " ".join(plan.slugs)
     detail = "" if outcome.status == "sent" else f" — {outcome.reply}"
-    print(f"  {outcome.status:<8} {plan.recipient.email}  [{docs}]  {_size(size)}{detail}",
-          file=out, flush=True)
+    print(
+        f"  {outcome.status:<8} {plan.recipient.email}  [{docs}]  {_size(size)}{detail}",
+        file=out,
+        flush=True,
+    )
 
 
 def _print_report(report: Report, where: str, out, interrupted: bool) -> None:
-    print(f"Sent: {len(report.sent)}, already sent (skipped): {len(report.skipped)}, "
-          f"refused: {len(report.refused)}, unknown: {len(report.unknown)}, "
-          f"failed: {len(report.failed)}"
-          + (f", not attempted: {len(report.not_attempted)}" if report.not_attempted else ""),
-          file=out)
+    print(
+        f"Sent: {len(report.sent)}, already sent (skipped): {len(report.skipped)}, "
+        f"refused: {len(report.refused)}, unknown: {len(report.unknown)}, "
+        f"failed: {len(report.failed)}"
+        + (f", not attempted: {len(report.not_attempted)}" if report.not_attempted else ""),
+        file=out,
+    )
     sections = (
-        ("refused", "Refused by the server (fix the address, then run the same command):",
-         report.refused),
-        ("failed", "Failed after every retry (run the same command later to retry):",
-         report.failed),
-        ("unknown", "Unknown: the message may have been delivered. Ask the recipient, then "
-                    "run again with --resend-unknown to send it anyway:", report.unknown),
+        (
+            "refused",
+            "Refused by the server (fix the address, then run the same command):",
+            report.refused,
+        ),
+        (
+            "failed",
+            "Failed after every retry (run the same command later to retry):",
+            report.failed,
+        ),
+        (
+            "unknown",
+            "Unknown: the message may have been delivered. Ask the recipient, then "
+            "run again with --resend-unknown to send it anyway:",
+            report.unknown,
+        ),
     )
     for _, title, items in sections:
         if items:
             print(title, file=out)
             for plan, reply in items:
-                print(f"  {where}:{plan.recipient.line}: {plan.recipient.email}: {reply}",
-                      file=out)
+                print(f"  {where}:{plan.recipient.line}: {plan.recipient.email}: {reply}", file=out)
     if report.not_attempted:
         why = "interrupted" if interrupted else "stopped"
-        print(f"Not attempted ({why}): {len(report.not_attempted)}; run the same command again "
-              "to continue where it stopped.", file=out)
+        print(
+            f"Not attempted ({why}): {len(report.not_attempted)}; run the same command again "
+            "to continue where it stopped.",
+            file=out,
+        )

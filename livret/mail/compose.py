@@ -29,8 +29,15 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from pathlib import Path
 
-from jinja2 import (Environment, FileSystemLoader, StrictUndefined, TemplateError,
-                    TemplateNotFound, TemplateSyntaxError, select_autoescape)
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 
 from ..errors import LivretError, Problem, display_path
 from .attachments import Attachment, Edition, campaign_id, message_id
@@ -95,9 +102,12 @@ class Templates:
         self.env = Environment(
             loader=FileSystemLoader(str(self.folder)),
             undefined=StrictUndefined,  # a typo in a template fails the run, not one mail
-            autoescape=select_autoescape(enabled_extensions=("html",), default=False,
-                                         default_for_string=False),
-            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            autoescape=select_autoescape(
+                enabled_extensions=("html",), default=False, default_for_string=False
+            ),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
         )
         self.env.filters["size"] = human_size
         self.env.filters["pages"] = pages_label
@@ -117,8 +127,11 @@ class Templates:
     def render(self, context: dict) -> tuple[str, str, str]:
         subject = " ".join(self._render("subject.txt", context).split())
         if not subject:
-            raise LivretError(Problem(display_path(self.folder / "subject.txt"), None, None,
-                                      "the subject is empty"))
+            raise LivretError(
+                Problem(
+                    display_path(self.folder / "subject.txt"), None, None, "the subject is empty"
+                )
+            )
         context = {**context, "subject": subject}
         return subject, self._render("body.txt", context), self._render("body.html", context)
 
@@ -127,9 +140,14 @@ class Templates:
         try:
             return template.render(context)
         except TemplateError as exc:
-            raise LivretError(Problem(display_path(self.folder / name),
-                                      _template_line(exc, template.filename), None,
-                                      f"template error: {exc}")) from None
+            raise LivretError(
+                Problem(
+                    display_path(self.folder / name),
+                    _template_line(exc, template.filename),
+                    None,
+                    f"template error: {exc}",
+                )
+            ) from None
 
 
 def _template_line(exc: BaseException, filename: str | None) -> int | None:
@@ -162,13 +180,25 @@ class PartCache:
             # Hash what is encoded, not what was listed: the recipient must get the bytes
             # whose sha256 goes into the campaign id and the journal.
             if hashlib.sha256(data).hexdigest() != att.sha256:
-                raise LivretError(Problem(display_path(att.path), None, None,
-                                          "sha256 differs from output/manifest.json: the file "
-                                          "changed after the build; run the build again"))
+                raise LivretError(
+                    Problem(
+                        display_path(att.path),
+                        None,
+                        None,
+                        "sha256 differs from output/manifest.json: the file "
+                        "changed after the build; run the build again",
+                    )
+                )
             part = _CachedPart(policy=POLICY)
             # name= on Content-Type too: some mail programs still read only that one.
-            part.set_content(data, "application", "pdf", disposition="attachment",
-                             filename=att.filename, params={"name": att.filename})
+            part.set_content(
+                data,
+                "application",
+                "pdf",
+                disposition="attachment",
+                filename=att.filename,
+                params={"name": att.filename},
+            )
             part.wire = part.as_bytes(policy=POLICY)
             part.smtp = dot_stuff(part.wire)
             self._parts[key] = part
@@ -261,27 +291,36 @@ class Planned:
         return tuple(a.slug for a in self.attachments)
 
     def attachments_record(self) -> list[dict]:
-        return [{"slug": a.slug, "path": a.path.name, "sha256": a.sha256}
-                for a in self.attachments]
+        return [{"slug": a.slug, "path": a.path.name, "sha256": a.sha256} for a in self.attachments]
 
 
 class Composer:
-    def __init__(self, edition: Edition, settings: Settings, templates: Templates,
-                 attachments: dict[str, Attachment], label: str = "",
-                 parts: PartCache | None = None):
+    def __init__(
+        self,
+        edition: Edition,
+        settings: Settings,
+        templates: Templates,
+        attachments: dict[str, Attachment],
+        label: str = "",
+        parts: PartCache | None = None,
+    ):
         self.edition = edition
         self.settings = settings
         self.templates = templates
         self.attachments = attachments
         self.label = label
         self.parts = parts if parts is not None else PartCache()
-        self.sender = settings.sender or Address(display_name=edition.publisher,
-                                                 addr_spec=edition.contact_email)
+        self.sender = settings.sender or Address(
+            display_name=edition.publisher, addr_spec=edition.contact_email
+        )
         self.domain = self.sender.domain
         # Parsed once: the header registry's parser is the slowest part of building a message.
         self._from_header = POLICY.header_factory("From", self.sender)
-        self._reply_to_header = (POLICY.header_factory("Reply-To", settings.reply_to)
-                                 if settings.reply_to is not None else None)
+        self._reply_to_header = (
+            POLICY.header_factory("Reply-To", settings.reply_to)
+            if settings.reply_to is not None
+            else None
+        )
 
     def plan(self, recipient: Recipient) -> Planned:
         atts = tuple(self.attachments[s] for s in recipient.send)
@@ -293,8 +332,16 @@ class Composer:
         return {
             "recipient": {"email": r.email, "name": r.name, "organisation": r.organisation},
             "edition": self.edition.context(),
-            "attachments": [{"slug": a.slug, "title": a.title, "filename": a.filename,
-                             "pages": a.pages, "size": a.size} for a in planned.attachments],
+            "attachments": [
+                {
+                    "slug": a.slug,
+                    "title": a.title,
+                    "filename": a.filename,
+                    "pages": a.pages,
+                    "size": a.size,
+                }
+                for a in planned.attachments
+            ],
             "total_size": sum(a.size for a in planned.attachments),
             "sender": {"name": self.sender.display_name, "email": self.sender.addr_spec},
         }
@@ -334,8 +381,9 @@ class Composer:
     def _assemble(self, planned, subject, text, html, now) -> EmailMessage:
         why = line_break_problem(subject)
         if why:  # collapsed already; a stray control character still has no place in a header
-            raise LivretError(Problem(display_path(self.templates.folder / "subject.txt"), None,
-                                      "subject", why))
+            raise LivretError(
+                Problem(display_path(self.templates.folder / "subject.txt"), None, "subject", why)
+            )
         # Fixed boundaries spare the generator a scan of every part for a collision; "=_"
         # can appear neither in base64 nor in quoted-printable, so none can collide. One per
         # campaign rather than per message: the Content-Type headers are then shared too.

@@ -25,11 +25,11 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from ..errors import LivretError, Problem, display_path
 
@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS events (             -- every change of status, for t
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -107,15 +107,17 @@ class Journal:
             self._locked(self._open)
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise LivretError(Problem(display_path(self.path), None, None,
-                                      f"cannot use the send journal: {exc}")) from None
+            raise LivretError(
+                Problem(display_path(self.path), None, None, f"cannot use the send journal: {exc}")
+            ) from None
         except BaseException:
             self.close()
             raise
 
     def _open(self) -> None:
-        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10,
-                                  check_same_thread=False)
+        self.db = sqlite3.connect(
+            str(self.path), isolation_level=None, timeout=10, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
@@ -123,9 +125,15 @@ class Journal:
         if version is None:
             self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif int(version[0]) > SCHEMA_VERSION:
-            raise LivretError(Problem(display_path(self.path), None, None,
-                                      f"journal format {version[0]} is newer than this "
-                                      "livret understands; update livret"))
+            raise LivretError(
+                Problem(
+                    display_path(self.path),
+                    None,
+                    None,
+                    f"journal format {version[0]} is newer than this "
+                    "livret understands; update livret",
+                )
+            )
 
     def _locked(self, fn, *args):
         with self._mutex:
@@ -138,8 +146,9 @@ class Journal:
             raise self._error(exc) from None
 
     def _error(self, exc) -> LivretError:
-        return LivretError(Problem(display_path(self.path), None, None,
-                                   f"cannot write the send journal: {exc}"))
+        return LivretError(
+            Problem(display_path(self.path), None, None, f"cannot write the send journal: {exc}")
+        )
 
     def _take_lock(self) -> None:
         if fcntl is None:
@@ -150,9 +159,15 @@ class Journal:
         except BlockingIOError:
             self._lock.close()
             self._lock = None
-            raise LivretError(Problem(display_path(self.path), None, None,
-                                      "another `mail --send` is using this journal; wait for it "
-                                      "to finish (two runs at once would send twice)")) from None
+            raise LivretError(
+                Problem(
+                    display_path(self.path),
+                    None,
+                    None,
+                    "another `mail --send` is using this journal; wait for it "
+                    "to finish (two runs at once would send twice)",
+                )
+            ) from None
         self._lock.seek(0)
         self._lock.truncate()
         self._lock.write(f"{os.getpid()}\n")
@@ -177,9 +192,15 @@ class Journal:
 
     def statuses(self) -> dict[tuple[str, str], tuple[str, str | None]]:
         """(campaign, recipient) → (status, last reply), for every row, in one query."""
+
         def read():
-            return {(c, r): (s, reply) for c, r, s, reply in self.db.execute(
-                "SELECT campaign, recipient, status, smtp_reply FROM deliveries")}
+            return {
+                (c, r): (s, reply)
+                for c, r, s, reply in self.db.execute(
+                    "SELECT campaign, recipient, status, smtp_reply FROM deliveries"
+                )
+            }
+
         return self._call(read)
 
     def get(self, campaign: str, recipient: str) -> Row | None:
@@ -187,7 +208,10 @@ class Journal:
             return self.db.execute(
                 "SELECT campaign, recipient, address, status, attempts, smtp_code, smtp_reply, "
                 "message_id, updated_at, sent_at FROM deliveries WHERE campaign=? AND "
-                "recipient=?", (campaign, recipient)).fetchone()
+                "recipient=?",
+                (campaign, recipient),
+            ).fetchone()
+
         found = self._call(read)
         return Row(*found) if found else None
 
@@ -195,21 +219,27 @@ class Journal:
 
     def recover_interrupted(self) -> int:
         """A row left in "sending" is a run that stopped between DATA and the reply."""
+
         def write():
             now = _now()
             with self._transaction():
-                rows = self.db.execute("SELECT campaign, recipient FROM deliveries "
-                                       "WHERE status='sending'").fetchall()
-                reply = ("interrupted after the message data was sent, before the server's "
-                         "reply: it may or may not have been delivered")
+                rows = self.db.execute(
+                    "SELECT campaign, recipient FROM deliveries WHERE status='sending'"
+                ).fetchall()
+                reply = (
+                    "interrupted after the message data was sent, before the server's "
+                    "reply: it may or may not have been delivered"
+                )
                 for campaign, recipient in rows:
                     self._set(campaign, recipient, "unknown", None, reply, now)
             return len(rows)
+
         return self._call(write)
 
     def prepare(self, rows) -> None:
         """Rows about to be sent, as (campaign, recipient, address, edition, documents,
         message_id): created "pending", or made pending again unless already sent."""
+
         def write():
             now = _now()
             with self._transaction():
@@ -220,17 +250,24 @@ class Journal:
                     "ON CONFLICT (campaign, recipient) DO UPDATE SET status='pending', "
                     "address=excluded.address, updated_at=excluded.updated_at "
                     "WHERE status != 'sent'",
-                    [(c, r, a, e, json.dumps(d), m, now, now) for c, r, a, e, d, m in rows])
+                    [(c, r, a, e, json.dumps(d), m, now, now) for c, r, a, e, d, m in rows],
+                )
+
         self._call(write)
 
     def sending(self, campaign: str, recipient: str, size: int) -> Callable[[], None]:
         """Start recording "sending"; the function returned waits until it is on disk."""
+
         def write():
             now = _now()
             with self._transaction(durable=True):
-                self.db.execute("UPDATE deliveries SET size=?, attempts=attempts+1 "
-                                "WHERE campaign=? AND recipient=?", (size, campaign, recipient))
+                self.db.execute(
+                    "UPDATE deliveries SET size=?, attempts=attempts+1 "
+                    "WHERE campaign=? AND recipient=?",
+                    (size, campaign, recipient),
+                )
                 self._set(campaign, recipient, "sending", None, None, now)
+
         future = self._writer.submit(self._locked, write)
 
         def wait() -> None:
@@ -238,27 +275,37 @@ class Journal:
                 future.result()
             except sqlite3.DatabaseError as exc:
                 raise self._error(exc) from None
+
         return wait
 
-    def finish(self, campaign: str, recipient: str, status: str, code: int | None,
-               reply: str | None) -> None:
+    def finish(
+        self, campaign: str, recipient: str, status: str, code: int | None, reply: str | None
+    ) -> None:
         assert status in STATUSES
+
         def write():
             now = _now()
             with self._transaction():
                 self._set(campaign, recipient, status, code, reply, now)
                 if status == "sent":
-                    self.db.execute("UPDATE deliveries SET sent_at=? WHERE campaign=? AND "
-                                    "recipient=?", (now, campaign, recipient))
+                    self.db.execute(
+                        "UPDATE deliveries SET sent_at=? WHERE campaign=? AND recipient=?",
+                        (now, campaign, recipient),
+                    )
+
         self._call(write)
 
     def _set(self, campaign, recipient, status, code, reply, now) -> None:
-        self.db.execute("UPDATE deliveries SET status=?, smtp_code=?, smtp_reply=?, "
-                        "updated_at=? WHERE campaign=? AND recipient=?",
-                        (status, code, reply, now, campaign, recipient))
-        self.db.execute("INSERT INTO events (campaign, recipient, at, status, smtp_code, "
-                        "smtp_reply) VALUES (?, ?, ?, ?, ?, ?)",
-                        (campaign, recipient, now, status, code, reply))
+        self.db.execute(
+            "UPDATE deliveries SET status=?, smtp_code=?, smtp_reply=?, "
+            "updated_at=? WHERE campaign=? AND recipient=?",
+            (status, code, reply, now, campaign, recipient),
+        )
+        self.db.execute(
+            "INSERT INTO events (campaign, recipient, at, status, smtp_code, "
+            "smtp_reply) VALUES (?, ?, ?, ?, ?, ?)",
+            (campaign, recipient, now, status, code, reply),
+        )
 
     def _transaction(self, durable: bool = False):
         return _Transaction(self.db, durable)
@@ -284,8 +331,10 @@ def read_statuses(path: Path) -> dict[tuple[str, str], str]:
     try:
         db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
         try:
-            return {(c, r): s for c, r, s in
-                    db.execute("SELECT campaign, recipient, status FROM deliveries")}
+            return {
+                (c, r): s
+                for c, r, s in db.execute("SELECT campaign, recipient, status FROM deliveries")
+            }
         finally:
             db.close()
     except sqlite3.DatabaseError:

@@ -12,10 +12,10 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..errors import Collector
 from ..reader import read_text
@@ -69,8 +69,9 @@ def check_address(value: str) -> tuple[str | None, str | None]:
         return None, f'"{value}" must contain exactly one @'
     local, domain = value.split("@")
     if not local.isascii():
-        return None, (f'"{value}": accents before the @ are not supported '
-                      "(few servers accept them)")
+        return None, (
+            f'"{value}": accents before the @ are not supported (few servers accept them)'
+        )
     if not _LOCAL.match(local) or len(local) > 64:
         return None, f'"{value}": the part before the @ is not a valid address'
     try:
@@ -78,8 +79,7 @@ def check_address(value: str) -> tuple[str | None, str | None]:
     except UnicodeError:
         return None, f'"{value}": the domain is not a valid name'
     labels = ascii_domain.split(".")
-    if (len(labels) < 2 or not all(_LABEL.match(label) for label in labels)
-            or labels[-1].isdigit()):
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         return None, f'"{value}": the domain after the @ is not a valid name (like example.org)'
     address = f"{local}@{ascii_domain}"
     if len(address) > 254:
@@ -90,23 +90,27 @@ def check_address(value: str) -> tuple[str | None, str | None]:
 def line_break_problem(value: str) -> str | None:
     """Why `value` cannot go into a mail header, or None."""
     if _LINE_BREAKS.search(value):
-        return ("contains a line break; it would end the mail header and could add "
-                "headers of its own (header injection)")
+        return (
+            "contains a line break; it would end the mail header and could add "
+            "headers of its own (header injection)"
+        )
     if _CONTROL.search(value):
         return "contains a control character"
     return None
 
 
-def read_recipients(path: Path, slugs: Sequence[str],
-                    warnings: list | None = None) -> list[Recipient]:
+def read_recipients(
+    path: Path, slugs: Sequence[str], warnings: list | None = None
+) -> list[Recipient]:
     """Read and check the list; raise `LivretError` with every problem if any row is bad.
 
     `slugs` are the documents a row may ask for: "booklet" and the theme slugs, in the order
     attachments are to appear. Warnings (ignored columns) are appended to `warnings`.
     """
     problems = Collector()
-    text = read_text(path, problems, "the recipient list",
-                     'in the spreadsheet, save as "CSV UTF-8"')
+    text = read_text(
+        path, problems, "the recipient list", 'in the spreadsheet, save as "CSV UTF-8"'
+    )
     if text is None:
         problems.raise_if_errors()
     rows = _rows(text, path, problems)
@@ -124,8 +128,10 @@ def _delimiter(header_line: str) -> str:
 
     Sniffing the data rows is unreliable (names contain commas); the header is plain words.
     """
+
     def known(sep: str) -> int:
         return sum(1 for c in header_line.split(sep) if c.strip().strip('"').lower() in COLUMNS)
+
     return max((",", ";", "\t"), key=lambda sep: (known(sep), sep == ","))
 
 
@@ -151,18 +157,26 @@ def _rows(text: str, path: Path, problems: Collector) -> Iterable[tuple[int, dic
             for column, value in zip(header, values):
                 if column is not None:
                     row[column] = value
-            extra = [v for v in values[len(header):] if v.strip()]
+            extra = [v for v in values[len(header) :] if v.strip()]
             if extra:
-                problems.error(path, start, None,
-                               f"{len(values)} values but the header (line {header_line}) has "
-                               f"{len(header)} columns; put quotes around a value that contains "
-                               "the separator")
+                problems.error(
+                    path,
+                    start,
+                    None,
+                    f"{len(values)} values but the header (line {header_line}) has "
+                    f"{len(header)} columns; put quotes around a value that contains "
+                    "the separator",
+                )
             yield start, row, len(values)
     except csv.Error as exc:
         problems.error(path, reader.line_num, None, f"not a valid CSV file: {exc}")
     if header is None and not problems.has_errors:
-        problems.error(path, None, None,
-                       f"empty file: the first line must name the columns {', '.join(COLUMNS)}")
+        problems.error(
+            path,
+            None,
+            None,
+            f"empty file: the first line must name the columns {', '.join(COLUMNS)}",
+        )
 
 
 def _check_header(values: list[str], path: Path, line: int, problems: Collector):
@@ -178,16 +192,23 @@ def _check_header(values: list[str], path: Path, line: int, problems: Collector)
         else:
             header.append(None)
             if name:
-                problems.warning(path, line, None,
-                                 f'column "{value.strip()}" is ignored (known columns: '
-                                 f'{", ".join(COLUMNS)})')
+                problems.warning(
+                    path,
+                    line,
+                    None,
+                    f'column "{value.strip()}" is ignored (known columns: {", ".join(COLUMNS)})',
+                )
     missing = [c for c in REQUIRED if c not in seen]
     if missing:
         for column in missing:
-            problems.error(path, line, column,
-                           f'missing column (the header line must name {", ".join(REQUIRED)}'
-                           f' and, optionally, organisation; found: '
-                           f'{", ".join(v.strip() for v in values if v.strip()) or "nothing"})')
+            problems.error(
+                path,
+                line,
+                column,
+                f"missing column (the header line must name {', '.join(REQUIRED)}"
+                f" and, optionally, organisation; found: "
+                f"{', '.join(v.strip() for v in values if v.strip()) or 'nothing'})",
+            )
         return None
     return header
 
@@ -211,34 +232,46 @@ def _check_rows(rows, path: Path, slugs: list[str], problems: Collector) -> list
         if email is not None:
             key = email.lower()
             if key in first_seen:
-                problems.error(path, line, "email",
-                               f"{email} is already on line {first_seen[key]} "
-                               "(addresses are compared without regard to case)")
+                problems.error(
+                    path,
+                    line,
+                    "email",
+                    f"{email} is already on line {first_seen[key]} "
+                    "(addresses are compared without regard to case)",
+                )
                 continue
             first_seen[key] = line
         if email is None or send is None:
             continue
-        out.append(Recipient(line=line, email=email,
-                             name=" ".join(row.get("name", "").split()),
-                             organisation=" ".join(row.get("organisation", "").split()),
-                             send=send))
+        out.append(
+            Recipient(
+                line=line,
+                email=email,
+                name=" ".join(row.get("name", "").split()),
+                organisation=" ".join(row.get("organisation", "").split()),
+                send=send,
+            )
+        )
     return out
 
 
-def _check_send(value: str, path: Path, line: int, slugs: list[str],
-                problems: Collector) -> tuple[str, ...] | None:
+def _check_send(
+    value: str, path: Path, line: int, slugs: list[str], problems: Collector
+) -> tuple[str, ...] | None:
     # Spaces separate documents; commas too, because people type "booklet, mobilites".
     words = [w.lower() for w in re.split(r"[\s,;]+", value) if w]
     if not words:
-        problems.error(path, line, "send",
-                       f"empty: name at least one document among {', '.join(slugs)}")
+        problems.error(
+            path, line, "send", f"empty: name at least one document among {', '.join(slugs)}"
+        )
         return None
     unknown = [w for w in words if w not in slugs]
     for word in unknown:
         close = difflib.get_close_matches(word, slugs, n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
-        problems.error(path, line, "send",
-                       f'unknown document "{word}"{hint}; valid: {", ".join(slugs)}')
+        problems.error(
+            path, line, "send", f'unknown document "{word}"{hint}; valid: {", ".join(slugs)}'
+        )
     if unknown:
         return None
     return tuple(s for s in slugs if s in words)

@@ -14,8 +14,8 @@ import smtplib
 import socket
 import ssl
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from ..errors import Problem
 from .settings import Settings
@@ -39,8 +39,15 @@ class Fatal(Exception):
 
 
 class _Temporary(Exception):
-    def __init__(self, reply: str, code: int | None = None, *, drop: bool = False,
-                 connect: bool = False, stale: bool = False):
+    def __init__(
+        self,
+        reply: str,
+        code: int | None = None,
+        *,
+        drop: bool = False,
+        connect: bool = False,
+        stale: bool = False,
+    ):
         super().__init__(reply)
         self.reply, self.code = reply, code
         self.drop = drop  # the connection is unusable
@@ -63,8 +70,13 @@ class Sender:
     """Sends messages over one SMTP connection, opened on first use and reused; a failed
     connection is dropped and the next attempt opens a new one."""
 
-    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.settings = settings
         self.sleep = sleep
         self.clock = clock
@@ -78,9 +90,15 @@ class Sender:
 
     # -- public -----------------------------------------------------------------------------
 
-    def send(self, sender: str, recipients: Sequence[str], chunks: Sequence[bytes],
-             on_data: Callable[[], Callable[[], None]], on_not_sent: Callable[[str], None],
-             while_waiting: Callable[[], None] = lambda: None) -> Outcome:
+    def send(
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        chunks: Sequence[bytes],
+        on_data: Callable[[], Callable[[], None]],
+        on_not_sent: Callable[[str], None],
+        while_waiting: Callable[[], None] = lambda: None,
+    ) -> Outcome:
         """Deliver one message, retrying temporary failures with exponential backoff.
 
         `chunks` are the dot-stuffed message. `on_data` runs once the server has accepted
@@ -105,8 +123,9 @@ class Sender:
 
             try:
                 smtp = self._connection()
-                return self._transaction(smtp, sender, recipients, chunks, started,
-                                         while_waiting, attempt)
+                return self._transaction(
+                    smtp, sender, recipients, chunks, started, while_waiting, attempt
+                )
             except _Temporary as exc:
                 if exc.drop:
                     self._drop()
@@ -116,8 +135,7 @@ class Sender:
                     free_reconnect = False  # a relay closed an idle connection: not a failure
                     continue
                 if attempt >= s.attempts:
-                    return Outcome("failed", exc.code, exc.reply, attempt,
-                                   unreachable=exc.connect)
+                    return Outcome("failed", exc.code, exc.reply, attempt, unreachable=exc.connect)
                 self.sleep(min(delay, s.backoff_max))
                 delay *= 2
                 attempt += 1
@@ -159,11 +177,17 @@ class Sender:
         smtp = None
         try:
             if s.security == "ssl":
-                smtp = smtplib.SMTP_SSL(s.host, s.effective_port, local_hostname=_local_hostname(),
-                                        timeout=s.timeout, context=context)
+                smtp = smtplib.SMTP_SSL(
+                    s.host,
+                    s.effective_port,
+                    local_hostname=_local_hostname(),
+                    timeout=s.timeout,
+                    context=context,
+                )
             else:
-                smtp = smtplib.SMTP(s.host, s.effective_port, local_hostname=_local_hostname(),
-                                    timeout=s.timeout)
+                smtp = smtplib.SMTP(
+                    s.host, s.effective_port, local_hostname=_local_hostname(), timeout=s.timeout
+                )
             self.connections += 1
             # A message goes out as several writes (headers, shared attachment bytes, end
             # marker); with Nagle's algorithm the last small one waits for the server's delayed
@@ -172,45 +196,61 @@ class Sender:
             smtp.ehlo_or_helo_if_needed()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
-                    raise Fatal(self._problem(
-                        "the server does not offer STARTTLS; set security: ssl if it expects "
-                        "TLS from the start, or none for a relay on this machine"))
+                    raise Fatal(
+                        self._problem(
+                            "the server does not offer STARTTLS; set security: ssl if it expects "
+                            "TLS from the start, or none for a relay on this machine"
+                        )
+                    )
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.user:
                 if not smtp.has_extn("auth"):
-                    raise Fatal(self._problem(
-                        "the server offers no authentication (AUTH) on this connection; "
-                        "remove user, or check security"))
+                    raise Fatal(
+                        self._problem(
+                            "the server offers no authentication (AUTH) on this connection; "
+                            "remove user, or check security"
+                        )
+                    )
                 smtp.login(s.user, s.password or "")
         except Fatal:
             self._close_quietly(smtp)
             raise
         except ssl.SSLCertVerificationError as exc:
             self._close_quietly(smtp)
-            raise Fatal(self._problem(
-                f"the server's TLS certificate could not be verified ({exc.verify_message}); "
-                "for a relay with a private certificate authority, give its certificate with "
-                "--cafile (or cafile: in mail.yaml)")) from None
+            raise Fatal(
+                self._problem(
+                    f"the server's TLS certificate could not be verified ({exc.verify_message}); "
+                    "for a relay with a private certificate authority, give its certificate with "
+                    "--cafile (or cafile: in mail.yaml)"
+                )
+            ) from None
         except ssl.SSLError as exc:
             self._close_quietly(smtp)
             raise Fatal(self._problem(f"TLS failed: {exc.reason or exc}")) from None
         except smtplib.SMTPAuthenticationError as exc:
             self._close_quietly(smtp)
-            raise Fatal(self._problem(
-                f"authentication refused for user {s.user}: {_reply(exc.smtp_code, exc.smtp_error)}"
-                " (check user and LIVRET_SMTP_PASSWORD)")) from None
+            raise Fatal(
+                self._problem(
+                    f"authentication refused for user {s.user}: {_reply(exc.smtp_code, exc.smtp_error)}"
+                    " (check user and LIVRET_SMTP_PASSWORD)"
+                )
+            ) from None
         except smtplib.SMTPResponseException as exc:
             self._close_quietly(smtp)
             reply = _reply(exc.smtp_code, exc.smtp_error)
             if 400 <= exc.smtp_code < 500:
-                raise _Temporary(f"connection refused for now: {reply}", exc.smtp_code,
-                                 drop=True, connect=True) from None
+                raise _Temporary(
+                    f"connection refused for now: {reply}", exc.smtp_code, drop=True, connect=True
+                ) from None
             raise Fatal(self._problem(f"the server refused the connection: {reply}")) from None
         except (smtplib.SMTPException, OSError) as exc:
             self._close_quietly(smtp)
-            raise _Temporary(f"cannot connect to {s.server}: {exc or type(exc).__name__}",
-                             drop=True, connect=True) from None
+            raise _Temporary(
+                f"cannot connect to {s.server}: {exc or type(exc).__name__}",
+                drop=True,
+                connect=True,
+            ) from None
         self.smtp = smtp
         return smtp
 
@@ -227,8 +267,9 @@ class Sender:
 
     # -- one transaction ---------------------------------------------------------------------
 
-    def _transaction(self, smtp, sender, recipients, chunks, on_data, while_waiting,
-                     attempt) -> Outcome:
+    def _transaction(
+        self, smtp, sender, recipients, chunks, on_data, while_waiting, attempt
+    ) -> Outcome:
         reused = self.connections > 0 and getattr(smtp, "_livret_used", False)
         smtp._livret_used = True
         try:
@@ -259,11 +300,14 @@ class Sender:
         if refused:
             # All or nothing: a message that reached only the archive copy (bcc) would be
             # recorded as delivered to someone who never got it.
-            detail = "; ".join(_reply(c, m) if r == recipients[0] else f"{r}: {_reply(c, m)}"
-                               for r, c, m in refused)
+            detail = "; ".join(
+                _reply(c, m) if r == recipients[0] else f"{r}: {_reply(c, m)}"
+                for r, c, m in refused
+            )
             worst = max(c for _, c, _ in refused)
-            return self._refusal(smtp, worst, detail.encode(), attempt, "recipient",
-                                 preformatted=True)
+            return self._refusal(
+                smtp, worst, detail.encode(), attempt, "recipient", preformatted=True
+            )
 
         try:
             code, message = smtp.docmd("DATA")
@@ -279,23 +323,28 @@ class Sender:
             smtp.send(chunks[-1] + end if chunks else end)  # the last chunk is small
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             # The end-of-data marker never left: a server drops an unterminated message.
-            raise _Temporary(f"connection lost while sending the message: {exc}",
-                             drop=True) from None
+            raise _Temporary(
+                f"connection lost while sending the message: {exc}", drop=True
+            ) from None
         while_waiting()
         try:
             code, message = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
-            return Outcome("unknown", None,
-                           f"the connection ended after the whole message was sent, before the "
-                           f"server's reply ({exc}); it may or may not have been delivered",
-                           attempt)
+            return Outcome(
+                "unknown",
+                None,
+                f"the connection ended after the whole message was sent, before the "
+                f"server's reply ({exc}); it may or may not have been delivered",
+                attempt,
+            )
         if code == 250:
             return Outcome("sent", code, _reply(code, message), attempt)
         return self._refusal(smtp, code, message, attempt, "message", after_data=True)
 
-    def _refusal(self, smtp, code, message, attempt, stage, *, preformatted=False,
-                 after_data=False) -> Outcome:
+    def _refusal(
+        self, smtp, code, message, attempt, stage, *, preformatted=False, after_data=False
+    ) -> Outcome:
         reply = message.decode("utf-8", "replace") if preformatted else _reply(code, message)
         if not after_data:
             try:
@@ -311,4 +360,3 @@ class Sender:
         # Not a valid SMTP reply at this point: the server is confused; start afresh.
         self._drop()
         raise _Temporary(f"unexpected reply to {stage}: {reply}", code, drop=True)
-

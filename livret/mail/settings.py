@@ -83,6 +83,7 @@ def _int_range(lo, hi):
         if not lo <= number <= hi:
             raise ValueError(f"must be between {lo} and {hi}")
         return number
+
     return parse
 
 
@@ -97,6 +98,7 @@ def _positive(allow_zero: bool):
         if number < 0 or (number == 0 and not allow_zero) or number != number:
             raise ValueError("must be a positive number")
         return number
+
     return parse
 
 
@@ -136,9 +138,23 @@ def _addresses(value, name):
     return tuple(_address(item, name) for item in items if str(item).strip())
 
 
-_UNITS = {"": 1, "b": 1, "o": 1, "k": 1000, "kb": 1000, "ko": 1000, "kib": 1024,
-          "m": 1000**2, "mb": 1000**2, "mo": 1000**2, "mib": 1024**2,
-          "g": 1000**3, "gb": 1000**3, "go": 1000**3, "gib": 1024**3}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "o": 1,
+    "k": 1000,
+    "kb": 1000,
+    "ko": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mo": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "go": 1000**3,
+    "gib": 1024**3,
+}
 
 
 def parse_size(value, name="max-size") -> int:
@@ -172,8 +188,22 @@ OPTIONS = {
     "journal": ("journal", _path),
 }
 # Options that have a flag; the others (bcc, backoff-max) are rare enough for mail.yaml only.
-FLAGS = ("host", "port", "security", "user", "from", "reply-to", "rate", "cafile", "timeout",
-         "max-size", "attempts", "backoff", "templates", "journal")
+FLAGS = (
+    "host",
+    "port",
+    "security",
+    "user",
+    "from",
+    "reply-to",
+    "rate",
+    "cafile",
+    "timeout",
+    "max-size",
+    "attempts",
+    "backoff",
+    "templates",
+    "journal",
+)
 
 
 def flag_dest(name: str) -> str:
@@ -181,8 +211,9 @@ def flag_dest(name: str) -> str:
     return "from_" if name == "from" else name.replace("-", "_")
 
 
-def load_settings(config: Path | None, overrides: dict[str, object] | None = None,
-                  environ=None) -> Settings:
+def load_settings(
+    config: Path | None, overrides: dict[str, object] | None = None, environ=None
+) -> Settings:
     """Settings from `config` (default `mail.yaml`, which may be absent), then `overrides`
     (flag name → value as typed, None meaning "not given"), then the password from the
     environment. Every problem is reported at once."""
@@ -192,8 +223,13 @@ def load_settings(config: Path | None, overrides: dict[str, object] | None = Non
     path = DEFAULT_CONFIG if config is None else Path(config)
     if config is not None or path.exists():
         if not path.is_file():
-            problems.error(path, None, None, "settings file not found (copy mail.example.yaml "
-                           "to mail.yaml, or drop --config to use the defaults)")
+            problems.error(
+                path,
+                None,
+                None,
+                "settings file not found (copy mail.example.yaml "
+                "to mail.yaml, or drop --config to use the defaults)",
+            )
         else:
             _from_file(path, values, problems)
     for name, raw in (overrides or {}).items():
@@ -203,8 +239,9 @@ def load_settings(config: Path | None, overrides: dict[str, object] | None = Non
     password = environ.get(PASSWORD_ENV) or None
     settings = replace(Settings(), **values, password=password)
     if settings.cafile is not None and not settings.cafile.is_file():
-        raise LivretError(Problem(display_path(settings.cafile), None, "cafile",
-                                  "CA certificate file not found"))
+        raise LivretError(
+            Problem(display_path(settings.cafile), None, "cafile", "CA certificate file not found")
+        )
     return settings
 
 
@@ -219,13 +256,16 @@ def _from_file(path: Path, values: dict, problems: Collector) -> None:
         name = str(key).strip().lower().replace("_", "-")
         line = src.line(str(key))
         if name in ("password", "pass", "passwd", "smtp-password"):
-            problems.error(path, line, str(key),
-                           f"a password is never read from a file: set the environment variable "
-                           f"{PASSWORD_ENV} instead, and remove this line")
+            problems.error(
+                path,
+                line,
+                str(key),
+                f"a password is never read from a file: set the environment variable "
+                f"{PASSWORD_ENV} instead, and remove this line",
+            )
             continue
         if name not in OPTIONS:
-            problems.error(path, line, str(key),
-                           f'unknown setting; valid: {", ".join(OPTIONS)}')
+            problems.error(path, line, str(key), f"unknown setting; valid: {', '.join(OPTIONS)}")
             continue
         if message := _set(values, name, raw):
             problems.error(path, line, str(key), message)
@@ -248,13 +288,25 @@ def check_for_sending(settings: Settings) -> None:
     problems = []
     where = settings.server
     if settings.user and not settings.password:
-        problems.append(Problem(COMMAND_LINE, None, None,
-                                f"user {settings.user} is set but {PASSWORD_ENV} is not: "
-                                f"export {PASSWORD_ENV}=… before sending"))
+        problems.append(
+            Problem(
+                COMMAND_LINE,
+                None,
+                None,
+                f"user {settings.user} is set but {PASSWORD_ENV} is not: "
+                f"export {PASSWORD_ENV}=… before sending",
+            )
+        )
     if settings.user and settings.security == "none" and not _is_loopback(settings.host):
-        problems.append(Problem(COMMAND_LINE, None, "security",
-                                f"security is none, so the password for {where} would cross the "
-                                "network in clear; use starttls or ssl"))
+        problems.append(
+            Problem(
+                COMMAND_LINE,
+                None,
+                "security",
+                f"security is none, so the password for {where} would cross the "
+                "network in clear; use starttls or ssl",
+            )
+        )
     if problems:
         raise LivretError(problems)
 
@@ -276,4 +328,3 @@ def describe(settings: Settings) -> str:
     if settings.rate:
         parts.append(f"at most {settings.rate:g}/min")
     return f"{settings.server} ({', '.join(parts)})"
-
