@@ -22,7 +22,7 @@ VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
     "accessible": ("pdf/ua-1", None),
     "archive": ("pdf/a-3a", None),  # PDF/A-3 level "a": archival *and* tagged (accessible)
-    "print": ("pdf/ua-1", "print.css"),
+    "print": ("pdf/x-4", "print.css"),  # finished for the press by livret.press
 }
 
 
@@ -76,13 +76,18 @@ class Printer:
         self.fetcher = _fetcher_class()([LAYOUTS, STYLES, self.content_root])
         self.font_config = FontConfiguration()
         self._css: dict[str, object] = {}
+        # Filled by the `@color-profile` rules of the stylesheets (print.css: the CMYK intent).
+        self.color_profiles: dict[str, object] = {}
         self._CSS = CSS
         self.base = [self._sheet(name) for name in STYLESHEETS]
 
     def _sheet(self, name: str):
         if name not in self._css:
             self._css[name] = self._CSS(
-                filename=str(STYLES / name), font_config=self.font_config, url_fetcher=self.fetcher
+                filename=str(STYLES / name),
+                font_config=self.font_config,
+                url_fetcher=self.fetcher,
+                color_profiles=self.color_profiles,
             )
         return self._css[name]
 
@@ -100,10 +105,17 @@ class Printer:
         try:
             document = HTML(
                 string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
-            ).render(stylesheets=sheets, font_config=self.font_config)
+            ).render(
+                stylesheets=sheets,
+                font_config=self.font_config,
+                color_profiles=self.color_profiles if variant == "print" else None,
+                # PDF/X: the CMYK output intent is chosen at layout time.
+                **({"pdf_variant": pdf_variant} if variant == "print" else {}),
+            )
             pages = len(document.pages)
             data = document.write_pdf(
                 pdf_variant=pdf_variant,
+                pdf_tags=True,
                 attachments=[],
                 # A fixed identifier derived from the input: same HTML, same bytes.
                 pdf_identifier=hashlib.md5(html.encode() + variant.encode()).hexdigest().encode(),
@@ -116,7 +128,24 @@ class Printer:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
+        if variant == "print":
+            data = self._press(data, document.metadata.title or "")
         return data, pages
+
+    def _press(self, data: bytes, title: str) -> bytes:
+        """The PDF/X-4 file finished for the press (CMYK only, marks and slug outside the bleed)."""
+        from weasyprint import CSS, HTML
+
+        from . import press
+
+        def slug(pages: int, width: float, height: float) -> bytes:
+            label = f"{title} · PDF/X-4 · {press.CONDITION}"
+            sheet = CSS(string=press.slug_css(label, width, height), font_config=self.font_config)
+            return HTML(string=press.slug_html(pages)).write_pdf(
+                stylesheets=[self._sheet("fonts.css"), sheet], font_config=self.font_config
+            )
+
+        return press.finish(data, slug)
 
     def _denied_problems(self, sources) -> list[Problem]:
         problems = []

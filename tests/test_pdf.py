@@ -259,7 +259,9 @@ def test_weasyprint_warnings_fail_the_render():
     assert data.startswith(b"%PDF") and pages == 1
 
 
-@pytest.mark.parametrize("variant,marker", [("archive", 'pdfaid:part="3"'), ("print", "pdfuaid")])
+@pytest.mark.parametrize(
+    "variant,marker", [("archive", 'pdfaid:part="3"'), ("print", "GTS_PDFXVersion>PDF/X-4<")]
+)
 def test_variants(variant, marker, tmp_path):
     manifest, results = run(
         CONTENT, tmp_path, booklet=False, themes=[], actions=["apfe"], variant=variant

@@ -1,0 +1,158 @@
+"""--variant print: the press file, read back with pikepdf (PDF/X-4, CMYK only, boxes, marks)."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+import pikepdf
+import pytest
+from conftest import CONTENT
+
+from livret import press
+from livret.pipeline import run
+
+MM = 72 / 25.4
+
+
+@pytest.fixture(scope="module")
+def press_files(tmp_path_factory):
+    """One excerpt (cover, contents, opener, cards, back cover) and one sheet, for the press."""
+    out = tmp_path_factory.mktemp("press")
+    _, results = run(
+        CONTENT,
+        out,
+        booklet=False,
+        themes=["precarite-energetique"],
+        actions=["apfe"],
+        variant="print",
+    )
+    return [r.path for r in results]
+
+
+def _streams(pdf: pikepdf.Pdf):
+    """(owner, resources) for every page and every form XObject reachable from a page."""
+    seen = set()
+
+    def forms(resources):
+        for xobject in (resources or {}).get("/XObject", {}).values():
+            if xobject.objgen in seen:
+                continue
+            seen.add(xobject.objgen)
+            if xobject.get("/Subtype") == pikepdf.Name.Form:
+                yield xobject, xobject.get("/Resources")
+                yield from forms(xobject.get("/Resources"))
+
+    for page in pdf.pages:
+        yield page, page.obj.get("/Resources")
+        yield from forms(page.obj.get("/Resources"))
+
+
+def test_pdfx4_identification_and_cmyk_output_intent(press_files):
+    for path in press_files:
+        with pikepdf.open(path) as pdf:
+            xmp = bytes(pdf.Root.Metadata.read_bytes()).decode()
+            assert "<pdfxid:GTS_PDFXVersion>PDF/X-4</pdfxid:GTS_PDFXVersion>" in xmp, path.name
+            assert pdf.Root.Metadata.get("/Filter") is None  # PDF/X-4: XMP readable as is
+            assert str(pdf.docinfo.get("/Trapped")) == "/False"
+            assert pdf.pdf_version >= "1.6"
+            (intent,) = pdf.Root.OutputIntents
+            assert intent.S == pikepdf.Name.GTS_PDFX
+            assert str(intent.OutputConditionIdentifier) == "FOGRA39"
+            profile = intent.DestOutputProfile
+            assert int(profile.N) == 4
+            assert profile.read_bytes()[16:20] == b"CMYK"  # ICC header: data colour space
+            assert b"FOGRA39L" in profile.read_bytes()  # the vendored profile (its description)
+
+
+def test_no_rgb_anywhere(press_files):
+    for path in press_files:
+        with pikepdf.open(path) as pdf:
+            operators = Counter()
+            for owner, resources in _streams(pdf):
+                for item in pikepdf.parse_content_stream(owner):
+                    if isinstance(item, pikepdf.ContentStreamInlineImage):
+                        continue
+                    op = str(item.operator)
+                    operators[op] += 1
+                    assert op not in ("rg", "RG"), (path.name, op, list(item.operands))
+                    if op in ("cs", "CS"):
+                        assert not press._is_rgb_space(item.operands[0], resources), path.name
+                for xobject in (resources or {}).get("/XObject", {}).values():
+                    if xobject.get("/Subtype") == pikepdf.Name.Image:
+                        assert not press._is_rgb_space(xobject.get("/ColorSpace"), None)
+                group = owner.obj.get("/Group") if isinstance(owner, pikepdf.Page) else None
+                if group is not None:
+                    assert not press._is_rgb_space(group.get("/CS"), None)
+            assert operators["k"] + operators["scn"] > 50, path.name  # the colours are there
+
+
+def test_text_is_pure_black(press_files):
+    """The body text is 100 % K: the commonest fill colour of the shown text is 0 0 0 1."""
+    with pikepdf.open(press_files[-1]) as pdf:
+        colours = Counter()
+        for page in pdf.pages:
+            fill = None
+            for item in pikepdf.parse_content_stream(page):
+                op = str(getattr(item, "operator", ""))
+                if op in ("k", "scn", "sc") and len(item.operands) == 4:
+                    fill = tuple(float(v) for v in item.operands)
+                elif op in ("TJ", "Tj"):
+                    colours[fill] += 1
+        assert colours.most_common(1)[0][0] == (0.0, 0.0, 0.0, 1.0), colours.most_common(3)
+
+
+def test_boxes_and_marks_outside_the_bleed(press_files):
+    for path in press_files:
+        with pikepdf.open(path) as pdf:
+            for n, page in enumerate(pdf.pages, 1):
+                trim = [float(v) for v in page.obj.TrimBox]
+                bleed = [float(v) for v in page.obj.BleedBox]
+                media = [float(v) for v in page.obj.MediaBox]
+                assert abs(trim[2] - trim[0] - 210 * MM) < 0.5  # A4 trimmed
+                assert [round(b - t, 2) for b, t in zip(bleed, trim, strict=True)] == [
+                    round(v, 2) for v in (-3 * MM, -3 * MM, 3 * MM, 3 * MM)
+                ], (path.name, n)
+                assert media[0] < bleed[0] - 8 * MM and media[2] > bleed[2] + 8 * MM
+                # The crop marks: 8 strokes per page, every one outside the bleed box.
+                overlay = pikepdf.parse_content_stream(page.obj.Contents[-1])
+                points, segments = [], []
+                for item in overlay:
+                    op = str(item.operator)
+                    if op in ("m", "l"):
+                        points.append(tuple(float(v) for v in item.operands))
+                    if op == "S":
+                        segments.append(points)
+                        points = []
+                assert len(segments) == 8, (path.name, n)
+                for (ax, ay), (bx, by) in segments:
+                    outside_x = max(ax, bx) <= bleed[0] or min(ax, bx) >= bleed[2]
+                    outside_y = max(ay, by) <= bleed[1] or min(ay, by) >= bleed[3]
+                    assert outside_x or outside_y, (path.name, n, (ax, ay, bx, by))
+                    assert media[0] <= min(ax, bx) and max(ax, bx) <= media[2]
+
+
+def test_slug_line_names_the_document_and_page(press_files):
+    from pypdf import PdfReader
+
+    reader = PdfReader(press_files[-1])
+    text = reader.pages[1].extract_text()
+    assert "PDF/X-4 · FOGRA39 · page 2 / 2" in text
+
+
+def test_greys_go_to_black_only_and_colours_through_the_profile():
+    assert press.rgb_to_cmyk(0.11, 0.11, 0.11) == (0.0, 0.0, 0.0, 0.89)
+    assert press.rgb_to_cmyk(1, 1, 1) == (0.0, 0.0, 0.0, 0.0)
+    c, m, y, k = press.rgb_to_cmyk(0x1D / 255, 0x5E / 255, 0xA8 / 255)  # the mobility blue
+    assert c > 0.8 and m > 0.5 and y < 0.1
+
+
+def test_the_press_file_is_reproducible(tmp_path):
+    paths = []
+    for name in ("a", "b"):
+        _, results = run(
+            CONTENT, tmp_path / name, booklet=False, themes=[], actions=["apfe"], variant="print"
+        )
+        paths.append(results[0].path.read_bytes())
+    assert paths[0] == paths[1]
+    assert pikepdf.open(io.BytesIO(paths[0])).pages
