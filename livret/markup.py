@@ -39,7 +39,7 @@ def block(text: str, shift: int = 0) -> Markup:
     html = _MD.reset().convert(text)
     if shift:
         html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", html)
-    return Markup(french_html(link_emails(html)))
+    return Markup(french_html(link_emails(html), keep_names=True))
 
 
 @lru_cache(maxsize=8192)
@@ -47,13 +47,13 @@ def inline(text: str) -> Markup:
     """One line of inline Markdown (a sidebar item, a title) → HTML without the <p>."""
     html = _MD.reset().convert(text)
     html = re.sub(r"^<p>(.*)</p>$", r"\1", html.strip(), flags=re.S)
-    return Markup(french_html(link_emails(html)))
+    return Markup(french_html(link_emails(html), keep_names=True))
 
 
 @lru_cache(maxsize=8192)
 def plain(text: str) -> Markup:
     """Text printed as is (names, titles): escaped, then French spacing."""
-    return Markup(french_html(str(escape(text))))
+    return Markup(french_html(str(escape(text)), keep_names=True))
 
 
 def plain_text(text: str) -> str:

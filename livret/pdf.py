@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from . import pageplan
 from .errors import LivretError, Problem, display_path
 from .outputs import LAYOUTS, STYLES, STYLESHEETS
 
@@ -102,8 +103,9 @@ class Printer:
         logger = logging.getLogger("weasyprint")
         logger.addHandler(capture)
         self.fetcher.denied.clear()
-        try:
-            document = HTML(
+
+        def layout(html: str):
+            return HTML(
                 string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
             ).render(
                 stylesheets=sheets,
@@ -112,6 +114,12 @@ class Printer:
                 # PDF/X: the CMYK output intent is chosen at layout time.
                 **({"pdf_variant": pdf_variant} if variant == "print" else {}),
             )
+
+        try:
+            document = layout(html)
+            # A multiple of 4 pages: Notes pages before the back cover, laid out again.
+            if (planned := pageplan.plan(html, len(document.pages))) is not None:
+                document = layout(planned)
             pages = len(document.pages)
             data = document.write_pdf(
                 pdf_variant=pdf_variant,

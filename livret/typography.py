@@ -41,7 +41,7 @@ import bisect
 import html as _html
 import re
 
-__all__ = ["NBSP", "NNBSP", "french", "french_html"]
+__all__ = ["NBSP", "NNBSP", "NAME_CLASS", "COMPOUND_CLASS", "french", "french_html"]
 
 NBSP = "\u00a0"  # no-break space: before € and %, inside phone numbers
 NNBSP = "\u202f"  # narrow no-break space: before ; : ! ?, inside « », thousands
@@ -132,6 +132,29 @@ def french(text: str) -> str:
 
 # --- HTML ------------------------------------------------------------------------------
 
+# Names are not hyphenated (« Tou-louse », « INGUE-NAUD »), compound names are not broken at
+# their hyphens (« Hauts-de- / France »). French typesetting does not cut a proper noun; we
+# cannot tell every proper noun from other words, so every word that starts with a capital
+# (a name, an acronym, a word in capitals, also the first word of a sentence) is kept whole.
+# Words of 4 letters or fewer are left alone: they are never hyphenated (hyphenate-limit).
+NAME_CLASS = "nh"  # styles/typography.css: hyphens: manual
+COMPOUND_CLASS = "nb"  # styles/typography.css: hyphens: manual; white-space: nowrap
+_NAME = re.compile(r"(?<![\w-])[A-ZÀ-ÖØ-ÞŒ]\w*(?:-\w+)*")  # linear: no nested repetition
+_NAME_OPEN = f'<span class="{NAME_CLASS}">'
+_COMPOUND_OPEN = f'<span class="{COMPOUND_CLASS}">'
+
+
+def _keep_name(m: re.Match) -> str:
+    word = m.group()
+    if "-" in word:
+        return f"{_COMPOUND_OPEN}{word}</span>"
+    return f"{_NAME_OPEN}{word}</span>" if len(word) > 4 else word
+
+
+def _keep_names(text: str) -> str:
+    return _NAME.sub(_keep_name, text)
+
+
 _TOKEN = re.compile(
     r"""
     (?P<comment><!--.*?-->)
@@ -182,8 +205,9 @@ _INLINE = {
 class _Run:
     """Text units between two block boundaries, with the inline tags among them."""
 
-    def __init__(self, out: list[str]) -> None:
+    def __init__(self, out: list[str], keep_names: bool = False) -> None:
         self.out = out
+        self.keep_names = keep_names
         self.pieces: list[tuple[str, str | None]] = []  # (source, char or None for tags)
 
     def text(self, source: str) -> None:
@@ -208,15 +232,20 @@ class _Run:
         edits = _edits(joined)
         where = sorted(edits)
         i = 0
+        inside_name = False  # right after one of our own name spans: a second pass
         for source, plain in self.pieces:
             if plain is None:
                 self.out.append(source)
-            elif source is plain:  # a run of plain text: edit only the characters that change
+                inside_name = source in (_NAME_OPEN, _COMPOUND_OPEN)
+                continue
+            if source is plain:  # a run of plain text: edit only the characters that change
                 end = i + len(plain)
                 if bisect.bisect_left(where, i) < bisect.bisect_left(where, end):
-                    self.out.append("".join(edits.get(i + k, c) for k, c in enumerate(plain)))
+                    text = "".join(edits.get(i + k, c) for k, c in enumerate(plain))
                 else:
-                    self.out.append(plain)
+                    text = plain
+                # Edits only ever produce characters, never markup: the names can be wrapped.
+                self.out.append(_keep_names(text) if self.keep_names and not inside_name else text)
                 i = end
             else:  # one character written as an entity
                 self.out.append(edits.get(i, source))
@@ -224,10 +253,15 @@ class _Run:
         self.pieces = []
 
 
-def french_html(html: str) -> str:
-    """``html`` (a fragment we generate) with French typography applied to its text."""
+def french_html(html: str, keep_names: bool = False) -> str:
+    """``html`` (a fragment we generate) with French typography applied to its text.
+
+    ``keep_names``: also wrap every word that starts with a capital in a span that is never
+    hyphenated (``NAME_CLASS``), and compound names (``Hauts-de-France``) in one that is
+    never broken (``COMPOUND_CLASS``). Idempotent too: our own spans are not wrapped again.
+    """
     out: list[str] = []
-    run = _Run(out)
+    run = _Run(out, keep_names)
     verbatim = 0  # depth inside <code>, <pre> …
     pos = 0
     while True:

@@ -357,3 +357,44 @@ def test_random_strings_keep_the_promises():
         assert french_html(once) == once, repr(typed)
         assert tags(once) == tags(typed), repr(typed)
         assert untypeset(text_of(once)) == untypeset(text_of(typed)), repr(typed)
+
+
+# --- names are kept whole (keep_names) -----------------------------------------------------
+
+
+def test_names_are_wrapped_to_be_kept_whole():
+    html = "<p>Toulouse Métropole et l'ADIE Occitanie, avec INGUENAUD à Marseille.</p>"
+    out = french_html(html, keep_names=True)
+    for name in ("Toulouse", "Métropole", "Occitanie", "INGUENAUD", "Marseille"):
+        assert f'<span class="nh">{name}</span>' in out
+    assert "l\u2019<span" not in out or "ADIE" in out  # short words (ADIE) are left alone
+    assert '<span class="nh">ADIE</span>' not in out
+    assert "avec" in out and '<span class="nh">avec' not in out  # lower-case words untouched
+
+
+def test_compound_place_names_are_never_broken():
+    out = french_html("<p>dans les Hauts-de-France et en Centre-Val de Loire</p>", keep_names=True)
+    assert '<span class="nb">Hauts-de-France</span>' in out
+    assert '<span class="nb">Centre-Val</span>' in out
+    # a lower-case compound is an ordinary word
+    assert "auto-écoles" in french_html("<p>les auto-écoles</p>", keep_names=True)
+    assert "<span" not in french_html("<p>les auto-écoles</p>", keep_names=True)
+
+
+def test_names_not_wrapped_inside_tags_code_or_by_default():
+    html = '<p><a href="https://Example.org/Toulouse">Toulouse</a> <code>Marseille</code></p>'
+    out = french_html(html, keep_names=True)
+    assert 'href="https://Example.org/Toulouse"' in out
+    assert "<code>Marseille</code>" in out
+    assert french_html("<p>Toulouse</p>") == "<p>Toulouse</p>"
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["<p>Toulouse, l'Emploi, Hauts-de-France</p>", "<h2>AGILES : Mob'in</h2>", "Coop'Alim Lozère"],
+)
+def test_keep_names_is_idempotent_and_keeps_the_text(html):
+    once = french_html(html, keep_names=True)
+    assert french_html(once, keep_names=True) == once
+    strip = re.compile(r'</?span(?: class="n[hb]")?>')
+    assert strip.sub("", once) == french_html(html)

@@ -1,0 +1,31 @@
+"""The page plan of a booklet or excerpt: a book in spreads, a multiple of 4 pages.
+
+The stylesheets do most of it (styles/page.css): every card opens on a left-hand page, each
+theme opener on a right-hand page, the back cover on a left-hand page; WeasyPrint leaves the
+pages in between blank and styles them as deliberate "Notes" pages (`@page :blank`).
+
+What CSS cannot know is the total: a saddle-stitched booklet has a multiple of 4 pages, the
+back cover last. So the document is laid out once, its pages counted, and when the count is
+not a multiple of 4 the plan adds Notes pages before the back cover, where the layout
+(booklet.html) marks their place, and the document is laid out again. Notes pages come after
+every numbered page: the contents' page numbers do not move.
+"""
+
+from __future__ import annotations
+
+MARK = "<!-- livret:notes -->"  # where Notes pages go (layouts/booklet.html, before the back)
+NOTES_PAGE = '<section class="notes-page" aria-hidden="true"></section>'
+
+
+def notes_needed(pages: int) -> int:
+    """How many Notes pages bring `pages` to a multiple of 4."""
+    return -pages % 4
+
+
+def plan(html: str, pages: int) -> str | None:
+    """The HTML to lay out again, or None when the page count is right (or the document,
+    a single-action sheet, has no place for Notes pages)."""
+    extra = notes_needed(pages)
+    if not extra or MARK not in html:
+        return None
+    return html.replace(MARK, NOTES_PAGE * extra, 1)
