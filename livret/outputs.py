@@ -7,23 +7,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import design
 from .errors import LivretError, Problem
 from .model import Site
-
-PROJECT = Path(__file__).resolve().parent.parent
-LAYOUTS = PROJECT / "layouts"
-STYLES = PROJECT / "styles"
-# Order matters: later sheets refine earlier ones.
-STYLESHEETS = (
-    "fonts.css",
-    "page.css",
-    "typography.css",
-    "cover.css",
-    "contents.css",
-    "opener.css",
-    "card.css",
-    "thanks.css",
-)
 
 
 @dataclass(frozen=True)
@@ -87,14 +73,10 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
     return out
 
 
-def shared_inputs() -> list[Path]:
-    """Layouts, stylesheets and fonts: inputs of every output (the mail templates are not)."""
-    return sorted(
-        p
-        for d in (LAYOUTS, STYLES)
-        for p in d.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and "mail" not in p.parts
-    )
+def shared_inputs(site: Site) -> dict[str, Path]:
+    """Layouts, stylesheets and fonts (the project's own or livret's): inputs of every
+    output, by the name they are looked up with."""
+    return design.for_content(site.root).files()
 
 
 def content_inputs(site: Site, output: Output) -> list[Path]:
@@ -122,27 +104,27 @@ class Fingerprints:
 
     def __init__(self, site: Site, versions: dict[str, str]):
         self.site, self.versions = site, versions
-        self._shared: list[Path] | None = None
-        self._hashes: dict[Path, tuple[str, str]] = {}
+        self._shared: dict[str, str] | None = None
+        self._hashes: dict[Path, str] = {}
+        self._project = Path(site.root).resolve().parent
 
-    def _hash(self, path: Path) -> tuple[str, str]:
+    def _hash(self, path: Path) -> str:
         if path not in self._hashes:
-            self._hashes[path] = (_rel(path), hashlib.sha256(path.read_bytes()).hexdigest())
+            self._hashes[path] = hashlib.sha256(path.read_bytes()).hexdigest()
         return self._hashes[path]
 
     def __call__(self, output: Output) -> dict[str, str]:
         if self._shared is None:
-            self._shared = shared_inputs()
-        out = dict(self._hash(p) for p in [*content_inputs(self.site, output), *self._shared])
+            self._shared = {name: self._hash(p) for name, p in shared_inputs(self.site).items()}
+        out = {self._rel(p): self._hash(p) for p in content_inputs(self.site, output)}
+        out.update(self._shared)
         out.update(self.versions)
         return out
 
-
-def _rel(path: Path) -> str:
-    path = path.resolve()
-    for base in (PROJECT, Path.cwd().resolve()):
+    def _rel(self, path: Path) -> str:
+        """A content file's name relative to the project folder ("content/edition.yaml")."""
+        path = path.resolve()
         try:
-            return path.relative_to(base).as_posix()
+            return path.relative_to(self._project).as_posix()
         except ValueError:
-            continue
-    return path.as_posix()
+            return path.as_posix()

@@ -28,6 +28,15 @@ def test_importing_livret_leaves_pyyaml_alone():
 
 def test_livret_keeps_scalars_as_typed():
     problems = Collector()
-    doc = load_yaml("a: 0561270762\nb: no\nc: 1.50\nd: true\ne: 12:30\nf: ~", Path("x.yaml"), problems)
+    doc = load_yaml(
+        "a: 0561270762\nb: no\nc: 1.50\nd: true\ne: 12:30\nf: ~", Path("x.yaml"), problems
+    )
     assert doc is not None
-    assert doc.data == {"a": "0561270762", "b": "no", "c": "1.50", "d": True, "e": "12:30", "f": None}
+    assert doc.data == {
+        "a": "0561270762",
+        "b": "no",
+        "c": "1.50",
+        "d": True,
+        "e": "12:30",
+        "f": None,
+    }
