@@ -4,10 +4,13 @@ and which files each one is made from (its inputs, for the incremental build).""
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from . import design
+from . import __version__, design
 from .errors import LivretError, Problem
 from .model import Site
 
@@ -95,6 +98,85 @@ def content_inputs(site: Site, output: Output) -> list[Path]:
         ]
     action = site.action(output.action)
     return [root / "edition.yaml", site.theme(action.theme).path, action.path]
+
+
+# Every distribution whose version can change the bytes of a PDF: what makes the HTML
+# (Markdown, Jinja2, PyYAML), WeasyPrint and what it prints with (tinyhtml5 parses the HTML,
+# tinycss2/cssselect2 the CSS, Pyphen hyphenates, fontTools subsets the fonts, Pillow decodes
+# images, pydyf writes the PDF). System libraries (Pango, HarfBuzz) are not covered.
+SHAPING = (
+    "weasyprint",
+    "pydyf",
+    "tinyhtml5",
+    "tinycss2",
+    "cssselect2",
+    "pyphen",
+    "fonttools",
+    "pillow",
+    "markdown",
+    "jinja2",
+    "pyyaml",
+)
+PACKAGE = Path(__file__).resolve().parent  # livret's own code
+
+
+def _dist_key(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
+    """{name: version} of installed distributions, from the names of the *.dist-info
+    folders on sys.path: one directory listing each (~1 ms), where importlib.metadata reads
+    every distribution's metadata (~20 ms), on the path of every no-change build."""
+    wanted = {_dist_key(n): n for n in names}
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            listing = os.scandir(entry or ".")
+        except OSError:
+            continue
+        with listing:
+            for item in listing:
+                if not item.name.endswith(".dist-info"):
+                    continue
+                dist, _, version = item.name.removesuffix(".dist-info").partition("-")
+                name = wanted.get(_dist_key(dist))
+                if name and name not in found:  # the first on sys.path is the one imported
+                    found[name] = version
+    missing = [n for n in names if n not in found]
+    if missing:  # egg-info and other installs: the slow, general way
+        from importlib import metadata
+
+        for name in missing:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                found[name] = "not installed"
+    return {name: found[name] for name in names}
+
+
+@lru_cache(maxsize=4)
+def code_hash(package: Path = PACKAGE) -> str:
+    """sha256 of livret's own Python code that makes PDFs (not the mail code): a change to
+    it (a typography rule, a render step) makes every PDF out of date."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] in ("mail", "__pycache__"):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def tool_versions(variant: str) -> dict[str, str]:
+    """What, besides the input files, shapes an output's bytes: livret's code and version,
+    the versions of its dependencies, and the PDF variant."""
+    return {
+        "livret": __version__,
+        "livret code": code_hash(PACKAGE),
+        **installed_versions(),
+        "variant": variant,
+    }
 
 
 class Fingerprints:

@@ -280,3 +280,41 @@ def test_a_wheel_installed_in_a_fresh_venv_builds_from_an_empty_folder(tmp_path)
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert len(PdfReader(pdf).pages) > 20
     assert sorted(p.name for p in folder.iterdir()) == ["content", "output"]
+
+
+def test_livret_code_and_dependency_versions_make_outputs_out_of_date(built, tmp_path, monkeypatch):
+    from livret import outputs
+
+    out, manifest, _ = built
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    _, results = run(CONTENT, copy, themes=THEMES)  # as built: nothing to do
+    assert set(statuses(results).values()) == {"up to date"}
+    booklet = results[0].output
+    entry = next(e for e in manifest["outputs"] if e["path"] == booklet.filename)
+
+    def inputs() -> dict[str, str]:  # what the pipeline compares with the manifest
+        return outputs.Fingerprints(SITE, outputs.tool_versions("accessible"))(booklet)
+
+    assert inputs() == entry["inputs"]
+    assert {"pydyf", "fonttools", "pillow", "pyphen", "tinycss2"} <= set(entry["inputs"])
+
+    # livret's own code, with one constant changed: typography.NNBSP
+    code = tmp_path / "livret"
+    shutil.copytree(outputs.PACKAGE, code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(outputs, "PACKAGE", code)
+    assert inputs() == entry["inputs"]  # a copy of the same code: the same fingerprint
+    typography = code / "typography.py"
+    text = typography.read_text(encoding="utf-8")
+    assert 'NNBSP = "\\u202f"' in text
+    typography.write_text(text.replace('NNBSP = "\\u202f"', 'NNBSP = "\\u00a0"'), "utf-8")
+    outputs.code_hash.cache_clear()
+    changed = inputs()
+    assert changed["livret code"] != entry["inputs"]["livret code"]
+    assert {k for k in changed if changed[k] != entry["inputs"][k]} == {"livret code"}
+    monkeypatch.undo()
+
+    # a dependency that shapes the bytes: pydyf writes the PDF
+    real = outputs.installed_versions()
+    monkeypatch.setattr(outputs, "installed_versions", lambda: {**real, "pydyf": "99.0"})
+    assert inputs()["pydyf"] == "99.0" and inputs() != entry["inputs"]
