@@ -15,12 +15,42 @@ from pathlib import Path
 
 from . import __version__
 from .errors import LivretError, Problem
+from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
 COMMANDS = ("build", "check", "watch", "mail")
 
 
+def _lang_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help=_("language of the messages: fr (default) or en; also LIVRET_LANG"),
+    )
+
+
+def take_lang(argv: list[str]) -> list[str]:
+    """Set the messages' language from --lang before the parser (and its help) is made; the
+    option is moved to the end of the arguments, where every command accepts it."""
+    out, lang, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--lang" and i + 1 < len(argv):
+            lang, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--lang="):
+            lang, i = arg.partition("=")[2], i + 1
+            continue
+        out.append(arg)
+        i += 1
+    set_language(lang)
+    if lang is None:
+        return out
+    return [*out, "--lang", lang]
+
+
 def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = ArgumentParser(add_help=False)
+    _lang_option(p)
     p.add_argument(
         "--content",
         type=Path,
@@ -77,12 +107,18 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 def parser(full: bool = True) -> argparse.ArgumentParser:
     common = _common()
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="livret",
         description="Build the « Retour d'expérience » booklet, its excerpts "
         "and action sheets from content/, check the content, or mail the PDFs.",
     )
-    p.add_argument("--version", action="version", version=f"livret {__version__}")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"livret {__version__}",
+        help=_("print the version and exit"),
+    )
+    _lang_option(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser(
         "build",
@@ -313,7 +349,7 @@ def print_problems(exc: LivretError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "build")
     args = parser(full=argv[0] in ("mail", "-h", "--help")).parse_args(argv)
