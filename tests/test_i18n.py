@@ -38,7 +38,10 @@ def _extracted() -> dict[str, tuple[str, int]]:
 
 
 def _placeholders(text: str) -> set[str]:
-    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+    try:
+        return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+    except ValueError:  # a message never formatted may hold a lone brace ("« } »")
+        return set()
 
 
 def test_every_message_has_a_french_translation():
