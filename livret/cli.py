@@ -17,7 +17,7 @@ from . import __version__
 from .errors import LivretError, Problem
 from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
-COMMANDS = ("build", "check", "watch", "mail")
+COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
 
 
 def _lang_option(p: argparse.ArgumentParser) -> None:
@@ -134,6 +134,40 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
     _selection(w)
     w.set_defaults(func=cmd_watch)
+    e = sub.add_parser(
+        "new-edition",
+        help=_("start the next edition in a new content folder"),
+        description=_(
+            "Create a complete content folder for edition N: same series, themes and colours, "
+            "one example card; every value to write says « À COMPLÉTER »."
+        ),
+    )
+    _lang_option(e)
+    e.add_argument("folder", type=Path, metavar=_("FOLDER"), help=_("the new content folder"))
+    e.add_argument(
+        "--number", type=int, required=True, metavar="N", help=_("the new edition's number")
+    )
+    e.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=Path("content"),
+        metavar=_("FOLDER"),
+        help=_("the edition to start from (default: content)"),
+    )
+    e.set_defaults(func=cmd_new_edition)
+    a = sub.add_parser(
+        "new-action",
+        parents=[common],
+        help=_("add a card to a theme"),
+        description=_(
+            "Create actions/SLUG.md from the card template and add SLUG to the theme's "
+            "« actions: » list."
+        ),
+    )
+    a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
+    a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
+    a.set_defaults(func=cmd_new_action)
     if full:
         from .mail import cli as mail_cli
 
@@ -159,10 +193,46 @@ def selection(args, site) -> dict:
     return {"booklet": booklet, "themes": themes, "actions": actions}
 
 
+def cmd_new_edition(args) -> int:
+    from .scaffold import new_edition
+
+    written = new_edition(args.folder, args.number, args.source)
+    print(
+        _("{folder}: edition no. {number} created ({count} files).").format(
+            folder=args.folder, number=args.number, count=len(written)
+        )
+    )
+    print(
+        _(
+            "Next: replace each « À COMPLÉTER » (python build.py check --content {folder} "
+            "lists them), then build with python build.py --content {folder}."
+        ).format(folder=args.folder)
+    )
+    return 0
+
+
+def cmd_new_action(args) -> int:
+    from .scaffold import new_action
+
+    card, theme = new_action(args.slug, args.theme, args.content)
+    print(
+        _(
+            "{card}: new card, listed in {theme}; write its text in place of « À COMPLÉTER »."
+        ).format(card=card, theme=theme)
+    )
+    return 0
+
+
+def print_warnings(site) -> None:
+    for p in site.warnings:
+        print(p, file=sys.stderr)
+
+
 def cmd_check(args) -> int:
     from .loader import load_site
 
     site = load_site(args.content)
+    print_warnings(site)
     print(
         f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
         f"{len(site.files)} files"
@@ -235,7 +305,10 @@ def build_once(args, site=None):
     from .loader import load_site
     from .pipeline import run
 
-    site = site or load_site(args.content)
+    if site is None:
+        site = load_site(args.content)
+        if not args.quiet:
+            print_warnings(site)
     if args.list:
         _list(site)
         return None

@@ -121,8 +121,27 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
             return None
         finally:
             loader.dispose()
-        return None if failed else Located(path, data, located, line_offset + 1)
+        if failed:
+            return None
+        todo_marks(text, path, problems, line_offset + 1)
+        return Located(path, data, located, line_offset + 1)
     return None
+
+
+TODO_RE = re.compile(r"à compléter", re.IGNORECASE)
+
+
+def todo_marks(text: str, path: Path, problems: Collector, first_line: int = 1) -> None:
+    """A warning for each line that still holds the marker « À COMPLÉTER » (new-edition and
+    new-action write it wherever the editor has to write the real text)."""
+    for n, line in enumerate(text.split("\n")):
+        if TODO_RE.search(line):
+            problems.warning(
+                path,
+                first_line + n,
+                None,
+                _("still to fill in: replace « À COMPLÉTER » with the real text before publishing"),
+            )
 
 
 # --- YAML slips, explained ---------------------------------------------------------------
@@ -398,4 +417,6 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
     if not isinstance(meta.data, dict):
         problems.error(path, 2, None, "front matter must be 'field: value' lines")
         return None
-    return MarkdownFile(meta, "\n".join(lines[end + 1 :]), end + 2)
+    body = "\n".join(lines[end + 1 :])
+    todo_marks(body, path, problems, end + 2)
+    return MarkdownFile(meta, body, end + 2)
