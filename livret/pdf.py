@@ -16,8 +16,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from . import pageplan
+from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
-from .outputs import LAYOUTS, STYLES, STYLESHEETS
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -74,7 +74,8 @@ class Printer:
         from weasyprint.text.fonts import FontConfiguration
 
         self.content_root = Path(content_root).resolve()
-        self.fetcher = _fetcher_class()([LAYOUTS, STYLES, self.content_root])
+        self.design = for_content(self.content_root)
+        self.fetcher = _fetcher_class()([*self.design.folders, self.content_root])
         self.font_config = FontConfiguration()
         self._css: dict[str, object] = {}
         # Filled by the `@color-profile` rules of the stylesheets (print.css: the CMYK intent).
@@ -85,7 +86,7 @@ class Printer:
     def _sheet(self, name: str):
         if name not in self._css:
             self._css[name] = self._CSS(
-                filename=str(STYLES / name),
+                filename=str(self.design.stylesheet(name)),
                 font_config=self.font_config,
                 url_fetcher=self.fetcher,
                 color_profiles=self.color_profiles,

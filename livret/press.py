@@ -21,10 +21,14 @@ import io
 import zlib
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
-from .outputs import STYLES
+from .design import shipped
 
-PROFILE = STYLES / "icc" / "FOGRA39L-livret.icc"
+# The output profile shipped with livret's styles (print.css names the same file).
+PROFILE = (shipped("styles") or Path(__file__).resolve().parent.parent / "styles") / (
+    "icc/FOGRA39L-livret.icc"
+)
 MM = 72 / 25.4
 BLEED = 3 * MM  # the bleed WeasyPrint paints (print.css: `bleed: 3mm`)
 SLUG = 12 * MM  # room outside the bleed for the marks and the slug line

@@ -10,9 +10,9 @@ from html import unescape
 
 import pytest
 import yaml
+from conftest import CONTENT, ROOT
 from pypdf import PdfReader
 
-from conftest import CONTENT, ROOT
 from livret import pageplan
 
 STYLES = ROOT / "styles"
