@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,19 +21,25 @@ from .errors import LivretError, Problem
 COMMANDS = ("build", "check", "watch", "mail")
 
 
-def _common() -> argparse.ArgumentParser:
+# Options accepted before the command too (`livret --content c check`), each with a value.
+GLOBAL_OPTIONS = ("--content", "--output")
+
+
+def _common(defaults: bool = False) -> argparse.ArgumentParser:
+    """--content and --output. The top-level parser holds the defaults; a command's own
+    copy sets them only when given after it, so that one given before it is kept."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
         "--content",
         type=Path,
-        default=Path("content"),
+        default=Path("content") if defaults else argparse.SUPPRESS,
         metavar="DIR",
         help="content folder (default: content)",
     )
     p.add_argument(
         "--output",
         type=Path,
-        default=Path("output"),
+        default=Path("output") if defaults else argparse.SUPPRESS,
         metavar="DIR",
         help="output folder (default: output)",
     )
@@ -75,10 +83,11 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def parser(full: bool = True) -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     common = _common()
     p = argparse.ArgumentParser(
         prog="livret",
+        parents=[_common(defaults=True)],
         description="Build the « Retour d'expérience » booklet, its excerpts "
         "and action sheets from content/, check the content, or mail the PDFs.",
     )
@@ -98,14 +107,10 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
     _selection(w)
     w.set_defaults(func=cmd_watch)
-    if full:
-        from .mail import cli as mail_cli
-
-        mail_cli.register(sub, [common])
-    else:
-        # The mail modules (email, smtplib, ssl…) cost ~50 ms to import: a build, the most
-        # frequent command, does not pay for them.
-        sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
+    # `livret mail` is run by livret.mail.cli.main (see main()), like `python -m livret.mail`;
+    # here it is only listed. Its modules (email, smtplib, ssl…) cost ~50 ms to import: a
+    # build, the most frequent command, does not pay for them.
+    sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
     return p
 
 
@@ -314,19 +319,48 @@ def print_problems(exc: LivretError) -> None:
     print(f"livret: {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
 
 
+def _command_at(argv: list[str]) -> int:
+    """Where the command is in argv, after any global options; "build" is put there when
+    none is given (`livret --theme x` = `livret build --theme x`)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in COMMANDS:
+            return i
+        if arg in GLOBAL_OPTIONS:
+            i += 2
+        elif arg.partition("=")[0] in GLOBAL_OPTIONS:
+            i += 1
+        else:
+            break
+    if i < len(argv) and argv[i] in ("-h", "--help", "--version"):
+        return i
+    argv.insert(min(i, len(argv)), "build")
+    return i
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        argv.insert(0, "build")
-    args = parser(full=argv[0] in ("mail", "-h", "--help")).parse_args(argv)
+    at = _command_at(argv)
     try:
-        return args.func(args)
+        if argv[at] == "mail":
+            # One way to run it: `livret mail …` is `python -m livret.mail …`, same exit codes.
+            from .mail.cli import main as mail_main
+
+            code = mail_main(argv[:at] + argv[at + 1 :])
+        else:
+            args = parser().parse_args(argv)
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe is seen here, not at exit
+        return code
     except LivretError as exc:
         print_problems(exc)
         return 1
     except KeyboardInterrupt:
         print("livret: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
     except OSError as exc:
         print_problems(
             LivretError(
@@ -334,3 +368,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 1
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`livret --json | head`): stop quietly, with the
+    status of a process ended by SIGPIPE, as any command in a pipe does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):  # nothing more to flush into the closed pipe
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
