@@ -53,10 +53,6 @@ class Ctx:
         dotted = self.name(key)
         self.problems.error(self.src.path, self.src.line(dotted), dotted, message)
 
-    def warning(self, key: str, message: str) -> None:
-        dotted = self.name(key)
-        self.problems.warning(self.src.path, self.src.line(dotted), dotted, message)
-
     def sub(self, key: str) -> Ctx:
         return Ctx(self.src, self.problems, self.name(key))
 

@@ -26,10 +26,6 @@ VARIANTS = {
 }
 
 
-class Denied(Exception):
-    pass
-
-
 def _fetcher_class():
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
