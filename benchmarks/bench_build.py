@@ -227,7 +227,8 @@ def print_table(
     for n, row in enumerate(rows):
         print(
             "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
             ).rstrip()
         )
         if n == 0:

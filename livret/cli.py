@@ -169,14 +169,10 @@ def _summary(results, elapsed, args) -> None:
 
     folder = results[0].path.parent if results else args.output
     table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
-    for col, just in (
-        ("output", "left"),
-        ("pages", "right"),
-        ("size", "right"),
-        ("time", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(col, justify=just, no_wrap=True)
+    for col in ("output", "pages", "size", "time", "status"):
+        table.add_column(
+            col, justify="left" if col in ("output", "status") else "right", no_wrap=True
+        )
     for r in results:
         table.add_row(
             r.path.name,

@@ -122,7 +122,11 @@ def run(
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
-    old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}
+    old_entries: dict[str, dict] = {
+        e["path"]: e
+        for e in old.get("outputs", [])
+        if isinstance(e, dict) and isinstance(e.get("path"), str)
+    }
 
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
@@ -185,7 +189,7 @@ def run(
                 "inputs": r.inputs,
             }
         )
-    entries.sort(key=lambda e: (RANK.get(e.get("kind"), len(RANK)), e["path"]))
+    entries.sort(key=lambda e: (RANK.get(str(e.get("kind")), len(RANK)), e["path"]))
     manifest = {
         "format": MANIFEST_FORMAT,
         "edition": site.edition.slug,
