@@ -17,8 +17,37 @@ from pathlib import Path
 
 from . import __version__
 from .errors import LivretError, Problem
+from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
-COMMANDS = ("build", "check", "watch", "mail")
+COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
+
+
+def _lang_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help=_("language of the messages: fr (default) or en; also LIVRET_LANG"),
+    )
+
+
+def take_lang(argv: list[str]) -> list[str]:
+    """Set the messages' language from --lang before the parser (and its help) is made; the
+    option is moved to the end of the arguments, where every command accepts it."""
+    out, lang, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--lang" and i + 1 < len(argv):
+            lang, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--lang="):
+            lang, i = arg.partition("=")[2], i + 1
+            continue
+        out.append(arg)
+        i += 1
+    set_language(lang)
+    if lang is None:
+        return out
+    return [*out, "--lang", lang]
 
 
 # Options accepted before the command too (`livret --content c check`), each with a value.
@@ -26,9 +55,11 @@ GLOBAL_OPTIONS = ("--content", "--output")
 
 
 def _common(defaults: bool = False) -> argparse.ArgumentParser:
-    """--content and --output. The top-level parser holds the defaults; a command's own
-    copy sets them only when given after it, so that one given before it is kept."""
-    p = argparse.ArgumentParser(add_help=False)
+    """--content and --output (and --lang). The top-level parser holds the defaults; a
+    command's own copy sets them only when given after it, so that one given before is kept."""
+    p = ArgumentParser(add_help=False)
+    if not defaults:
+        _lang_option(p)  # the top-level parser has its own
     p.add_argument(
         "--content",
         type=Path,
@@ -85,13 +116,19 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     common = _common()
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="livret",
         parents=[_common(defaults=True)],
         description="Build the « Retour d'expérience » booklet, its excerpts "
         "and action sheets from content/, check the content, or mail the PDFs.",
     )
-    p.add_argument("--version", action="version", version=f"livret {__version__}")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"livret {__version__}",
+        help=_("print the version and exit"),
+    )
+    _lang_option(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser(
         "build",
@@ -107,6 +144,40 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
     _selection(w)
     w.set_defaults(func=cmd_watch)
+    e = sub.add_parser(
+        "new-edition",
+        help=_("start the next edition in a new content folder"),
+        description=_(
+            "Create a complete content folder for edition N: same series, themes and colours, "
+            "one example card; every value to write says « À COMPLÉTER »."
+        ),
+    )
+    _lang_option(e)
+    e.add_argument("folder", type=Path, metavar=_("FOLDER"), help=_("the new content folder"))
+    e.add_argument(
+        "--number", type=int, required=True, metavar="N", help=_("the new edition's number")
+    )
+    e.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=Path("content"),
+        metavar=_("FOLDER"),
+        help=_("the edition to start from (default: content)"),
+    )
+    e.set_defaults(func=cmd_new_edition)
+    a = sub.add_parser(
+        "new-action",
+        parents=[common],
+        help=_("add a card to a theme"),
+        description=_(
+            "Create actions/SLUG.md from the card template and add SLUG to the theme's "
+            "« actions: » list."
+        ),
+    )
+    a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
+    a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
+    a.set_defaults(func=cmd_new_action)
     # `livret mail` is run by livret.mail.cli.main (see main()), like `python -m livret.mail`;
     # here it is only listed. Its modules (email, smtplib, ssl…) cost ~50 ms to import: a
     # build, the most frequent command, does not pay for them.
@@ -128,10 +199,46 @@ def selection(args, site) -> dict:
     return {"booklet": booklet, "themes": themes, "actions": actions}
 
 
+def cmd_new_edition(args) -> int:
+    from .scaffold import new_edition
+
+    written = new_edition(args.folder, args.number, args.source)
+    print(
+        _("{folder}: edition no. {number} created ({count} files).").format(
+            folder=args.folder, number=args.number, count=len(written)
+        )
+    )
+    print(
+        _(
+            "Next: replace each « À COMPLÉTER » (python build.py check --content {folder} "
+            "lists them), then build with python build.py --content {folder}."
+        ).format(folder=args.folder)
+    )
+    return 0
+
+
+def cmd_new_action(args) -> int:
+    from .scaffold import new_action
+
+    card, theme = new_action(args.slug, args.theme, args.content)
+    print(
+        _(
+            "{card}: new card, listed in {theme}; write its text in place of « À COMPLÉTER »."
+        ).format(card=card, theme=theme)
+    )
+    return 0
+
+
+def print_warnings(site) -> None:
+    for p in site.warnings:
+        print(p, file=sys.stderr)
+
+
 def cmd_check(args) -> int:
     from .loader import load_site
 
     site = load_site(args.content)
+    print_warnings(site)
     print(
         f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
         f"{len(site.files)} files"
@@ -200,7 +307,10 @@ def build_once(args, site=None):
     from .loader import load_site
     from .pipeline import run
 
-    site = site or load_site(args.content)
+    if site is None:
+        site = load_site(args.content)
+        if not args.quiet:
+            print_warnings(site)
     if args.list:
         _list(site)
         return None
@@ -336,14 +446,17 @@ def _command_at(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    # The language is set; "--lang X", if given, is now at the end.
+    argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     at = _command_at(argv)
     try:
         if argv[at] == "mail":
             # One way to run it: `livret mail …` is `python -m livret.mail …`, same exit codes.
             from .mail.cli import main as mail_main
 
-            code = mail_main(argv[:at] + argv[at + 1 :])
+            # (it knows no --lang: the language is already set.)
+            rest = argv[:at] + argv[at + 1 :]
+            code = mail_main(rest[:-2] if rest[-2:-1] == ["--lang"] else rest)
         else:
             args = parser().parse_args(argv)
             code = args.func(args)

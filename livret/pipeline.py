@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .errors import LivretError
+from .errors import LivretError, Problem, display_path
+from .i18n import _
 from .loader import load_site
 from .model import Site
 from .outputs import RANK, Fingerprints, Output, plan, tool_versions
@@ -158,6 +159,8 @@ def run(
         else:
             todo.append((output, filename, inputs))
 
+    if not force:
+        _refuse_other_edition(site, todo, old_entries, old, out_dir)
     if todo:
         _set_reproducible_clock(site)
         if progress:
@@ -183,6 +186,8 @@ def run(
                 "action": r.output.action,
                 "title": r.output.title,
                 "variant": variant,
+                "edition": site.edition.slug,
+                "number": site.edition.number,
                 "pages": r.pages,
                 "bytes": r.bytes,
                 "sha256": r.sha256,
@@ -193,6 +198,7 @@ def run(
     manifest = {
         "format": MANIFEST_FORMAT,
         "edition": site.edition.slug,
+        "number": site.edition.number,
         "livret_version": __version__,
         "weasyprint_version": versions["weasyprint"],
         "outputs": entries,
@@ -202,6 +208,32 @@ def run(
     order_out = {o.filename: i for i, o in enumerate(outputs)}
     results.sort(key=lambda r: order_out.get(r.output.filename, 0))
     return manifest, results
+
+
+def _refuse_other_edition(site: Site, todo, old_entries: dict, old: dict, out_dir: Path) -> None:
+    """A PDF built from another edition (another number under the same name: a copied
+    content folder whose slug was not changed) is never replaced without --force."""
+    problems = []
+    for _output, filename, _inputs in todo:
+        entry = old_entries.get(filename)
+        if not entry or not (out_dir / filename).is_file():
+            continue
+        number = entry.get("number", old.get("number"))
+        if number is not None and number != site.edition.number:
+            problems.append(
+                Problem(
+                    display_path(out_dir / filename),
+                    None,
+                    None,
+                    _(
+                        "built from edition no. {old}, and this is edition no. {new}: give this "
+                        "edition its own slug in edition.yaml, or build with --force to replace "
+                        "the PDF"
+                    ).format(old=number, new=site.edition.number),
+                )
+            )
+    if problems:
+        raise LivretError(problems)
 
 
 # A render peaks at ~120 MB (benchmarks/bench_build.py); the budget leaves room for bigger
