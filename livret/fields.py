@@ -11,8 +11,11 @@ from collections.abc import Callable
 from .errors import Collector
 from .reader import Located
 
+# An address as it is printed and put in a mailto: link: the local part without the rare
+# characters (% ? = & # / ! …) that a mail program reads as URL syntax ("x%40y.org?bcc=…"
+# would add a hidden recipient).
 EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"^[A-Za-z0-9_'+-]+(?:\.[A-Za-z0-9_'+-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -144,10 +147,8 @@ def colour(value, ctx: Ctx, key: str):
 def integer(value, ctx: Ctx, key: str):
     text_value = str(value).strip()
     if isinstance(value, (list, dict)) or not text_value.isdigit() or int(text_value) < 1:
-        ctx.error(
-            key,
-            f"expected a whole number ≥ 1, got {_type_name(value) if isinstance(value, (list, dict)) else repr(value)}",
-        )
+        got = _type_name(value) if isinstance(value, (list, dict)) else repr(value)
+        ctx.error(key, f"expected a whole number ≥ 1, got {got}")
         return None
     return int(text_value)
 

@@ -101,18 +101,20 @@ def content_inputs(site: Site, output: Output) -> list[Path]:
     """The content files an output is made from."""
     root = site.root
     if output.kind == "booklet":
-        return list(site.files)
+        return site.with_images(site.files)
     if output.kind == "theme":
         theme = site.theme(output.theme)
-        return [
-            root / "edition.yaml",
-            root / "introduction.md",
-            root / "thanks.yaml",
-            theme.path,
-            *(a.path for a in theme.actions),
-        ]
+        return site.with_images(
+            [
+                root / "edition.yaml",
+                root / "introduction.md",
+                root / "thanks.yaml",
+                theme.path,
+                *(a.path for a in theme.actions),
+            ]
+        )
     action = site.action(output.action)
-    return [root / "edition.yaml", site.theme(action.theme).path, action.path]
+    return site.with_images([root / "edition.yaml", site.theme(action.theme).path, action.path])
 
 
 class Fingerprints:
@@ -127,8 +129,29 @@ class Fingerprints:
 
     def _hash(self, path: Path) -> tuple[str, str]:
         if path not in self._hashes:
-            self._hashes[path] = (_rel(path), hashlib.sha256(path.read_bytes()).hexdigest())
+            # Content: the digest of the bytes the loader read and the build renders — a
+            # save since then is a change for the next build, never "up to date".
+            digest = self.site.digests.get(path.resolve())
+            if digest is None:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            self._hashes[path] = (_rel(path), digest)
         return self._hashes[path]
+
+    def recheck(self) -> set[str]:
+        """Files the renderer reads from the disk itself (layouts, styles, fonts, images) whose
+        bytes changed since they were hashed: the render may have used either version."""
+        changed = set()
+        texts = {p.resolve() for p in self.site.files}  # rendered from the bytes read
+        for path, (rel, digest) in self._hashes.items():
+            if path.resolve() in texts:
+                continue
+            try:
+                now = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                now = None
+            if now != digest:
+                changed.add(rel)
+        return changed
 
     def __call__(self, output: Output) -> dict[str, str]:
         if self._shared is None:

@@ -7,6 +7,7 @@ line where it happens.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,22 @@ from pathlib import Path
 import yaml
 
 from .errors import Collector
+from .i18n import _
+
+# Invisible control characters (C0 but tab and line end, DEL, C1) and lone surrogates (only
+# YAML escapes such as "\ud800" make those): never text a booklet should print.
+BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Deeper than this, YAML (and Markdown) nesting is a mistake, not a booklet; bounded well
+# below Python's recursion limit.
+MAX_DEPTH = 40
+
+
+def bad_char_message(char: str) -> str:
+    if "\ud800" <= char <= "\udfff":
+        return _("invalid character U+{code} (half of a character pair): remove it").format(
+            code=f"{ord(char):04X}"
+        )
+    return _("invisible control character U+{code}: remove it").format(code=f"{ord(char):04X}")
 
 
 @dataclass
@@ -47,6 +64,8 @@ def read_text(
     except OSError as exc:
         problems.error(path, None, None, f"cannot read {what}: {exc.strerror or exc}")
         return None
+    # The build fingerprints these very bytes: a save after this read is a change.
+    problems.digests[path.resolve()] = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -58,7 +77,14 @@ def read_text(
             f"not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
         )
         return None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    clean = True
+    for n, line in enumerate(text.split("\n"), 1):
+        bad = BAD_CHAR.search(line)
+        if bad:
+            problems.error(path, n, None, bad_char_message(bad.group()))
+            clean = False
+    return text if clean else None
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -66,7 +92,26 @@ class _LineLoader(yaml.SafeLoader):
 
     YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into 750,
     "no" into False, 1.50 into 1.5: content is printed as typed, so validators convert.
+
+    Nesting is bounded (MAX_DEPTH): PyYAML composes recursively, and a file of ten thousand
+    "[" would end in a RecursionError instead of a line number.
     """
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    _("nested more than {max} levels deep").format(max=MAX_DEPTH),
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 for first, resolvers in list(_LineLoader.yaml_implicit_resolvers.items()):
@@ -94,7 +139,7 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
         if node is None:
             return Located(path, {}, {}, line_offset + 1)
         lines: dict[str, int] = {}
-        data = _build(loader, node, "", lines, line_offset, path, problems, ())
+        data = _build(loader, node, "", lines, line_offset, path, problems, set())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 1 + line_offset) if mark else None
@@ -109,41 +154,51 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     return Located(path, data, lines, line_offset + 1)
 
 
-def _build(loader, node, prefix, lines, offset, path, problems, stack):
-    if id(node) in stack:  # an alias to one of its own parents ("&x [a, *x]")
+def _build(loader, node, prefix, lines, offset, path, problems, seen):
+    """The node's value, each node once: an alias (*name) would repeat a value — a
+    "billion laughs" file makes billions — so aliases are refused where they appear."""
+    line = node.start_mark.line + 1 + offset
+    if id(node) in seen:
         problems.error(
-            path, node.start_mark.line + 1 + offset, prefix or None, "a YAML alias refers to itself"
+            path,
+            line,
+            prefix or None,
+            _("YAML aliases (*name) are not allowed here: write the value out"),
         )
         return None
-    stack = (*stack, id(node))
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key_line = key_node.start_mark.line + 1 + offset
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.error(path, key_line, prefix or None, "keys must be plain words")
+                continue
+            key = loader.construct_object(key_node)
             if not isinstance(key, (str, int)):
-                problems.error(
-                    path,
-                    key_node.start_mark.line + 1 + offset,
-                    prefix or None,
-                    "keys must be plain words",
-                )
+                problems.error(path, key_line, prefix or None, "keys must be plain words")
                 continue
             key = str(key)
             dotted = f"{prefix}.{key}" if prefix else key
-            line = key_node.start_mark.line + 1 + offset
             if key in out:
-                problems.error(path, line, dotted, "key given twice")
-            lines[dotted] = line
-            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, stack)
+                problems.error(path, key_line, dotted, "key given twice")
+            lines[dotted] = key_line
+            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             dotted = f"{prefix}.{i}" if prefix else str(i)
             lines[dotted] = item.start_mark.line + 1 + offset
-            items.append(_build(loader, item, dotted, lines, offset, path, problems, stack))
+            items.append(_build(loader, item, dotted, lines, offset, path, problems, seen))
         return items
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node)
+    if isinstance(value, str):
+        bad = BAD_CHAR.search(value)
+        if bad:
+            problems.error(path, line, prefix or None, bad_char_message(bad.group()))
+            return None
+    return value
 
 
 def read_yaml(path: Path, problems: Collector) -> Located | None:
