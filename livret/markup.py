@@ -37,15 +37,14 @@ def link_emails(html: str) -> str:
     out: list[str] = []
     pos = 0
     end = html.rfind(">") + 1  # no tag can start after the last ">"
+    last_close = html.rfind("</a>")
     while pos < end:
         m = _TAG.search(html, pos, end)
         if not m:
             break
         stop = m.end()
-        if _LINK_OPEN.match(html, m.start()):
-            close = html.find("</a>", m.start() + 2)
-            if close != -1:
-                stop = close + 4
+        if m.start() + 2 <= last_close and _LINK_OPEN.match(html, m.start()):
+            stop = html.find("</a>", m.start() + 2) + 4
         out.append(_EMAIL.sub(r'<a href="mailto:\1">\1</a>', html[pos : m.start()]))
         out.append(html[m.start() : stop])
         pos = stop
