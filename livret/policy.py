@@ -208,6 +208,8 @@ class Policy:
                 href = el.attrs["href"]
                 label = "".join(el.text).strip()
                 line = where(href) if href not in ("", "#") else where(f"]({href})")
+                if line == first_line and label:  # written with &#…; codes: find its text
+                    line = where(label)
                 if href in ("", "#"):
                     self.problems.error(
                         path,
@@ -285,7 +287,9 @@ class Policy:
                         return _(
                             'image "{name}" is {width} × {height} pixels: too big for a page'
                         ).format(name=image.name, width=width, height=height)
-                    picture.load()
+                    picture.verify()  # every chunk whole, checksums right (PNG: up to IEND)
+                with Image.open(io.BytesIO(data)) as picture:
+                    picture.load()  # and every pixel decodes
         except Exception as exc:  # Pillow raises many kinds: all mean "not a whole picture"
             return _(
                 'image "{name}" cannot be read as a picture (truncated or damaged?): {why}'
