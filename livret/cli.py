@@ -295,22 +295,31 @@ def cmd_watch(args) -> int:
     def wanted(change, path: str) -> bool:
         return not is_backup_file(Path(path).name)  # editors' backup, lock and swap files
 
-    once()
-    print(
-        f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
-        file=sys.stderr,
-        flush=True,
-    )
+    # The watcher starts first, the first build after: a save made while that build runs,
+    # or just after, is seen. yield_on_timeout: an empty batch when idle, to start with.
+    started = False
     try:
-        for _changes in watch(
+        for changes in watch(
             args.content,
             LAYOUTS,
             STYLES,
             watch_filter=wanted,
             debounce=150,
             step=50,
-            rust_timeout=0,
+            rust_timeout=500,
+            yield_on_timeout=True,
         ):
+            if not started:
+                started = True
+                once()
+                print(
+                    f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            if not changes:
+                continue
             from . import markup, render
 
             # Layouts and stylesheets may have changed: drop what the process cached.

@@ -302,9 +302,9 @@ def test_deep_nesting_is_a_line_not_a_recursion_error(content_copy, where, text)
     proc = _run_check(content_copy)
     assert proc.returncode == 1, proc.stdout
     assert "Traceback" not in proc.stderr and "RecursionError" not in proc.stderr
-    assert any(
-        line.startswith(prefix) and "nested" in line for line in proc.stderr.splitlines()
-    ), proc.stderr
+    assert any(line.startswith(prefix) and "nested" in line for line in proc.stderr.splitlines()), (
+        proc.stderr
+    )
 
 
 ADVERSARIAL = r"""
