@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import _
+
 # What a terminal would obey or choke on rather than show: C0 controls (ESC starts colour and
 # cursor codes), DEL, C1, lone surrogates (not encodable) and the bidirectional overrides
 # that reorder what is shown. Newlines too: one problem is one line.
@@ -24,6 +26,25 @@ def printable(text: object) -> str:
     return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], s)
 
 
+_DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")
+
+
+def field_label(dotted: str) -> str:
+    """A field path as people count: "actions.4" → "actions n° 5", "initiatives.0.items.2" →
+    "initiatives n° 1, items n° 3" (items counted from 1, as in the file)."""
+    if not _DOTTED.match(dotted):
+        return dotted  # already words ("section « Contexte »")
+    out = ""
+    for part in dotted.split("."):
+        if part.isdigit():
+            out += " " + _("no. {n}").format(n=int(part) + 1)
+        elif out:
+            out += (", " if out[-1].isdigit() else ".") + part
+        else:
+            out = part
+    return out
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     path: str  # shown as given (relative to the working directory when possible)
@@ -34,8 +55,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        what = f"{self.field}: {self.message}" if self.field else self.message
-        prefix = "warning: " if self.severity == "warning" else ""
+        what = f"{field_label(self.field)}: {self.message}" if self.field else self.message
+        prefix = _("warning: ") if self.severity == "warning" else ""
         return printable(f"{where}: {prefix}{what}")
 
 

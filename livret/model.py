@@ -178,6 +178,7 @@ class Site:
     themes: tuple[Theme, ...]
     thanks: Thanks
     files: tuple[Path, ...] = field(default=())  # every content file read
+    warnings: tuple = field(default=())  # Problems that do not stop a build (« À COMPLÉTER »)
     # sha256 of the bytes each file had when it was read (resolved path → hex): the build
     # fingerprints what it rendered, not what is on the disk by then.
     digests: dict[Path, str] = field(default_factory=dict, compare=False)

@@ -215,8 +215,10 @@ class Policy:
                         path,
                         line,
                         field_name,
-                        f'link "{label}" has no address: write the text without [ ]( ) '
-                        "or give its https:// address",
+                        _(
+                            'link "{label}" has no address: write the text without [ ]( ) '
+                            "or give its https:// address"
+                        ).format(label=label),
                     )
                     continue
                 why = link_problem(href, None)
