@@ -13,8 +13,11 @@ from .errors import Collector
 from .i18n import _
 from .reader import Located, quote
 
+# An address as it is printed and put in a mailto: link: the local part without the rare
+# characters (% ? = & # / ! …) that a mail program reads as URL syntax ("x%40y.org?bcc=…"
+# would add a hidden recipient).
 EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"^[A-Za-z0-9_'+-]+(?:\.[A-Za-z0-9_'+-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
