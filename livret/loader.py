@@ -10,6 +10,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from markupsafe import escape
+
 from . import fields as f
 from . import markup
 from .errors import Collector, LivretError, Problem
@@ -22,6 +24,7 @@ from .model import (
     Edition,
     Initiative,
     Introduction,
+    Logo,
     Person,
     Section,
     Site,
@@ -294,6 +297,16 @@ EDITION_SPEC = {
     "pdf_modified": (f.timestamp, True),
     "themes": (f.slug_list, True),
     "back_cover": (_back_cover, True),
+    "logos": (
+        f.records(
+            {"file": (f.text, True), "alt": (f.text, True)},
+            "logo",
+            "- file: logos/club.png  then  alt: Club des territoires",
+            Logo,
+            allow_empty=True,
+        ),
+        False,
+    ),
 }
 
 
@@ -330,6 +343,14 @@ def load_edition(
     if out is None:
         return None
     out["theme_slugs"] = out.pop("themes")
+    out["logos"] = out["logos"] or ()
+    # A logo is an image like any other (inside the content folder, a whole PNG/JPEG…): the
+    # one image policy checks it, and counts it among the files the booklet is made from.
+    checker = policy or Policy(root, problems)
+    for i, logo in enumerate(out["logos"]):
+        line = src.line(f"logos.{i}.file")
+        img = f'<img src="{escape(logo.file)}" alt="{escape(logo.alt)}">'
+        checker.check(img, logo.file, path, line, f"logos.{i}.file")
     check_slug_number(out["slug"], out["number"], src, problems)
     if located is not None:
         located[path] = src

@@ -27,6 +27,18 @@ _EMAIL = re.compile(
 )
 _TAG = re.compile(r"<[^>]+>")
 _LINK_OPEN = re.compile(r"<a\b")
+# A picture alone in its paragraph is a figure; its Markdown title ("…") is the caption:
+# ![what it shows](images/x.png "Caption") → <figure><img …><figcaption>Caption</figcaption>.
+# The alternative text is mandatory (policy.py); images are only read from content/.
+_FIGURE = re.compile(r'<p>(<img alt="[^"]*" src="[^"]*")(?: title="([^"]*)")?\s*/?>\s*</p>')
+
+
+def figures(html: str) -> str:
+    def figure(m: re.Match) -> str:
+        caption = f"<figcaption>{m[2]}</figcaption>" if m[2] else ""
+        return f'<figure class="figure">{m[1]}>{caption}</figure>'
+
+    return _FIGURE.sub(figure, html)
 
 
 def link_emails(html: str) -> str:
@@ -67,7 +79,7 @@ def block(text: str, shift: int = 0) -> Markup:
     html = _MD.reset().convert(text)
     if shift:
         html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", html)
-    return Markup(french_html(link_emails(html), keep_names=True))
+    return Markup(french_html(figures(link_emails(html)), keep_names=True))
 
 
 @lru_cache(maxsize=8192)

@@ -114,6 +114,14 @@ class BackCover:
 
 
 @dataclass(frozen=True)
+class Logo:
+    """A logo of the cover and back cover: an image file inside the content folder."""
+
+    file: str  # as written, relative to the content folder ("logos/club.png")
+    alt: str  # what it shows, for screen readers and the tagged PDF
+
+
+@dataclass(frozen=True)
 class Edition:
     path: Path
     series: str
@@ -132,6 +140,7 @@ class Edition:
     pdf_modified: dt.datetime
     theme_slugs: tuple[str, ...]
     back_cover: BackCover
+    logos: tuple[Logo, ...] = ()  # publisher's and partners' logos (optional)
 
     @property
     def number_label(self) -> str:

@@ -125,6 +125,9 @@ class Printer:
         logger.addHandler(capture)
         self.fetcher.denied.clear()
 
+        # Pictures: downsampled (200 dpi) for the screen PDFs, kept whole for the press.
+        pictures = {} if variant == "print" else {"optimize_images": True, "dpi": 200}
+
         def layout(html: str):
             return HTML(
                 string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
@@ -134,6 +137,7 @@ class Printer:
                 color_profiles=self.color_profiles if variant == "print" else None,
                 # PDF/X: the CMYK output intent is chosen at layout time.
                 **({"pdf_variant": pdf_variant} if variant == "print" else {}),
+                **pictures,
             )
 
         try:
@@ -150,6 +154,7 @@ class Printer:
             data = document.write_pdf(
                 pdf_variant=pdf_variant,
                 pdf_tags=True,
+                **pictures,
                 attachments=[],
                 # A fixed identifier derived from the input: same HTML, same bytes.
                 pdf_identifier=hashlib.md5(html.encode() + variant.encode()).hexdigest().encode(),

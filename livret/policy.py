@@ -228,7 +228,19 @@ class Policy:
                     self._anchors.append((path, line, field_name, href))
             elif el.tag == "img":
                 src = el.attrs.get("src", "")
-                self._image(src, path, where(src) if src else first_line, field_name)
+                line = where(src) if src else first_line
+                self._image(src, path, line, field_name)
+                if not (el.attrs.get("alt") or "").strip():
+                    # Read aloud and in the tagged PDF: a picture without it is a blank.
+                    self.problems.error(
+                        path,
+                        line,
+                        field_name,
+                        _(
+                            'image "{src}" has no alternative text: write what it shows between '
+                            "the brackets, ![what the picture shows]({src})"
+                        ).format(src=src),
+                    )
 
     def _image(self, src: str, path: Path, line: int, field_name) -> None:
         why, image = self._resolve_image(src)

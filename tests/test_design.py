@@ -145,3 +145,89 @@ def test_the_sidebar_is_visible():
     facts = re.search(r"\.facts \{([^}]*)\}", card).group(1)
     assert contrast(tint, "#ffffff") >= 1.2 or re.search(r"border-(top|bottom|left)\s*:", facts)
     assert re.search(r"font-size:\s*(9|9\.\d|1\d)pt", facts)  # and readable: at least 9 pt
+
+
+# --- pictures and logos from the content ---------------------------------------------------
+
+
+def _png(path, size=(120, 80), colour=(200, 80, 20)):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path, "PNG")
+
+
+def _check(content_copy, monkeypatch, capsys) -> tuple[int, str]:
+    from livret.cli import main
+
+    monkeypatch.chdir(content_copy.parent)  # problems read content/actions/adie.md:…
+    capsys.readouterr()
+    rc = main(["check", "--content", "content"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return rc, out + err
+
+
+def _append(path, text: str) -> int:
+    old = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    path.write_text(old + "\n" + text + "\n", encoding="utf-8")
+    return old.count("\n") + 2
+
+
+def test_a_picture_without_alternative_text_is_a_check_error(content_copy, monkeypatch, capsys):
+    _png(content_copy / "images/four.png")
+    line = _append(content_copy / "actions/adie.md", '![](images/four.png "Le four solaire")')
+    rc, out = _check(content_copy, monkeypatch, capsys)
+    assert rc == 1
+    assert f"content/actions/adie.md:{line}:" in out and "alternative text" in out, out
+
+
+def test_a_picture_is_a_figure_with_its_caption_downsampled_on_screen_only(content_copy):
+    from livret.loader import load_site
+    from livret.outputs import plan
+    from livret.pipeline import run
+    from livret.render import render_html
+
+    _png(content_copy / "images/four.png", size=(3000, 2000))
+    _append(content_copy / "actions/adie.md", '![Un four solaire](images/four.png "Le four")')
+    site = load_site(content_copy)
+    html = render_html(site, plan(site, booklet=False, actions=["adie"])[0])
+    assert '<figure class="figure"><img alt="Un four solaire" src="images/four.png">' in html
+    assert "<figcaption>Le four</figcaption>" in html
+    widths = {}
+    for variant in ("accessible", "print"):
+        _, results = run(
+            content_copy, content_copy.parent / variant, booklet=False, themes=[],
+            actions=["adie"], variant=variant,
+        )  # fmt: skip
+        reader = PdfReader(results[0].path)
+        images = [img for page in reader.pages for img in page.images]
+        assert images, variant
+        widths[variant] = max(img.image.size[0] for img in images)
+    assert widths["print"] == 3000  # the press gets every pixel
+    assert widths["accessible"] < 3000  # the screen PDF at 200 dpi at most
+
+
+def test_logos_are_optional_checked_and_printed(content_copy, monkeypatch, capsys):
+    from livret.loader import load_site
+    from livret.outputs import plan
+    from livret.render import render_html
+
+    edition = content_copy / "edition.yaml"
+    assert load_site(content_copy).edition.logos == ()  # edition #01 lists none
+    _png(content_copy / "logos/club.png")
+    _append(edition, "logos:\n  - file: logos/club.png\n    alt: Club des territoires")
+    site = load_site(content_copy)
+    assert [logo.alt for logo in site.edition.logos] == ["Club des territoires"]
+    html = render_html(site, plan(site)[0])
+    assert html.count('src="logos/club.png" alt="Club des territoires"') == 2  # cover, back
+
+    text = edition.read_text(encoding="utf-8")
+    edition.write_text(text.replace("    alt: Club des territoires\n", ""), encoding="utf-8")
+    rc, out = _check(content_copy, monkeypatch, capsys)
+    line = text.count("\n") - 1  # the line of "- file:", the logo without its alt
+    assert rc == 1 and f"content/edition.yaml:{line}: logos no. 1, alt:" in out, out
+
+    edition.write_text(text.replace("logos/club.png", "../secret.png"), encoding="utf-8")
+    rc, out = _check(content_copy, monkeypatch, capsys)
+    assert rc == 1 and "inside the content folder" in out, out
