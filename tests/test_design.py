@@ -231,3 +231,30 @@ def test_logos_are_optional_checked_and_printed(content_copy, monkeypatch, capsy
     edition.write_text(text.replace("logos/club.png", "../secret.png"), encoding="utf-8")
     rc, out = _check(content_copy, monkeypatch, capsys)
     assert rc == 1 and "inside the content folder" in out, out
+
+
+def test_continuation_pages_name_their_card(outputs):
+    """A running head on every page of a card but its first: the card's organisation."""
+    from livret.loader import load_site
+
+    site = load_site(CONTENT)
+    orgs = {a.title.replace("'", "’"): a.organisation.replace("'", "’") for a in site.actions}
+    booklet = next(p for p in outputs if p.name == "retour-experience-01.pdf")
+    reader = PdfReader(booklet)
+    pages = [p.extract_text() or "" for p in reader.pages]
+    _, cards = _starts(reader)
+    titles = [x.title.replace("'", "’") for item in reader.outline if isinstance(item, list)
+              for x in item]  # fmt: skip
+    bounds = [*cards[1:], len(pages) + 1]
+    checked = 0
+    for title, first, nxt in zip(titles, cards, bounds, strict=True):
+        org = next(o for t, o in orgs.items() if title.startswith(t))
+        for n in range(first + 1, nxt):
+            text = pages[n - 1].strip()
+            if text in ("", "Notes") or text.startswith(
+                ("Précarité", "Mobilités", "Remerciements")
+            ):
+                break  # the card is over (a Notes page or the next opener)
+            assert org in text, (title, n)
+            checked += 1
+    assert checked >= 8
