@@ -8,28 +8,38 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
 import markdown as _markdown
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markupsafe import Markup, escape
 
+from .fields import check_email
 from .typography import french, french_html
 
 # Extension instances, not names: looking names up (entry points) and loading "extra" cost
 # ~25 ms per process, a tenth of livret's own share of a build.
 _MD = _markdown.Markdown(extensions=[TableExtension(), SaneListExtension()], output_format="html")
 # Text outside tags and outside <a>…</a>: where a bare e-mail address becomes a mailto link.
-_EMAIL = re.compile(
-    r"(?<![\w.@/:-])([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@-])"
-)
+# This only finds candidates; each is checked by livret's one validator (fields.check_email).
+_EMAIL = re.compile(r"(?<![\w.@/:-])([\w.%+-]+@[\w-]+(?:\.[\w-]+)+)(?![\w@-])")
 _TOKENS = re.compile(r"(<a\b.*?</a>|<[^>]+>)", re.S)
+
+
+def _mailto(match: re.Match) -> str:
+    written = match.group(1)
+    address = check_email(written)[0]  # ASCII form: élysée.fr → xn--lyse-9oad.fr
+    if address is None:
+        return written  # not an address after all (a..b@example.org): left as text
+    # Quoted: "%" or "?" in a link would let the text smuggle in ?bcc= or other headers.
+    return f'<a href="mailto:{quote(address, safe="@")}">{written}</a>'
 
 
 def link_emails(html: str) -> str:
     parts = _TOKENS.split(html)
     for i in range(0, len(parts), 2):  # even indexes are text between tags
-        parts[i] = _EMAIL.sub(r'<a href="mailto:\1">\1</a>', parts[i])
+        parts[i] = _EMAIL.sub(_mailto, parts[i])
     return "".join(parts)
 
 

@@ -35,6 +35,17 @@ PASSWORD = "S3cr3t-pa55word-do-not-leak"
 SMTP_USER = "club"
 
 
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch):
+    """The mail tests assert the English msgids; the French ones are tested apart."""
+    from livret import i18n
+
+    monkeypatch.setenv("LIVRET_LANG", "en")
+    i18n.set_language("en")
+    yield
+    i18n.set_language(None)
+
+
 # -- outputs ------------------------------------------------------------------------------------
 
 
