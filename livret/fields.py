@@ -450,4 +450,11 @@ def mailbox(value, ctx: Ctx, key: str):
     return Address(display_name=display, addr_spec=address)
 
 
-mailbox_list = list_of(mailbox)
+_mailboxes = list_of(mailbox)
+
+
+def mailbox_list(value, ctx: Ctx, key: str):
+    """A list of mailboxes, or one text with them separated by commas."""
+    if isinstance(value, str):
+        value = [item for item in value.split(",") if item.strip()]
+    return _mailboxes(value, ctx, key)

@@ -385,6 +385,7 @@ class MailEnv:
             "5",
             "--backoff",
             "0.01",
+            "--yes",  # no terminal to confirm on
         ]
         if server.cafile is not None:
             flags += ["--cafile", str(server.cafile)]

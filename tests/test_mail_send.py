@@ -441,7 +441,7 @@ def test_the_size_limit_refuses_before_connecting(mail_env, silent_port):
             str(mail_env.journal),
         )
     found = [str(p) for p in exc.value.problems]
-    assert found and all("over the limit of 12 ko" in p for p in found)
+    assert found and all("over the limit of 12 kB" in p for p in found)
     assert f"{csv.name}:4: send: the message for person2@example.org" in found[-1]
     time.sleep(0.2)
     assert accepted == [] and not mail_env.journal.exists()
@@ -497,6 +497,7 @@ def test_a_silent_server_times_out_and_stops_the_run(mail_env, silent_port):
         str(port),
         "--security",
         "none",
+        "--yes",
         "--timeout",
         "0.3",
         "--attempts",
@@ -524,6 +525,7 @@ def test_no_server_at_all(mail_env):
         "127.0.0.1",
         "--port",
         str(free_port()),
+        "--yes",
         "--security",
         "none",
         "--attempts",

@@ -109,6 +109,7 @@ def read_recipients(
     )
     if text is None:
         problems.raise_if_errors()
+        return []
     rows = _rows(text, path, problems)
     recipients = _check_rows(rows, path, list(slugs), problems)
     if not recipients and not problems.has_errors:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from pathlib import Path
+from typing import Any
 
 from .. import fields as f
 from ..errors import Collector, LivretError, Problem, display_path
@@ -102,7 +103,7 @@ def load_settings(
     environment. Every problem is reported at once."""
     env = os.environ if environ is None else environ
     problems = Collector()
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     path = DEFAULT_CONFIG if config is None else Path(config)
     if config is not None or path.exists():
         if not path.is_file():
