@@ -37,7 +37,7 @@ def test_dry_run_writes_eml_files_that_parse_back(mail_env):
     assert any(c in attachments[0].get_filename() for c in "éÉ")  # accents survive
     assert b"filename*" in files[1].read_bytes()  # RFC 2231
     # The summary: each recipient, what they get, the size.
-    assert "Dry run: nothing sent. 2 messages" in out
+    assert "Dry run: nothing sent. Messages written to output/mail/: 2" in out
     assert "anais@example.org" in out and f"{t[0]} {t[2]}" in out and " kB" in out
     assert "add --send" in out
     # No temporary file left over; the list of the files this dry run wrote.
@@ -85,7 +85,7 @@ def test_dry_run_reports_messages_over_the_size_limit(mail_env):
     found = [str(p) for p in exc.value.problems]
     assert len(found) == 1
     assert found[0].startswith(f"{csv.name}:3: send: the message for b@example.org would be ")
-    assert "over the limit of 9 kB" in found[0]
+    assert "over the limit of 9.0 kB" in found[0]
 
 
 def test_a_bad_list_stops_before_the_build(mail_env):

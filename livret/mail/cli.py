@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import LivretError, Problem, display_path
-from ..i18n import _, ngettext
+from ..i18n import _
 from ..writer import write_atomic
 from .attachments import Edition, attachments_from_manifest, read_edition
 from .compose import Composed, Composer, Planned, Templates, display_size
@@ -268,7 +268,7 @@ def run(
         print(warning, file=sys.stderr)
     if options.send:
         check_for_sending(settings)
-    templates = Templates(settings.templates)
+    templates = Templates(settings.templates, content)
 
     needed = [s for s in edition.slugs if any(s in r.send for r in recipients)]
     build = build or _default_build()
@@ -354,7 +354,7 @@ def _summary(
     count = len(plan.todo)
     print(
         "  "
-        + ngettext("{count} message to send", "{count} messages to send", count).format(count=count)
+        + _("messages to send: {count}").format(count=count)
         + (
             _(" ({skipped} already sent, {unknown} unknown, {later} left for a later run)").format(
                 skipped=len(plan.skipped), unknown=len(plan.unknown), later=len(plan.later)
@@ -385,7 +385,7 @@ def _summary(
                 filename=att.filename,
                 pages=att.pages,
                 size=display_size(att.size),
-                people=ngettext("{n} person", "{n} people", len(people)).format(n=len(people)),
+                people=_("recipients: {n}").format(n=len(people)),
             ),
             file=out,
         )
@@ -506,12 +506,9 @@ def _dry_run(
     _save_dry_run_files(folder, set(written))
 
     print(
-        ngettext(
-            "Dry run: nothing sent. {count} message written to {folder}/ (open it in a "
-            "mail program to check).",
-            "Dry run: nothing sent. {count} messages written to {folder}/ (open them in a "
-            "mail program to check).",
-            len(plans),
+        _(
+            "Dry run: nothing sent. Messages written to {folder}/: {count} (open them in a "
+            "mail program to check)."
         ).format(count=len(plans), folder=display_path(folder)),
         file=out,
     )
@@ -621,11 +618,7 @@ def _confirm(options: Options, count: int, out: IO[str], stdin: IO[str]) -> bool
             )
         )
     print(
-        ngettext(
-            "Send {count} message now? Type yes to confirm: ",
-            "Send {count} messages now? Type yes to confirm: ",
-            count,
-        ).format(count=count),
+        _("Send the {count} message(s) now? Type yes to confirm: ").format(count=count),
         end="",
         file=out,
         flush=True,

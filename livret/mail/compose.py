@@ -36,17 +36,16 @@ from jinja2 import (
     select_autoescape,
 )
 
+from .. import i18n
 from ..errors import LivretError, Problem, display_path
 from ..fields import check_email
-from ..i18n import _, language
+from ..i18n import _
 from .attachments import Attachment, Edition, campaign_id, message_id
 from .recipients import Recipient, line_break_problem
 from .settings import Settings
 
 POLICY = email_policy.SMTP  # CRLF line ends, RFC 2047 headers, RFC 2231 parameters
 TEMPLATE_NAMES = ("subject.txt", "body.txt", "body.html")
-PROJECT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_TEMPLATES = PROJECT / "layouts" / "mail"
 NBSP = "\u00a0"
 
 
@@ -61,26 +60,30 @@ def human_size(size: int) -> str:
 
 def display_size(size: int) -> str:
     """A size for the terminal, in the interface's language: 812 ko, 1,2 Mo / 812 kB, 1.2 MB."""
-    if language() == "fr":
-        return human_size(size).replace(NBSP, " ")  # terminals align plain spaces better
-    if size < 1000:
-        return f"{size} bytes"
-    if size < 1000**2:
-        return f"{round(size / 1000)} kB"
-    return f"{size / 1000**2:.1f} MB"
+    return i18n.size(size)
 
 
 def pages_label(pages: int) -> str:
     return f"{pages}{NBSP}page" + ("s" if pages > 1 else "")
 
 
-class Templates:
-    """subject.txt, body.txt and body.html from one folder; every problem names the file."""
+def default_folders(content: Path | str = "content") -> list[Path]:
+    """`layouts/mail/` of the design (livret.design): the project's own, beside the content
+    folder, file by file over the one shipped with livret."""
+    from ..design import for_content
 
-    def __init__(self, folder: Path | None = None):
-        self.folder = Path(folder) if folder is not None else DEFAULT_TEMPLATES
+    return [folder / "mail" for folder in for_content(content).layouts]
+
+
+class Templates:
+    """subject.txt, body.txt and body.html from one folder (or the design's `layouts/mail/`);
+    every problem names the file."""
+
+    def __init__(self, folder: Path | None = None, content: Path | str = "content"):
+        self.folders = [Path(folder)] if folder is not None else default_folders(content)
+        self.folder = self.folders[0]
         self.env = Environment(
-            loader=FileSystemLoader(str(self.folder)),
+            loader=FileSystemLoader([str(f) for f in self.folders]),
             undefined=StrictUndefined,  # a typo in a template fails the run, not one mail
             autoescape=select_autoescape(
                 enabled_extensions=("html",), default=False, default_for_string=False
@@ -111,13 +114,17 @@ class Templates:
         if problems:
             raise LivretError(problems)
 
+    def where(self, name: str) -> str:
+        """The file a template was read from, as people type it."""
+        template = self.templates.get(name)
+        filename = template.filename if template is not None else None
+        return display_path(filename or self.folder / name)
+
     def render(self, context: dict) -> tuple[str, str, str]:
         subject = " ".join(self._render("subject.txt", context).split())
         if not subject:
             raise LivretError(
-                Problem(
-                    display_path(self.folder / "subject.txt"), None, None, _("the subject is empty")
-                )
+                Problem(self.where("subject.txt"), None, None, _("the subject is empty"))
             )
         context = {**context, "subject": subject}
         return subject, self._render("body.txt", context), self._render("body.html", context)
@@ -129,7 +136,7 @@ class Templates:
         except TemplateError as exc:
             raise LivretError(
                 Problem(
-                    display_path(self.folder / name),
+                    self.where(name),
                     _template_line(exc, template.filename),
                     None,
                     _("template error: {error}").format(error=exc),
@@ -335,9 +342,7 @@ class Composer:
     def _assemble(self, planned, subject, text, html, now) -> EmailMessage:
         why = line_break_problem(subject)
         if why:  # collapsed already; a stray control character still has no place in a header
-            raise LivretError(
-                Problem(display_path(self.templates.folder / "subject.txt"), None, "subject", why)
-            )
+            raise LivretError(Problem(self.templates.where("subject.txt"), None, "subject", why))
         # Fixed boundaries spare the generator a scan of every part for a collision; "=_"
         # can appear neither in base64 nor in quoted-printable, so none can collide. One per
         # campaign rather than per message: the Content-Type headers are then shared too.
