@@ -362,7 +362,7 @@ class Composer:
         if self.settings.reply_to is not None:
             msg["Reply-To"] = self.settings.reply_to
         if self.test_to is not None:  # a test run (--to): say who it stands for
-            msg["X-Livret-Test-For"] = planned.recipient.address
+            msg["X-Livret-Test-For"] = str(planned.recipient.address)
         msg["Subject"] = subject
         msg["Date"] = format_datetime((now or datetime.now()).astimezone())
         msg["Message-ID"] = planned.message_id
