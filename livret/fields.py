@@ -15,6 +15,7 @@ from .reader import Located, quote
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_URL_SYNTAX = re.compile(r"[%?&=#/!]")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")
 
 
@@ -26,10 +27,18 @@ def check_email(value: str) -> tuple[str | None, str | None]:
     look-up. Internationalised domains are accepted (élysée.fr → xn--lyse-9oad.fr, the form
     every SMTP server and header takes); accents before the @ are refused everywhere: they
     need SMTPUTF8, which few relays offer, and an address that cannot be mailed has no place
-    in the booklet either.
+    in the booklet either. So are the characters a mail program reads as URL syntax in a
+    `mailto:` (% ? & = # / !): valid in RFC 5322, they are how `x%40y.org?bcc=…` would add
+    a hidden recipient, and no address of the booklet or of a recipient list needs them.
     """
     from email_validator import EmailNotValidError, validate_email
 
+    local = value.rpartition("@")[0]
+    bad = sorted(set(_URL_SYNTAX.findall(local)))
+    if bad:
+        return None, _("the characters {chars} are not allowed before the @").format(
+            chars=" ".join(bad)
+        )
     try:
         found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
@@ -291,7 +300,6 @@ def _close(a: str, b: str) -> bool:
 from email.headerregistry import Address  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from .i18n import _  # noqa: E402
 
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 
