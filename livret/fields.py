@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from email.headerregistry import Address
+from pathlib import Path
 from typing import cast
 
 from .errors import Collector
@@ -296,9 +298,6 @@ def _close(a: str, b: str) -> bool:
 # -- Settings-style validators (mail settings): numbers, sizes, choices, paths, mailboxes ----
 # Same contract as above: the cleaned value, or None after recording a problem with ctx.error.
 # Messages are gettext msgids (see livret/i18n.py).
-
-from email.headerregistry import Address  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
