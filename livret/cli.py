@@ -379,7 +379,7 @@ def cmd_build(args) -> int:
 def cmd_watch(args) -> int:
     from watchfiles import watch
 
-    from .outputs import LAYOUTS, STYLES
+    from .design import for_content
 
     def once():
         try:
@@ -393,15 +393,17 @@ def cmd_watch(args) -> int:
             )
 
     once()
+    folders = for_content(args.content).folders
     print(
         f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)", file=sys.stderr
     )
     try:
-        for _changes in watch(args.content, LAYOUTS, STYLES, debounce=150, step=50, rust_timeout=0):
-            from . import markup, render
+        for _changes in watch(args.content, *folders, debounce=150, step=50, rust_timeout=0):
+            from . import design, markup, render
 
             # Layouts and stylesheets may have changed: drop what the process cached.
             render.environment.cache_clear()
+            design.for_project.cache_clear()
             markup.block.cache_clear()
             markup.inline.cache_clear()
             from . import pipeline

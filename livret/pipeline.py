@@ -2,14 +2,14 @@
 write PDFs and the manifest atomically.
 
 Incremental: an output is rebuilt only when the sha256 of one of its inputs (content files
-it uses, layouts, styles, fonts) or the livret/WeasyPrint version changed. The no-change
+it uses, layouts, styles, fonts), livret's own code, or the version of a dependency that
+shapes the bytes changed (outputs.tool_versions). The no-change
 path never imports WeasyPrint, so it costs a fraction of a second.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,7 +21,7 @@ from .errors import LivretError, Problem, display_path
 from .i18n import _
 from .loader import load_site
 from .model import Site
-from .outputs import Fingerprints, Output, plan
+from .outputs import Fingerprints, Output, plan, tool_versions
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
@@ -38,21 +38,6 @@ class Result:
     sha256: str
     seconds: float
     inputs: dict
-
-
-def weasyprint_version() -> str:
-    """WeasyPrint's version without importing it (a no-change build never does)."""
-    spec = importlib.util.find_spec("weasyprint")
-    if spec and spec.origin:  # site-packages/weasyprint-70.0.dist-info beside the package
-        site = Path(spec.origin).parent.parent
-        for info in site.glob("weasyprint-*.dist-info"):
-            return info.name.removeprefix("weasyprint-").removesuffix(".dist-info")
-    from importlib import metadata  # slower (~20 ms), but finds any kind of install
-
-    try:
-        return metadata.version("weasyprint")
-    except metadata.PackageNotFoundError:  # pragma: no cover
-        return "unknown"
 
 
 def variant_filename(output: Output, variant: str) -> str:
@@ -135,7 +120,7 @@ def run(
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
-    versions = {"livret": __version__, "weasyprint": weasyprint_version(), "variant": variant}
+    versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
     old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}

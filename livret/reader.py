@@ -62,26 +62,33 @@ def read_text(
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
+# YAML 1.1 types that content never wants: see _LineLoader.
+_TYPED_TAGS = frozenset(
+    {
+        "tag:yaml.org,2002:timestamp",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    }
+)
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader where every plain scalar stays the text that was typed.
 
     YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into 750,
     "no" into False, 1.50 into 1.5: content is printed as typed, so validators convert.
+
+    The resolver table is this class's own copy: PyYAML's is shared by every loader of the
+    process, and changing it would change `yaml.safe_load` for everyone who imports livret.
     """
 
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _TYPED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
-for first, resolvers in list(_LineLoader.yaml_implicit_resolvers.items()):
-    _LineLoader.yaml_implicit_resolvers[first] = [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag
-        not in (
-            "tag:yaml.org,2002:timestamp",
-            "tag:yaml.org,2002:bool",
-            "tag:yaml.org,2002:int",
-            "tag:yaml.org,2002:float",
-        )
-    ]
+
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
 )
