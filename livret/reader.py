@@ -197,14 +197,20 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
             fixed,
         )
 
-    # A quote opened and never closed (YAML notices it at the end of the file).
-    if "quoted scalar" in context and exc.context_mark is not None:
+    # A quote opened and never closed: YAML goes on reading to the next quote, lines below,
+    # or to the end of the file, and complains there.
+    unclosed = _unclosed_quote(lines, at)
+    if unclosed is None and "quoted scalar" in context and exc.context_mark is not None:
         start = exc.context_mark
         q = lines[start.line][start.column] if start.column < len(lines[start.line]) else '"'
+        unclosed = (start.line, q)
+    if unclosed is not None:
+        line_no, q = unclosed
         fixed = list(lines)
-        fixed[start.line] = fixed[start.line].rstrip() + q
+        fixed[line_no] = fixed[line_no].rstrip() + q
+        start_line = line_no
         return (
-            start.line,
+            start_line,
             _(
                 "the quote {quote} that opens this value is never closed: end the value with "
                 "{quote} on the same line"
@@ -293,6 +299,28 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
         ).format(problem=problem or context or "?"),
         None,
     )
+
+
+def _unclosed_quote(lines: list[str], until: int | None) -> tuple[int, str] | None:
+    """(line, quote) of the first value that opens a quote and does not close it on its line
+    (editors never mean a value to run over several lines)."""
+    last = len(lines) - 1 if until is None else min(until, len(lines) - 1)
+    for i in range(last + 1):
+        m = _KEY_VALUE.match(lines[i]) or re.match(r"^(?P<lead>\s*-\s+)(?P<value>.*)$", lines[i])
+        if not m:
+            continue
+        value = m["value"].rstrip()
+        if not value or value[0] not in _QUOTES:
+            continue
+        q, rest = value[0], value[1:]
+        if q == '"':
+            rest = rest.replace("\\\\", "").replace('\\"', "")
+            closed = '"' in rest
+        else:
+            closed = "'" in rest.replace("''", "")
+        if not closed:
+            return i, q
+    return None
 
 
 def _comment_slip(node, lines: list[str]) -> str | None:

@@ -113,7 +113,7 @@ def test_a_list_where_a_text_is_expected_and_the_reverse(content_copy, capsys):
     )
     err = refused(
         capsys,
-        f"{ADIE}:6: place : un seul texte est attendu, pas une liste : écrivez le texte sur la "
+        f"{ADIE}:5: place : un seul texte est attendu, pas une liste : écrivez le texte sur la "
         "même ligne, après le « : » du champ, sans « - »",
     )
     assert (
@@ -171,7 +171,7 @@ def test_nested_sidebar_bullet(content_copy, capsys):
     )
     refused(
         capsys,
-        f"{ADIE}:18: partners n° 4 : une ligne « - » en retrait sous un élément est lue comme la "
+        f"{ADIE}:17: partners n° 4 : une ligne « - » en retrait sous un élément est lue comme la "
         "fin du texte de cet élément : les sous-éléments ne sont pas imprimés ; écrivez-la comme "
         "un élément à part entière, dans la même colonne que les autres, ou dans le texte de "
         "l'élément (« …, Région, … »)",
