@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__, design
 from .errors import LivretError, Problem
+from .i18n import _
 from .model import Site
 
 
@@ -37,7 +38,9 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
                     "--theme",
                     None,
                     None,
-                    f'unknown theme "{s}"; valid themes: {", ".join(valid_themes)}',
+                    _('unknown theme "{slug}"; valid themes: {valid}').format(
+                        slug=s, valid=", ".join(valid_themes)
+                    ),
                 )
             )
     for s in actions or ():
@@ -47,7 +50,9 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
                     "--action",
                     None,
                     None,
-                    f'unknown action "{s}"; valid actions: {", ".join(valid_actions)}',
+                    _('unknown action "{slug}"; valid actions: {valid}').format(
+                        slug=s, valid=", ".join(valid_actions)
+                    ),
                 )
             )
     if bad:

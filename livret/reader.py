@@ -40,13 +40,20 @@ class Located:
 
 
 def read_text(
-    path: Path, problems: Collector, what: str = "file", fix: str = "save the file as UTF-8"
+    path: Path, problems: Collector, what: str | None = None, fix: str | None = None
 ) -> str | None:
     """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        problems.error(path, None, None, f"cannot read {what}: {exc.strerror or exc}")
+        problems.error(
+            path,
+            None,
+            None,
+            _("cannot read {what}: {reason}").format(
+                what=what or _("file"), reason=exc.strerror or exc
+            ),
+        )
         return None
     try:
         text = raw.decode("utf-8")
@@ -56,7 +63,9 @@ def read_text(
             path,
             line,
             None,
-            f"not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
+            _("not UTF-8 (byte 0x{byte:02x}); {fix}").format(
+                byte=raw[exc.start], fix=fix or _("save the file as UTF-8")
+            ),
         )
         return None
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
@@ -435,22 +444,24 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
             path,
             1,
             None,
-            "no front matter: the file must start with a line '---', the YAML fields, "
-            "then a closing '---' line",
+            _(
+                "no front matter: the file must start with a line '---', the YAML fields, "
+                "then a closing '---' line"
+            ),
         )
         return None
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
     except StopIteration:
         problems.error(
-            path, 1, None, "front matter is not closed: add a line '---' after the fields"
+            path, 1, None, _("front matter is not closed: add a line '---' after the fields")
         )
         return None
     meta = load_yaml("\n".join(lines[1:end]), path, problems, line_offset=1)
     if meta is None:
         return None
     if not isinstance(meta.data, dict):
-        problems.error(path, 2, None, "front matter must be 'field: value' lines")
+        problems.error(path, 2, None, _("front matter must be 'field: value' lines"))
         return None
     body = "\n".join(lines[end + 1 :])
     todo_marks(body, path, problems, end + 2)
