@@ -15,9 +15,8 @@ from pathlib import Path
 
 from . import __version__
 from .errors import LivretError, Problem
-from .i18n import LANGUAGES, N_, ArgumentParser, _, ngettext, seconds, set_language, size
+from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
-STATUS = {"built": N_("built"), "up to date": N_("up to date")}
 COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
 
 
@@ -56,15 +55,15 @@ def _common() -> argparse.ArgumentParser:
         "--content",
         type=Path,
         default=Path("content"),
-        metavar=_("DIR"),
-        help=_("content folder (default: content)"),
+        metavar="DIR",
+        help="content folder (default: content)",
     )
     p.add_argument(
         "--output",
         type=Path,
         default=Path("output"),
-        metavar=_("DIR"),
-        help=_("output folder (default: output)"),
+        metavar="DIR",
+        help="output folder (default: output)",
     )
     return p
 
@@ -75,49 +74,43 @@ def _selection(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SLUG",
-        help=_("build this theme's excerpt (repeatable)"),
+        help="build this theme's excerpt (repeatable)",
     )
     p.add_argument(
         "--action",
         action="append",
         default=[],
         metavar="SLUG",
-        help=_("build this action's sheet (repeatable)"),
+        help="build this action's sheet (repeatable)",
     )
     p.add_argument(
         "--only",
         choices=("booklet", "themes", "actions"),
         action="append",
-        help=_("build only this kind of output (repeatable)"),
+        help="build only this kind of output (repeatable)",
     )
     p.add_argument(
-        "--list", action="store_true", help=_("print the theme and action slugs, then stop")
+        "--list", action="store_true", help="print the theme and action slugs, then stop"
     )
-    p.add_argument("--force", action="store_true", help=_("rebuild even what is up to date"))
+    p.add_argument("--force", action="store_true", help="rebuild even what is up to date")
     p.add_argument(
         "--variant",
         choices=("accessible", "archive", "print"),
         default="accessible",
-        help=_(
-            "accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
-            "print: PDF/UA-1 with 3 mm bleed and crop marks"
-        ),
+        help="accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
+        "print: PDF/UA-1 with 3 mm bleed and crop marks",
     )
-    p.add_argument(
-        "-j", "--jobs", type=int, default=None, help=_("parallel renders (default: CPUs)")
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help=_("print only errors"))
-    p.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def parser(full: bool = True) -> argparse.ArgumentParser:
     common = _common()
     p = ArgumentParser(
         prog="livret",
-        description=_(
-            "Build the « Retour d'expérience » booklet, its excerpts "
-            "and action sheets from content/, check the content, or mail the PDFs."
-        ),
+        description="Build the « Retour d'expérience » booklet, its excerpts "
+        "and action sheets from content/, check the content, or mail the PDFs.",
     )
     p.add_argument(
         "--version",
@@ -126,23 +119,19 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
         help=_("print the version and exit"),
     )
     _lang_option(p)
-    sub = p.add_subparsers(dest="command", metavar=_("COMMAND"), title=_("commands"))
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser(
         "build",
         parents=[common],
-        help=_("build the PDFs (default command)"),
-        description=_(
-            "Build the booklet and one excerpt per theme into the output "
-            "folder; only what changed is rebuilt."
-        ),
+        help="build the PDFs (default command)",
+        description="Build the booklet and one excerpt per theme into the output "
+        "folder; only what changed is rebuilt.",
     )
     _selection(b)
     b.set_defaults(func=cmd_build)
-    c = sub.add_parser(
-        "check", parents=[common], help=_("validate the content, print every problem")
-    )
+    c = sub.add_parser("check", parents=[common], help="validate the content, print every problem")
     c.set_defaults(func=cmd_check)
-    w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
+    w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
     _selection(w)
     w.set_defaults(func=cmd_watch)
     e = sub.add_parser(
@@ -186,9 +175,7 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     else:
         # The mail modules (email, smtplib, ssl…) cost ~50 ms to import: a build, the most
         # frequent command, does not pay for them.
-        sub.add_parser(
-            "mail", help=_("e-mail the PDFs to a recipient list (dry run unless --send)")
-        )
+        sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
     return p
 
 
@@ -246,14 +233,10 @@ def cmd_check(args) -> int:
 
     site = load_site(args.content)
     print_warnings(site)
-    counts = {
-        "themes": ngettext("{n} theme", "{n} themes", len(site.themes)).format(n=len(site.themes)),
-        "actions": ngettext("{n} action", "{n} actions", len(site.actions)).format(
-            n=len(site.actions)
-        ),
-        "files": ngettext("{n} file", "{n} files", len(site.files)).format(n=len(site.files)),
-    }
-    print(_("{folder}: OK — {themes}, {actions}, {files}").format(folder=args.content, **counts))
+    print(
+        f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
+        f"{len(site.files)} files"
+    )
     return 0
 
 
@@ -286,25 +269,22 @@ def _summary(results, elapsed, args) -> None:
     from rich.table import Table
 
     folder = results[0].path.parent if results else args.output
-    table = Table(
-        title=_("livret → {folder}/ in {time}").format(folder=folder, time=seconds(elapsed)),
-        title_justify="left",
-    )
+    table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
     for col, just in (
-        (_("output"), "left"),
-        (_("pages"), "right"),
-        (_("size"), "right"),
-        (_("time"), "right"),
-        (_("status"), "left"),
+        ("output", "left"),
+        ("pages", "right"),
+        ("size", "right"),
+        ("time", "right"),
+        ("status", "left"),
     ):
         table.add_column(col, justify=just, no_wrap=True)
     for r in results:
         table.add_row(
             r.path.name,
             str(r.pages),
-            size(r.bytes),
-            seconds(r.seconds) if r.status == "built" else "—",
-            _(STATUS.get(r.status, r.status)),
+            f"{r.bytes / 1e6:.2f} MB",
+            f"{r.seconds:.1f} s" if r.status == "built" else "—",
+            r.status,
         )
     console = Console()
     if not console.is_terminal:  # logs and pipes: never cut a file name at 80 columns
@@ -313,10 +293,10 @@ def _summary(results, elapsed, args) -> None:
 
 
 def _list(site) -> None:
-    print(_("themes:"))
+    print("themes:")
     for t in site.themes:
         print(f"  {t.slug:24} {t.title}")
-    print(_("actions:"))
+    print("actions:")
     for a in site.actions:
         print(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]")
 
@@ -363,22 +343,14 @@ def _progress(args):
 
         def line(name, info=None):
             if info is not None:
-                print(
-                    "  "
-                    + ngettext(
-                        "rendered {name}: {pages} page in {time}",
-                        "rendered {name}: {pages} pages in {time}",
-                        info[1],
-                    ).format(name=name, pages=info[1], time=seconds(info[4])),
-                    file=sys.stderr,
-                )
+                print(f"  rendered {name}: {info[1]} pages in {info[4]:.1f} s", file=sys.stderr)
 
         yield line
         return
     # No auto-refresh thread: the render workers are forked, and a thread holding a lock
     # (the terminal's) at fork time would leave it locked forever in the child.
     with Progress(
-        TextColumn(_("rendering")),
+        TextColumn("rendering"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.description}"),
@@ -416,17 +388,14 @@ def cmd_watch(args) -> int:
             # Keep watching: the last good PDFs stay in place until the content is fixed.
             print_problems(exc)
             print(
-                _("livret: the last good PDFs are kept; fix the content and save again."),
+                "livret: the last good PDFs are kept; fix the content and save again.",
                 file=sys.stderr,
             )
 
     once()
     folders = for_content(args.content).folders
     print(
-        _("livret: watching {content}, layouts/ and styles/ (Ctrl-C to stop)").format(
-            content=args.content
-        ),
-        file=sys.stderr,
+        f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)", file=sys.stderr
     )
     try:
         for _changes in watch(args.content, *folders, debounce=150, step=50, rust_timeout=0):
@@ -451,10 +420,7 @@ def print_problems(exc: LivretError) -> None:
     for p in exc.problems:
         print(p, file=sys.stderr)
         errors += p.severity == "error"
-    print(
-        ngettext("livret: {n} error", "livret: {n} errors", errors).format(n=errors),
-        file=sys.stderr,
-    )
+    print(f"livret: {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         print_problems(exc)
         return 1
     except KeyboardInterrupt:
-        print(_("livret: interrupted"), file=sys.stderr)
+        print("livret: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
         print_problems(

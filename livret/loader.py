@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import fields as f
 from .errors import Collector, LivretError, Problem
-from .i18n import N_, _
+from .i18n import _
 from .model import (
     SIDEBAR_FIELDS,
     Action,
@@ -53,7 +53,7 @@ def check_links(
                         path,
                         where,
                         field,
-                        _('image "{url}" must be a file inside the content folder').format(url=url),
+                        f'image "{url}" must be a file inside the content folder',
                     )
                 continue
             if not url or url == "#":
@@ -61,27 +61,18 @@ def check_links(
                     path,
                     where,
                     field,
-                    _(
-                        'link "{label}" has no address: write the text without [ ]( ) '
-                        "or give its https:// address"
-                    ).format(label=label),
+                    f'link "{label}" has no address: write the text without [ ]( ) '
+                    "or give its https:// address",
                 )
             elif url.startswith("mailto:"):
                 if not f.is_email(url[7:]):
-                    problems.error(
-                        path,
-                        where,
-                        field,
-                        _('"{value}" is not an e-mail address').format(value=url[7:]),
-                    )
+                    problems.error(path, where, field, f'"{url[7:]}" is not an e-mail address')
             elif not f.is_url(url):
                 problems.error(
                     path,
                     where,
                     field,
-                    _('"{url}" is not a web address: expected https://… or mailto:…').format(
-                        url=url
-                    ),
+                    f'"{url}" is not a web address: expected https://… or mailto:…',
                 )
 
 
@@ -99,12 +90,12 @@ def split_sections(
             lead.append(line)
     if "".join(lead).strip():
         if require_heading or sections:
-            first = next(i for i, ln in enumerate(lead) if ln.strip())
+            first = next(i for i, l in enumerate(lead) if l.strip())
             problems.error(
                 path,
                 body_line + first,
                 "body",
-                _('text before the first section: start the body with a "## Title" line'),
+                'text before the first section: start the body with a "## Title" line',
             )
         else:
             return (Section("", "", "\n".join(lead).strip()),)
@@ -113,13 +104,13 @@ def split_sections(
     for title, line, lines in sections:
         text = "\n".join(lines).strip()
         if not title:
-            problems.error(path, line, "body", _("section heading without a title"))
+            problems.error(path, line, "body", "section heading without a title")
         if not text:
             problems.error(
                 path,
                 line,
-                _("section « {title} »").format(title=title),
-                _("empty section: write its text or remove the heading"),
+                f"section « {title} »",
+                "empty section: write its text or remove the heading",
             )
         slug = slugify(title)
         seen[slug] = seen.get(slug, 0) + 1
@@ -271,9 +262,7 @@ def check_copies(actions: list[Action], located: dict, problems: Collector) -> N
                     problems.error(
                         action.path,
                         _line_of_paragraph(action.path, para),
-                        _("section « {title} »").format(title=section.title)
-                        if section.title
-                        else "body",
+                        f"section « {section.title} »" if section.title else "body",
                         _(
                             "a paragraph identical to one of actions/{other}.md: a card copied and "
                             "not yet rewritten? Write this card's own text"
@@ -398,7 +387,7 @@ def load_action(path: Path, problems: Collector, located: dict | None = None) ->
     if doc is None:
         return None
     ctx = f.Ctx(doc.meta, problems)
-    out = f.check_fields(doc.meta.data, ctx, ACTION_SPEC, N_("the card's front matter"))
+    out = f.check_fields(doc.meta.data, ctx, ACTION_SPEC, "the card's front matter")
     _check_inline_links(doc.meta, problems)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
     check_headings(doc.body, doc.body_line, path, problems)
@@ -432,8 +421,7 @@ def _check_inline_links(src: Located, problems: Collector) -> None:
 
 _initiatives = f.records(
     {"title": (f.text, True), "items": (f.text_list, False)},
-    N_("initiatives"),
-    N_("an initiative"),
+    "initiative",
     "- title: …, items: […]",
     Initiative,
     allow_empty=True,
@@ -458,7 +446,7 @@ def load_theme(path: Path, problems: Collector, located: dict | None = None) -> 
     data = f.mapping(src.data, ctx, "theme")
     if data is None:
         return None
-    out = f.check_fields(data, ctx, THEME_SPEC, N_("the theme file"))
+    out = f.check_fields(data, ctx, THEME_SPEC, "the theme file")
     _check_inline_links(src, problems)
     if located is not None:
         located[path] = src
@@ -488,29 +476,24 @@ def load_introduction(root: Path, problems: Collector) -> Introduction | None:
         doc.meta.data,
         f.Ctx(doc.meta, problems),
         {"title": (f.text, True)},
-        N_("the introduction's front matter"),
+        "the introduction's front matter",
     )
     split_sections(doc.body, doc.body_line, path, problems, require_heading=False)
     check_headings(doc.body, doc.body_line, path, problems)
     check_links(doc.body, path, doc.body_line, "body", problems)
     if not doc.body.strip():
-        problems.error(path, doc.body_line, "body", _("the introduction has no text"))
+        problems.error(path, doc.body_line, "body", "the introduction has no text")
     if out is None:
         return None
     return Introduction(path, out["title"], doc.body.strip())
 
 
 _people = f.records(
-    {"name": (f.text, True), "role": (f.text, False)},
-    N_("persons"),
-    N_("a person"),
-    "- name: …, role: …",
-    Person,
+    {"name": (f.text, True), "role": (f.text, False)}, "person", "- name: …, role: …", Person
 )
 _groups = f.records(
     {"title": (f.text, True), "people": (_people, True)},
-    N_("groups"),
-    N_("a group"),
+    "group",
     "- title: …, people: […]",
     ThanksGroup,
 )
@@ -544,12 +527,7 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
             continue
         if path.suffix not in suffixes:
             problems.error(
-                path,
-                None,
-                None,
-                _("unexpected file: files here end with {suffixes}").format(
-                    suffixes=_(" or ").join(suffixes)
-                ),
+                path, None, None, f"unexpected file: files here end with {' or '.join(suffixes)}"
             )
             continue
         if not f.SLUG_RE.match(path.stem):
@@ -557,18 +535,11 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
                 path,
                 None,
                 None,
-                _('the file name is the slug: lower-case letters, digits and "-" only'),
+                'the file name is the slug: lower-case letters, digits and "-" only',
             )
             continue
         if path.stem in out:
-            problems.error(
-                path,
-                None,
-                None,
-                _('duplicate slug "{slug}": also {other}').format(
-                    slug=path.stem, other=out[path.stem]
-                ),
-            )
+            problems.error(path, None, None, f'duplicate slug "{path.stem}": also {out[path.stem]}')
             continue
         out[path.stem] = path
     return out
@@ -579,7 +550,7 @@ def load_site(root: Path | str = "content") -> Site:
     root = Path(root)
     problems = Collector()
     if not root.is_dir():
-        raise LivretError(Problem(str(root), None, None, _("content folder not found")))
+        raise LivretError(Problem(str(root), None, None, "content folder not found"))
 
     # file → its YAML with lines: cross-file problems, found after reading, point at a line too
     located: dict[Path, Located] = {}
@@ -603,17 +574,13 @@ def load_site(root: Path | str = "content") -> Site:
                     edition.path,
                     src_line,
                     "themes",
-                    _(
-                        'unknown theme "{slug}": no file themes/{slug}.yaml (themes: {known})'
-                    ).format(slug=slug, known=", ".join(theme_files) or _("none")),
+                    f'unknown theme "{slug}": no file themes/{slug}.yaml '
+                    f"(themes: {', '.join(theme_files) or 'none'})",
                 )
         for slug, path in theme_files.items():
             if slug not in edition.theme_slugs:
                 problems.error(
-                    path,
-                    None,
-                    None,
-                    _('theme "{slug}" is not listed in edition.yaml themes').format(slug=slug),
+                    path, None, None, f'theme "{slug}" is not listed in edition.yaml themes'
                 )
 
     placed: dict[str, str] = {}
@@ -628,9 +595,8 @@ def load_site(root: Path | str = "content") -> Site:
                     theme.path,
                     line,
                     f"actions.{i}",
-                    _(
-                        'unknown action "{slug}": no file actions/{slug}.md (actions: {known})'
-                    ).format(slug=a, known=", ".join(action_files) or _("none")),
+                    f'unknown action "{a}": no file actions/{a}.md '
+                    f"(actions: {', '.join(action_files) or 'none'})",
                 )
                 continue
             if a in placed:
@@ -638,9 +604,7 @@ def load_site(root: Path | str = "content") -> Site:
                     theme.path,
                     line,
                     f"actions.{i}",
-                    _('duplicate slug: action "{slug}" is already in theme "{theme}"').format(
-                        slug=a, theme=placed[a]
-                    ),
+                    f'duplicate slug: action "{a}" is already in theme "{placed[a]}"',
                 )
                 continue
             placed[a] = slug
@@ -651,9 +615,7 @@ def load_site(root: Path | str = "content") -> Site:
                         action.path,
                         line_of(action.path, "theme"),
                         "theme",
-                        _('"{theme}" but the card is listed in themes/{listed}.yaml').format(
-                            theme=action.theme, listed=slug
-                        ),
+                        f'"{action.theme}" but the card is listed in themes/{slug}.yaml',
                     )
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
@@ -668,18 +630,14 @@ def load_site(root: Path | str = "content") -> Site:
                 action.path,
                 line_of(action.path, "theme"),
                 "theme",
-                _('unknown theme slug "{slug}" (themes: {known})').format(
-                    slug=action.theme, known=", ".join(theme_files) or _("none")
-                ),
+                f'unknown theme slug "{action.theme}" (themes: {", ".join(theme_files) or "none"})',
             )
         elif slug not in placed:
             problems.error(
                 action.path,
                 line_of(action.path, "theme"),
                 "theme",
-                _(
-                    'the action is in no theme: add "{slug}" to actions in themes/{theme}.yaml'
-                ).format(slug=slug, theme=action.theme),
+                f'the action is in no theme: add "{slug}" to actions in themes/{action.theme}.yaml',
             )
 
     # Cards in no theme are reported above (and not printed): copies among the printed ones.

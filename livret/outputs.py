@@ -12,7 +12,6 @@ from pathlib import Path
 
 from . import __version__, design
 from .errors import LivretError, Problem
-from .i18n import _
 from .model import Site
 
 
@@ -38,9 +37,7 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
                     "--theme",
                     None,
                     None,
-                    _('unknown theme "{slug}"; valid themes: {valid}').format(
-                        slug=s, valid=", ".join(valid_themes)
-                    ),
+                    f'unknown theme "{s}"; valid themes: {", ".join(valid_themes)}',
                 )
             )
     for s in actions or ():
@@ -50,9 +47,7 @@ def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list
                     "--action",
                     None,
                     None,
-                    _('unknown action "{slug}"; valid actions: {valid}').format(
-                        slug=s, valid=", ".join(valid_actions)
-                    ),
+                    f'unknown action "{s}"; valid actions: {", ".join(valid_actions)}',
                 )
             )
     if bad:

@@ -16,7 +16,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from . import __version__, markup
 from .design import for_content
 from .errors import LivretError, Problem, display_path
-from .i18n import _
 from .model import SIDEBAR_SUBFIELDS, Site, Theme
 from .outputs import Output
 
@@ -102,6 +101,6 @@ def render_html(site: Site, output: Output) -> str:
                 display_path(name),
                 getattr(exc, "lineno", None),
                 None,
-                _("layout error: {error}").format(error=exc.message or exc),
+                f"layout error: {exc.message or exc}",
             )
         ) from None
