@@ -153,8 +153,9 @@ def argparse_error(message: str) -> str:
 class ArgumentParser(argparse.ArgumentParser):
     """argparse.ArgumentParser whose own strings (usage, titles, -h, errors) are translated."""
 
-    def __init__(self, *args, add_help: bool = True, **kwargs) -> None:
-        super().__init__(*args, add_help=False, **kwargs)
+    def __init__(self, **kwargs) -> None:
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(add_help=False, **kwargs)
         if add_help:
             self.add_argument(
                 "-h",

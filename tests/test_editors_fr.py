@@ -60,7 +60,8 @@ def test_every_colon_slip_of_a_file_at_once(content_copy, capsys):
     edit(path, "date: Depuis 2023", "date: Depuis : 2023")
     err = refused(
         capsys,
-        f'{ADIE}:5: le texte contient « : », que le YAML lit comme le début d\'un champ : mettez tout le texte entre guillemets droits : place: "Sur : toute la France"',
+        f"{ADIE}:5: le texte contient « : », que le YAML lit comme le début d'un champ : "
+        'mettez tout le texte entre guillemets droits : place: "Sur : toute la France"',
     )
     assert f"{ADIE}:6: le texte contient « : »" in err
 
@@ -229,3 +230,47 @@ def test_session_fix_add_and_start_edition_two(content_copy, capsys, tmp_path):
         "content/edition.yaml:10: slug : « retour-experience-01 » ne finit pas par le numéro de "
         "l'édition (2) : les PDF portent le nom du slug ; écrivez « slug: retour-experience-02 »",
     )
+
+
+def test_colon_in_a_list_item(content_copy, capsys):
+    edit(
+        content_copy / "actions/adie.md", "  - Pôle emploi", "  - Pôle emploi : agence de Toulouse"
+    )
+    refused(
+        capsys,
+        f"{ADIE}:14: partners n° 2 : le texte contient « : », que le YAML lit comme un champ : "
+        'mettez tout le texte entre guillemets droits : "Pôle emploi : agence de Toulouse"',
+    )
+
+
+def test_quotes_inside_a_quoted_value(content_copy, capsys):
+    path = content_copy / "thanks.yaml"
+    edit(path, '  - title: "Organisatrices"', '  - title: "Les "organisatrices""')
+    rc, out, err = check(capsys)
+    assert rc == 1
+    assert (
+        'le texte commence par " et contient encore ", qui le termine trop tôt : écrivez '
+        'plutôt : - title: "Les « organisatrices »"'
+    ) in err
+
+
+def test_a_heading_that_skips_a_level(content_copy, capsys):
+    edit(content_copy / "actions/adie.md", "### Dont enjeux transverses", "#### Autres enjeux")
+    refused(
+        capsys,
+        f"{ADIE}:66: body : « #### Autres enjeux » saute un niveau après un titre « ## » : "
+        "écrivez « ### Autres enjeux »",
+    )
+
+
+def test_every_slip_of_a_file_is_reported_at_once(content_copy, capsys):
+    path = content_copy / "themes/mobilites.yaml"
+    edit(path, "title: Mobilités", "title: Mobilités : se déplacer")
+    edit(path, 'colour: "#1d5ea8"', "colour: #1d5ea8")
+    edit(path, "  - Accompagner", "\t- Accompagner")
+    rc, out, err = check(capsys)
+    assert rc == 1
+    lines = err.splitlines()
+    assert any(line.startswith(f"{THEME}:1: le texte contient « : »") for line in lines), err
+    assert any(line.startswith(f"{THEME}:6: une tabulation") for line in lines), err
+    assert any(line.startswith(f"{THEME}:2: colour : « # » commence") for line in lines), err
