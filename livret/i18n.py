@@ -171,7 +171,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def format_help(self) -> str:
         return _argparse_text(super().format_help())
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.print_usage(sys.stderr)
         self.exit(
             2,
