@@ -138,6 +138,8 @@ def _argparse_text(text: str) -> str:
                     if line == english.rstrip()
                     else _(msgid) + line[len(english) :]
                 )
+        if language() == "fr" and re.fullmatch(r"\S[^:]*[^ :]:", lines[i]):
+            lines[i] = lines[i][:-1] + " :"  # a group's title: « commandes : »
     return "\n".join(lines)
 
 
