@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all build check test bench watch clean sysdeps
+.PHONY: all build check test bench watch clean sysdeps conformance
 
 all: build
 
@@ -26,6 +26,10 @@ check: $(STAMP)
 
 test: sysdeps $(STAMP)
 	@$(BIN)/python -m pytest -q
+
+# veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
+conformance: sysdeps $(STAMP)
+	@$(BIN)/python -m livret.conformance --build output/conformance
 
 bench: sysdeps $(STAMP)
 	@$(BIN)/python benchmarks/bench_build.py
