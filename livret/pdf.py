@@ -4,6 +4,8 @@
   data: URLs; anything else stops the render (no network, nothing else on the disk).
 - Any WeasyPrint warning (missing anchor, failed fetch, unknown CSS property) fails the
   render: each one means a booklet that is not what the layouts say.
+- The tag tree is finished after WeasyPrint (livret/tags.py): one element per part over all
+  its pages, TOC/TOCI, link descriptions from the layouts' titles.
 - One FontConfiguration and one set of parsed stylesheets per process, reused by every
   document it renders (parsing the fonts is a large part of a small render).
 """
@@ -17,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import LivretError, Problem, display_path
 from .outputs import LAYOUTS, STYLES, STYLESHEETS
+from .tags import finish as finish_tags
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -102,6 +105,7 @@ class Printer:
                 string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
             ).render(stylesheets=sheets, font_config=self.font_config)
             pages = len(document.pages)
+            anchors = [set(page.anchors) for page in document.pages]
             data = document.write_pdf(
                 pdf_variant=pdf_variant,
                 attachments=[],
@@ -116,7 +120,7 @@ class Printer:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
-        return data, pages
+        return finish_tags(data, anchors, html), pages
 
     def _denied_problems(self, sources) -> list[Problem]:
         problems = []

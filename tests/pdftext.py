@@ -37,10 +37,11 @@ def outline(path: Path) -> list:
 
 
 def contents_numbers(page_text: str, titles: list[str]) -> dict[str, int]:
-    """The page number printed after each title's leader dots on a contents page."""
+    """The page number printed after each entry of a contents page ("title, organisation" for
+    a card). The leader dots are painted, not text; old PDFs with dots still read."""
     found = {}
     for title in titles:
-        m = re.search(re.escape(norm(title)) + r"[^.]*?(?: ?\.)+ ?(\d+)\b", page_text)
+        m = re.search(re.escape(norm(title)) + r"(?: ?\.)* (\d+)\b", page_text)
         if m:
             found[title] = int(m.group(1))
     return found
@@ -54,3 +55,17 @@ def poppler_pages(path: Path) -> list[str]:
         ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
     return [norm(p) for p in text.split("\f")[:-1]]  # the text ends with a form feed
+
+
+def contents_page(path: Path, page: int = 2) -> str:
+    """A contents page as laid out (pdftotext -layout): each entry's number on its line, where
+    reading order may put the footer between an entry and its right-aligned number."""
+    import subprocess
+
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", "-f", str(page), "-l", str(page), str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return norm("\n".join(line.strip() for line in text.splitlines()))

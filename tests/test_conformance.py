@@ -76,7 +76,6 @@ def test_validator_rejects_what_it_should(verapdf, controls):
     assert verapdf[controls["garbage"]].error
 
 
-@pytest.mark.xfail(strict=True, reason="issue #10: fixed by the following commits")
 def test_booklet_and_excerpts_pass_pdf_ua1(verapdf, built):
     _, _, results = built
     assert len(results) == 4
@@ -85,7 +84,6 @@ def test_booklet_and_excerpts_pass_pdf_ua1(verapdf, built):
     assert all(r.ok for r in reports), _failures(reports)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #10: fixed by the following commits")
 def test_every_action_sheet_passes_pdf_ua1(verapdf, sheets):
     assert len(sheets) == len(load_site(CONTENT).actions) == 10
     reports = [verapdf[p] for p in sheets]
