@@ -15,6 +15,7 @@ meant; this pass writes it down, without touching what is drawn:
 from __future__ import annotations
 
 import io
+from collections import Counter
 from html.parser import HTMLParser
 
 import pikepdf
@@ -137,27 +138,28 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
 
     root = pdf.Root.StructTreeRoot
     document = _kids(root)[0]
+    top = _kids(document)
+    on_page = Counter(_page(e, pages) for e in top)
     merged: list = []
     toc = None
-    last_page = -1
-    on_page = 0
-    for element in _kids(document):
-        page = pages.get(element.Pg.objgen, -1) if "/Pg" in element else -1
-        if page != last_page:
-            # Top-level elements on this page beyond the parts starting here: the first is
-            # the rest of the part cut by the page break.
-            continuing = (
-                len([e for e in _kids(document) if _page(e, pages) == page]) > starts_on[page]
-            )
-            last_page, on_page = page, 0
-        else:
-            on_page += 1
-        if continuing and on_page == 0 and merged and merged[-1].S == element.S:
+    previous_page = None
+    for element in top:
+        page = _page(element, pages)
+        first_on_page, previous_page = page != previous_page, page
+        # More top-level elements on a page than parts starting on it: the first one is the
+        # rest of the part that the page break cut.
+        if (
+            first_on_page
+            and page >= 0
+            and on_page[page] > starts_on[page]
+            and merged
+            and merged[-1].S == element.S
+        ):
             _join(merged[-1], element)
             continue
         merged.append(element)
-        if page == contents_page and toc is None and element.S != "/Document":
-            toc = element
+        if page == contents_page and toc is None:
+            toc = element  # the <nav id="contents">
     document.K = Array(merged)
 
     if toc is not None:
@@ -168,8 +170,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     _join_links(document, parents, pages)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
-    for page in pdf.pages:
-        for annot in page.obj.get("/Annots", []):
+    for pdf_page in pdf.pages:
+        for annot in pdf_page.obj.get("/Annots", []):
             if annot.get("/Subtype") != Name.Link:
                 continue
             if "/Dest" in annot:
