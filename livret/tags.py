@@ -9,7 +9,8 @@ meant; this pass writes it down, without touching what is drawn:
 - each part (a child of <body>, every one with an id) is ONE element holding all its pages;
   inside it, the wrappers cut by the page break (div, section, list, list item) are joined;
 - the contents (<nav id="contents">) is a TOC with one TOCI per entry;
-- a link annotation's /Contents is its <a title="…">, the words a reader needs.
+- a link annotation's /Contents is its <a title="…">, the words a reader needs;
+- line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from html.parser import HTMLParser
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
+
+from . import linebreaks
 
 # Wrappers joined when a page break cut them in two. Not P, H or Link: they hold the marked
 # content itself, and two paragraphs in a row are as likely as one cut paragraph.
@@ -37,6 +40,7 @@ class _Layout(HTMLParser):
         self.depth = -1  # depth below <body>; -1 outside it
         self.parts: list[str] = []
         self.titles: dict[str, str] = {}
+        self.text: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -51,6 +55,10 @@ class _Layout(HTMLParser):
                 self.parts.append(a["id"])
             self.depth += 1
 
+    def handle_data(self, data):
+        if self.depth >= 0:
+            self.text.append(data)
+
     def handle_endtag(self, tag):
         if tag in self.VOID:
             return
@@ -60,11 +68,11 @@ class _Layout(HTMLParser):
             self.depth -= 1
 
 
-def read_layout(html: str) -> tuple[list[str], dict[str, str]]:
-    """→ (ids of the parts in order, {href: title} of the links)."""
+def read_layout(html: str) -> tuple[list[str], dict[str, str], str]:
+    """→ (ids of the parts in order, {href: title} of the links, the body's text)."""
     parser = _Layout()
     parser.feed(html)
-    return parser.parts, parser.titles
+    return parser.parts, parser.titles, " ".join(parser.text)
 
 
 def _kids(element) -> list:
@@ -121,7 +129,7 @@ def _join(first, second) -> None:
 def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     """The PDF with its tag tree finished. `anchors`: the anchor names on each page
     (WeasyPrint's Page.anchors), to know on which page each part starts."""
-    parts, titles = read_layout(html)
+    parts, titles, source = read_layout(html)
     pdf = pikepdf.open(io.BytesIO(data))
     pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
 
@@ -182,6 +190,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
                 continue
             if href in titles:
                 annot.Contents = String(titles[href])
+
+    linebreaks.fix(pdf, document, source)
 
     out = io.BytesIO()
     pdf.save(out, deterministic_id=True)

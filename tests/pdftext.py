@@ -69,3 +69,51 @@ def contents_page(path: Path, page: int = 2) -> str:
         text=True,
     ).stdout
     return norm("\n".join(line.strip() for line in text.splitlines()))
+
+
+BLOCK_TAGS = {
+    "/P", "/H1", "/H2", "/H3", "/H4", "/H5", "/H6", "/LI", "/Lbl", "/LBody", "/TOCI",
+    "/Caption", "/BlockQuote", "/Div", "/Sect", "/Art", "/L", "/TOC", "/Document",
+}  # fmt: skip
+
+
+def tagged_text(path: Path) -> str:
+    """The text in the order of the tag tree, as a screen reader gets it: each element's
+    /ActualText when it has one, else its marked content; block elements on lines of their
+    own, inline ones run together (a missing space at a line end glues two words)."""
+    import pikepdf
+
+    from livret.linebreaks import page_pieces
+
+    pdf = pikepdf.open(path)
+    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    pieces: dict[int, dict] = {}
+    out: list[str] = []
+
+    def kids(element) -> list:
+        k = element.get("/K")
+        if k is None:
+            return []
+        return list(k) if isinstance(k, pikepdf.Array) else [k]
+
+    def walk(element, page) -> None:
+        if "/Pg" in element:
+            page = pages[element.Pg.objgen]
+        block = element.get("/S") in BLOCK_TAGS
+        if block:
+            out.append("\n")
+        if "/ActualText" in element:
+            out.append(str(element.ActualText))
+        else:
+            for kid in kids(element):
+                if isinstance(kid, int):
+                    if page not in pieces:
+                        pieces[page] = page_pieces(pdf.pages[page])
+                    out.append(pieces[page].get(kid, ("", 0))[0])
+                elif isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+                    walk(kid, page)
+        if block:
+            out.append("\n")
+
+    walk(pdf.Root.StructTreeRoot, None)
+    return "".join(out)

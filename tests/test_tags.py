@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections import Counter
 
 import pikepdf
@@ -105,7 +106,54 @@ def test_layout_titles_name_every_internal_link():
     from livret.render import render_html
 
     html = render_html(SITE, plan(SITE)[0])
-    parts, titles = read_layout(html)
+    parts, titles, _ = read_layout(html)
     assert parts[:2] == ["cover", "contents"] and parts[-1] == "back"
     hrefs = set(re.findall(r'<a href="(#[^"]+)"', html))
     assert hrefs and hrefs <= set(titles)
+
+
+def _words(text: str) -> list[str]:
+    from livret.linebreaks import WORD
+
+    return [w.lower() for w in WORD.findall(text.replace("\u2019", "'"))]
+
+
+@pytest.fixture(scope="module")
+def source_words():
+    """The words of the booklet's content, as rendered into its HTML (no layout yet)."""
+    from livret.outputs import plan
+    from livret.render import render_html
+
+    _, _, text = read_layout(render_html(SITE, plan(SITE)[0]))
+    return set(_words(text))
+
+
+# Words the layout adds around the content: "p. 5" in the openers, the running footers.
+GENERATED = {"p", "retour", "d'expérience", "sommaire"}
+
+
+def test_tagged_text_reads_the_words_of_the_content(built, source_words):
+    """No word glued to the next at a line end ("sur latransition"), none cut by the hyphen
+    of automatic hyphenation ("solida-" + "rités"), every word of the content there."""
+    from pdftext import tagged_text
+
+    out, _, _ = built
+    words = _words(tagged_text(out / "retour-experience-01.pdf"))
+    strangers = sorted({w for w in words if w not in source_words | GENERATED})
+    assert strangers == [], strangers[:20]
+    assert source_words <= set(words), sorted(source_words - set(words))[:20]
+
+
+def test_pdftotext_reads_the_words_of_the_content(built, source_words):
+    out, _, _ = built
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(out / "retour-experience-01.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # A real hyphen at a line end stays ("Hauts-de-" / "France"): join those lines only.
+    words = _words(re.sub(r"([-\u2010])\n", r"\1", text))
+    strangers = sorted({w for w in words if w not in source_words | GENERATED})
+    assert strangers == [], strangers[:20]
+    assert source_words <= set(words), sorted(source_words - set(words))[:20]
