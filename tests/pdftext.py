@@ -77,15 +77,17 @@ BLOCK_TAGS = {
 }  # fmt: skip
 
 
-def tagged_text(path: Path) -> str:
+def tagged_text(path: Path, only: set[str] | None = None) -> str:
     """The text in the order of the tag tree, as a screen reader gets it: each element's
     /ActualText when it has one, else its marked content; block elements on lines of their
-    own, inline ones run together (a missing space at a line end glues two words)."""
+    own, inline ones run together (a missing space at a line end glues two words).
+    `only`: the text of these elements alone (e.g. {"/H1", "/H2"}), one per line."""
     import pikepdf
 
     from livret.linebreaks import page_pieces
 
     pdf = pikepdf.open(path)
+    inside = [only is None]
     pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
     pieces: dict[int, dict] = {}
     out: list[str] = []
@@ -100,20 +102,27 @@ def tagged_text(path: Path) -> str:
         if "/Pg" in element:
             page = pages[element.Pg.objgen]
         block = element.get("/S") in BLOCK_TAGS
-        if block:
+        wanted = only is not None and element.get("/S") in only
+        if wanted:
+            inside.append(True)
+        if block or wanted:
             out.append("\n")
         if "/ActualText" in element:
-            out.append(str(element.ActualText))
+            if inside[-1]:
+                out.append(str(element.ActualText))
         else:
             for kid in kids(element):
                 if isinstance(kid, int):
                     if page not in pieces:
                         pieces[page] = page_pieces(pdf.pages[page])
-                    out.append(pieces[page].get(kid, ("", 0))[0])
+                    if inside[-1]:
+                        out.append(pieces[page].get(kid, ("", 0))[0])
                 elif isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
                     walk(kid, page)
-        if block:
+        if block or wanted:
             out.append("\n")
+        if wanted:
+            inside.pop()
 
     walk(pdf.Root.StructTreeRoot, None)
     return "".join(out)

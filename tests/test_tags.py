@@ -9,6 +9,7 @@ from collections import Counter
 import pikepdf
 import pytest
 from conftest import CONTENT
+from pdftext import norm
 from pikepdf import Array, Dictionary
 
 from livret.loader import load_site
@@ -157,3 +158,20 @@ def test_pdftotext_reads_the_words_of_the_content(built, source_words):
     strangers = sorted({w for w in words if w not in source_words | GENERATED})
     assert strangers == [], strangers[:20]
     assert source_words <= set(words), sorted(source_words - set(words))[:20]
+
+
+def test_headings_hold_words_not_decorative_glyphs(built):
+    """The card's arrow and the initiatives' bullets are painted, not heading text."""
+    from pdftext import tagged_text
+
+    out, _, _ = built
+    levels = {"/H1", "/H2", "/H3", "/H4", "/H5", "/H6"}
+    headings = [
+        h.strip() for h in tagged_text(out / "retour-experience-01.pdf", levels).split("\n")
+    ]
+    headings = [h for h in headings if h]
+    titles = {norm(a.title) for a in SITE.actions}
+    assert len(headings) > 30
+    assert not [h for h in headings if h[0] in "→•·-–—>"], headings
+    for title in titles:  # each card's heading starts with its title, nothing before
+        assert any(norm(h).startswith(title) for h in headings), title
