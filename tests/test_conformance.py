@@ -18,6 +18,9 @@ from livret import conformance
 from livret.loader import load_site
 from livret.pipeline import run
 
+# Under pytest-xdist (--dist loadgroup), one worker runs them all: one Java process, one build.
+pytestmark = pytest.mark.xdist_group("verapdf")
+
 
 @pytest.fixture(scope="session")
 def sheets(tmp_path_factory) -> list[Path]:
