@@ -58,6 +58,11 @@ SEQUENCE = re.compile(rb"<</MCID (\d+)>>\s*BDC(.*?)\bEMC", re.S)
 TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
 
 
+def _decode(run: list[bytes], font: dict[int, str]) -> str:
+    codes = bytes.fromhex(b"".join(run).decode("ascii"))
+    return codes.decode("utf-16-be", "surrogatepass").translate(font)
+
+
 def page_pieces(page) -> dict[int, tuple[str, float]]:
     """{MCID: (text, baseline y)} for one page's marked text."""
     fonts = page.obj.get("/Resources", {}).get("/Font", {})
@@ -67,18 +72,22 @@ def page_pieces(page) -> dict[int, tuple[str, float]]:
     for sequence in SEQUENCE.finditer(page.obj.Contents.read_bytes()):
         font: dict[int, str] = {}
         y = 0.0
-        text = []
-        for tm, tf, hexa in TEXT_OPS.findall(sequence.group(2)):
-            if tm:
-                y = float(tm)
-            elif tf:
+        text: list[str] = []
+        run: list[bytes] = []  # the glyph codes shown in one font, decoded at once
+        for m in TEXT_OPS.finditer(sequence.group(2)):
+            if m.lastindex == 3:
+                run.append(m.group(3))
+            elif m.lastindex == 1:
+                y = float(m.group(1))
+            else:
+                text.append(_decode(run, font))
+                run = []
+                tf = m.group(2)
                 if tf not in cmaps:
                     key = "/" + tf.decode("latin-1")
                     cmaps[tf] = _cmap(fonts[key]) if key in fonts else {}
                 font = cmaps[tf]
-            elif hexa:
-                codes = bytes.fromhex(hexa.decode()).decode("utf-16-be", "surrogatepass")
-                text.append(codes.translate(font))
+        text.append(_decode(run, font))
         pieces[int(sequence.group(1))] = ("".join(text), y)
     return pieces
 
