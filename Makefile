@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all build check lint test bench watch clean sysdeps i18n
+.PHONY: all build check lint test bench watch clean sysdeps i18n conformance
 
 all: build
 
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 test: sysdeps $(STAMP)
 	@$(BIN)/python -m pytest -q
+
+# veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
+conformance: sysdeps $(STAMP)
+	@$(BIN)/python -m livret.conformance --build output/conformance
 
 bench: sysdeps $(STAMP)
 	@$(BIN)/python benchmarks/bench_build.py

@@ -4,6 +4,8 @@
   data: URLs; anything else stops the render (no network, nothing else on the disk).
 - Any WeasyPrint warning (missing anchor, failed fetch, unknown CSS property) fails the
   render: each one means a booklet that is not what the layouts say.
+- The tag tree is finished after WeasyPrint (livret/tags.py): one element per part over all
+  its pages, TOC/TOCI, link descriptions from the layouts' titles.
 - One FontConfiguration and one set of parsed stylesheets per process, reused by every
   document it renders (parsing the fonts is a large part of a small render).
 """
@@ -18,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 from . import pageplan
 from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
+from .i18n import _
+from .tags import finish as finish_tags
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -141,9 +145,11 @@ class Printer:
             )
 
         try:
+            laid_out = html
             document = layout(html)
             # A multiple of 4 pages: Notes pages before the back cover, laid out again.
             if (planned := pageplan.plan(html, len(document.pages))) is not None:
+                laid_out = planned
                 document = layout(planned)
             pages = len(document.pages)
             refused = _refused_links(document)
@@ -151,6 +157,7 @@ class Printer:
                 raise LivretError(
                     [Problem("livret", None, None, m) for m in dict.fromkeys(refused)]
                 )
+            anchors = [set(page.anchors) for page in document.pages]
             data = document.write_pdf(
                 pdf_variant=pdf_variant,
                 pdf_tags=True,
@@ -167,6 +174,7 @@ class Printer:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
+        data = finish_tags(data, anchors, laid_out)
         if variant == "print":
             data = self._press(data, document.metadata.title or "")
         return data, pages
@@ -204,8 +212,10 @@ class Printer:
                         display_path(src),
                         line,
                         None,
-                        f"refused to fetch {url}: only files inside the content, "
-                        "layouts and styles folders (and data: URLs) may be used",
+                        _(
+                            "refused to fetch {url}: only files inside the content, "
+                            "layouts and styles folders (and data: URLs) may be used"
+                        ).format(url=url),
                     )
                 )
         return problems
