@@ -139,8 +139,39 @@ def _convert_resources(pdf, resources, seen: set) -> None:
         elif xobject.get("/Subtype") == pikepdf.Name.Image:
             _convert_image(xobject)
     for shading in (resources.get("/Shading") or {}).values():
-        if _is_rgb_space(shading.get("/ColorSpace"), None):
-            raise ValueError("RGB shading in the press file: gradients are not converted")
+        _convert_shading(shading)
+    for pattern in (resources.get("/Pattern") or {}).values():
+        if pattern.objgen in seen and pattern.objgen != (0, 0):
+            continue
+        seen.add(pattern.objgen)
+        if "/Shading" in pattern:
+            _convert_shading(pattern.Shading)
+        if "/Resources" in pattern:
+            _convert_stream(pdf, pattern, pattern.Resources, seen)
+
+
+def _convert_shading(shading) -> None:
+    """A gradient (WeasyPrint: sRGB, exponential or stitched functions) in CMYK."""
+    import pikepdf
+
+    if not _is_rgb_space(shading.get("/ColorSpace"), None):
+        return
+    shading.ColorSpace = pikepdf.Name.DeviceCMYK
+
+    def convert(function) -> None:
+        for key in ("/C0", "/C1"):
+            if key in function:
+                function[key] = pikepdf.Array(rgb_to_cmyk(*(float(v) for v in function[key])))
+        if "/C0" not in function and int(function.get("/FunctionType", 0)) == 2:
+            function.C0 = pikepdf.Array([0, 0, 0, 0])  # the default C0 is black in RGB
+        for sub in function.get("/Functions", []):
+            convert(sub)
+
+    function = shading.get("/Function")
+    if isinstance(function, pikepdf.Array):
+        raise ValueError("per-channel gradient functions in the press file")
+    if function is not None:
+        convert(function)
 
 
 def _convert_group(obj) -> None:

@@ -78,6 +78,9 @@ def test_no_rgb_anywhere(press_files):
                     assert op not in ("rg", "RG"), (path.name, op, list(item.operands))
                     if op in ("cs", "CS"):
                         assert not press._is_rgb_space(item.operands[0], resources), path.name
+                for pattern in (resources or {}).get("/Pattern", {}).values():
+                    if "/Shading" in pattern:  # the contents' leader dots: a gradient
+                        assert not press._is_rgb_space(pattern.Shading.get("/ColorSpace"), None)
                 for xobject in (resources or {}).get("/XObject", {}).values():
                     if xobject.get("/Subtype") == pikepdf.Name.Image:
                         assert not press._is_rgb_space(xobject.get("/ColorSpace"), None)
