@@ -92,6 +92,12 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
         "folder; only what changed is rebuilt.",
     )
     _selection(b)
+    b.add_argument(
+        "--html",
+        type=Path,
+        metavar="DIR",
+        help="write the HTML documents, their stylesheets and fonts into DIR instead of PDFs",
+    )
     b.set_defaults(func=cmd_build)
     c = sub.add_parser("check", parents=[common], help="validate the content, print every problem")
     c.set_defaults(func=cmd_check)
@@ -263,7 +269,22 @@ def _progress(args):
 
 
 def cmd_build(args) -> int:
+    if args.html:
+        return cmd_html(args)
     build_once(args)
+    return 0
+
+
+def cmd_html(args) -> int:
+    from .htmlexport import export
+    from .loader import load_site
+    from .outputs import plan
+
+    site = load_site(args.content)
+    written = export(site, plan(site, **selection(args, site)), args.html, args.variant)
+    if not args.quiet:
+        for path in written:
+            print(path)
     return 0
 
 
