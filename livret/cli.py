@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import LivretError, Problem
 
-COMMANDS = ("build", "check", "watch", "mail")
+COMMANDS = ("build", "check", "watch", "preview", "serve", "mail")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -104,6 +104,18 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
     _selection(w)
     w.set_defaults(func=cmd_watch)
+    v = sub.add_parser(
+        "preview",
+        aliases=["serve"],
+        parents=[common],
+        help="show the pages in the browser, updated on every save",
+        description="A local web server (127.0.0.1 only) showing every output's pages as "
+        "printed; each save rebuilds what changed and the page updates by itself.",
+    )
+    _selection(v)
+    v.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
+    v.add_argument("--no-open", action="store_true", help="do not open the browser")
+    v.set_defaults(func=cmd_preview)
     if full:
         from .mail import cli as mail_cli
 
@@ -201,7 +213,7 @@ def _list(site) -> None:
         print(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]")
 
 
-def build_once(args, site=None):
+def build_once(args, site=None, pool=None):
     from .loader import load_site
     from .pipeline import run
 
@@ -220,6 +232,7 @@ def build_once(args, site=None):
             jobs=args.jobs,
             variant=args.variant,
             progress=progress,
+            pool=pool.get(site) if pool else None,
             **sel,
         )
     _summary(results, time.perf_counter() - start, args)
@@ -288,14 +301,23 @@ def cmd_html(args) -> int:
     return 0
 
 
+def cmd_preview(args) -> int:
+    from .preview.server import serve
+
+    return serve(args)
+
+
 def cmd_watch(args) -> int:
     from watchfiles import watch
 
     from .outputs import LAYOUTS, STYLES
+    from .preview.renderer import WarmPool
+
+    pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
 
     def once():
         try:
-            build_once(args)
+            build_once(args, pool=pool)
         except LivretError as exc:
             # Keep watching: the last good PDFs stay in place until the content is fixed.
             print_problems(exc)
@@ -322,6 +344,8 @@ def cmd_watch(args) -> int:
             once()
     except KeyboardInterrupt:
         pass
+    finally:
+        pool.close()
     return 0
 
 

@@ -8,6 +8,7 @@ path never imports WeasyPrint, so it costs a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -130,7 +131,11 @@ def run(
     variant="accessible",
     site=None,
     progress=None,
+    pool=None,
+    order=None,
 ) -> tuple[dict, list[Result]]:
+    """`pool`: a warm process pool to render in (the preview's, kept across saves) instead of
+    a new one; `order`: kind → rank, which outputs to start first (default: biggest first)."""
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
@@ -173,7 +178,7 @@ def run(
         _set_reproducible_clock(site)
         if progress:
             progress(len(todo))
-        done = _render_all(site, todo, out_dir, variant, jobs, progress)
+        done = _render_all(site, todo, out_dir, variant, jobs, progress, pool, order)
         for output, filename, inputs in todo:
             name, pages, size, sha, seconds = done[filename]
             results.append(
@@ -232,17 +237,17 @@ def _default_jobs() -> int:
     return max(1, min(cpus or 1, available // WORKER_BUDGET))
 
 
-def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
+def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, order=None) -> dict:
     from .render import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Biggest first, so that the booklet does not start last and finish alone.
-    weight = {"booklet": 0, "theme": 1, "action": 2}
+    weight = order or {"booklet": 0, "theme": 1, "action": 2}
     queue = sorted(todo, key=lambda t: weight[t[0].kind])
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}
-    if jobs == 1:  # asked for: everything in this process, one after the other
+    if jobs == 1 and pool is None:  # asked for: everything in this process, one after the other
         for output, filename, _ in queue:
             done[filename] = _print(
                 render_html(site, output), filename, str(out_dir), variant, sources, root
@@ -255,12 +260,16 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
 
     workers = max(1, min(jobs or _default_jobs(), len(todo)))
     errors = []
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_warm,
-        initargs=(root,),
-    ) as pool:
+    if pool is not None:
+        pool_context = contextlib.nullcontext(pool)  # the caller's, warm: it stays up
+    else:
+        pool_context = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_warm,
+            initargs=(root,),
+        )
+    with pool_context as pool:
         # The first submit forks every worker (fork pools start all at once): they warm up
         # while this process renders the HTML, instead of after it.
         pool.submit(int)
