@@ -301,7 +301,7 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
     snapshot(project)
     sys.path.insert(0, str(project))  # the snapshot's livret, for the HTML step only
     import livret
-    from livret.outputs import STYLES, STYLESHEETS
+    from livret.design import STYLESHEETS, for_content
 
     # sys.path comes before the editable install's finder; make sure it did.
     assert Path(livret.__file__).is_relative_to(project), livret.__file__
@@ -334,7 +334,8 @@ def bench(repeat: int, tmp: Path) -> tuple[list[Figure], list[tuple[str, bool, s
 
     html_path = tmp / "booklet.html"
     base_url = booklet_html(project, html_path)
-    sheets = [str(STYLES / name) for name in STYLESHEETS]
+    design = for_content(project / "content")
+    sheets = [str(design.stylesheet(name)) for name in STYLESHEETS]
     baseline_argv = [
         PYTHON,
         "-c",

@@ -15,12 +15,42 @@ from pathlib import Path
 
 from . import __version__
 from .errors import LivretError, Problem
+from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
-COMMANDS = ("build", "check", "watch", "preview", "serve", "mail")
+COMMANDS = ("build", "check", "watch", "preview", "serve", "mail", "new-edition", "new-action")
+
+
+def _lang_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help=_("language of the messages: fr (default) or en; also LIVRET_LANG"),
+    )
+
+
+def take_lang(argv: list[str]) -> list[str]:
+    """Set the messages' language from --lang before the parser (and its help) is made; the
+    option is moved to the end of the arguments, where every command accepts it."""
+    out, lang, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--lang" and i + 1 < len(argv):
+            lang, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--lang="):
+            lang, i = arg.partition("=")[2], i + 1
+            continue
+        out.append(arg)
+        i += 1
+    set_language(lang)
+    if lang is None:
+        return out
+    return [*out, "--lang", lang]
 
 
 def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = ArgumentParser(add_help=False)
+    _lang_option(p)
     p.add_argument(
         "--content",
         type=Path,
@@ -77,12 +107,18 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 def parser(full: bool = True) -> argparse.ArgumentParser:
     common = _common()
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="livret",
         description="Build the « Retour d'expérience » booklet, its excerpts "
         "and action sheets from content/, check the content, or mail the PDFs.",
     )
-    p.add_argument("--version", action="version", version=f"livret {__version__}")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"livret {__version__}",
+        help=_("print the version and exit"),
+    )
+    _lang_option(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser(
         "build",
@@ -96,7 +132,7 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
         "--html",
         type=Path,
         metavar="DIR",
-        help="write the HTML documents, their stylesheets and fonts into DIR instead of PDFs",
+        help=_("write the HTML documents, their stylesheets and fonts into DIR instead of PDFs"),
     )
     b.set_defaults(func=cmd_build)
     c = sub.add_parser("check", parents=[common], help="validate the content, print every problem")
@@ -108,14 +144,52 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
         "preview",
         aliases=["serve"],
         parents=[common],
-        help="show the pages in the browser, updated on every save",
-        description="A local web server (127.0.0.1 only) showing every output's pages as "
-        "printed; each save rebuilds what changed and the page updates by itself.",
+        help=_("show the pages in the browser, updated on every save"),
+        description=_(
+            "A local web server (127.0.0.1 only) showing every output's pages as printed; "
+            "each save rebuilds what changed and the page updates by itself."
+        ),
     )
     _selection(v)
-    v.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
-    v.add_argument("--no-open", action="store_true", help="do not open the browser")
+    v.add_argument(
+        "--port", type=int, default=0, help=_("port (default: a free one, printed at start)")
+    )
+    v.add_argument("--no-open", action="store_true", help=_("do not open the browser"))
     v.set_defaults(func=cmd_preview)
+    e = sub.add_parser(
+        "new-edition",
+        help=_("start the next edition in a new content folder"),
+        description=_(
+            "Create a complete content folder for edition N: same series, themes and colours, "
+            "one example card; every value to write says « À COMPLÉTER »."
+        ),
+    )
+    _lang_option(e)
+    e.add_argument("folder", type=Path, metavar=_("FOLDER"), help=_("the new content folder"))
+    e.add_argument(
+        "--number", type=int, required=True, metavar="N", help=_("the new edition's number")
+    )
+    e.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=Path("content"),
+        metavar=_("FOLDER"),
+        help=_("the edition to start from (default: content)"),
+    )
+    e.set_defaults(func=cmd_new_edition)
+    a = sub.add_parser(
+        "new-action",
+        parents=[common],
+        help=_("add a card to a theme"),
+        description=_(
+            "Create actions/SLUG.md from the card template and add SLUG to the theme's "
+            "« actions: » list."
+        ),
+    )
+    a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
+    a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
+    a.set_defaults(func=cmd_new_action)
     if full:
         from .mail import cli as mail_cli
 
@@ -141,10 +215,46 @@ def selection(args, site) -> dict:
     return {"booklet": booklet, "themes": themes, "actions": actions}
 
 
+def cmd_new_edition(args) -> int:
+    from .scaffold import new_edition
+
+    written = new_edition(args.folder, args.number, args.source)
+    print(
+        _("{folder}: edition no. {number} created ({count} files).").format(
+            folder=args.folder, number=args.number, count=len(written)
+        )
+    )
+    print(
+        _(
+            "Next: replace each « À COMPLÉTER » (python build.py check --content {folder} "
+            "lists them), then build with python build.py --content {folder}."
+        ).format(folder=args.folder)
+    )
+    return 0
+
+
+def cmd_new_action(args) -> int:
+    from .scaffold import new_action
+
+    card, theme = new_action(args.slug, args.theme, args.content)
+    print(
+        _(
+            "{card}: new card, listed in {theme}; write its text in place of « À COMPLÉTER »."
+        ).format(card=card, theme=theme)
+    )
+    return 0
+
+
+def print_warnings(site) -> None:
+    for p in site.warnings:
+        print(p, file=sys.stderr)
+
+
 def cmd_check(args) -> int:
     from .loader import load_site
 
     site = load_site(args.content)
+    print_warnings(site)
     print(
         f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
         f"{len(site.files)} files"
@@ -217,7 +327,10 @@ def build_once(args, site=None, pool=None):
     from .loader import load_site
     from .pipeline import run
 
-    site = site or load_site(args.content)
+    if site is None:
+        site = load_site(args.content)
+        if not args.quiet:
+            print_warnings(site)
     if args.list:
         _list(site)
         return None
@@ -310,7 +423,7 @@ def cmd_preview(args) -> int:
 def cmd_watch(args) -> int:
     from watchfiles import watch
 
-    from .outputs import LAYOUTS, STYLES
+    from .design import for_content
     from .preview.renderer import WarmPool
 
     pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
@@ -327,15 +440,17 @@ def cmd_watch(args) -> int:
             )
 
     once()
+    folders = for_content(args.content).folders
     print(
         f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)", file=sys.stderr
     )
     try:
-        for _changes in watch(args.content, LAYOUTS, STYLES, debounce=150, step=50, rust_timeout=0):
-            from . import markup, render
+        for _changes in watch(args.content, *folders, debounce=150, step=50, rust_timeout=0):
+            from . import design, markup, render
 
             # Layouts and stylesheets may have changed: drop what the process cached.
             render.environment.cache_clear()
+            design.for_project.cache_clear()
             markup.block.cache_clear()
             markup.inline.cache_clear()
             from . import pipeline
@@ -358,7 +473,7 @@ def print_problems(exc: LivretError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "build")
     args = parser(full=argv[0] in ("mail", "-h", "--help")).parse_args(argv)

@@ -7,8 +7,29 @@ once so that the CLI prints every problem in one go, one line each, and never a 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .i18n import _
+
+_DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")
+
+
+def field_label(dotted: str) -> str:
+    """A field path as people count: "actions.4" → "actions n° 5", "initiatives.0.items.2" →
+    "initiatives n° 1, items n° 3" (items counted from 1, as in the file)."""
+    if not _DOTTED.match(dotted):
+        return dotted  # already words ("section « Contexte »")
+    out = ""
+    for part in dotted.split("."):
+        if part.isdigit():
+            out += " " + _("no. {n}").format(n=int(part) + 1)
+        elif out:
+            out += (", " if out[-1].isdigit() else ".") + part
+        else:
+            out = part
+    return out
 
 
 @dataclass(frozen=True, order=True)
@@ -21,8 +42,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        what = f"{self.field}: {self.message}" if self.field else self.message
-        prefix = "warning: " if self.severity == "warning" else ""
+        what = f"{field_label(self.field)}: {self.message}" if self.field else self.message
+        prefix = _("warning: ") if self.severity == "warning" else ""
         return f"{where}: {prefix}{what}"
 
 

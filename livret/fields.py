@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable
 
 from .errors import Collector
-from .reader import Located
+from .i18n import _
+from .reader import Located, quote
 
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -65,6 +66,27 @@ Validator = Callable[[object, Ctx, str], object]
 
 
 def text(value, ctx: Ctx, key: str):
+    if isinstance(value, list):
+        # `title:` then `- …` lines: one text is expected, not a list.
+        ctx.error(
+            key,
+            _(
+                "expected one text, not a list: write the text on the same line, after the "
+                "« : » of the field, without « - »"
+            ),
+        )
+        return None
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value)), str):
+        # `- Coût : 12 €`: YAML reads « word : text » as a field; the editor meant one text.
+        ((k, v),) = value.items()
+        ctx.error(
+            key,
+            _(
+                "the text contains « : », which YAML reads as a field: put the whole text in "
+                "double quotes: {fixed}"
+            ).format(fixed=quote(f"{k} : {v}" if v is not None else f"{k} :")),
+        )
+        return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         ctx.error(key, f"expected text, got {_type_name(value)}")
         return None
@@ -79,7 +101,13 @@ def text_list(value, ctx: Ctx, key: str):
     if value is None:
         return ()
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        ctx.error(key, f'expected a list of items ("- {value}"), got a single value')
+        ctx.error(
+            key,
+            _(
+                "expected a list: put each item on a line of its own under « {field}: », "
+                "starting with « - » (for example « - {value} »)"
+            ).format(field=key.rpartition(".")[2], value=value),
+        )
         return None
     if not isinstance(value, list):
         ctx.error(key, f"expected a list of items, got {_type_name(value)}")

@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .design import STYLESHEETS, for_content
 from .model import Site
-from .outputs import PROJECT, STYLES, STYLESHEETS, Output
+from .outputs import Output
 from .pdf import VARIANTS
 from .writer import write_atomic
 
@@ -41,6 +42,10 @@ def standalone(html: str, content_root: Path, variant: str, copy) -> str:
     """The document with its stylesheets linked and its file URLs relative to the export
     folder; `copy(source, relative)` is called for each local file it uses."""
     root = content_root.resolve()
+    design = for_content(root)
+    bases = [(root, "")]
+    bases += [(folder, "styles/") for folder in design.styles]
+    bases += [(folder, "layouts/") for folder in design.layouts]
 
     def rewrite(match: re.Match) -> str:
         url = match.group("url")
@@ -49,7 +54,7 @@ def standalone(html: str, content_root: Path, variant: str, copy) -> str:
             return match.group(0)  # mailto:, data:, #anchors, web addresses: as they are
         path = Path(unquote(parts.path))
         source = (path if path.is_absolute() else root / path).resolve()
-        for base, prefix in ((root, ""), (STYLES, "styles/"), (PROJECT, "")):
+        for base, prefix in bases:
             if source.is_relative_to(base) and source.is_file():
                 relative = prefix + source.relative_to(base).as_posix()
                 copy(source, relative)
@@ -75,10 +80,11 @@ def export(site: Site, outputs: list[Output], folder: Path, variant: str) -> lis
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # The stylesheets and what they load (fonts), with the same relative paths as in styles/.
-    for path in sorted(STYLES.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            _copy(path, folder / "styles" / path.relative_to(STYLES))
+    # The stylesheets and what they load (fonts), by the names they are looked up with: a
+    # project's own file in place of livret's, as for the PDF.
+    for name, path in for_content(site.root).files().items():
+        if name.startswith("styles/"):
+            _copy(path, folder / name)
     written = []
     for output in outputs:
 

@@ -13,8 +13,11 @@ shipped with the package); `pybabel extract` finds every `_()` call.
 
 from __future__ import annotations
 
+import argparse
 import gettext
 import os
+import re
+import sys
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -62,3 +65,115 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Mark a message for extraction where it is translated later (tables, constants)."""
     return message
+
+
+# --- numbers and units, as the editor's language writes them ------------------------------
+
+NARROW_NBSP = "\u202f"  # French: a fine no-break space before units and as thousands separator
+
+
+def number(value: float, digits: int = 0) -> str:
+    """1234.5 → "1 234,5" in French (fine spaces, decimal comma), "1,234.5" in English."""
+    text = f"{value:,.{digits}f}"
+    if language() == "fr":
+        text = text.replace(",", NARROW_NBSP).replace(".", ",")
+    return text
+
+
+def quantity(value: float, unit: str, digits: int = 0) -> str:
+    """A number and its unit, never split across lines: "1,5 s", "12 pages"."""
+    sep = NARROW_NBSP if language() == "fr" else " "
+    return f"{number(value, digits)}{sep}{unit}"
+
+
+def size(n_bytes: int) -> str:
+    """A file size in ko/Mo (French) or kB/MB: one decimal under 10, none above."""
+    units = ("o", "ko", "Mo", "Go") if language() == "fr" else ("B", "kB", "MB", "GB")
+    value, i = float(n_bytes), 0
+    while value >= 1000 and i < len(units) - 1:
+        value, i = value / 1000, i + 1
+    return quantity(value, units[i], 0 if i == 0 or value >= 10 else 1)
+
+
+def seconds(value: float) -> str:
+    return quantity(value, "s", 1)
+
+
+# --- argparse in the editor's language ------------------------------------------------------
+# Python ships no French catalog for argparse: its few fixed strings (usage, section titles,
+# errors) are translated here through our catalog, with public API only: our own -h option,
+# format_usage/format_help and error() overridden.
+
+_ARGPARSE_HEADINGS = {
+    "usage: ": N_("usage: "),
+    "options:": N_("options:"),
+    "positional arguments:": N_("positional arguments:"),
+}
+_ARGPARSE_ERRORS = (
+    (r"the following arguments are required: (?P<args>.+)", N_("missing: {args}")),
+    (r"unrecognized arguments: (?P<args>.+)", N_("unknown options or arguments: {args}")),
+    (r"argument (?P<arg>\S+?): expected one argument", N_("{arg} must be followed by a value")),
+    (
+        r"argument (?P<arg>\S+?): invalid choice: (?P<value>.+?) \(choose from (?P<choices>.+)\)",
+        N_("{arg}: {value} is not a valid choice; choose from {choices}"),
+    ),
+    (
+        r"argument (?P<arg>\S+?): invalid int value: (?P<value>.+)",
+        N_("{arg}: {value} is not a whole number"),
+    ),
+    (
+        r"argument (?P<arg>\S+?): not allowed with argument (?P<other>.+)",
+        N_("{arg} cannot be used with {other}"),
+    ),
+)
+
+
+def _argparse_text(text: str) -> str:
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        for english, msgid in _ARGPARSE_HEADINGS.items():
+            if line == english.rstrip() or (english.endswith(" ") and line.startswith(english)):
+                lines[i] = (
+                    _(msgid).rstrip()
+                    if line == english.rstrip()
+                    else _(msgid) + line[len(english) :]
+                )
+    return "\n".join(lines)
+
+
+def argparse_error(message: str) -> str:
+    """argparse's English error → the editor's language (unknown forms are kept as they are)."""
+    for pattern, msgid in _ARGPARSE_ERRORS:
+        m = re.fullmatch(pattern, message)
+        if m:
+            return _(msgid).format(**m.groupdict())
+    return message
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse.ArgumentParser whose own strings (usage, titles, -h, errors) are translated."""
+
+    def __init__(self, *args, add_help: bool = True, **kwargs) -> None:
+        super().__init__(*args, add_help=False, **kwargs)
+        if add_help:
+            self.add_argument(
+                "-h",
+                "--help",
+                action="help",
+                default=argparse.SUPPRESS,
+                help=_("show this help and exit"),
+            )
+
+    def format_usage(self) -> str:
+        return _argparse_text(super().format_usage())
+
+    def format_help(self) -> str:
+        return _argparse_text(super().format_help())
+
+    def error(self, message: str):  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(
+            2,
+            _("{prog}: error: {message}").format(prog=self.prog, message=argparse_error(message))
+            + "\n",
+        )

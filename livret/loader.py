@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import fields as f
 from .errors import Collector, LivretError, Problem
+from .i18n import _
 from .model import (
     SIDEBAR_FIELDS,
     Action,
@@ -119,6 +120,143 @@ def split_sections(
     return tuple(out)
 
 
+HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# The sections of a card (level 2, « ## ») and the questions of its « ## Bilan » (level 3):
+# written at another level, they would print as the wrong kind of heading, silently.
+SECTION_TITLES = (
+    "Contexte",
+    "Enjeux",
+    "Objectifs opérationnels",
+    "Nature des actions conduites",
+    "Description des actions",
+    "Indicateurs de résultat et objectifs cibles",
+    "Documentation produite",
+    "Documentations produites",
+    "Bilan",
+)
+BILAN_QUESTIONS = (
+    "Quels sont les écarts observés entre objectifs et résultats",
+    "Quels sont les impacts du projet observés",
+    "Quels sont les impacts indirects identifiés",
+    "Quels sont les facteurs clés de succès",
+    "Quels sont les difficultés et freins rencontrés",
+    "Quelles perspectives",
+    "Dont enjeux transverses",
+)
+
+
+def _heading_key(title: str) -> str:
+    return " ".join(title.split()).casefold().rstrip(" :?.")
+
+
+_LEVEL_OF = {
+    **{_heading_key(t): 2 for t in SECTION_TITLES},
+    **{_heading_key(t): 3 for t in BILAN_QUESTIONS},
+}
+
+
+def _expected_level(title: str) -> int | None:
+    key = _heading_key(title)
+    for known, level in _LEVEL_OF.items():
+        if key == known or (level == 3 and key.startswith(known)):
+            return level
+    return None
+
+
+def check_headings(body: str, body_line: int, path: Path, problems: Collector) -> None:
+    """Heading levels: « ## » sections, « ### » sub-sections (the questions of « ## Bilan »),
+    « #### » only under a « ### »; « # » is the card's title, given by its `title:` field."""
+    previous = 1
+    fence = False
+    for n, line in enumerate(body.split("\n")):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        m = None if fence else HEADING_RE.match(line)
+        if m is None:
+            continue
+        level, title = len(m[1]), m[2]
+        where = body_line + n
+        expected = _expected_level(title)
+        right = "#" * (expected or min(max(level, 2), previous + 1, 4))
+        if expected is not None and level != expected:
+            problems.error(
+                path,
+                where,
+                "body",
+                _("« {typed} » must be a level-{level} heading: write « {right} {title} »").format(
+                    typed=line.strip(), level=expected, right=right, title=title
+                ),
+            )
+        elif level == 1:
+            problems.error(
+                path,
+                where,
+                "body",
+                _(
+                    "« # » is the level of the card's title (its « title: » field): write "
+                    "« ## {title} » for a section, « ### {title} » inside a section"
+                ).format(title=title),
+            )
+        elif level > previous + 1 or level > 4:
+            problems.error(
+                path,
+                where,
+                "body",
+                _(
+                    "« {typed} » skips a level after a « {above} » heading: write "
+                    "« {right} {title} »"
+                ).format(typed=line.strip(), above="#" * previous, right=right, title=title),
+            )
+        previous = max(2, min(level, 4)) if level > 1 else previous
+        if level == 2:
+            previous = 2
+
+
+def _paragraphs(markdown: str) -> list[str]:
+    out = []
+    for para in re.split(r"\n\s*\n", markdown):
+        text = " ".join(para.split()).casefold()
+        if len(text) >= 60 and not text.startswith("#"):
+            out.append(text)
+    return out
+
+
+def check_copies(actions: list[Action], located: dict, problems: Collector) -> None:
+    """A card copied from another and left unedited: same title and organisation, or a
+    paragraph of its text that another card has word for word."""
+    first_by_title: dict[tuple[str, str], Action] = {}
+    first_by_para: dict[str, Action] = {}
+    for action in sorted(actions, key=lambda a: a.slug):
+        src = located.get(action.path)
+        key = (action.title.casefold(), action.organisation.casefold())
+        other = first_by_title.setdefault(key, action)
+        if other is not action:
+            problems.error(
+                action.path,
+                src.line("title") if src else None,
+                "title",
+                _(
+                    "same title and organisation as actions/{other}.md: a card copied and not "
+                    "yet rewritten? Give this card its own title, organisation and text"
+                ).format(other=other.slug),
+            )
+        shared = set()
+        for section in action.sections:
+            for para in _paragraphs(section.markdown):
+                other = first_by_para.setdefault(para, action)
+                if other is not action and other.slug not in shared:
+                    shared.add(other.slug)
+                    problems.error(
+                        action.path,
+                        None,
+                        f"section « {section.title} »" if section.title else "body",
+                        _(
+                            "a paragraph identical to one of actions/{other}.md: a card copied and "
+                            "not yet rewritten? Write this card's own text"
+                        ).format(other=other.slug),
+                    )
+
+
 # --- edition ---------------------------------------------------------------------------
 
 
@@ -151,6 +289,24 @@ EDITION_SPEC = {
 }
 
 
+def check_slug_number(slug: str, number: int, src: Located, problems: Collector) -> None:
+    """The PDFs are named after the slug: an edition whose slug still ends with the previous
+    edition's number would overwrite that edition's PDFs."""
+    m = re.search(r"-(\d+)$", slug)
+    if m and int(m[1]) == number:
+        return
+    expected = f"{slug[: m.start()] if m else slug}-{number:02d}"
+    problems.error(
+        src.path,
+        src.line("slug"),
+        "slug",
+        _(
+            "« {slug} » does not end with the edition's number ({number}): the PDFs are named "
+            "after the slug; write « slug: {expected} »"
+        ).format(slug=slug, number=number, expected=expected),
+    )
+
+
 def load_edition(root: Path, problems: Collector, located: dict | None = None) -> Edition | None:
     path = root / "edition.yaml"
     src = read_yaml(path, problems)
@@ -163,6 +319,7 @@ def load_edition(root: Path, problems: Collector, located: dict | None = None) -
     if out is None:
         return None
     out["theme_slugs"] = out.pop("themes")
+    check_slug_number(out["slug"], out["number"], src, problems)
     for key in ("heading", "text", "join"):
         dotted = f"back_cover.{key}"
         check_links(getattr(out["back_cover"], key), path, src.line(dotted), dotted, problems)
@@ -220,6 +377,7 @@ def load_action(path: Path, problems: Collector, located: dict | None = None) ->
     out = f.check_fields(doc.meta.data, ctx, ACTION_SPEC, "the card's front matter")
     _check_inline_links(doc.meta, problems)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
+    check_headings(doc.body, doc.body_line, path, problems)
     check_links(doc.body, path, doc.body_line, "body", problems)
     if located is not None:
         located[path] = doc.meta
@@ -308,6 +466,7 @@ def load_introduction(root: Path, problems: Collector) -> Introduction | None:
         "the introduction's front matter",
     )
     split_sections(doc.body, doc.body_line, path, problems, require_heading=False)
+    check_headings(doc.body, doc.body_line, path, problems)
     check_links(doc.body, path, doc.body_line, "body", problems)
     if not doc.body.strip():
         problems.error(path, doc.body_line, "body", "the introduction has no text")
@@ -468,6 +627,7 @@ def load_site(root: Path | str = "content") -> Site:
                 f'the action is in no theme: add "{slug}" to actions in themes/{action.theme}.yaml',
             )
 
+    check_copies([a for a in actions.values() if a is not None], located, problems)
     problems.raise_if_errors()
     ordered = [themes[s] for s in edition.theme_slugs]
     files = [
@@ -484,4 +644,5 @@ def load_site(root: Path | str = "content") -> Site:
         themes=tuple(ordered),
         thanks=thanks,
         files=tuple(files),
+        warnings=tuple(p for p in problems.problems if p.severity == "warning"),
     )

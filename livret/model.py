@@ -178,6 +178,7 @@ class Site:
     themes: tuple[Theme, ...]
     thanks: Thanks
     files: tuple[Path, ...] = field(default=())  # every content file read
+    warnings: tuple = field(default=())  # Problems that do not stop a build (« À COMPLÉTER »)
 
     @property
     def actions(self) -> tuple[Action, ...]:

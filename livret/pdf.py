@@ -16,8 +16,8 @@ import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
-from .outputs import LAYOUTS, STYLES, STYLESHEETS
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -74,7 +74,8 @@ class Printer:
         from weasyprint.text.fonts import FontConfiguration
 
         self.content_root = Path(content_root).resolve()
-        self.fetcher = _fetcher_class()([LAYOUTS, STYLES, self.content_root])
+        self.design = for_content(self.content_root)
+        self.fetcher = _fetcher_class()([*self.design.folders, self.content_root])
         self.font_config = FontConfiguration()
         self._css: dict[str, object] = {}
         self._CSS = CSS
@@ -83,7 +84,9 @@ class Printer:
     def _sheet(self, name: str):
         if name not in self._css:
             self._css[name] = self._CSS(
-                filename=str(STYLES / name), font_config=self.font_config, url_fetcher=self.fetcher
+                filename=str(self.design.stylesheet(name)),
+                font_config=self.font_config,
+                url_fetcher=self.fetcher,
             )
         return self._css[name]
 

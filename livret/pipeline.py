@@ -2,7 +2,8 @@
 write PDFs and the manifest atomically.
 
 Incremental: an output is rebuilt only when the sha256 of one of its inputs (content files
-it uses, layouts, styles, fonts) or the livret/WeasyPrint version changed. The no-change
+it uses, layouts, styles, fonts), livret's own code, or the version of a dependency that
+shapes the bytes changed (outputs.tool_versions). The no-change
 path never imports WeasyPrint, so it costs a fraction of a second.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .errors import LivretError
+from .errors import LivretError, Problem, display_path
+from .i18n import _
 from .loader import load_site
 from .model import Site
-from .outputs import Fingerprints, Output, plan
+from .outputs import Fingerprints, Output, plan, tool_versions
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
@@ -38,21 +39,6 @@ class Result:
     sha256: str
     seconds: float
     inputs: dict
-
-
-def weasyprint_version() -> str:
-    """WeasyPrint's version without importing it (a no-change build never does)."""
-    spec = importlib.util.find_spec("weasyprint")
-    if spec and spec.origin:  # site-packages/weasyprint-70.0.dist-info beside the package
-        site = Path(spec.origin).parent.parent
-        for info in site.glob("weasyprint-*.dist-info"):
-            return info.name.removeprefix("weasyprint-").removesuffix(".dist-info")
-    from importlib import metadata  # slower (~20 ms), but finds any kind of install
-
-    try:
-        return metadata.version("weasyprint")
-    except metadata.PackageNotFoundError:  # pragma: no cover
-        return "unknown"
 
 
 def variant_filename(output: Output, variant: str) -> str:
@@ -139,7 +125,7 @@ def run(
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
-    versions = {"livret": __version__, "weasyprint": weasyprint_version(), "variant": variant}
+    versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
     old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}
@@ -174,6 +160,8 @@ def run(
         else:
             todo.append((output, filename, inputs))
 
+    if not force:
+        _refuse_other_edition(site, todo, old_entries, old, out_dir)
     if todo:
         _set_reproducible_clock(site)
         if progress:
@@ -199,6 +187,8 @@ def run(
                 "action": r.output.action,
                 "title": r.output.title,
                 "variant": variant,
+                "edition": site.edition.slug,
+                "number": site.edition.number,
                 "pages": r.pages,
                 "bytes": r.bytes,
                 "sha256": r.sha256,
@@ -210,6 +200,7 @@ def run(
     manifest = {
         "format": MANIFEST_FORMAT,
         "edition": site.edition.slug,
+        "number": site.edition.number,
         "livret_version": __version__,
         "weasyprint_version": versions["weasyprint"],
         "outputs": entries,
@@ -219,6 +210,32 @@ def run(
     order_out = {o.filename: i for i, o in enumerate(outputs)}
     results.sort(key=lambda r: order_out.get(r.output.filename, 0))
     return manifest, results
+
+
+def _refuse_other_edition(site: Site, todo, old_entries: dict, old: dict, out_dir: Path) -> None:
+    """A PDF built from another edition (another number under the same name: a copied
+    content folder whose slug was not changed) is never replaced without --force."""
+    problems = []
+    for _output, filename, _inputs in todo:
+        entry = old_entries.get(filename)
+        if not entry or not (out_dir / filename).is_file():
+            continue
+        number = entry.get("number", old.get("number"))
+        if number is not None and number != site.edition.number:
+            problems.append(
+                Problem(
+                    display_path(out_dir / filename),
+                    None,
+                    None,
+                    _(
+                        "built from edition no. {old}, and this is edition no. {new}: give this "
+                        "edition its own slug in edition.yaml, or build with --force to replace "
+                        "the PDF"
+                    ).format(old=number, new=site.edition.number),
+                )
+            )
+    if problems:
+        raise LivretError(problems)
 
 
 # A render peaks at ~120 MB (benchmarks/bench_build.py); the budget leaves room for bigger

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import Collector
+from .i18n import _
 
 
 @dataclass
@@ -61,58 +62,271 @@ def read_text(
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
+# YAML 1.1 types that content never wants: see _LineLoader.
+_TYPED_TAGS = frozenset(
+    {
+        "tag:yaml.org,2002:timestamp",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    }
+)
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader where every plain scalar stays the text that was typed.
 
     YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into 750,
     "no" into False, 1.50 into 1.5: content is printed as typed, so validators convert.
+
+    The resolver table is this class's own copy: PyYAML's is shared by every loader of the
+    process, and changing it would change `yaml.safe_load` for everyone who imports livret.
     """
 
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _TYPED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
-for first, resolvers in list(_LineLoader.yaml_implicit_resolvers.items()):
-    _LineLoader.yaml_implicit_resolvers[first] = [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag
-        not in (
-            "tag:yaml.org,2002:timestamp",
-            "tag:yaml.org,2002:bool",
-            "tag:yaml.org,2002:int",
-            "tag:yaml.org,2002:float",
-        )
-    ]
+
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
 )
 
 
 def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) -> Located | None:
-    """Parse YAML text; on a syntax error report the YAML's own line and message."""
-    loader = _LineLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return Located(path, {}, {}, line_offset + 1)
-        lines: dict[str, int] = {}
-        data = _build(loader, node, "", lines, line_offset, path, problems, ())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + 1 + line_offset) if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        problems.error(path, line, None, f"invalid YAML: {what}")
-        return None
-    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
-        problems.error(path, None, None, f"invalid YAML: {exc}")
-        return None
-    finally:
-        loader.dispose()
-    return Located(path, data, lines, line_offset + 1)
+    """Parse YAML text; on a syntax error say, in the editor's words, what to type and where.
+
+    A slip that has an obvious repair (an unquoted « : », a tab, an unclosed quote) is
+    reported, repaired in memory and the parse goes on, so that every slip of the file is
+    reported at once; the file is refused all the same.
+    """
+    lines = text.split("\n")
+    failed = False
+    reported: set[int | None] = set()
+    for _attempt in range(50):
+        loader = _LineLoader("\n".join(lines))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None if failed else Located(path, {}, {}, line_offset + 1)
+            located: dict[str, int] = {}
+            data = _build(loader, node, "", located, line_offset, path, problems, (), lines)
+        except yaml.MarkedYAMLError as exc:
+            failed = True
+            line, message, repaired = _explain(exc, lines)
+            if line in reported:  # a repair that did not work: one message per line is enough
+                return None
+            reported.add(line)
+            problems.error(path, None if line is None else line + 1 + line_offset, None, message)
+            if repaired is None:
+                return None
+            lines = repaired
+            continue
+        except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
+            problems.error(path, None, None, _("invalid YAML: {problem}").format(problem=exc))
+            return None
+        finally:
+            loader.dispose()
+        if failed:
+            return None
+        todo_marks(text, path, problems, line_offset + 1)
+        return Located(path, data, located, line_offset + 1)
+    return None
 
 
-def _build(loader, node, prefix, lines, offset, path, problems, stack):
+TODO_RE = re.compile(r"à compléter", re.IGNORECASE)
+
+
+def todo_marks(text: str, path: Path, problems: Collector, first_line: int = 1) -> None:
+    """A warning for each line that still holds the marker « À COMPLÉTER » (new-edition and
+    new-action write it wherever the editor has to write the real text)."""
+    for n, line in enumerate(text.split("\n")):
+        if TODO_RE.search(line):
+            problems.warning(
+                path,
+                first_line + n,
+                None,
+                _("still to fill in: replace « À COMPLÉTER » with the real text before publishing"),
+            )
+
+
+# --- YAML slips, explained ---------------------------------------------------------------
+
+_KEY_VALUE = re.compile(
+    r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[^\s:#\"'\[{-][^:#]*?):[ \t]+(?P<value>.*)$"
+)
+_QUOTES = "\"'"
+
+
+def quote(text: str) -> str:
+    """The value as YAML text in double quotes (single quotes if it holds a double quote)."""
+    text = text.strip()
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, str, list | None]:
+    """(0-based line, message, the lines repaired or None) for a YAML syntax error."""
+    problem = exc.problem or ""
+    mark = exc.problem_mark or exc.context_mark
+    at = mark.line if mark else None
+    raw = lines[at] if at is not None and at < len(lines) else ""
+    context = exc.context or ""
+
+    # A tab: YAML indents with spaces only.
+    tab_line = next((i for i in ([at] if at is not None else []) if "\t" in lines[i]), None)
+    if "'\\t'" in problem or tab_line is not None and "\t" in raw.partition(raw.lstrip())[0]:
+        fixed = list(lines)
+        if at is not None:
+            # Repair: indent like the line above (one level deeper after a « field: » line).
+            above = next((lines[i] for i in range(at - 1, -1, -1) if lines[i].strip()), "")
+            indent = above[: len(above) - len(above.lstrip())]
+            if above.rstrip().endswith(":"):
+                indent += "  "
+            fixed[at] = indent + lines[at].lstrip(" \t").replace("\t", " ")
+        return (
+            at,
+            _(
+                "a tab character: YAML indents with spaces only; replace the tab with spaces, "
+                "in the same column as the lines above"
+            ),
+            fixed,
+        )
+
+    # A quote opened and never closed (YAML notices it at the end of the file).
+    if "quoted scalar" in context and exc.context_mark is not None:
+        start = exc.context_mark
+        q = lines[start.line][start.column] if start.column < len(lines[start.line]) else '"'
+        fixed = list(lines)
+        fixed[start.line] = fixed[start.line].rstrip() + q
+        return (
+            start.line,
+            _(
+                "the quote {quote} that opens this value is never closed: end the value with "
+                "{quote} on the same line"
+            ).format(quote=q),
+            fixed,
+        )
+
+    m = _KEY_VALUE.match(raw)
+    if problem.startswith("mapping values are not allowed") and m:
+        value = m["value"]
+        if ":" in value:
+            # `title: Atelier vélo : solidaire`: the second « : » looks like a new field.
+            if m["lead"].strip() == "-" and not re.match(r"^[a-z_]+$", m["key"]):
+                # `- 27 665 € : dont 10 €`: a list item, not a field
+                fixed_line = f"{m['lead']}{quote(m['key'] + ': ' + value)}"
+            else:
+                fixed_line = f"{m['lead']}{m['key']}: {quote(value)}"
+            fixed = [fixed_line if i == at else line for i, line in enumerate(lines)]
+            return (
+                at,
+                _(
+                    "the text contains « : », which YAML reads as the start of a field: put the "
+                    "whole text in double quotes: {fixed}"
+                ).format(fixed=fixed_line.strip()),
+                fixed,
+            )
+    if re.search(r"found '[\]}]'", problem):
+        return (
+            at,
+            _(
+                "a « ] » or « } » closes nothing on this line: remove it, or put the whole "
+                "text in double quotes"
+            ),
+            None,
+        )
+    if (
+        problem.startswith("mapping values are not allowed")
+        or ("expected <block end>" in problem and "<scalar>" not in problem)
+        or "did not find expected" in problem
+    ):
+        # An indentation slip: a line more (or less) indented than its neighbours.
+        return (
+            at,
+            _(
+                "this line is not indented like the lines above: the fields of one group start "
+                "in the same column, and so do the « - » items of one list; add or remove "
+                "spaces at the start of the line"
+            ),
+            None,
+        )
+
+    if "<scalar>" in problem and m and m["value"][:1] in _QUOTES:
+        # `title: "Le "Club" des territoires"` or `title: 'L'atelier'`.
+        q = m["value"][0]
+        inner = m["value"].strip()[1:]
+        inner = inner[:-1] if inner.endswith(q) else inner
+        if q == '"':
+            inner = re.sub(r'"([^"]*)"', "« \\1 »", inner)
+        fixed_line = f"{m['lead']}{m['key']}: {quote(inner)}"
+        fixed = [fixed_line if i == at else line for i, line in enumerate(lines)]
+        return (
+            at,
+            _(
+                "the text starts with {quote} and holds {quote} again, which ends it too early: "
+                "write instead: {fixed}"
+            ).format(quote=q, fixed=fixed_line.strip()),
+            fixed,
+        )
+
+    if "flow sequence" in context or "flow mapping" in context:
+        start = exc.context_mark or mark
+        return (
+            start.line if start else at,
+            _(
+                "a list written between [ ] is not closed, or one of its items holds a comma, "
+                "a bracket or a quote: close it with « ] » on the same line, or write one item "
+                "per line, each starting with « - »"
+            ),
+            None,
+        )
+
+    return (
+        at,
+        _(
+            "invalid YAML ({problem}): check the quotes, the « : » and the indentation of this line"
+        ).format(problem=problem or context or "?"),
+        None,
+    )
+
+
+def _comment_slip(node, lines: list[str]) -> str | None:
+    """The text lost to a « # » that YAML read as a comment (`colour: #1d5ea8`,
+    `title: Atelier #2`), or None."""
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        return None
+    end = node.end_mark
+    if end.line >= len(lines):
+        return None
+    rest = lines[end.line][end.column :]
+    if not re.match(r"\s*#", rest) or (node.value and not re.match(r"\s", rest)):
+        return None
+    return (node.value + rest).strip()
+
+
+def _nested_item(node, lines: list[str]) -> int | None:
+    """A plain list item continued on a line that starts with « - » (a sub-item written
+    under an item: YAML glues it to the item's text): that line, 0-based, else None."""
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        return None
+    for i in range(node.start_mark.line + 1, min(node.end_mark.line + 1, len(lines))):
+        if lines[i].lstrip().startswith("- "):
+            return i
+    return None
+
+
+def _build(loader, node, prefix, lines, offset, path, problems, stack, raw=()):
     if id(node) in stack:  # an alias to one of its own parents ("&x [a, *x]")
         problems.error(
-            path, node.start_mark.line + 1 + offset, prefix or None, "a YAML alias refers to itself"
+            path,
+            node.start_mark.line + 1 + offset,
+            prefix or None,
+            _("a YAML alias refers to itself"),
         )
         return None
     stack = (*stack, id(node))
@@ -125,24 +339,48 @@ def _build(loader, node, prefix, lines, offset, path, problems, stack):
                     path,
                     key_node.start_mark.line + 1 + offset,
                     prefix or None,
-                    "keys must be plain words",
+                    _("keys must be plain words"),
                 )
                 continue
             key = str(key)
             dotted = f"{prefix}.{key}" if prefix else key
             line = key_node.start_mark.line + 1 + offset
             if key in out:
-                problems.error(path, line, dotted, "key given twice")
+                problems.error(path, line, dotted, _("field given twice: keep one"))
             lines[dotted] = line
-            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, stack)
+            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, stack, raw)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             dotted = f"{prefix}.{i}" if prefix else str(i)
             lines[dotted] = item.start_mark.line + 1 + offset
-            items.append(_build(loader, item, dotted, lines, offset, path, problems, stack))
+            items.append(_build(loader, item, dotted, lines, offset, path, problems, stack, raw))
         return items
+    lost = _comment_slip(node, raw)
+    if lost is not None:
+        problems.error(
+            path,
+            node.start_mark.line + 1 + offset,
+            prefix or None,
+            _(
+                "« # » starts a comment in YAML, so the text from « # » on is dropped: put the "
+                "whole text in double quotes: {fixed}"
+            ).format(fixed=quote(lost)),
+        )
+        return lost  # what the editor meant, so that no second message follows
+    nested = _nested_item(node, raw)
+    if nested is not None:
+        problems.error(
+            path,
+            nested + 1 + offset,
+            prefix or None,
+            _(
+                "an indented « - » line under an item is read as the end of that item's text: "
+                "sub-items are not printed; write it as an item of its own, in the same column "
+                "as the others, or inside the item's text (« …, Région, … »)"
+            ),
+        )
     return loader.construct_object(node, deep=True)
 
 
@@ -186,4 +424,6 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
     if not isinstance(meta.data, dict):
         problems.error(path, 2, None, "front matter must be 'field: value' lines")
         return None
-    return MarkdownFile(meta, "\n".join(lines[end + 1 :]), end + 2)
+    body = "\n".join(lines[end + 1 :])
+    todo_marks(body, path, problems, end + 2)
+    return MarkdownFile(meta, body, end + 2)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
 from . import __version__, markup
+from .design import for_content
 from .errors import LivretError, Problem, display_path
 from .model import SIDEBAR_SUBFIELDS, Site, Theme
-from .outputs import LAYOUTS, Output
+from .outputs import Output
 
 MONTHS = (
     "janvier",
@@ -46,10 +48,11 @@ class DocView:
     themes: tuple[Theme, ...]
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=4)
+def environment(layouts: tuple[Path, ...]) -> Environment:
+    """One Jinja2 environment per list of layout folders (the project's, then livret's)."""
     env = Environment(
-        loader=FileSystemLoader(str(LAYOUTS)),
+        loader=FileSystemLoader([str(p) for p in layouts]),
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         trim_blocks=True,
@@ -80,7 +83,7 @@ def render_html(site: Site, output: Output) -> str:
     template = "sheet.html" if output.kind == "action" else "booklet.html"
     try:
         return (
-            environment()
+            environment(for_content(site.root).layouts)
             .get_template(template)
             .render(
                 site=site,

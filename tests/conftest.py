@@ -45,3 +45,22 @@ def built(tmp_path_factory):
         CONTENT, out, themes=["precarite-energetique", "precarite-alimentaire", "mobilites"]
     )
     return out, manifest, results
+
+
+@pytest.fixture(autouse=True)
+def _language(request, monkeypatch):
+    """Messages in English for the tests that assert English msgids, in French (the default an
+    editor gets) for the tests that ask for the `french` fixture; reset around each test."""
+    from livret import i18n
+
+    lang = "fr" if "french" in request.fixturenames else "en"
+    monkeypatch.setenv("LIVRET_LANG", lang)
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)
+
+
+@pytest.fixture
+def french():
+    """The editor's default: messages in French (see _language)."""
+    return "fr"

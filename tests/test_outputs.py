@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -217,3 +218,103 @@ def test_watch_rebuilds_on_save_and_survives_a_bad_edit(content_copy, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_project_folder_overrides_the_shipped_design_file_by_file(content_copy):
+    """layouts/ and styles/ beside the content folder come first; the rest is livret's."""
+    from livret.design import for_content, shipped
+    from livret.outputs import Fingerprints, plan
+    from livret.render import render_html
+
+    project = content_copy.parent
+    (project / "layouts").mkdir()
+    cover = (shipped("layouts") / "cover.html").read_text(encoding="utf-8")
+    (project / "layouts" / "cover.html").write_text(
+        "<!-- the project's own cover -->\n" + cover, encoding="utf-8"
+    )
+    (project / "styles").mkdir()
+    (project / "styles" / "cover.css").write_text("/* own */\n", encoding="utf-8")
+
+    design = for_content(content_copy)
+    assert design.stylesheet("cover.css") == (project / "styles" / "cover.css").resolve()
+    assert design.stylesheet("page.css") == shipped("styles") / "page.css"
+    site = load_site(content_copy)
+    [booklet] = plan(site, themes=[])
+    html = render_html(site, booklet)
+    assert "<!-- the project's own cover -->" in html
+    assert "<title>Retour d’expérience #01" in html  # the shipped booklet.html around it
+    inputs = Fingerprints(site, {})(booklet)
+    own = hashlib.sha256((project / "styles" / "cover.css").read_bytes()).hexdigest()
+    assert inputs["styles/cover.css"] == own
+    assert "styles/page.css" in inputs and "layouts/booklet.html" in inputs
+    assert not any("mail" in name or "__init__" in name for name in inputs)
+
+
+@pytest.mark.slow
+def test_a_wheel_installed_in_a_fresh_venv_builds_from_an_empty_folder(tmp_path):
+    """No checkout: the wheel carries the layouts and styles; the folder has only content/."""
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    wheels = tmp_path / "wheels"
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True)
+    [wheel] = wheels.glob("livret-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # pip's cache serves the dependencies; no .pyc compilation keeps the install short.
+    subprocess.run(
+        [*pip, "--python", str(venv / "bin" / "python"), "install", "--no-compile", str(wheel)],
+        check=True,
+    )
+    folder = tmp_path / "folder"
+    shutil.copytree(CONTENT, folder / "content", ignore=shutil.ignore_patterns("recipients*"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(
+        [str(venv / "bin" / "livret"), "build", "--only", "booklet", "-q"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    pdf = folder / "output" / "retour-experience-01.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert len(PdfReader(pdf).pages) > 20
+    assert sorted(p.name for p in folder.iterdir()) == ["content", "output"]
+
+
+def test_livret_code_and_dependency_versions_make_outputs_out_of_date(built, tmp_path, monkeypatch):
+    from livret import outputs
+
+    out, manifest, _ = built
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    _, results = run(CONTENT, copy, themes=THEMES)  # as built: nothing to do
+    assert set(statuses(results).values()) == {"up to date"}
+    booklet = results[0].output
+    entry = next(e for e in manifest["outputs"] if e["path"] == booklet.filename)
+
+    def inputs() -> dict[str, str]:  # what the pipeline compares with the manifest
+        return outputs.Fingerprints(SITE, outputs.tool_versions("accessible"))(booklet)
+
+    assert inputs() == entry["inputs"]
+    assert {"pydyf", "fonttools", "pillow", "pyphen", "tinycss2"} <= set(entry["inputs"])
+
+    # livret's own code, with one constant changed: typography.NNBSP
+    code = tmp_path / "livret"
+    shutil.copytree(outputs.PACKAGE, code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(outputs, "PACKAGE", code)
+    assert inputs() == entry["inputs"]  # a copy of the same code: the same fingerprint
+    typography = code / "typography.py"
+    text = typography.read_text(encoding="utf-8")
+    assert 'NNBSP = "\\u202f"' in text
+    typography.write_text(text.replace('NNBSP = "\\u202f"', 'NNBSP = "\\u00a0"'), "utf-8")
+    outputs.code_hash.cache_clear()
+    changed = inputs()
+    assert changed["livret code"] != entry["inputs"]["livret code"]
+    assert {k for k in changed if changed[k] != entry["inputs"][k]} == {"livret code"}
+    monkeypatch.undo()
+
+    # a dependency that shapes the bytes: pydyf writes the PDF
+    real = outputs.installed_versions()
+    monkeypatch.setattr(outputs, "installed_versions", lambda: {**real, "pydyf": "99.0"})
+    assert inputs()["pydyf"] == "99.0" and inputs() != entry["inputs"]

@@ -2,7 +2,7 @@
 `livret check` exits 1 without a traceback.
 
 Each test edits a private copy of content/ (`content_copy`) and runs from its parent folder,
-so that problems read `content/actions/adie.md:11: contact.emails.0: …`, exactly as a
+so that problems read `content/actions/adie.md:11: contact.emails no. 1: …`, exactly as a
 person at the project root would see them.
 """
 
@@ -116,30 +116,34 @@ def test_malformed_yaml_in_theme_flow_list_extra_bracket(content_copy, capsys):
     assert line_of(path, "actions:") == 3
     problems = assert_refused(content_copy, capsys, [])
     p = one(problems, MOBILITES, 3, None)
-    assert p.message.startswith("invalid YAML: ")
-    assert "']'" in p.message
+    assert p.message.startswith("a « ] » or « } » closes nothing on this line")
 
 
 def test_malformed_yaml_in_theme_unclosed_flow_list(content_copy, capsys):
     # The list opened on line 3 is never closed; YAML notices it on line 4 ("notions:"),
-    # and that is the line reported (the parser's own line, not a guess).
+    # but the line to fix is the one where the list opens.
     path = content_copy / "themes/mobilites.yaml"
     edit(path, "mde-marseille]", "mde-marseille")
     assert line_of(path, "notions:") == 4
     problems = assert_refused(content_copy, capsys, [])
-    p = one(problems, MOBILITES, 4, None)
-    assert p.message.startswith("invalid YAML: expected ',' or ']'")
+    p = one(problems, MOBILITES, 3, None)
+    assert p.message.startswith("a list written between [ ] is not closed")
 
 
 @pytest.mark.parametrize(
-    "old, new, line",
+    "old, new, line, fixed",
     [
-        ("place: Sur toute la France", "place: Sur: toute la France", 5),
-        ("  - 27 665 €", "  - 27 665 €: a: b", 35),
+        (
+            "place: Sur toute la France",
+            "place: Sur: toute la France",
+            5,
+            'place: "Sur: toute la France"',
+        ),
+        ("  - 27 665 €", "  - 27 665 €: a: b", 35, '- "27 665 €: a: b"'),
     ],
 )
 def test_malformed_yaml_in_front_matter_counts_the_opening_dashes(
-    content_copy, capsys, old, new, line
+    content_copy, capsys, old, new, line, fixed
 ):
     path = content_copy / "actions/adie.md"
     edit(path, old, new)
@@ -147,7 +151,10 @@ def test_malformed_yaml_in_front_matter_counts_the_opening_dashes(
     problems = assert_refused(
         content_copy,
         capsys,
-        [f"{ADIE}:{line}: invalid YAML: mapping values are not allowed here"],
+        [
+            f"{ADIE}:{line}: the text contains « : », which YAML reads as the start of a "
+            f"field: put the whole text in double quotes: {fixed}"
+        ],
         exact=True,
     )
     assert problems[0].line == line
@@ -218,7 +225,9 @@ def test_list_field_given_a_string(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:12: partners: expected a list of items ("- a string"), got a single value'],
+        [
+            f"{ADIE}:12: partners: expected a list: put each item on a line of its own under « partners: », starting with « - » (for example « - a string »)"
+        ],
         exact=True,
     )
 
@@ -260,7 +269,7 @@ def test_invalid_email_in_contact(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:11: contact.emails.0: "yjarland@adie" is not an e-mail address'],
+        [f'{ADIE}:11: contact.emails no. 1: "yjarland@adie" is not an e-mail address'],
         exact=True,
     )
 
@@ -274,7 +283,7 @@ def test_invalid_email_in_block_list_points_at_its_item(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:13: contact.emails.1: "einguenaud@adie" is not an e-mail address'],
+        [f'{ADIE}:13: contact.emails no. 2: "einguenaud@adie" is not an e-mail address'],
         exact=True,
     )
 
@@ -306,7 +315,9 @@ def test_key_given_twice(content_copy, capsys):
         "date: Depuis 2023\n",
         "date: Depuis 2023\nplace: Ailleurs\n",
     )
-    problems = assert_refused(content_copy, capsys, [f"{ADIE}:7: place: key given twice"])
+    problems = assert_refused(
+        content_copy, capsys, [f"{ADIE}:7: place: field given twice: keep one"]
+    )
     one(problems, ADIE, 7, "place")
 
 
@@ -379,7 +390,7 @@ def test_action_in_no_theme(content_copy, capsys):
 def test_same_action_twice_in_one_theme(content_copy, capsys):
     edit(content_copy / "themes/mobilites.yaml", "mde-marseille]", "mde-marseille, adie]")
     problems = assert_refused(
-        content_copy, capsys, [f'{MOBILITES}:3: actions.4: duplicate slug "adie"']
+        content_copy, capsys, [f'{MOBILITES}:3: actions no. 5: duplicate slug "adie"']
     )
     # (the cross-check adds a second line at the same place: 'already in theme "mobilites"')
     assert all((p.path, p.line, p.field) == (MOBILITES, 3, "actions.4") for p in problems)
@@ -395,7 +406,7 @@ def test_same_action_in_two_themes(content_copy, capsys):
         content_copy,
         capsys,
         [
-            "content/themes/precarite-alimentaire.yaml:3: actions.3: duplicate slug: "
+            "content/themes/precarite-alimentaire.yaml:3: actions no. 4: duplicate slug: "
             'action "adie" is already in theme "mobilites"'
         ],
         exact=True,
@@ -406,7 +417,10 @@ def test_theme_listed_twice_in_edition(content_copy, capsys):
     edit(content_copy / "edition.yaml", "mobilites]", "mobilites, mobilites]")
     assert line_of(content_copy / "edition.yaml", "themes:") == 21
     assert_refused(
-        content_copy, capsys, [f'{EDITION}:21: themes.3: duplicate slug "mobilites"'], exact=True
+        content_copy,
+        capsys,
+        [f'{EDITION}:21: themes no. 4: duplicate slug "mobilites"'],
+        exact=True,
     )
 
 
@@ -441,7 +455,9 @@ def test_invalid_url_in_front_matter_link(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:14: partners.1: "htp:/x" is not a web address: expected https://… or mailto:…'],
+        [
+            f'{ADIE}:14: partners no. 2: "htp:/x" is not a web address: expected https://… or mailto:…'
+        ],
         exact=True,
     )
 

@@ -3,7 +3,7 @@
 A fresh build forks workers that import WeasyPrint, load the fonts and parse the stylesheets
 (~0.4 s each) before rendering anything. The preview and `watch` keep one pool of such workers
 for as long as they run: a save pays for the render only. The workers are restarted only when
-what they loaded changes (styles/, the edition's date that fixes the PDF timestamps).
+what they loaded changes (the styles and fonts, the edition's date that fixes the PDF timestamps).
 
 Workers come from a fork server (a clean single-threaded process), not from the preview's
 process with its server threads; they ignore Ctrl-C (the parent stops them, cleanly).
@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from ..outputs import STYLES
+from ..design import for_content
 
 
 def _end_with(parent: int) -> None:
@@ -48,10 +48,12 @@ def _warm_worker(content_root: str, epoch: str, parent: int) -> None:
     gc.freeze()
 
 
-def styles_stamp() -> tuple:
-    """What the workers parsed: any change to it needs new workers."""
+def styles_stamp(content_root: str) -> tuple:
+    """What the workers parsed and loaded (stylesheets, fonts): a change needs new workers."""
     return tuple(
-        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(STYLES.rglob("*.css"))
+        (name, str(p), p.stat().st_mtime_ns, p.stat().st_size)
+        for name, p in for_content(content_root).files().items()
+        if name.startswith("styles/")
     )
 
 
@@ -72,7 +74,7 @@ class WarmPool:
         from ..pipeline import _set_reproducible_clock
 
         _set_reproducible_clock(site)
-        stamp = (os.environ.get("SOURCE_DATE_EPOCH", ""), styles_stamp())
+        stamp = (os.environ.get("SOURCE_DATE_EPOCH", ""), styles_stamp(self.root))
         if self._pool is not None and stamp != self._stamp:
             self.close()
         if self._pool is not None:

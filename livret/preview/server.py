@@ -303,7 +303,7 @@ def serve(args) -> int:
     """The `preview` command: build, serve, open the browser, rebuild on every save."""
     from watchfiles import watch
 
-    from ..outputs import LAYOUTS, STYLES
+    from ..design import for_content
     from .renderer import WarmPool
 
     def stop(signum, frame):
@@ -339,7 +339,11 @@ def serve(args) -> int:
 
                 webbrowser.open(url)
             for changes in watch(
-                args.content, LAYOUTS, STYLES, debounce=150, step=30, rust_timeout=0
+                args.content,
+                *for_content(args.content).folders,
+                debounce=150,
+                step=30,
+                rust_timeout=0,
             ):
                 started = time.perf_counter()
                 _forget_caches()
@@ -364,9 +368,10 @@ def serve(args) -> int:
 
 def _forget_caches() -> None:
     """Layouts and stylesheets may have changed: drop what this process cached."""
-    from .. import markup, pipeline, render
+    from .. import design, markup, pipeline, render
 
     render.environment.cache_clear()
+    design.for_project.cache_clear()
     markup.block.cache_clear()
     markup.inline.cache_clear()
     pipeline._PRINTER.clear()

@@ -1,0 +1,243 @@
+"""New editions and new cards, from templates: `livret new-edition DIR --number N` and
+`livret new-action SLUG --theme THEME`.
+
+What is written passes `livret check` at once and builds; every value still to write holds
+the marker « À COMPLÉTER », which `check` and the build report (as warnings, with the line)
+until it is replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from pathlib import Path
+
+from . import fields as f
+from .errors import LivretError, Problem, display_path
+from .i18n import _
+from .loader import load_site
+from .reader import read_text
+
+TODO = "À COMPLÉTER"
+EXAMPLE = "exemple-de-fiche"
+
+
+def _q(text: str) -> str:
+    """A YAML scalar in double quotes (JSON strings are valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def edition_slug(series_slug: str, number: int) -> str:
+    return f"{series_slug}-{number:02d}"
+
+
+def _fail(path, message: str):
+    raise LivretError(Problem(display_path(path), None, None, message))
+
+
+def new_edition(target: Path, number: int, source: Path = Path("content")) -> list[Path]:
+    """A complete content folder for edition `number` in `target`, from the edition in
+    `source`: same series, publisher, themes and colours; no card, introduction or thanks of
+    the old edition, one example card instead."""
+    target, source = Path(target), Path(source)
+    if number < 1:
+        _fail(target, _("--number must be a whole number ≥ 1"))
+    if target.exists() and any(target.iterdir()):
+        _fail(
+            target,
+            _("the folder already exists and is not empty: choose a new folder name"),
+        )
+    site = load_site(source)
+    old = site.edition
+    series_slug = re.sub(r"-\d+$", "", old.slug)
+    slug = edition_slug(series_slug, number)
+    today = dt.date.today()
+    stamp = dt.datetime.combine(today, dt.time(9, 0), tzinfo=old.pdf_created.tzinfo)
+    themes = [t.slug for t in site.themes]
+    keywords = "".join(f"\n  - {_q(k)}" for k in old.keywords) or " []"
+    bc = old.back_cover
+
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "themes").mkdir()
+    (target / "actions").mkdir()
+    written = []
+
+    def write(rel: str, text: str) -> None:
+        path = target / rel
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    write(
+        "edition.yaml",
+        f"""# Édition n° {number} de « {old.series} ». `python build.py check` signale chaque
+# valeur encore à écrire, tant qu'il en reste.
+series: {_q(old.series)}
+number: {number}
+# {TODO} : date de publication (AAAA-MM-JJ) ; la date du jour par défaut.
+date: {today.isoformat()}
+title: "{TODO} : titre de l'édition"
+subtitle: "{TODO} : sous-titre"
+tagline: "{TODO} : phrase d'accroche"
+publisher: {_q(old.publisher)}
+publisher_org: {_q(old.publisher_org)}
+contact_email: {_q(old.contact_email)}
+# Le nom des PDF : il doit finir par le numéro de l'édition sur deux chiffres.
+slug: {slug}
+language: {_q(old.language)}
+keywords:{keywords}
+# {TODO} : dates inscrites dans les PDF (création, dernière modification).
+pdf_created: {stamp.isoformat()}
+pdf_modified: {stamp.isoformat()}
+themes: [{", ".join(themes)}]
+back_cover:
+  heading: {_q(bc.heading)}
+  text: {_q(bc.text)}
+  join: {_q(bc.join)}
+""",
+    )
+    for i, theme in enumerate(site.themes):
+        actions = f"\n  - {EXAMPLE}" if i == 0 else " []"
+        write(
+            f"themes/{theme.slug}.yaml",
+            f"""title: {_q(theme.title)}
+colour: {_q(theme.colour)}
+# Les fiches du thème, dans l'ordre d'impression : une par fichier actions/NOM.md.
+# Ajoutez-en une avec : python build.py new-action NOM --theme {theme.slug}
+actions:{actions}
+""",
+        )
+    write(f"actions/{EXAMPLE}.md", action_template(themes[0]))
+    write(
+        "introduction.md",
+        f"""---
+title: Introduction
+---
+## {TODO} : titre de la première partie
+
+{TODO} : texte de l'introduction.
+""",
+    )
+    write(
+        "thanks.yaml",
+        f"""title: Remerciements
+groups:
+  - title: "Intervenant·e·s"
+    people:
+      - name: "{TODO} : Prénom NOM"
+        role: "{TODO} : organisation"
+""",
+    )
+    for folder in ("images",):  # logos and pictures the layouts or cards may use
+        if (source / folder).is_dir():
+            shutil.copytree(source / folder, target / folder)
+    return written
+
+
+def action_template(theme: str) -> str:
+    return f"""---
+title: "{TODO} : titre de l'action"
+organisation: "{TODO} : structure qui porte l'action"
+theme: {theme}
+place: "{TODO} : lieu"
+date: "{TODO} : depuis quand"
+pilot:
+  - "{TODO} : pilote"
+contact:
+  name: "{TODO} : Prénom NOM"
+  emails: []
+partners:
+  - "{TODO} : partenaire"
+publics_direct:
+  - "{TODO} : publics"
+cost_total:
+  - "{TODO} : coût total"
+---
+## Contexte
+
+{TODO} : le contexte de l'action.
+
+## Enjeux
+
+{TODO} : les enjeux.
+
+## Objectifs opérationnels
+
+{TODO} : les objectifs.
+
+## Description des actions
+
+{TODO} : ce qui est fait.
+
+## Indicateurs de résultat et objectifs cibles
+
+{TODO} : les résultats.
+"""
+
+
+def new_action(slug: str, theme: str, content: Path = Path("content")) -> list[Path]:
+    """actions/SLUG.md from the template, and SLUG appended to the theme's `actions:` list
+    (the theme file is edited as text: its comments and layout stay as they are)."""
+    content = Path(content)
+    if not f.SLUG_RE.match(slug):
+        _fail(
+            slug,
+            _('"{slug}" is not a slug: lower-case letters, digits and "-" only').format(slug=slug),
+        )
+    theme_path = content / "themes" / f"{theme}.yaml"
+    if not theme_path.is_file():
+        known = sorted(p.stem for p in (content / "themes").glob("*.yaml"))
+        _fail(
+            theme_path,
+            _('unknown theme "{theme}" (themes: {known})').format(
+                theme=theme, known=", ".join(known) or "—"
+            ),
+        )
+    card = content / "actions" / f"{slug}.md"
+    if card.exists():
+        _fail(card, _("this card already exists: choose another name"))
+    from .errors import Collector
+
+    problems = Collector()
+    text = read_text(theme_path, problems)
+    problems.raise_if_errors()
+    assert text is not None
+    new_text = add_to_list(text, "actions", slug)
+    if new_text is None:
+        _fail(
+            theme_path,
+            _("no « actions: » list in this file: add « actions: [{slug}] »").format(slug=slug),
+        )
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(action_template(theme), encoding="utf-8")
+    theme_path.write_text(new_text, encoding="utf-8")
+    return [card, theme_path]
+
+
+def add_to_list(text: str, key: str, item: str) -> str | None:
+    """`key:`'s YAML list with `item` appended, written the way the list already is
+    (`key: [a, b]` or one `- a` line per item); every other line untouched."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        m = re.match(rf"^{re.escape(key)}:\s*(.*?)\s*$", line)
+        if not m:
+            continue
+        rest = m[1]
+        if rest.startswith("[") and rest.endswith("]"):
+            inside = rest[1:-1].strip()
+            lines[i] = f"{key}: [{inside + ', ' if inside else ''}{item}]"
+            return "\n".join(lines)
+        if rest and not rest.startswith("#"):
+            return None
+        last, indent = i, "  "
+        for j in range(i + 1, len(lines)):
+            item_m = re.match(r"^(\s*)- ", lines[j])
+            if item_m:
+                last, indent = j, item_m[1]
+            elif lines[j].strip() and not lines[j].lstrip().startswith("#"):
+                if not lines[j].startswith((" ", "\t")):
+                    break
+        lines.insert(last + 1, f"{indent}- {item}")
+        return "\n".join(lines)
+    return None
