@@ -146,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         match = _PAGE.fullmatch(path)
         if match:
             png = preview.cache.path(match.group(1))
-            if png.is_file():
+            if png.is_file() and png.resolve().is_relative_to(preview.cache.folder.resolve()):
                 return self._send(HTTPStatus.OK, png.read_bytes(), "image/png", body, cache=True)
         match = _PDF.fullmatch(path)
         if match and match.group(1) in preview.state.docs:

@@ -75,7 +75,6 @@
 
   const events = new EventSource("events");
   events.addEventListener("state", function (e) { draw(JSON.parse(e.data)); });
-  events.onerror = function () {
-    if (events.readyState === EventSource.CLOSED) status.textContent = L.disconnected;
-  };
+  // The browser reconnects by itself; until then, say that the pages are no longer updated.
+  events.onerror = function () { status.textContent = L.disconnected; };
 })();
