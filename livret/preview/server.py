@@ -14,6 +14,7 @@ No URL is ever joined to a folder: names are matched against what the preview ha
 
 from __future__ import annotations
 
+import argparse
 import json
 import queue
 import re
@@ -21,14 +22,19 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import LivretError, Problem
 from ..i18n import _, language
 from .pages import Document, PageCache
+
+if TYPE_CHECKING:
+    from .renderer import WarmPool
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The edited card's sheet first (a page or two: fast), then the booklet, which takes longest
@@ -211,7 +217,7 @@ class PreviewServer(ThreadingHTTPServer):
 class Preview:
     """The preview of one content folder: builds, page images, and the state shown."""
 
-    def __init__(self, args, pool):
+    def __init__(self, args: argparse.Namespace, pool: WarmPool):
         self.args = args
         self.content = Path(args.content)
         self.output = Path(args.output)
@@ -223,7 +229,7 @@ class Preview:
         self._first = True
 
     # --- builds -------------------------------------------------------------------------
-    def build(self, changes=()) -> None:
+    def build(self, changes: Iterable[str] = ()) -> None:
         """Build what the changes touched: the sheets of the edited cards first."""
         from concurrent.futures.process import BrokenProcessPool
 
@@ -231,10 +237,9 @@ class Preview:
         from ..loader import load_site
         from ..pipeline import run
 
-        for path in changes:
-            path = Path(path)
-            if path.suffix == ".md" and path.parent.name == "actions":
-                self.edited.add(path.stem)
+        for changed in map(Path, changes):
+            if changed.suffix == ".md" and changed.parent.name == "actions":
+                self.edited.add(changed.stem)
         self.state.building = True
         for doc in self.state.docs.values():
             doc.changed = []  # the marks are this save's
@@ -299,7 +304,7 @@ def _print_problems(exc: LivretError) -> None:
     print_problems(exc)
 
 
-def serve(args) -> int:
+def serve(args: argparse.Namespace) -> int:
     """The `preview` command: build, serve, open the browser, rebuild on every save."""
     from watchfiles import watch
 
