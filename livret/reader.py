@@ -304,7 +304,9 @@ def _comment_slip(node, lines: list[str]) -> str | None:
     if end.line >= len(lines):
         return None
     rest = lines[end.line][end.column :]
-    if not re.match(r"\s*#", rest) or (node.value and not re.match(r"\s", rest)):
+    # `# text` (a space after the « # ») is a comment an editor meant; `#1d5ea8` or `#2`,
+    # glued to what follows, is text that YAML dropped.
+    if not re.match(r"\s*#\S", rest) or (node.value and not re.match(r"\s", rest)):
         return None
     return (node.value + rest).strip()
 
