@@ -66,6 +66,15 @@ class State:
                 "outputs": [d.as_json() for d in self.docs.values()],
             }
 
+    def put(self, doc: Document) -> None:
+        with self._lock:
+            self.docs.setdefault(doc.name, doc)
+
+    def keep_only(self, names: list[str]) -> None:
+        """The outputs shown, in this order (an output no longer built goes)."""
+        with self._lock:
+            self.docs = {n: self.docs[n] for n in names if n in self.docs}
+
     def publish(self) -> None:
         with self._lock:
             self.generation += 1
@@ -274,13 +283,17 @@ class Preview:
             for name in order:
                 if name not in self.state.docs or not self.state.docs[name].keys:
                     self._show(name, *titles[name])
-            self.state.docs = {n: self.state.docs[n] for n in order}
+            self.state.keep_only(order)
             self.state.problems = []
         except LivretError as exc:
             self.state.problems = [str(p) for p in exc.problems]
             _print_problems(exc)
         except BrokenProcessPool:
             self.state.problems = [_("a render worker stopped; save again to retry")]
+            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+        except OSError as exc:  # a full disk, a folder that cannot be written…
+            where = exc.filename or self.output
+            self.state.problems = [f"{where}: {exc.strerror or exc}"]
             print(f"livret: {self.state.problems[0]}", file=sys.stderr)
         finally:
             self._first = False
@@ -294,7 +307,7 @@ class Preview:
         doc = self.state.docs.get(name) or Document(name, title, kind)
         doc.title = title
         self.cache.update(doc, self.output / name, mark=not self._first)
-        self.state.docs.setdefault(name, doc)
+        self.state.put(doc)
         self.state.publish()
 
 
@@ -338,11 +351,11 @@ def serve(args: argparse.Namespace) -> int:
         thread.start()
         print(_("livret: preview at {url} (Ctrl-C to stop)").format(url=url), flush=True)
         try:
-            preview.build()
-            if not args.no_open:
+            if not args.no_open:  # at once: the page fills in as the outputs are built
                 import webbrowser
 
                 webbrowser.open(url)
+            preview.build()
             for changes in watch(
                 args.content,
                 *for_content(args.content).folders,
