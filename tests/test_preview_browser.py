@@ -58,12 +58,14 @@ def _save(path: Path, text: str) -> None:
 
 
 def test_a_save_shows_its_changed_pages_and_a_bad_one_the_banner(browser, preview):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     server, content = preview
-    wait = WebDriverWait(browser, WAIT)
+    # The page redraws while the conditions look at it: an element may go between two calls.
+    wait = WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(server.url)
     wait.until(
         ec.presence_of_element_located((By.CSS_SELECTOR, f'section[data-name="{THEME}"] img'))
