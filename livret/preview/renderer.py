@@ -80,7 +80,7 @@ class WarmPool:
         if self._pool is not None:
             try:  # a worker that died (killed, out of memory) breaks the pool: start anew
                 self._pool.submit(int)
-            except BrokenProcessPool:
+            except (BrokenProcessPool, RuntimeError):  # RuntimeError: shut down
                 self.close()
         if self._pool is None:
             self._stamp = stamp

@@ -295,6 +295,15 @@ class Preview:
             where = exc.filename or self.output
             self.state.problems = [f"{where}: {exc.strerror or exc}"]
             print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+        except Exception as exc:  # a bug: one line here and in the banner, the preview goes on
+            from ..cli import report_internal_error
+
+            report_internal_error(exc)
+            self.state.problems = [
+                _("internal error ({kind}: {message})").format(
+                    kind=type(exc).__name__, message=str(exc)[:300]
+                )
+            ]
         finally:
             self._first = False
             self.state.building = False
@@ -322,6 +331,7 @@ def serve(args: argparse.Namespace) -> int:
     from watchfiles import watch
 
     from ..design import for_content
+    from ..loader import is_backup_file
     from .renderer import WarmPool
 
     def stop(signum, frame):
@@ -359,6 +369,7 @@ def serve(args: argparse.Namespace) -> int:
             for changes in watch(
                 args.content,
                 *for_content(args.content).folders,
+                watch_filter=lambda change, path: not is_backup_file(Path(path).name),
                 debounce=150,
                 step=30,
                 rust_timeout=0,
