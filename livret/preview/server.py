@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import LivretError, Problem
-from ..i18n import _, language
+from ..i18n import _, language, seconds
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
@@ -379,8 +379,8 @@ def serve(args: argparse.Namespace) -> int:
                 preview.build([path for _change, path in changes])
                 if not args.quiet:
                     print(
-                        _("livret: rebuilt in {seconds:.1f} s").format(
-                            seconds=time.perf_counter() - started
+                        _("livret: rebuilt in {time}").format(
+                            time=seconds(time.perf_counter() - started)
                         ),
                         file=sys.stderr,
                     )
