@@ -54,7 +54,7 @@ def take_lang(argv: list[str]) -> list[str]:
 GLOBAL_OPTIONS = ("--content", "--output")
 
 
-def _common(defaults: bool = False) -> argparse.ArgumentParser:
+def _common(defaults: bool = False) -> ArgumentParser:
     """--content and --output (and --lang). The top-level parser holds the defaults; a
     command's own copy sets them only when given after it, so that one given before is kept."""
     p = ArgumentParser(add_help=False)
