@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .errors import LivretError, Problem
+from .errors import LivretError, Problem, printable
 from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
 COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
@@ -297,10 +297,10 @@ def _summary(results, elapsed, args) -> None:
 def _list(site) -> None:
     print("themes:")
     for t in site.themes:
-        print(f"  {t.slug:24} {t.title}")
+        print(printable(f"  {t.slug:24} {t.title}"))
     print("actions:")
     for a in site.actions:
-        print(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]")
+        print(printable(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]"))
 
 
 def build_once(args, site=None):
@@ -382,6 +382,7 @@ def cmd_watch(args) -> int:
     from watchfiles import watch
 
     from .design import for_content
+    from .loader import is_backup_file
 
     def once():
         try:
@@ -393,14 +394,42 @@ def cmd_watch(args) -> int:
                 "livret: the last good PDFs are kept; fix the content and save again.",
                 file=sys.stderr,
             )
+        except Exception as exc:  # anything else: say so in one line, keep watching
+            report_internal_error(exc)
+            print(
+                _("livret: the last good PDFs are kept; still watching."),
+                file=sys.stderr,
+            )
+        sys.stderr.flush()
 
-    once()
+    def wanted(change, path: str) -> bool:
+        return not is_backup_file(Path(path).name)  # editors' backup, lock and swap files
+
+    # The watcher starts first, the first build after: a save made while that build runs,
+    # or just after, is seen. yield_on_timeout: an empty batch when idle, to start with.
     folders = for_content(args.content).folders
-    print(
-        f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)", file=sys.stderr
-    )
+    started = False
     try:
-        for _changes in watch(args.content, *folders, debounce=150, step=50, rust_timeout=0):
+        for changes in watch(
+            args.content,
+            *folders,
+            watch_filter=wanted,
+            debounce=150,
+            step=50,
+            rust_timeout=500,
+            yield_on_timeout=True,
+        ):
+            if not started:
+                started = True
+                once()
+                print(
+                    f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            if not changes:
+                continue
             from . import design, markup, render
 
             # Layouts and stylesheets may have changed: drop what the process cached.
@@ -415,6 +444,26 @@ def cmd_watch(args) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def report_internal_error(exc: BaseException) -> None:
+    """A bug, not a content problem: one line for the editor, the traceback in a log file
+    for whoever fixes it."""
+    import tempfile
+    import traceback
+
+    try:
+        fd, log = tempfile.mkstemp(prefix="livret-error-", suffix=".log")
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(f"livret {__version__}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        where = _("details in {log}").format(log=log)
+    except OSError:
+        where = _("no log could be written")
+    message = _("livret: internal error ({kind}: {message}); {where}").format(
+        kind=type(exc).__name__, message=str(exc)[:300], where=where
+    )
+    print(printable(message), file=sys.stderr, flush=True)
 
 
 def print_problems(exc: LivretError) -> None:
@@ -477,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 1
+    except Exception as exc:
+        report_internal_error(exc)
+        return 2
 
 
 def _pipe_closed() -> int:

@@ -185,7 +185,7 @@ def shared_inputs(site: Site) -> dict[str, Path]:
 
 def content_inputs(site: Site, output: Output) -> list[Path]:
     """The content files an output is made from."""
-    return KINDS[output.kind].inputs(site, output)
+    return site.with_images(KINDS[output.kind].inputs(site, output))
 
 
 # Every distribution whose version can change the bytes of a PDF: what makes the HTML
@@ -276,17 +276,43 @@ class Fingerprints:
         self.site, self.versions = site, versions
         self._shared: dict[str, str] | None = None
         self._hashes: dict[Path, str] = {}
+        self._keys: dict[str, Path] = {}  # manifest key → file
         self._project = Path(site.root).resolve().parent
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:
-            self._hashes[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            # Content: the digest of the bytes the loader read and the build renders — a
+            # save since then is a change for the next build, never "up to date".
+            digest = self.site.digests.get(path.resolve())
+            if digest is None:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            self._hashes[path] = digest
         return self._hashes[path]
+
+    def recheck(self) -> set[str]:
+        """Files the renderer reads from the disk itself (layouts, styles, fonts, images) whose
+        bytes changed since they were hashed: the render may have used either version."""
+        changed = set()
+        texts = {p.resolve() for p in self.site.files}  # rendered from the bytes read
+        for key, path in self._keys.items():
+            if path.resolve() in texts:
+                continue
+            try:
+                now = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                now = None
+            if now != self._hashes[path]:
+                changed.add(key)
+        return changed
 
     def __call__(self, output: Output) -> dict[str, str]:
         if self._shared is None:
-            self._shared = {name: self._hash(p) for name, p in shared_inputs(self.site).items()}
-        out = {self._rel(p): self._hash(p) for p in content_inputs(self.site, output)}
+            shared = shared_inputs(self.site)
+            self._keys.update(shared)
+            self._shared = {name: self._hash(p) for name, p in shared.items()}
+        files = {self._rel(p): p for p in content_inputs(self.site, output)}
+        self._keys.update(files)
+        out = {key: self._hash(p) for key, p in files.items()}
         out.update(self._shared)
         out.update(self.versions)
         return out
