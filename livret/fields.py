@@ -291,8 +291,6 @@ def _close(a: str, b: str) -> bool:
 from email.headerregistry import Address  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from .i18n import _  # noqa: E402
-
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 

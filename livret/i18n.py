@@ -154,7 +154,8 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse.ArgumentParser whose own strings (usage, titles, -h, errors) are translated."""
 
     def __init__(self, *args, add_help: bool = True, **kwargs) -> None:
-        super().__init__(*args, add_help=False, **kwargs)
+        kwargs["add_help"] = False  # ours, below: translated
+        super().__init__(*args, **kwargs)
         if add_help:
             self.add_argument(
                 "-h",
@@ -170,7 +171,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def format_help(self) -> str:
         return _argparse_text(super().format_help())
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.print_usage(sys.stderr)
         self.exit(
             2,

@@ -79,8 +79,8 @@ def read_text(
         return None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     clean = True
-    for n, line in enumerate(text.split("\n"), 1):
-        bad = BAD_CHAR.search(line)
+    for n, row in enumerate(text.split("\n"), 1):
+        bad = BAD_CHAR.search(row)
         if bad:
             problems.error(path, n, None, bad_char_message(bad.group()))
             clean = False
@@ -327,9 +327,9 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
         )
 
     if "flow sequence" in context or "flow mapping" in context:
-        start = exc.context_mark or mark
+        opened = exc.context_mark or mark
         return (
-            start.line if start else at,
+            opened.line if opened else at,
             _(
                 "a list written between [ ] is not closed, or one of its items holds a comma, "
                 "a bracket or a quote: close it with « ] » on the same line, or write one item "
