@@ -199,7 +199,7 @@ def prebuilt_messages(work: Path, csv: Path) -> list[tuple[str, bytes]]:
     composer = Composer(
         edition, settings, Templates(), attachments_from_manifest(manifest, work / "output", needed)
     )
-    return [(r.email, composer.render(composer.plan(r))) for r in recipients]
+    return [(r.email, composer.compose(composer.plan(r)).as_bytes()) for r in recipients]
 
 
 def run_bare(messages, port: int) -> tuple[float, float]:

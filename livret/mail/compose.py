@@ -337,9 +337,6 @@ class Composer:
         pieces += [nl, dashes, b"--", nl]
         return Composed(b"".join(pieces))
 
-    def render(self, planned: Planned, now: datetime | None = None) -> bytes:
-        return self.compose(planned, now).as_bytes()
-
     def size_bound(self, planned: Planned) -> int:
         """An upper bound of len(render(planned)), at a fraction of its cost.
 
