@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
-from .errors import LivretError, Problem
+from .errors import LivretError, Problem, printable
 from .i18n import LANGUAGES, ArgumentParser, _, set_language
 
 COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
@@ -48,20 +50,27 @@ def take_lang(argv: list[str]) -> list[str]:
     return [*out, "--lang", lang]
 
 
-def _common() -> argparse.ArgumentParser:
+# Options accepted before the command too (`livret --content c check`), each with a value.
+GLOBAL_OPTIONS = ("--content", "--output")
+
+
+def _common(defaults: bool = False) -> argparse.ArgumentParser:
+    """--content and --output (and --lang). The top-level parser holds the defaults; a
+    command's own copy sets them only when given after it, so that one given before is kept."""
     p = ArgumentParser(add_help=False)
-    _lang_option(p)
+    if not defaults:
+        _lang_option(p)  # the top-level parser has its own
     p.add_argument(
         "--content",
         type=Path,
-        default=Path("content"),
+        default=Path("content") if defaults else argparse.SUPPRESS,
         metavar="DIR",
         help="content folder (default: content)",
     )
     p.add_argument(
         "--output",
         type=Path,
-        default=Path("output"),
+        default=Path("output") if defaults else argparse.SUPPRESS,
         metavar="DIR",
         help="output folder (default: output)",
     )
@@ -105,10 +114,11 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def parser(full: bool = True) -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     common = _common()
     p = ArgumentParser(
         prog="livret",
+        parents=[_common(defaults=True)],
         description="Build the « Retour d'expérience » booklet, its excerpts "
         "and action sheets from content/, check the content, or mail the PDFs.",
     )
@@ -168,14 +178,10 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
     a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
     a.set_defaults(func=cmd_new_action)
-    if full:
-        from .mail import cli as mail_cli
-
-        mail_cli.register(sub, [common])
-    else:
-        # The mail modules (email, smtplib, ssl…) cost ~50 ms to import: a build, the most
-        # frequent command, does not pay for them.
-        sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
+    # `livret mail` is run by livret.mail.cli.main (see main()), like `python -m livret.mail`;
+    # here it is only listed. Its modules (email, smtplib, ssl…) cost ~50 ms to import: a
+    # build, the most frequent command, does not pay for them.
+    sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
     return p
 
 
@@ -270,14 +276,10 @@ def _summary(results, elapsed, args) -> None:
 
     folder = results[0].path.parent if results else args.output
     table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
-    for col, just in (
-        ("output", "left"),
-        ("pages", "right"),
-        ("size", "right"),
-        ("time", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(col, justify=just, no_wrap=True)
+    for col in ("output", "pages", "size", "time", "status"):
+        table.add_column(
+            col, justify="left" if col in ("output", "status") else "right", no_wrap=True
+        )
     for r in results:
         table.add_row(
             r.path.name,
@@ -295,10 +297,10 @@ def _summary(results, elapsed, args) -> None:
 def _list(site) -> None:
     print("themes:")
     for t in site.themes:
-        print(f"  {t.slug:24} {t.title}")
+        print(printable(f"  {t.slug:24} {t.title}"))
     print("actions:")
     for a in site.actions:
-        print(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]")
+        print(printable(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]"))
 
 
 def build_once(args, site=None):
@@ -380,6 +382,7 @@ def cmd_watch(args) -> int:
     from watchfiles import watch
 
     from .design import for_content
+    from .loader import is_backup_file
 
     def once():
         try:
@@ -391,14 +394,42 @@ def cmd_watch(args) -> int:
                 "livret: the last good PDFs are kept; fix the content and save again.",
                 file=sys.stderr,
             )
+        except Exception as exc:  # anything else: say so in one line, keep watching
+            report_internal_error(exc)
+            print(
+                _("livret: the last good PDFs are kept; still watching."),
+                file=sys.stderr,
+            )
+        sys.stderr.flush()
 
-    once()
+    def wanted(change, path: str) -> bool:
+        return not is_backup_file(Path(path).name)  # editors' backup, lock and swap files
+
+    # The watcher starts first, the first build after: a save made while that build runs,
+    # or just after, is seen. yield_on_timeout: an empty batch when idle, to start with.
     folders = for_content(args.content).folders
-    print(
-        f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)", file=sys.stderr
-    )
+    started = False
     try:
-        for _changes in watch(args.content, *folders, debounce=150, step=50, rust_timeout=0):
+        for changes in watch(
+            args.content,
+            *folders,
+            watch_filter=wanted,
+            debounce=150,
+            step=50,
+            rust_timeout=500,
+            yield_on_timeout=True,
+        ):
+            if not started:
+                started = True
+                once()
+                print(
+                    f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            if not changes:
+                continue
             from . import design, markup, render
 
             # Layouts and stylesheets may have changed: drop what the process cached.
@@ -415,6 +446,26 @@ def cmd_watch(args) -> int:
     return 0
 
 
+def report_internal_error(exc: BaseException) -> None:
+    """A bug, not a content problem: one line for the editor, the traceback in a log file
+    for whoever fixes it."""
+    import tempfile
+    import traceback
+
+    try:
+        fd, log = tempfile.mkstemp(prefix="livret-error-", suffix=".log")
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(f"livret {__version__}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        where = _("details in {log}").format(log=log)
+    except OSError:
+        where = _("no log could be written")
+    message = _("livret: internal error ({kind}: {message}); {where}").format(
+        kind=type(exc).__name__, message=str(exc)[:300], where=where
+    )
+    print(printable(message), file=sys.stderr, flush=True)
+
+
 def print_problems(exc: LivretError) -> None:
     errors = 0
     for p in exc.problems:
@@ -423,19 +474,51 @@ def print_problems(exc: LivretError) -> None:
     print(f"livret: {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
 
 
+def _command_at(argv: list[str]) -> int:
+    """Where the command is in argv, after any global options; "build" is put there when
+    none is given (`livret --theme x` = `livret build --theme x`)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in COMMANDS:
+            return i
+        if arg in GLOBAL_OPTIONS:
+            i += 2
+        elif arg.partition("=")[0] in GLOBAL_OPTIONS:
+            i += 1
+        else:
+            break
+    if i < len(argv) and argv[i] in ("-h", "--help", "--version"):
+        return i
+    argv.insert(min(i, len(argv)), "build")
+    return i
+
+
 def main(argv: list[str] | None = None) -> int:
+    # The language is set; "--lang X", if given, is now at the end.
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        argv.insert(0, "build")
-    args = parser(full=argv[0] in ("mail", "-h", "--help")).parse_args(argv)
+    at = _command_at(argv)
     try:
-        return args.func(args)
+        if argv[at] == "mail":
+            # One way to run it: `livret mail …` is `python -m livret.mail …`, same exit codes.
+            from .mail.cli import main as mail_main
+
+            # (it knows no --lang: the language is already set.)
+            rest = argv[:at] + argv[at + 1 :]
+            code = mail_main(rest[:-2] if rest[-2:-1] == ["--lang"] else rest)
+        else:
+            args = parser().parse_args(argv)
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe is seen here, not at exit
+        return code
     except LivretError as exc:
         print_problems(exc)
         return 1
     except KeyboardInterrupt:
         print("livret: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
     except OSError as exc:
         print_problems(
             LivretError(
@@ -443,3 +526,17 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 1
+    except Exception as exc:
+        report_internal_error(exc)
+        return 2
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`livret --json | head`): stop quietly, with the
+    status of a process ended by SIGPIPE, as any command in a pipe does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):  # nothing more to flush into the closed pipe
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE

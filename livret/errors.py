@@ -13,6 +13,19 @@ from pathlib import Path
 
 from .i18n import _
 
+# What a terminal would obey or choke on rather than show: C0 controls (ESC starts colour and
+# cursor codes), DEL, C1, lone surrogates (not encodable) and the bidirectional overrides
+# that reorder what is shown. Newlines too: one problem is one line.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """`text` safe to print on a terminal: every unprintable character as a visible escape
+    (ESC → \\x1b, U+D800 → \\ud800)."""
+    s = str(text)
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], s)
+
+
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")
 
 
@@ -44,7 +57,7 @@ class Problem:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         what = f"{field_label(self.field)}: {self.message}" if self.field else self.message
         prefix = _("warning: ") if self.severity == "warning" else ""
-        return f"{where}: {prefix}{what}"
+        return printable(f"{where}: {prefix}{what}")
 
 
 def display_path(path: Path | str) -> str:
@@ -81,6 +94,8 @@ class Collector:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # sha256 of the bytes read from each file (resolved path): what the build fingerprints
+        self.digests: dict[Path, str] = {}
 
     def error(self, path, line, field, message) -> None:
         self.problems.append(Problem(display_path(path), line, field, message))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import cast
 
 from .errors import Collector
 from .i18n import _
@@ -68,10 +69,6 @@ class Ctx:
     def error(self, key: str, message: str) -> None:
         dotted = self.name(key)
         self.problems.error(self.src.path, self.src.line(dotted), dotted, message)
-
-    def warning(self, key: str, message: str) -> None:
-        dotted = self.name(key)
-        self.problems.warning(self.src.path, self.src.line(dotted), dotted, message)
 
     def sub(self, key: str) -> Ctx:
         return Ctx(self.src, self.problems, self.name(key))
@@ -171,7 +168,7 @@ def slug_list(value, ctx: Ctx, key: str):
     if ok is None:
         return None
     seen: set[str] = set()
-    for i, s in enumerate(ok):
+    for i, s in enumerate(cast(tuple[str, ...], ok)):
         if s in seen:
             ctx.error(f"{key}.{i}", f'duplicate slug "{s}"')
         seen.add(s)
@@ -189,10 +186,8 @@ def colour(value, ctx: Ctx, key: str):
 def integer(value, ctx: Ctx, key: str):
     text_value = str(value).strip()
     if isinstance(value, (list, dict)) or not text_value.isdigit() or int(text_value) < 1:
-        ctx.error(
-            key,
-            f"expected a whole number ≥ 1, got {_type_name(value) if isinstance(value, (list, dict)) else repr(value)}",
-        )
+        got = _type_name(value) if isinstance(value, (list, dict)) else repr(value)
+        ctx.error(key, f"expected a whole number ≥ 1, got {got}")
         return None
     return int(text_value)
 
@@ -254,7 +249,7 @@ def records(spec: dict, one: str, example: str, make, allow_empty: bool = False)
 
 
 def check_fields(
-    data: dict, ctx: Ctx, spec: dict[str, tuple[Validator, bool]], where: str
+    data: Mapping[str, object], ctx: Ctx, spec: Mapping[str, tuple[Validator, bool]], where: str
 ) -> dict | None:
     """Validate `data` against `spec` {key: (validator, required)}; collect every problem.
 

@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 
 from . import fields as f
+from . import markup
 from .errors import Collector, LivretError, Problem
 from .i18n import _
 from .model import (
@@ -28,9 +29,17 @@ from .model import (
     ThanksGroup,
     Theme,
 )
+from .policy import Policy
 from .reader import Located, read_markdown, read_yaml
 
-LINK_RE = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+# Editors' leftovers beside the real files: backups (adie.md~, #adie.md#), locks (.#adie.md,
+# ~$adie.md), swap files (.adie.md.swp) and Finder's .DS_Store. Ignored, never an error.
+BACKUP_FILE = re.compile(r"^(?:\..*|.*~|#.*#|~\$.*|.*\.sw[a-p])$")
+
+
+def is_backup_file(name: str) -> bool:
+    """True for hidden files and the backup, lock and swap files editors leave beside a file."""
+    return bool(BACKUP_FILE.match(name))
 
 
 def slugify(text: str) -> str:
@@ -38,42 +47,41 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "section"
 
 
-def check_links(
-    markdown: str, path: Path, first_line: int, field: str, problems: Collector
+def check_markdown(
+    text: str,
+    path: Path,
+    first_line: int,
+    field: str | None,
+    policy: Policy,
+    inline: bool = False,
 ) -> None:
-    """Links must keep a real address: a lost one ("#") is printed as text, not as a dead link."""
-    for n, line in enumerate(markdown.split("\n")):
-        for m in LINK_RE.finditer(line):
-            bang, label, url = m.groups()
-            where = first_line + n
-            if bang:
-                # Images come from the content folder only (the URL fetcher enforces it too).
-                if not url or re.match(r"^[a-z][a-z0-9+.-]*:", url, re.I) or url.startswith("/"):
-                    problems.error(
-                        path,
-                        where,
-                        field,
-                        f'image "{url}" must be a file inside the content folder',
-                    )
-                continue
-            if not url or url == "#":
-                problems.error(
-                    path,
-                    where,
-                    field,
-                    f'link "{label}" has no address: write the text without [ ]( ) '
-                    "or give its https:// address",
-                )
-            elif url.startswith("mailto:"):
-                if not f.is_email(url[7:]):
-                    problems.error(path, where, field, f'"{url[7:]}" is not an e-mail address')
-            elif not f.is_url(url):
-                problems.error(
-                    path,
-                    where,
-                    field,
-                    f'"{url}" is not a web address: expected https://… or mailto:…',
-                )
+    """What the booklet would print from `text` follows the content policy (policy.py)."""
+    try:
+        html = markup.html_of(text, inline=inline)
+    except RecursionError:
+        policy.problems.error(
+            path,
+            first_line,
+            field,
+            _("nested too deeply (quotes or lists inside each other): simplify the text"),
+        )
+        return
+    policy.check(html, text, path, first_line, field)
+
+
+def check_body(body: str, body_line: int, path: Path, policy: Policy, whole: bool) -> None:
+    """The body as the layouts print it: whole (introduction) or section by section (cards,
+    where a reference link's definition must be in the section that uses it)."""
+    if whole:
+        check_markdown(body, path, body_line, "body", policy)
+        return
+    start = 0
+    lines = body.split("\n")
+    for n, line in enumerate([*lines, "## "]):
+        if line.startswith("## ") or n == len(lines):
+            if n > start:
+                check_markdown("\n".join(lines[start:n]), path, body_line + start, "body", policy)
+            start = n + 1
 
 
 def split_sections(
@@ -81,16 +89,16 @@ def split_sections(
 ) -> tuple[Section, ...]:
     sections: list[tuple[str, int, list[str]]] = []
     lead: list[str] = []
-    for n, line in enumerate(body.split("\n")):
-        if line.startswith("## "):
-            sections.append((line[3:].strip(), body_line + n, []))
+    for n, raw in enumerate(body.split("\n")):
+        if raw.startswith("## "):
+            sections.append((raw[3:].strip(), body_line + n, []))
         elif sections:
-            sections[-1][2].append(line)
+            sections[-1][2].append(raw)
         else:
-            lead.append(line)
+            lead.append(raw)
     if "".join(lead).strip():
         if require_heading or sections:
-            first = next(i for i, l in enumerate(lead) if l.strip())
+            first = next(i for i, s in enumerate(lead) if s.strip())
             problems.error(
                 path,
                 body_line + first,
@@ -307,11 +315,14 @@ def check_slug_number(slug: str, number: int, src: Located, problems: Collector)
     )
 
 
-def load_edition(root: Path, problems: Collector, located: dict | None = None) -> Edition | None:
+def load_edition(
+    root: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
+) -> Edition | None:
     path = root / "edition.yaml"
     src = read_yaml(path, problems)
     if src is None:
         return None
+    _check_inline_links(src, policy or Policy(root, problems))
     data = f.mapping(src.data, f.Ctx(src, problems), "edition") if src.data is not None else None
     if data is None:
         return None
@@ -320,9 +331,6 @@ def load_edition(root: Path, problems: Collector, located: dict | None = None) -
         return None
     out["theme_slugs"] = out.pop("themes")
     check_slug_number(out["slug"], out["number"], src, problems)
-    for key in ("heading", "text", "join"):
-        dotted = f"back_cover.{key}"
-        check_links(getattr(out["back_cover"], key), path, src.line(dotted), dotted, problems)
     if located is not None:
         located[path] = src
     return Edition(path=path, **out)
@@ -369,16 +377,19 @@ ACTION_SPEC = {
 }
 
 
-def load_action(path: Path, problems: Collector, located: dict | None = None) -> Action | None:
+def load_action(
+    path: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
+) -> Action | None:
     doc = read_markdown(path, problems)
     if doc is None:
         return None
+    policy = policy or Policy(path.parent.parent, problems)
     ctx = f.Ctx(doc.meta, problems)
-    out = f.check_fields(doc.meta.data, ctx, ACTION_SPEC, "the card's front matter")
-    _check_inline_links(doc.meta, problems)
+    out = f.check_fields(doc.fields, ctx, ACTION_SPEC, "the card's front matter")
+    _check_inline_links(doc.meta, policy)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
     check_headings(doc.body, doc.body_line, path, problems)
-    check_links(doc.body, path, doc.body_line, "body", problems)
+    check_body(doc.body, doc.body_line, path, policy, whole=False)
     if located is not None:
         located[path] = doc.meta
     if out is None:
@@ -386,14 +397,16 @@ def load_action(path: Path, problems: Collector, located: dict | None = None) ->
     out["labels"] = out["labels"] or {}
     # A field written with no item ("cost_total: []") still prints its label, as the source
     # does when only the sub-items ("- dont moyens humains") are given.
-    shown = frozenset(k for k in SIDEBAR_FIELDS if k in doc.meta.data)
+    shown = frozenset(k for k in SIDEBAR_FIELDS if k in doc.fields)
     return Action(slug=path.stem, path=path, sections=sections, shown=shown, **out)
 
 
-def _check_inline_links(src: Located, problems: Collector) -> None:
+def _check_inline_links(src: Located, policy: Policy) -> None:
+    """Every text of a YAML file, as one line of Markdown (how the layouts print them)."""
+
     def walk(value, dotted):
         if isinstance(value, str):
-            check_links(value, src.path, src.line(dotted), dotted, problems)
+            check_markdown(value, src.path, src.line(dotted), dotted, policy, inline=True)
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(v, f"{dotted}.{i}")
@@ -425,16 +438,19 @@ THEME_SPEC = {
 }
 
 
-def load_theme(path: Path, problems: Collector, located: dict | None = None) -> Theme | None:
+def load_theme(
+    path: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
+) -> Theme | None:
     src = read_yaml(path, problems)
     if src is None:
         return None
+    policy = policy or Policy(path.parent.parent, problems)
     ctx = f.Ctx(src, problems)
     data = f.mapping(src.data, ctx, "theme")
     if data is None:
         return None
     out = f.check_fields(data, ctx, THEME_SPEC, "the theme file")
-    _check_inline_links(src, problems)
+    _check_inline_links(src, policy)
     if located is not None:
         located[path] = src
     if out is None:
@@ -454,20 +470,24 @@ def load_theme(path: Path, problems: Collector, located: dict | None = None) -> 
 # --- introduction and thanks -------------------------------------------------------------
 
 
-def load_introduction(root: Path, problems: Collector) -> Introduction | None:
+def load_introduction(
+    root: Path, problems: Collector, policy: Policy | None = None
+) -> Introduction | None:
     path = root / "introduction.md"
     doc = read_markdown(path, problems)
     if doc is None:
         return None
+    policy = policy or Policy(root, problems)
+    _check_inline_links(doc.meta, policy)
     out = f.check_fields(
-        doc.meta.data,
+        doc.fields,
         f.Ctx(doc.meta, problems),
         {"title": (f.text, True)},
         "the introduction's front matter",
     )
     split_sections(doc.body, doc.body_line, path, problems, require_heading=False)
     check_headings(doc.body, doc.body_line, path, problems)
-    check_links(doc.body, path, doc.body_line, "body", problems)
+    check_body(doc.body, doc.body_line, path, policy, whole=True)
     if not doc.body.strip():
         problems.error(path, doc.body_line, "body", "the introduction has no text")
     if out is None:
@@ -486,11 +506,12 @@ _groups = f.records(
 )
 
 
-def load_thanks(root: Path, problems: Collector) -> Thanks | None:
+def load_thanks(root: Path, problems: Collector, policy: Policy | None = None) -> Thanks | None:
     path = root / "thanks.yaml"
     src = read_yaml(path, problems)
     if src is None:
         return None
+    _check_inline_links(src, policy or Policy(root, problems))
     ctx = f.Ctx(src, problems)
     data = f.mapping(src.data, ctx, "thanks")
     if data is None:
@@ -510,7 +531,7 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
     if not folder.is_dir():
         return out
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
+        if is_backup_file(path.name) or not path.is_file():
             continue
         if path.suffix not in suffixes:
             problems.error(
@@ -541,13 +562,15 @@ def load_site(root: Path | str = "content") -> Site:
 
     # file → its YAML with lines: cross-file problems, found after reading, point at a line too
     located: dict[Path, Located] = {}
-    edition = load_edition(root, problems, located)
-    introduction = load_introduction(root, problems)
-    thanks = load_thanks(root, problems)
+    policy = Policy(root, problems)
+    edition = load_edition(root, problems, located, policy)
+    introduction = load_introduction(root, problems, policy)
+    thanks = load_thanks(root, problems, policy)
     theme_files = _files(root / "themes", (".yaml",), problems)
     action_files = _files(root / "actions", (".md",), problems)
-    themes = {slug: load_theme(p, problems, located) for slug, p in theme_files.items()}
-    actions = {slug: load_action(p, problems, located) for slug, p in action_files.items()}
+    themes = {slug: load_theme(p, problems, located, policy) for slug, p in theme_files.items()}
+    actions = {slug: load_action(p, problems, located, policy) for slug, p in action_files.items()}
+    policy.finish(theme_files, action_files)
 
     def line_of(path: Path, dotted: str) -> int | None:
         src = located.get(path)
@@ -629,7 +652,9 @@ def load_site(root: Path | str = "content") -> Site:
 
     check_copies([a for a in actions.values() if a is not None], located, problems)
     problems.raise_if_errors()
-    ordered = [themes[s] for s in edition.theme_slugs]
+    # Each load_* returns None only after reporting an error: none is None here.
+    assert edition is not None and introduction is not None and thanks is not None
+    ordered = [t for t in (themes[s] for s in edition.theme_slugs) if t is not None]
     files = [
         root / "edition.yaml",
         root / "introduction.md",
@@ -645,4 +670,6 @@ def load_site(root: Path | str = "content") -> Site:
         thanks=thanks,
         files=tuple(files),
         warnings=tuple(p for p in problems.problems if p.severity == "warning"),
+        digests=dict(problems.digests),
+        images={k: tuple(v) for k, v in policy.images.items()},
     )

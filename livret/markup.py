@@ -22,9 +22,13 @@ from .typography import french, french_html
 # ~25 ms per process, a tenth of livret's own share of a build.
 _MD = _markdown.Markdown(extensions=[TableExtension(), SaneListExtension()], output_format="html")
 # Text outside tags and outside <a>…</a>: where a bare e-mail address becomes a mailto link.
-# This only finds candidates; each is checked by livret's one validator (fields.check_email).
-_EMAIL = re.compile(r"(?<![\w.@/:-])([\w.%+-]+@[\w-]+(?:\.[\w-]+)+)(?![\w@-])")
-_TOKENS = re.compile(r"(<a\b.*?</a>|<[^>]+>)", re.S)
+# (No "%" in the local part: a %-escape in a mailto: is how a hidden "?bcc=" gets in; at most
+# 64 characters, as in any real address: each try is bounded, so the scan stays linear.)
+_EMAIL = re.compile(
+    r"(?<![\w.@/:%-])([A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@%-])"
+)
+_TAG = re.compile(r"<[^>]+>")
+_LINK_OPEN = re.compile(r"<a\b")
 
 
 def _mailto(match: re.Match) -> str:
@@ -37,10 +41,35 @@ def _mailto(match: re.Match) -> str:
 
 
 def link_emails(html: str) -> str:
-    parts = _TOKENS.split(html)
-    for i in range(0, len(parts), 2):  # even indexes are text between tags
-        parts[i] = _EMAIL.sub(_mailto, parts[i])
-    return "".join(parts)
+    """Bare e-mail addresses in the text (outside tags and outside <a>…</a>) become links.
+
+    One left-to-right pass: a tag is searched only where a ">" is left to close it, and an
+    <a> skips to the next "</a>" only when there is one, so no text is scanned twice."""
+    out: list[str] = []
+    pos = 0
+    end = html.rfind(">") + 1  # no tag can start after the last ">"
+    last_close = html.rfind("</a>")
+    while pos < end:
+        m = _TAG.search(html, pos, end)
+        if not m:
+            break
+        stop = m.end()
+        if m.start() + 2 <= last_close and _LINK_OPEN.match(html, m.start()):
+            stop = html.find("</a>", m.start() + 2) + 4
+        out.append(_EMAIL.sub(_mailto, html[pos : m.start()]))
+        out.append(html[m.start() : stop])
+        pos = stop
+    out.append(_EMAIL.sub(_mailto, html[pos:]))
+    return "".join(out)
+
+
+def html_of(text: str, inline: bool = False) -> str:
+    """Markdown → the HTML the booklet prints, before typography: what the content policy
+    (policy.py) inspects. May raise RecursionError on absurdly nested text."""
+    html = link_emails(_MD.reset().convert(text))
+    if inline:
+        html = re.sub(r"^<p>(.*)</p>$", r"\1", html.strip(), flags=re.S)
+    return html
 
 
 @lru_cache(maxsize=4096)

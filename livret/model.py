@@ -179,6 +179,18 @@ class Site:
     thanks: Thanks
     files: tuple[Path, ...] = field(default=())  # every content file read
     warnings: tuple = field(default=())  # Problems that do not stop a build (« À COMPLÉTER »)
+    # sha256 of the bytes each file had when it was read (resolved path → hex): the build
+    # fingerprints what it rendered, not what is on the disk by then.
+    digests: dict[Path, str] = field(default_factory=dict, compare=False)
+    # content file → the image files its text shows (resolved paths)
+    images: dict[Path, tuple[Path, ...]] = field(default_factory=dict, compare=False)
+
+    def with_images(self, files) -> list[Path]:
+        """`files` followed by the images they show, each once."""
+        out = list(files)
+        for path in files:
+            out += [p for p in self.images.get(Path(path).resolve(), ()) if p not in out]
+        return out
 
     @property
     def actions(self) -> tuple[Action, ...]:

@@ -26,10 +26,6 @@ VARIANTS = {
 }
 
 
-class Denied(Exception):
-    pass
-
-
 def _fetcher_class():
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -54,6 +50,30 @@ def _fetcher_class():
             raise FatalURLFetchingError(f"refused to fetch {url}")
 
     return SafeFetcher
+
+
+def _refused_links(document) -> list[str]:
+    """Defence in depth behind the content policy (policy.py, enforced by `check`): the laid
+    out document carries no attachment and no link but http(s), mailto and its own anchors."""
+    from .i18n import _
+    from .policy import link_problem
+
+    out = []
+    if document.metadata.attachments:
+        out.append(_("the document would embed a file: attachments are not allowed"))
+    for page in document.pages:
+        for link_type, target, *_rest in page.links:
+            if link_type == "attachment":
+                out.append(
+                    _("the document would embed {target}: attachments are not allowed").format(
+                        target=target
+                    )
+                )
+            elif link_type == "external":
+                why = link_problem(target, None)
+                if why:
+                    out.append(_("refused link: {why}").format(why=why))
+    return out
 
 
 class _Capture(logging.Handler):
@@ -105,6 +125,11 @@ class Printer:
                 string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
             ).render(stylesheets=sheets, font_config=self.font_config)
             pages = len(document.pages)
+            refused = _refused_links(document)
+            if refused:
+                raise LivretError(
+                    [Problem("livret", None, None, m) for m in dict.fromkeys(refused)]
+                )
             data = document.write_pdf(
                 pdf_variant=pdf_variant,
                 attachments=[],
@@ -124,7 +149,7 @@ class Printer:
     def _denied_problems(self, sources) -> list[Problem]:
         problems = []
         for url in dict.fromkeys(self.fetcher.denied):
-            hits = []
+            hits: list[tuple[str, int | None]] = []
             for src in sources:
                 try:
                     lines = Path(src).read_text(encoding="utf-8").split("\n")

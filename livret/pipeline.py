@@ -9,23 +9,32 @@ path never imports WeasyPrint, so it costs a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import os
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .errors import LivretError, Problem, display_path
+from .errors import LivretError, Problem, display_path, printable
 from .i18n import _
 from .loader import load_site
 from .model import Site
-from .outputs import Fingerprints, Output, plan, tool_versions
+from .outputs import RANK, Fingerprints, Output, plan, tool_versions
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+LOCK = ".livret.lock"
+# Recorded instead of a digest when an input changed while the build was using it: the
+# output may hold either version, so the next build rebuilds it.
+CHANGED = "changed during the build"
 
 
 @dataclass
@@ -56,9 +65,29 @@ def _set_reproducible_clock(site: Site) -> None:
 _PRINTER: dict = {}
 
 
+def _die_with_parent(parent: int) -> None:
+    """A render worker ends when the build that started it ends, however it ends (kill -9
+    included): Linux sends it SIGKILL when its parent dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _worker_init(content_root: str, parent: int) -> None:
+    _die_with_parent(parent)
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it and
+    # stops the workers (a worker's KeyboardInterrupt would only be sent back as a result).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _warm(content_root)
+
+
 def _warm(content_root: str) -> None:
-    """Pool initializer: import WeasyPrint and load fonts and stylesheets (~0.4 s) while the
-    parent process is still turning the content into HTML."""
+    """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,
+    while the parent process is still turning the content into HTML."""
     from .pdf import Printer
 
     _PRINTER.clear()
@@ -116,14 +145,61 @@ def run(
     variant="accessible",
     site=None,
     progress=None,
+    on_wait=None,
 ) -> tuple[dict, list[Result]]:
+    """Build into `output_dir`, one build at a time per folder (see output_lock)."""
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
+    with output_lock(out_dir, on_wait):
+        return _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, progress)
+
+
+def _say_waiting(folder: Path) -> None:
+    print(
+        printable(
+            _("livret: another build is writing to {folder}; waiting for it to finish…").format(
+                folder=folder
+            )
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path, on_wait=None):
+    """One build at a time per output folder (whatever path names it): the PDFs and the
+    manifest are written by one build, so they always match. A second build waits."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = out_dir.resolve()
+    try:
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
+            raise
+        yield  # a folder nobody can write to: nothing to protect (writes fail on their own)
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            (on_wait or _say_waiting)(folder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, progress):
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
-    old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}
+    old_entries: dict[str, dict] = {
+        e["path"]: e
+        for e in old.get("outputs", [])
+        if isinstance(e, dict) and isinstance(e.get("path"), str)
+    }
 
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
@@ -162,7 +238,11 @@ def run(
         if progress:
             progress(len(todo))
         done = _render_all(site, todo, out_dir, variant, jobs, progress)
+        # A layout, style or image saved during the render: record it as changed.
+        changed = fingerprint.recheck()
         for output, filename, inputs in todo:
+            for rel in changed & inputs.keys():
+                inputs[rel] = CHANGED
             name, pages, size, sha, seconds = done[filename]
             results.append(
                 Result(output, out_dir / filename, "built", pages, size, sha, seconds, inputs)
@@ -190,8 +270,7 @@ def run(
                 "inputs": r.inputs,
             }
         )
-    order = {"booklet": 0, "theme": 1, "action": 2}
-    entries.sort(key=lambda e: (order.get(e.get("kind"), 3), e["path"]))
+    entries.sort(key=lambda e: (RANK.get(str(e.get("kind")), len(RANK)), e["path"]))
     manifest = {
         "format": MANIFEST_FORMAT,
         "edition": site.edition.slug,
@@ -254,13 +333,12 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Biggest first, so that the booklet does not start last and finish alone.
-    weight = {"booklet": 0, "theme": 1, "action": 2}
-    queue = sorted(todo, key=lambda t: weight[t[0].kind])
+    queue = sorted(todo, key=lambda t: RANK[t[0].kind])
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}
     if jobs == 1:  # asked for: everything in this process, one after the other
-        for output, filename, _ in queue:
+        for output, filename, _inputs in queue:
             done[filename] = _print(
                 render_html(site, output), filename, str(out_dir), variant, sources, root
             )
@@ -272,17 +350,19 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
 
     workers = max(1, min(jobs or _default_jobs(), len(todo)))
     errors = []
-    with ProcessPoolExecutor(
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=_warm,
-        initargs=(root,),
-    ) as pool:
+        initializer=_worker_init,
+        initargs=(root, os.getpid()),
+    )
+    try:
         # The first submit forks every worker (fork pools start all at once): they warm up
         # while this process renders the HTML, instead of after it.
         pool.submit(int)
         futures = {}
-        for output, filename, _ in queue:
+        for output, filename, _inputs in queue:
             html = render_html(site, output)
             futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = (
                 filename
@@ -295,6 +375,16 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
                 continue
             if progress:
                 progress(futures[fut], done[futures[fut]])
+    except BaseException:
+        # Ctrl-C, a crashed worker, an error here: no render goes on without this build.
+        pool.shutdown(wait=False, cancel_futures=True)
+        workers_left = set(multiprocessing.active_children()) - before
+        for child in workers_left:
+            child.kill()
+        for child in workers_left:
+            child.join(10)
+        raise
+    pool.shutdown()
     if errors:
         raise LivretError(list(dict.fromkeys(errors)))
     return done

@@ -7,6 +7,7 @@ line where it happens.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,21 @@ import yaml
 
 from .errors import Collector
 from .i18n import _
+
+# Invisible control characters (C0 but tab and line end, DEL, C1) and lone surrogates (only
+# YAML escapes such as "\ud800" make those): never text a booklet should print.
+BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Deeper than this, YAML (and Markdown) nesting is a mistake, not a booklet; bounded well
+# below Python's recursion limit.
+MAX_DEPTH = 40
+
+
+def bad_char_message(char: str) -> str:
+    if "\ud800" <= char <= "\udfff":
+        return _("invalid character U+{code} (half of a character pair): remove it").format(
+            code=f"{ord(char):04X}"
+        )
+    return _("invisible control character U+{code}: remove it").format(code=f"{ord(char):04X}")
 
 
 @dataclass
@@ -48,6 +64,8 @@ def read_text(
     except OSError as exc:
         problems.error(path, None, None, f"cannot read {what}: {exc.strerror or exc}")
         return None
+    # The build fingerprints these very bytes: a save after this read is a change.
+    problems.digests[path.resolve()] = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -59,7 +77,14 @@ def read_text(
             f"not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
         )
         return None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    clean = True
+    for n, line in enumerate(text.split("\n"), 1):
+        bad = BAD_CHAR.search(line)
+        if bad:
+            problems.error(path, n, None, bad_char_message(bad.group()))
+            clean = False
+    return text if clean else None
 
 
 # YAML 1.1 types that content never wants: see _LineLoader.
@@ -73,12 +98,18 @@ _TYPED_TAGS = frozenset(
 )
 
 
+class _TooDeep(yaml.composer.ComposerError):
+    """YAML nested deeper than MAX_DEPTH."""
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader where every plain scalar stays the text that was typed.
 
     YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into 750,
     "no" into False, 1.50 into 1.5: content is printed as typed, so validators convert.
 
+    Nesting is bounded (MAX_DEPTH): PyYAML composes recursively, and a file of ten thousand
+    "[" would end in a RecursionError instead of a line number.
     The resolver table is this class's own copy: PyYAML's is shared by every loader of the
     process, and changing it would change `yaml.safe_load` for everyone who imports livret.
     """
@@ -87,6 +118,25 @@ class _LineLoader(yaml.SafeLoader):
         first: [(tag, rx) for tag, rx in resolvers if tag not in _TYPED_TAGS]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(
+                    None,
+                    None,
+                    _(
+                        "nested more than {max} levels deep (lists or fields inside each "
+                        "other): simplify this value"
+                    ).format(max=MAX_DEPTH),
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _LineLoader.add_implicit_resolver(
@@ -111,7 +161,7 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
             if node is None:
                 return None if failed else Located(path, {}, {}, line_offset + 1)
             located: dict[str, int] = {}
-            data = _build(loader, node, "", located, line_offset, path, problems, (), lines)
+            data = _build(loader, node, "", located, line_offset, path, problems, set(), lines)
         except yaml.MarkedYAMLError as exc:
             failed = True
             line, message, repaired = _explain(exc, lines)
@@ -174,6 +224,8 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
     problem = exc.problem or ""
     mark = exc.problem_mark or exc.context_mark
     at = mark.line if mark else None
+    if isinstance(exc, _TooDeep):
+        return at, problem, None
     raw = lines[at] if at is not None and at < len(lines) else ""
     context = exc.context or ""
 
@@ -304,7 +356,9 @@ def _comment_slip(node, lines: list[str]) -> str | None:
     if end.line >= len(lines):
         return None
     rest = lines[end.line][end.column :]
-    if not re.match(r"\s*#", rest) or (node.value and not re.match(r"\s", rest)):
+    # `# text` (a space after the « # ») is a comment an editor meant; `#1d5ea8` or `#2`,
+    # glued to what follows, is text that YAML dropped.
+    if not re.match(r"\s*#\S", rest) or (node.value and not re.match(r"\s", rest)):
         return None
     return (node.value + rest).strip()
 
@@ -320,42 +374,43 @@ def _nested_item(node, lines: list[str]) -> int | None:
     return None
 
 
-def _build(loader, node, prefix, lines, offset, path, problems, stack, raw=()):
-    if id(node) in stack:  # an alias to one of its own parents ("&x [a, *x]")
+def _build(loader, node, prefix, lines, offset, path, problems, seen, raw=()):
+    """The node's value, each node once: an alias (*name) would repeat a value — a
+    "billion laughs" file makes billions — so aliases are refused where they appear."""
+    line = node.start_mark.line + 1 + offset
+    if id(node) in seen:
         problems.error(
             path,
-            node.start_mark.line + 1 + offset,
+            line,
             prefix or None,
-            _("a YAML alias refers to itself"),
+            _("YAML aliases (*name) are not allowed here: write the value out"),
         )
         return None
-    stack = (*stack, id(node))
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key_line = key_node.start_mark.line + 1 + offset
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.error(path, key_line, prefix or None, _("keys must be plain words"))
+                continue
+            key = loader.construct_object(key_node)
             if not isinstance(key, (str, int)):
-                problems.error(
-                    path,
-                    key_node.start_mark.line + 1 + offset,
-                    prefix or None,
-                    _("keys must be plain words"),
-                )
+                problems.error(path, key_line, prefix or None, _("keys must be plain words"))
                 continue
             key = str(key)
             dotted = f"{prefix}.{key}" if prefix else key
-            line = key_node.start_mark.line + 1 + offset
             if key in out:
-                problems.error(path, line, dotted, _("field given twice: keep one"))
-            lines[dotted] = line
-            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, stack, raw)
+                problems.error(path, key_line, dotted, _("field given twice: keep one"))
+            lines[dotted] = key_line
+            out[key] = _build(loader, value_node, dotted, lines, offset, path, problems, seen, raw)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             dotted = f"{prefix}.{i}" if prefix else str(i)
             lines[dotted] = item.start_mark.line + 1 + offset
-            items.append(_build(loader, item, dotted, lines, offset, path, problems, stack, raw))
+            items.append(_build(loader, item, dotted, lines, offset, path, problems, seen, raw))
         return items
     lost = _comment_slip(node, raw)
     if lost is not None:
@@ -381,7 +436,13 @@ def _build(loader, node, prefix, lines, offset, path, problems, stack, raw=()):
                 "as the others, or inside the item's text (« …, Région, … »)"
             ),
         )
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node)
+    if isinstance(value, str):
+        bad = BAD_CHAR.search(value)
+        if bad:
+            problems.error(path, line, prefix or None, bad_char_message(bad.group()))
+            return None
+    return value
 
 
 def read_yaml(path: Path, problems: Collector) -> Located | None:
@@ -394,6 +455,12 @@ class MarkdownFile:
     meta: Located
     body: str
     body_line: int  # 1-based line of the body's first line
+
+    @property
+    def fields(self) -> dict[str, object]:
+        """The front matter's fields: read_markdown made sure that it is a mapping."""
+        assert isinstance(self.meta.data, dict)
+        return self.meta.data
 
 
 def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:

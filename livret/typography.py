@@ -51,9 +51,12 @@ NNBSP = "\u202f"  # narrow no-break space: before ; : ! ?, inside « », thousan
 _H = "[ \t\u00a0\u202f\u2009]"
 _SEP = "[ \u00a0\u202f\u2009]"  # one separator between digit groups
 
+# Every pattern runs in time linear in the text (no paragraph can hang a build): a run of
+# spaces is tried from its first space only, and possessive quantifiers (++, *+) never
+# re-scan what they matched; a domain label is at most 63 characters, as in DNS.
 _APOSTROPHE = re.compile("'")
-_BEFORE_MARK = re.compile(rf"{_H}+(?=[;:!?])")
-_BEFORE_UNIT = re.compile(rf"{_H}+(?=[€%])")
+_BEFORE_MARK = re.compile(rf"(?<!{_H}){_H}++(?=[;:!?])")
+_BEFORE_UNIT = re.compile(rf"(?<!{_H}){_H}++(?=[€%])")
 _AFTER_OPEN = re.compile(rf"«({_H}*)(?=\S)")
 _BEFORE_CLOSE = re.compile(rf"(?<=\S)({_H}*)»")
 # 1–3 digits then groups of exactly 3; not inside a longer number (so "2023 400" is not
@@ -70,8 +73,8 @@ _PROTECTED = re.compile(
     (?:https?|ftp)://[^\s<>"«»]+
   | (?:mailto|tel):[^\s<>"«»]+
   | www\.[^\s<>"«»]+
-  | [\w.+-]+@[\w-]+(?:\.[\w-]+)+
-  | (?<![\w@.])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+
+  | (?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+
+  | (?<![\w@.+-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+
       (?:fr|org|com|net|eu|info|gouv|io|coop|asso)\b(?:/[^\s<>"«»]*)?
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -137,7 +140,7 @@ _TOKEN = re.compile(
     (?P<comment><!--.*?-->)
   | (?P<other><!\[CDATA\[.*?\]\]>|<![^>]*>|<\?.*?>)
   | (?P<tag></?(?P<name>[A-Za-z][A-Za-z0-9:-]*)
-        (?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*
+        (?:\s+[^\s"'>/=<]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*+
         \s*/?>)
     """,
     re.DOTALL | re.VERBOSE,
@@ -230,8 +233,9 @@ def french_html(html: str) -> str:
     run = _Run(out)
     verbatim = 0  # depth inside <code>, <pre> …
     pos = 0
+    last = html.rfind(">") + 1  # no token ends after the last ">": never search past it
     while True:
-        m = _TOKEN.search(html, pos)
+        m = _TOKEN.search(html, pos, last) if pos < last else None
         end = m.start() if m else len(html)
         if end > pos:
             if verbatim:
