@@ -18,6 +18,9 @@ COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")
 
 
+_URL_SYNTAX = re.compile(r"[%?&=#/!]")
+
+
 def check_email(value: str) -> tuple[str | None, str | None]:
     """The one e-mail validator of livret (content, recipient lists, mail settings, links).
 
@@ -34,6 +37,16 @@ def check_email(value: str) -> tuple[str | None, str | None]:
         found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         return None, str(exc)
+    # Legal but rare characters that a mailto: link, and so a mail program, reads as URL
+    # syntax: "x%40y.org?bcc=…" would add a hidden recipient. Refused everywhere alike.
+    odd = _URL_SYNTAX.search(found.local_part)
+    if odd:
+        from .i18n import _
+
+        return None, _(
+            "« {char} » before the @ is read as link syntax by mail programs (it could add "
+            "hidden recipients): real addresses do not use it"
+        ).format(char=odd.group())
     return found.ascii_email, None
 
 
@@ -290,8 +303,6 @@ def _close(a: str, b: str) -> bool:
 
 from email.headerregistry import Address  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-from .i18n import _  # noqa: E402
 
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 

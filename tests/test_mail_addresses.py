@@ -17,7 +17,14 @@ from livret.mail.settings import load_settings  # noqa: E402
 from livret.markup import link_emails  # noqa: E402
 from livret.reader import Located  # noqa: E402
 
-REFUSED = ["a..b@example.org", "x@example.123", "anaïs@example.org", "x@localhost"]
+REFUSED = [
+    "a..b@example.org",
+    "x@example.123",
+    "anaïs@example.org",
+    "x@localhost",
+    "x%40y.org?bcc=espion@example.org",  # URL syntax: legal, but a mailto: would obey it
+    "a&cc=b@example.org",
+]
 ACCEPTED = {"x@élysée.fr": "x@xn--lyse-9oad.fr", "Ana.B+club@example.org": None}
 
 
