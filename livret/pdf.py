@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
+from .i18n import _
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -164,8 +165,10 @@ class Printer:
                         display_path(src),
                         line,
                         None,
-                        f"refused to fetch {url}: only files inside the content, "
-                        "layouts and styles folders (and data: URLs) may be used",
+                        _(
+                            "refused to fetch {url}: only files inside the content, "
+                            "layouts and styles folders (and data: URLs) may be used"
+                        ).format(url=url),
                     )
                 )
         return problems

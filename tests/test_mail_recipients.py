@@ -139,8 +139,8 @@ def test_line_breaks_in_any_field_are_header_injection(tmp_path, value):
         "bob@example.org,Bob,Org,booklet\n",
     )
     assert len(found) == 1
-    # Refused on line 2: by the list's own check, or before it by read_text, which refuses
-    # control characters (CR, VT) in any text file.
+    # A lone CR or a vertical tab is refused sooner, by the reader, as an invisible control
+    # character: refused either way, on line 2, before any message is composed.
     assert (":2: name: contains a line break" in found[0] and "header injection" in found[0]) or (
         ":2: invisible control character" in found[0]
     )
