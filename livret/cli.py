@@ -302,15 +302,10 @@ def _summary(results, elapsed, args) -> None:
         title=_("livret → {folder}/ in {time}").format(folder=folder, time=seconds(elapsed)),
         title_justify="left",
     )
-    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
-        (_("output"), "left"),
-        (_("pages"), "right"),
-        (_("size"), "right"),
-        (_("time"), "right"),
-        (_("status"), "left"),
-    )
-    for col, just in columns:
-        table.add_column(col, justify=just, no_wrap=True)
+    for col in (N_("output"), N_("pages"), N_("size"), N_("time"), N_("status")):
+        table.add_column(
+            _(col), justify="left" if col in ("output", "status") else "right", no_wrap=True
+        )
     for r in results:
         table.add_row(
             r.path.name,
