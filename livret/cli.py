@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 from . import __version__
 from .errors import LivretError, Problem, printable
@@ -323,14 +324,10 @@ def _summary(results, elapsed, args) -> None:
         title=_("livret → {folder}/ in {time}").format(folder=folder, time=seconds(elapsed)),
         title_justify="left",
     )
-    for col, just in (
-        (_("output"), "left"),
-        (_("pages"), "right"),
-        (_("size"), "right"),
-        (_("time"), "right"),
-        (_("status"), "left"),
-    ):
-        table.add_column(col, justify=just, no_wrap=True)
+    for col in (N_("output"), N_("pages"), N_("size"), N_("time"), N_("status")):
+        table.add_column(
+            _(col), justify="left" if col in ("output", "status") else "right", no_wrap=True
+        )
     for r in results:
         table.add_row(
             r.path.name,

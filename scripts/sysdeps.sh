@@ -13,6 +13,9 @@ command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 # chromium + chromium-driver: the preview's tests drive a real browser (Debian's, no download).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# Java + JAXB runtime: veraPDF, the PDF/UA-1 and PDF/A validator of the tests (livret/conformance).
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+[[ -f /usr/share/java/jaxb-runtime.jar ]] || need+=(libjaxb-java)
 ((${#need[@]})) || exit 0
 
 echo "livret: installing system libraries for WeasyPrint: ${need[*]}"
