@@ -14,7 +14,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Literal
 
 from . import __version__
 from .errors import LivretError, Problem, printable
