@@ -243,7 +243,6 @@ def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
     return {name: found[name] for name in names}
 
 
-@lru_cache(maxsize=4)
 # Code that never shapes a PDF's bytes: sending, previewing, validating, exporting HTML,
 # scaffolding a new edition.
 NOT_PDF_CODE = frozenset(
@@ -251,6 +250,7 @@ NOT_PDF_CODE = frozenset(
 )
 
 
+@lru_cache(maxsize=4)
 def code_hash(package: Path = PACKAGE) -> str:
     """sha256 of livret's own Python code that makes PDFs (not the mail code): a change to
     it (a typography rule, a render step) makes every PDF out of date."""
