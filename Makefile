@@ -30,8 +30,11 @@ lint: $(STAMP)
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
+# Every core (pytest-xdist); the tests of the session build share one worker (loadgroup), so
+# the booklet and excerpts are built once. PYTEST_ARGS='-m "not slow"' skips the slow ones.
+PYTEST_ARGS ?=
 test: sysdeps $(STAMP)
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
 conformance: sysdeps $(STAMP)
@@ -40,6 +43,7 @@ conformance: sysdeps $(STAMP)
 bench: sysdeps $(STAMP)
 	@$(BIN)/python benchmarks/bench_build.py
 	@$(BIN)/python benchmarks/bench_mail.py
+	@$(BIN)/python benchmarks/bench_preview.py
 
 watch: sysdeps $(STAMP)
 	@$(BIN)/python build.py watch

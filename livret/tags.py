@@ -131,6 +131,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     (WeasyPrint's Page.anchors), to know on which page each part starts."""
     parts, titles, source = read_layout(html)
     pdf = pikepdf.open(io.BytesIO(data))
+    if "/StructTreeRoot" not in pdf.Root:  # an untagged variant (print): nothing to finish
+        return data
     pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
 
     # Where each part starts: the first page holding its anchor.

@@ -175,3 +175,16 @@ def test_headings_hold_words_not_decorative_glyphs(built):
     assert not [h for h in headings if h[0] in "→•·-–—>"], headings
     for title in titles:  # each card's heading starts with its title, nothing before
         assert any(norm(h).startswith(title) for h in headings), title
+
+
+def test_an_untagged_pdf_goes_through_unchanged():
+    """A variant without tags (a press PDF) is not the tag pass's business."""
+    import io
+
+    from livret.tags import finish
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    data = io.BytesIO()
+    pdf.save(data)
+    assert finish(data.getvalue(), [set()], "<body><p id='x'>a</p></body>") == data.getvalue()
