@@ -29,7 +29,7 @@ from .model import (
     ThanksGroup,
     Theme,
 )
-from .policy import Policy
+from .policy import COMMON_ANCHORS, Policy
 from .reader import Located, read_markdown, read_yaml
 
 # Editors' leftovers beside the real files: backups (adie.md~, #adie.md#), locks (.#adie.md,
@@ -570,7 +570,19 @@ def load_site(root: Path | str = "content") -> Site:
     action_files = _files(root / "actions", (".md",), problems)
     themes = {slug: load_theme(p, problems, located, policy) for slug, p in theme_files.items()}
     actions = {slug: load_action(p, problems, located, policy) for slug, p in action_files.items()}
-    policy.finish(theme_files, action_files)
+
+    def anchors_for(path: Path) -> frozenset[str]:
+        """Anchors in every PDF that prints this file's text: a card's own in its sheet; a
+        theme's opener and cards in its excerpt; the introduction and thanks everywhere."""
+        if path.parent.name == "actions":
+            return frozenset({f"action-{path.stem}"})
+        theme = themes.get(path.stem) if path.parent.name == "themes" else None
+        if theme is not None:
+            members = {f"action-{a}" for a in theme.action_slugs if a in action_files}
+            return COMMON_ANCHORS | {f"theme-{path.stem}"} | members
+        return COMMON_ANCHORS
+
+    policy.finish(anchors_for)
 
     def line_of(path: Path, dotted: str) -> int | None:
         src = located.get(path)

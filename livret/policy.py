@@ -8,7 +8,7 @@ character references as WeasyPrint does), never the Markdown source:
 - elements and attributes from an allow-list only (no <iframe>, <object>, <link>, no
   `rel="attachment"`, no `style`, no `id`): nothing else reaches the PDF;
 - links: http(s) addresses, `mailto:` a plain e-mail address (no `?bcc=`, no %-escapes),
-  or `#anchor` of a part of the booklet;
+  or the `#anchor` of a part present in every PDF that prints the text;
 - images: PNG, JPEG, GIF or WebP files inside the content folder that open and decode whole;
 - nesting bounded: deeper HTML than MAX_DEPTH is refused (WeasyPrint lays it out
   recursively).
@@ -55,8 +55,8 @@ IMAGE_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 MAX_PIXELS = 40_000_000  # 8 000 × 5 000: more is not a picture for a booklet page
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
-# Parts of the booklet a link may point to (`#…`), besides theme-<slug> and action-<slug>.
-FIXED_ANCHORS = {"cover", "contents", "introduction", "thanks", "back"}
+# Parts of every booklet and excerpt a link may point to (`#…`); see Policy.finish.
+COMMON_ANCHORS = frozenset({"introduction", "thanks"})
 
 
 @dataclass
@@ -298,12 +298,20 @@ class Policy:
             ).format(name=image.name, why=str(exc) or type(exc).__name__)
         return None
 
-    def finish(self, theme_slugs, action_slugs) -> None:
-        """Check the #anchors once every part of the booklet is known."""
-        anchors = set(FIXED_ANCHORS)
-        anchors |= {f"theme-{s}" for s in theme_slugs}
-        anchors |= {f"action-{s}" for s in action_slugs}
+    def finish(self, anchors_for) -> None:
+        """Check the #anchors once every part of the booklet is known. `anchors_for(path)`:
+        the anchors present in every PDF that prints that file's text (an action sheet holds
+        one card, an excerpt one theme), so that no build meets a dead link."""
         for path, line, field_name, href in self._anchors:
-            why = link_problem(href, anchors)
-            if why:
-                self.problems.error(path, line, field_name, why)
+            anchors = anchors_for(path)
+            if href[1:] in anchors:
+                continue
+            self.problems.error(
+                path,
+                line,
+                field_name,
+                _(
+                    'link to "{url}": not a part of every PDF that prints this text '
+                    "(excerpts and sheets hold only part of the booklet); possible here: {anchors}"
+                ).format(url=href, anchors=", ".join(f"#{a}" for a in sorted(anchors)) or "-"),
+            )

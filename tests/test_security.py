@@ -80,6 +80,7 @@ BODY_PAYLOADS = {
     "mailto-query-raw": '<a href="MAILTO:a@b.org?bcc=c@d.org">écrire</a>',
     "mailto-encoded": "[écrire](mailto:a%2540b.org)",
     "missing-anchor": "[voir](#nulle-part)",
+    "anchor-not-in-the-sheet": "[voir](#action-cd41)",  # absent from adie's own sheet
     "image-absolute": "![x](/etc/passwd)",
     "image-escape": "![x](../../../../etc/passwd)",
     "image-escape-encoded": "![x](%2e%2e/%2e%2e/etc/passwd)",
@@ -131,7 +132,7 @@ ALLOWED = {
     "autolink": "Voir <https://www.adie.org>.",
     "mailto": "Écrire à [l'équipe](mailto:contact@adie.org).",
     "bare-email": "Écrire à contact@adie.org.",
-    "anchor": "Voir aussi [la fiche](#action-cd41) et [les remerciements](#thanks).",
+    "anchor": "Voir [le début de la fiche](#action-adie).",
     "emphasis": "Un <em>mot</em> et un<br>retour.",
 }
 
