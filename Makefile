@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all build check test bench watch clean sysdeps i18n
+.PHONY: all build check lint test bench watch clean sysdeps i18n
 
 all: build
 
@@ -15,7 +15,7 @@ sysdeps:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[test]'
+	@$(BIN)/python -m pip install -q -e '.[test,lint]'
 	@touch $@
 
 build: sysdeps $(STAMP)
@@ -23,6 +23,12 @@ build: sysdeps $(STAMP)
 
 check: $(STAMP)
 	@$(BIN)/python build.py check
+
+# Lint, format and types: what CI runs before the tests.
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
 
 test: sysdeps $(STAMP)
 	@$(BIN)/python -m pytest -q

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -48,20 +50,27 @@ def take_lang(argv: list[str]) -> list[str]:
     return [*out, "--lang", lang]
 
 
-def _common() -> argparse.ArgumentParser:
+# Options accepted before the command too (`livret --content c check`), each with a value.
+GLOBAL_OPTIONS = ("--content", "--output")
+
+
+def _common(defaults: bool = False) -> argparse.ArgumentParser:
+    """--content and --output (and --lang). The top-level parser holds the defaults; a
+    command's own copy sets them only when given after it, so that one given before is kept."""
     p = ArgumentParser(add_help=False)
-    _lang_option(p)
+    if not defaults:
+        _lang_option(p)  # the top-level parser has its own
     p.add_argument(
         "--content",
         type=Path,
-        default=Path("content"),
+        default=Path("content") if defaults else argparse.SUPPRESS,
         metavar="DIR",
         help="content folder (default: content)",
     )
     p.add_argument(
         "--output",
         type=Path,
-        default=Path("output"),
+        default=Path("output") if defaults else argparse.SUPPRESS,
         metavar="DIR",
         help="output folder (default: output)",
     )
@@ -105,10 +114,11 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def parser(full: bool = True) -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     common = _common()
     p = ArgumentParser(
         prog="livret",
+        parents=[_common(defaults=True)],
         description="Build the « Retour d'expérience » booklet, its excerpts "
         "and action sheets from content/, check the content, or mail the PDFs.",
     )
@@ -168,14 +178,10 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
     a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
     a.set_defaults(func=cmd_new_action)
-    if full:
-        from .mail import cli as mail_cli
-
-        mail_cli.register(sub, [common])
-    else:
-        # The mail modules (email, smtplib, ssl…) cost ~50 ms to import: a build, the most
-        # frequent command, does not pay for them.
-        sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
+    # `livret mail` is run by livret.mail.cli.main (see main()), like `python -m livret.mail`;
+    # here it is only listed. Its modules (email, smtplib, ssl…) cost ~50 ms to import: a
+    # build, the most frequent command, does not pay for them.
+    sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
     return p
 
 
@@ -270,14 +276,10 @@ def _summary(results, elapsed, args) -> None:
 
     folder = results[0].path.parent if results else args.output
     table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
-    for col, just in (
-        ("output", "left"),
-        ("pages", "right"),
-        ("size", "right"),
-        ("time", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(col, justify=just, no_wrap=True)
+    for col in ("output", "pages", "size", "time", "status"):
+        table.add_column(
+            col, justify="left" if col in ("output", "status") else "right", no_wrap=True
+        )
     for r in results:
         table.add_row(
             r.path.name,
@@ -472,19 +474,51 @@ def print_problems(exc: LivretError) -> None:
     print(f"livret: {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
 
 
+def _command_at(argv: list[str]) -> int:
+    """Where the command is in argv, after any global options; "build" is put there when
+    none is given (`livret --theme x` = `livret build --theme x`)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in COMMANDS:
+            return i
+        if arg in GLOBAL_OPTIONS:
+            i += 2
+        elif arg.partition("=")[0] in GLOBAL_OPTIONS:
+            i += 1
+        else:
+            break
+    if i < len(argv) and argv[i] in ("-h", "--help", "--version"):
+        return i
+    argv.insert(min(i, len(argv)), "build")
+    return i
+
+
 def main(argv: list[str] | None = None) -> int:
+    # The language is set; "--lang X", if given, is now at the end.
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        argv.insert(0, "build")
-    args = parser(full=argv[0] in ("mail", "-h", "--help")).parse_args(argv)
+    at = _command_at(argv)
     try:
-        return args.func(args)
+        if argv[at] == "mail":
+            # One way to run it: `livret mail …` is `python -m livret.mail …`, same exit codes.
+            from .mail.cli import main as mail_main
+
+            # (it knows no --lang: the language is already set.)
+            rest = argv[:at] + argv[at + 1 :]
+            code = mail_main(rest[:-2] if rest[-2:-1] == ["--lang"] else rest)
+        else:
+            args = parser().parse_args(argv)
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe is seen here, not at exit
+        return code
     except LivretError as exc:
         print_problems(exc)
         return 1
     except KeyboardInterrupt:
         print("livret: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
     except OSError as exc:
         print_problems(
             LivretError(
@@ -495,3 +529,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         report_internal_error(exc)
         return 2
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`livret --json | head`): stop quietly, with the
+    status of a process ended by SIGPIPE, as any command in a pipe does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):  # nothing more to flush into the closed pipe
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE

@@ -6,26 +6,39 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import cast
 
 from .errors import Collector
 from .i18n import _
 from .reader import Located, quote
 
-# An address as it is printed and put in a mailto: link: the local part without the rare
-# characters (% ? = & # / ! …) that a mail program reads as URL syntax ("x%40y.org?bcc=…"
-# would add a hidden recipient).
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9_'+-]+(?:\.[A-Za-z0-9_'+-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")
 
 
+def check_email(value: str) -> tuple[str | None, str | None]:
+    """The one e-mail validator of livret (content, recipient lists, mail settings, links).
+
+    Returns (address in ASCII form, None) or (None, why not). `email-validator` checks the
+    syntax (RFC 5321/5322: no "a..b@", a real top-level domain, lengths) without any network
+    look-up. Internationalised domains are accepted (élysée.fr → xn--lyse-9oad.fr, the form
+    every SMTP server and header takes); accents before the @ are refused everywhere: they
+    need SMTPUTF8, which few relays offer, and an address that cannot be mailed has no place
+    in the booklet either.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        return None, str(exc)
+    return found.ascii_email, None
+
+
 def is_email(value: str) -> bool:
-    return bool(EMAIL_RE.match(value))
+    return check_email(value)[0] is not None
 
 
 def is_url(value: str) -> bool:
@@ -56,10 +69,6 @@ class Ctx:
     def error(self, key: str, message: str) -> None:
         dotted = self.name(key)
         self.problems.error(self.src.path, self.src.line(dotted), dotted, message)
-
-    def warning(self, key: str, message: str) -> None:
-        dotted = self.name(key)
-        self.problems.warning(self.src.path, self.src.line(dotted), dotted, message)
 
     def sub(self, key: str) -> Ctx:
         return Ctx(self.src, self.problems, self.name(key))
@@ -121,7 +130,9 @@ def text_list(value, ctx: Ctx, key: str):
 
 def email(value, ctx: Ctx, key: str):
     value = text(value, ctx, key)
-    if value is not None and not is_email(value):
+    if value is None:
+        return None
+    if not is_email(value):
         ctx.error(key, f'"{value}" is not an e-mail address')
         return None
     return value
@@ -157,7 +168,7 @@ def slug_list(value, ctx: Ctx, key: str):
     if ok is None:
         return None
     seen: set[str] = set()
-    for i, s in enumerate(ok):
+    for i, s in enumerate(cast(tuple[str, ...], ok)):
         if s in seen:
             ctx.error(f"{key}.{i}", f'duplicate slug "{s}"')
         seen.add(s)
@@ -238,7 +249,7 @@ def records(spec: dict, one: str, example: str, make, allow_empty: bool = False)
 
 
 def check_fields(
-    data: dict, ctx: Ctx, spec: dict[str, tuple[Validator, bool]], where: str
+    data: Mapping[str, object], ctx: Ctx, spec: Mapping[str, tuple[Validator, bool]], where: str
 ) -> dict | None:
     """Validate `data` against `spec` {key: (validator, required)}; collect every problem.
 
@@ -271,3 +282,202 @@ def _close(a: str, b: str) -> bool:
     import difflib
 
     return difflib.SequenceMatcher(None, a, b).ratio() > 0.75
+
+
+# -- Settings-style validators (mail settings): numbers, sizes, choices, paths, mailboxes ----
+# Same contract as above: the cleaned value, or None after recording a problem with ctx.error.
+# Messages are gettext msgids (see livret/i18n.py).
+
+from email.headerregistry import Address  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from .i18n import _  # noqa: E402
+
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def whole_number(lo: int, hi: int) -> Validator:
+    """A whole number between lo and hi (inclusive), written as a number or as text."""
+
+    def validate(value, ctx: Ctx, key: str):
+        try:
+            if isinstance(value, bool) or isinstance(value, (list, dict, float)):
+                raise ValueError
+            number = int(str(value).strip())
+        except ValueError:
+            ctx.error(key, _('"{value}" is not a whole number').format(value=value))
+            return None
+        if not lo <= number <= hi:
+            ctx.error(key, _("must be between {lo} and {hi}").format(lo=lo, hi=hi))
+            return None
+        return number
+
+    return validate
+
+
+port = whole_number(1, 65535)
+
+
+def number(minimum: float = 0.0, allow_minimum: bool = True) -> Validator:
+    """A number (decimal point or comma) ≥ minimum (> minimum if not allow_minimum)."""
+
+    def validate(value, ctx: Ctx, key: str):
+        try:
+            if isinstance(value, (bool, list, dict)):
+                raise ValueError
+            result = float(str(value).strip().replace(",", "."))
+        except ValueError:
+            ctx.error(key, _('"{value}" is not a number').format(value=value))
+            return None
+        if result != result or result in (float("inf"), float("-inf")):
+            ctx.error(key, _('"{value}" is not a number').format(value=value))
+            return None
+        if result < minimum or (result == minimum and not allow_minimum):
+            message = (
+                _("must be a positive number or 0")
+                if allow_minimum and minimum == 0
+                else _("must be a positive number")
+            )
+            ctx.error(key, message)
+            return None
+        return result
+
+    return validate
+
+
+positive_number = number(0.0, allow_minimum=False)
+non_negative_number = number(0.0, allow_minimum=True)
+
+_TRUE = ("true", "yes", "on", "1", "oui", "vrai")
+_FALSE = ("false", "no", "off", "0", "non", "faux")
+
+
+def boolean(value, ctx: Ctx, key: str):
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    ctx.error(key, _('"{value}" is neither true nor false').format(value=value))
+    return None
+
+
+def choice(options: tuple[str, ...]) -> Validator:
+    """One of `options`, case-insensitively; returned in lower case."""
+
+    def validate(value, ctx: Ctx, key: str):
+        word = str(value).strip().lower() if not isinstance(value, (list, dict)) else ""
+        if word not in options:
+            ctx.error(
+                key,
+                _('"{value}" is not one of {options}').format(
+                    value=value, options=", ".join(options)
+                ),
+            )
+            return None
+        return word
+
+    return validate
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "o": 1,
+    "k": 1000,
+    "kb": 1000,
+    "ko": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mo": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "go": 1000**3,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*([A-Za-z]*)\s*")
+
+
+def parse_size(value: object) -> int | None:
+    """`10MB`, `10 Mo`, `7,5M`, `10MiB` or a number of bytes → bytes (MB = 1,000,000)."""
+    match = _SIZE_RE.fullmatch(str(value))
+    if match is None or match.group(2).lower() not in _SIZE_UNITS:
+        return None
+    return int(float(match.group(1).replace(",", ".")) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def size(value, ctx: Ctx, key: str):
+    """A size in bytes, at least 1 kB: `10MB`, `10 Mo`, `500kB`, `10MiB`, `10485760`."""
+    result = None if isinstance(value, (bool, list, dict)) else parse_size(value)
+    if result is None:
+        ctx.error(
+            key, _('"{value}" is not a size like 10MB, 500kB or 10485760').format(value=value)
+        )
+        return None
+    if result < 1000:
+        ctx.error(key, _("must be at least 1kB"))
+        return None
+    return result
+
+
+def header_text(value, ctx: Ctx, key: str):
+    """Text that may go into a mail header: no line break nor control character."""
+    if isinstance(value, str) and _CONTROL_RE.search(value):
+        ctx.error(
+            key,
+            _(
+                "contains a line break or a control character; in a mail header it could "
+                "add headers of its own (header injection)"
+            ),
+        )
+        return None
+    return text(value, ctx, key)
+
+
+def host(value, ctx: Ctx, key: str):
+    name = header_text(value, ctx, key)
+    if name is not None and (" " in name or "/" in name):
+        ctx.error(key, _('"{value}" is not a host name').format(value=name))
+        return None
+    return name
+
+
+def path(value, ctx: Ctx, key: str):
+    name = header_text(value, ctx, key)
+    return None if name is None else Path(name)
+
+
+_MAILBOX_RE = re.compile(r"(.*?)\s*<([^<>]*)>")
+
+
+def mailbox(value, ctx: Ctx, key: str):
+    """An address with an optional name: `Club des territoires <club@example.org>` →
+    email.headerregistry.Address (address in ASCII form: see check_email)."""
+    written = header_text(value, ctx, key)
+    if written is None:
+        return None
+    display, addr = "", written
+    match = _MAILBOX_RE.fullmatch(written)
+    if match:
+        display, addr = match.group(1).strip(), match.group(2).strip()
+        if len(display) >= 2 and display[0] == display[-1] == '"':
+            display = display[1:-1]
+    address, why = check_email(addr)
+    if address is None:
+        ctx.error(key, _('"{value}" is not an e-mail address ({why})').format(value=addr, why=why))
+        return None
+    return Address(display_name=display, addr_spec=address)
+
+
+_mailboxes = list_of(mailbox)
+
+
+def mailbox_list(value, ctx: Ctx, key: str):
+    """A list of mailboxes, or one text with them separated by commas."""
+    if isinstance(value, str):
+        value = [item for item in value.split(",") if item.strip()]
+    return _mailboxes(value, ctx, key)

@@ -89,16 +89,16 @@ def split_sections(
 ) -> tuple[Section, ...]:
     sections: list[tuple[str, int, list[str]]] = []
     lead: list[str] = []
-    for n, line in enumerate(body.split("\n")):
-        if line.startswith("## "):
-            sections.append((line[3:].strip(), body_line + n, []))
+    for n, raw in enumerate(body.split("\n")):
+        if raw.startswith("## "):
+            sections.append((raw[3:].strip(), body_line + n, []))
         elif sections:
-            sections[-1][2].append(line)
+            sections[-1][2].append(raw)
         else:
-            lead.append(line)
+            lead.append(raw)
     if "".join(lead).strip():
         if require_heading or sections:
-            first = next(i for i, text in enumerate(lead) if text.strip())
+            first = next(i for i, s in enumerate(lead) if s.strip())
             problems.error(
                 path,
                 body_line + first,
@@ -385,7 +385,7 @@ def load_action(
         return None
     policy = policy or Policy(path.parent.parent, problems)
     ctx = f.Ctx(doc.meta, problems)
-    out = f.check_fields(doc.meta.data, ctx, ACTION_SPEC, "the card's front matter")
+    out = f.check_fields(doc.fields, ctx, ACTION_SPEC, "the card's front matter")
     _check_inline_links(doc.meta, policy)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
     check_headings(doc.body, doc.body_line, path, problems)
@@ -397,7 +397,7 @@ def load_action(
     out["labels"] = out["labels"] or {}
     # A field written with no item ("cost_total: []") still prints its label, as the source
     # does when only the sub-items ("- dont moyens humains") are given.
-    shown = frozenset(k for k in SIDEBAR_FIELDS if k in doc.meta.data)
+    shown = frozenset(k for k in SIDEBAR_FIELDS if k in doc.fields)
     return Action(slug=path.stem, path=path, sections=sections, shown=shown, **out)
 
 
@@ -480,7 +480,7 @@ def load_introduction(
     policy = policy or Policy(root, problems)
     _check_inline_links(doc.meta, policy)
     out = f.check_fields(
-        doc.meta.data,
+        doc.fields,
         f.Ctx(doc.meta, problems),
         {"title": (f.text, True)},
         "the introduction's front matter",
@@ -664,7 +664,9 @@ def load_site(root: Path | str = "content") -> Site:
 
     check_copies([a for a in actions.values() if a is not None], located, problems)
     problems.raise_if_errors()
-    ordered = [themes[s] for s in edition.theme_slugs]
+    # Each load_* returns None only after reporting an error: none is None here.
+    assert edition is not None and introduction is not None and thanks is not None
+    ordered = [t for t in (themes[s] for s in edition.theme_slugs) if t is not None]
     files = [
         root / "edition.yaml",
         root / "introduction.md",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
 import markdown as _markdown
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markupsafe import Markup, escape
 
+from .fields import check_email
 from .typography import french, french_html
 
 # Extension instances, not names: looking names up (entry points) and loading "extra" cost
@@ -27,6 +29,15 @@ _EMAIL = re.compile(
 )
 _TAG = re.compile(r"<[^>]+>")
 _LINK_OPEN = re.compile(r"<a\b")
+
+
+def _mailto(match: re.Match) -> str:
+    written = match.group(1)
+    address = check_email(written)[0]  # ASCII form: élysée.fr → xn--lyse-9oad.fr
+    if address is None:
+        return written  # not an address after all (a..b@example.org): left as text
+    # Quoted: "%" or "?" in a link would let the text smuggle in ?bcc= or other headers.
+    return f'<a href="mailto:{quote(address, safe="@")}">{written}</a>'
 
 
 def link_emails(html: str) -> str:
@@ -45,10 +56,10 @@ def link_emails(html: str) -> str:
         stop = m.end()
         if m.start() + 2 <= last_close and _LINK_OPEN.match(html, m.start()):
             stop = html.find("</a>", m.start() + 2) + 4
-        out.append(_EMAIL.sub(r'<a href="mailto:\1">\1</a>', html[pos : m.start()]))
+        out.append(_EMAIL.sub(_mailto, html[pos : m.start()]))
         out.append(html[m.start() : stop])
         pos = stop
-    out.append(_EMAIL.sub(r'<a href="mailto:\1">\1</a>', html[pos:]))
+    out.append(_EMAIL.sub(_mailto, html[pos:]))
     return "".join(out)
 
 

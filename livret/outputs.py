@@ -6,73 +6,174 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from . import __version__, design
 from .errors import LivretError, Problem
-from .model import Site
+from .i18n import _
+from .model import Site, Theme
 
 
 @dataclass(frozen=True)
 class Output:
-    kind: str  # "booklet" | "theme" | "action"
+    kind: str  # a key of KINDS: "booklet" | "theme" | "action"
     theme: str | None
     action: str | None
     filename: str
     title: str
 
 
-def plan(site: Site, *, booklet: bool = True, themes=None, actions=None) -> list[Output]:
+class Kind:
+    """One kind of output and everything the build needs to know about it. Adding a kind is
+    one subclass below, one entry in KINDS and its layout."""
+
+    name: str  # the manifest's and the JSON summary's "kind"
+    template: str  # the layout that renders it
+    option: str  # the command-line option that names outputs of this kind
+
+    def slugs(self, site: Site) -> list[str]:
+        """The outputs of this kind the site can make, by slug, in their order."""
+        raise NotImplementedError
+
+    def output(self, site: Site, slug: str) -> Output:
+        raise NotImplementedError
+
+    def inputs(self, site: Site, output: Output) -> list[Path]:
+        """The content files the output is made from."""
+        raise NotImplementedError
+
+    def view(self, site: Site, output: Output) -> tuple[tuple[Theme, ...], str]:
+        """The themes the document shows and its subject (PDF metadata)."""
+        raise NotImplementedError
+
+    def unknown(self, slug: str, valid: list[str]) -> str:
+        """The message for a slug the site does not have (the booklet is chosen by a flag)."""
+        raise NotImplementedError
+
+
+class Booklet(Kind):
+    name, template, option = "booklet", "booklet.html", "--only"
+
+    def slugs(self, site):
+        return [site.edition.slug]
+
+    def output(self, site, slug):
+        ed = site.edition
+        return Output(self.name, None, None, f"{ed.slug}.pdf", f"{ed.full_title} — {ed.title}")
+
+    def inputs(self, site, output):
+        return list(site.files)
+
+    def view(self, site, output):
+        ed = site.edition
+        return site.themes, f"{ed.title} — {ed.subtitle}"
+
+
+class ThemeExcerpt(Kind):
+    name, template, option = "theme", "booklet.html", "--theme"
+
+    def slugs(self, site):
+        return [t.slug for t in site.themes]
+
+    def output(self, site, slug):
+        ed, theme = site.edition, site.theme(slug)
+        return Output(
+            self.name, slug, None, f"{ed.slug}-{slug}.pdf", f"{ed.full_title} — {theme.title}"
+        )
+
+    def inputs(self, site, output):
+        theme = site.theme(_slug(output.theme))
+        root = site.root
+        return [
+            root / "edition.yaml",
+            root / "introduction.md",
+            root / "thanks.yaml",
+            theme.path,
+            *(a.path for a in theme.actions),
+        ]
+
+    def view(self, site, output):
+        theme = site.theme(_slug(output.theme))
+        return (theme,), f"{site.edition.title} — extrait : {theme.title}"
+
+    def unknown(self, slug, valid):
+        return _('unknown theme "{slug}"; valid themes: {valid}').format(
+            slug=slug, valid=", ".join(valid)
+        )
+
+
+class ActionSheet(Kind):
+    name, template, option = "action", "sheet.html", "--action"
+
+    def slugs(self, site):
+        return [a.slug for a in site.actions]
+
+    def output(self, site, slug):
+        ed, action = site.edition, site.action(slug)
+        return Output(
+            self.name,
+            action.theme,
+            slug,
+            f"{ed.slug}-action-{slug}.pdf",
+            f"{ed.full_title} — {action.title}, {action.organisation}",
+        )
+
+    def inputs(self, site, output):
+        action = site.action(_slug(output.action))
+        return [site.root / "edition.yaml", site.theme(action.theme).path, action.path]
+
+    def view(self, site, output):
+        action = site.action(_slug(output.action))
+        theme = site.theme(action.theme)
+        # The sheet shows its theme with this one action.
+        only = replace(theme, actions=(action,))
+        subject = f"{site.edition.title} — fiche action : {action.title}, {action.organisation}"
+        return (only,), subject
+
+    def unknown(self, slug, valid):
+        return _('unknown action "{slug}"; valid actions: {valid}').format(
+            slug=slug, valid=", ".join(valid)
+        )
+
+
+# In this order in the manifest; rendered in this order too, the biggest first, so that the
+# booklet does not start last and finish alone.
+KINDS: dict[str, Kind] = {k.name: k for k in (Booklet(), ThemeExcerpt(), ActionSheet())}
+RANK = {name: i for i, name in enumerate(KINDS)}
+
+
+def _slug(value: str | None) -> str:
+    assert value is not None, "an output of this kind always has this slug"
+    return value
+
+
+def plan(
+    site: Site,
+    *,
+    booklet: bool = True,
+    themes: Collection[str] | None = None,
+    actions: Collection[str] | None = None,
+) -> list[Output]:
     """The outputs asked for, in a stable order; unknown slugs → one error listing valid ones."""
-    ed = site.edition
-    valid_themes = [t.slug for t in site.themes]
-    valid_actions = [a.slug for a in site.actions]
-    bad = []
-    for s in themes or ():
-        if s not in valid_themes:
-            bad.append(
-                Problem(
-                    "--theme",
-                    None,
-                    None,
-                    f'unknown theme "{s}"; valid themes: {", ".join(valid_themes)}',
-                )
-            )
-    for s in actions or ():
-        if s not in valid_actions:
-            bad.append(
-                Problem(
-                    "--action",
-                    None,
-                    None,
-                    f'unknown action "{s}"; valid actions: {", ".join(valid_actions)}',
-                )
-            )
+    wanted: dict[str, Collection[str]] = {
+        "booklet": [site.edition.slug] if booklet else [],
+        "theme": themes or (),
+        "action": actions or (),
+    }
+    bad, out = [], []
+    for kind in KINDS.values():
+        valid = kind.slugs(site)
+        bad += [
+            Problem(kind.option, None, None, kind.unknown(s, valid))
+            for s in wanted[kind.name]
+            if s not in valid
+        ]
+        out += [kind.output(site, s) for s in valid if s in wanted[kind.name]]
     if bad:
         raise LivretError(bad)
-    out = []
-    if booklet:
-        out.append(Output("booklet", None, None, f"{ed.slug}.pdf", f"{ed.full_title} — {ed.title}"))
-    for t in site.themes:
-        if t.slug in (themes or ()):
-            out.append(
-                Output(
-                    "theme", t.slug, None, f"{ed.slug}-{t.slug}.pdf", f"{ed.full_title} — {t.title}"
-                )
-            )
-    for a in site.actions:
-        if a.slug in (actions or ()):
-            out.append(
-                Output(
-                    "action",
-                    a.theme,
-                    a.slug,
-                    f"{ed.slug}-action-{a.slug}.pdf",
-                    f"{ed.full_title} — {a.title}, {a.organisation}",
-                )
-            )
     return out
 
 
@@ -84,22 +185,7 @@ def shared_inputs(site: Site) -> dict[str, Path]:
 
 def content_inputs(site: Site, output: Output) -> list[Path]:
     """The content files an output is made from."""
-    root = site.root
-    if output.kind == "booklet":
-        return site.with_images(site.files)
-    if output.kind == "theme":
-        theme = site.theme(output.theme)
-        return site.with_images(
-            [
-                root / "edition.yaml",
-                root / "introduction.md",
-                root / "thanks.yaml",
-                theme.path,
-                *(a.path for a in theme.actions),
-            ]
-        )
-    action = site.action(output.action)
-    return site.with_images([root / "edition.yaml", site.theme(action.theme).path, action.path])
+    return site.with_images(KINDS[output.kind].inputs(site, output))
 
 
 # Every distribution whose version can change the bytes of a PDF: what makes the HTML

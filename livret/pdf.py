@@ -29,10 +29,6 @@ VARIANTS = {
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 
-class Denied(Exception):
-    pass
-
-
 def _fetcher_class():
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -175,7 +171,7 @@ class Printer:
     def _denied_problems(self, sources) -> list[Problem]:
         problems = []
         for url in dict.fromkeys(self.fetcher.denied):
-            hits = []
+            hits: list[tuple[str, int | None]] = []
             for src in sources:
                 try:
                     lines = Path(src).read_text(encoding="utf-8").split("\n")

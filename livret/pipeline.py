@@ -26,7 +26,7 @@ from .errors import LivretError, Problem, display_path, printable
 from .i18n import _
 from .loader import load_site
 from .model import Site
-from .outputs import Fingerprints, Output, plan, tool_versions
+from .outputs import RANK, Fingerprints, Output, plan, tool_versions
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
@@ -195,7 +195,11 @@ def _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, p
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
-    old_entries = {e.get("path"): e for e in old.get("outputs", []) if isinstance(e, dict)}
+    old_entries: dict[str, dict] = {
+        e["path"]: e
+        for e in old.get("outputs", [])
+        if isinstance(e, dict) and isinstance(e.get("path"), str)
+    }
 
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
@@ -266,8 +270,7 @@ def _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, p
                 "inputs": r.inputs,
             }
         )
-    order = {"booklet": 0, "theme": 1, "action": 2}
-    entries.sort(key=lambda e: (order.get(e.get("kind"), 3), e["path"]))
+    entries.sort(key=lambda e: (RANK.get(str(e.get("kind")), len(RANK)), e["path"]))
     manifest = {
         "format": MANIFEST_FORMAT,
         "edition": site.edition.slug,
@@ -330,8 +333,7 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Biggest first, so that the booklet does not start last and finish alone.
-    weight = {"booklet": 0, "theme": 1, "action": 2}
-    queue = sorted(todo, key=lambda t: weight[t[0].kind])
+    queue = sorted(todo, key=lambda t: RANK[t[0].kind])
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}

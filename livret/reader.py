@@ -456,6 +456,12 @@ class MarkdownFile:
     body: str
     body_line: int  # 1-based line of the body's first line
 
+    @property
+    def fields(self) -> dict[str, object]:
+        """The front matter's fields: read_markdown made sure that it is a mapping."""
+        assert isinstance(self.meta.data, dict)
+        return self.meta.data
+
 
 def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
     """A Markdown file with YAML front matter between two `---` lines."""

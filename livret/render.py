@@ -17,7 +17,7 @@ from . import __version__, markup
 from .design import for_content
 from .errors import LivretError, Problem, display_path
 from .model import SIDEBAR_SUBFIELDS, Site, Theme
-from .outputs import Output
+from .outputs import KINDS, Output
 
 MONTHS = (
     "janvier",
@@ -64,23 +64,12 @@ def environment(layouts: tuple[Path, ...]) -> Environment:
 
 
 def doc_view(site: Site, output: Output) -> DocView:
-    ed = site.edition
-    if output.kind == "booklet":
-        themes = site.themes
-        subject = f"{ed.title} — {ed.subtitle}"
-    elif output.kind == "theme":
-        themes = (site.theme(output.theme),)
-        subject = f"{ed.title} — extrait : {themes[0].title}"
-    else:
-        theme = site.theme(output.theme)
-        action = site.action(output.action)
-        themes = (Theme(**{**theme.__dict__, "actions": (action,)}),)
-        subject = f"{ed.title} — fiche action : {action.title}, {action.organisation}"
+    themes, subject = KINDS[output.kind].view(site, output)
     return DocView(output.kind, markup.plain_text(output.title), markup.plain_text(subject), themes)
 
 
 def render_html(site: Site, output: Output) -> str:
-    template = "sheet.html" if output.kind == "action" else "booklet.html"
+    template = KINDS[output.kind].template
     try:
         return (
             environment(for_content(site.root).layouts)

@@ -35,6 +35,17 @@ PASSWORD = "S3cr3t-pa55word-do-not-leak"
 SMTP_USER = "club"
 
 
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch):
+    """The mail tests assert the English msgids; the French ones are tested apart."""
+    from livret import i18n
+
+    monkeypatch.setenv("LIVRET_LANG", "en")
+    i18n.set_language("en")
+    yield
+    i18n.set_language(None)
+
+
 # -- outputs ------------------------------------------------------------------------------------
 
 
@@ -138,10 +149,56 @@ class FakeBuild:
 # -- SMTP server --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class ClosedPort:
+    """A port bound on 127.0.0.1 and kept, but not listening: connections are refused, and
+    no other process can take it while the test runs (no bind-close-reuse race)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class SMTPThread:
+    """aiosmtpd's SMTP protocol served by an asyncio loop in a thread, on a socket bound to
+    port 0 by the test and kept: the port is known before the server starts, and no other
+    process can take it in between."""
+
+    def __init__(self, handler, ssl_context=None, **smtp_kwargs):
+        import asyncio
+
+        from aiosmtpd.smtp import SMTP
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            server = self.loop.run_until_complete(
+                self.loop.create_server(
+                    lambda: SMTP(handler, **smtp_kwargs), sock=self.sock, ssl=ssl_context
+                )
+            )
+            ready.set()
+            self.loop.run_forever()
+            server.close()
+            self.loop.run_until_complete(server.wait_closed())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(10), "SMTP server did not start"
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 @dataclass
@@ -240,7 +297,6 @@ class TLS:
 @pytest.fixture
 def smtp_server(tmp_path):
     """Factory: smtp_server(tls=None|"starttls"|"ssl", auth=False) → a running Server."""
-    from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     started: list[Server] = []
@@ -256,6 +312,7 @@ def smtp_server(tmp_path):
     def start(tls: str | None = None, auth: bool = False) -> Server:
         handler = Recorder()
         kwargs: dict = {}
+        ssl_context = None
         cafile = None
         if tls:
             certs = TLS(tmp_path)
@@ -263,13 +320,12 @@ def smtp_server(tmp_path):
             if tls == "starttls":
                 kwargs.update(tls_context=certs.server_context(), require_starttls=True)
             else:
-                kwargs.update(ssl_context=certs.server_context(), auth_require_tls=False)
+                ssl_context = certs.server_context()
+                kwargs.update(auth_require_tls=False)
         if auth:
             kwargs.update(authenticator=authenticator, auth_required=True)
-        port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
-        controller.start()
-        server = Server("127.0.0.1", port, handler, controller, cafile)
+        controller = SMTPThread(handler, ssl_context, **kwargs)
+        server = Server("127.0.0.1", controller.port, handler, controller, cafile)
         started.append(server)
         return server
 
@@ -299,7 +355,18 @@ def silent_port():
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    yield sock.getsockname()[1], accepted
+
+    def connections() -> list:
+        """Every connection made so far, exactly: once a client's connect() has returned,
+        its connection is either accepted already or waiting in the backlog (no sleep)."""
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, TimeoutError):
+                return accepted
+            accepted.append(conn)
+
+    yield sock.getsockname()[1], accepted, connections
     stop.set()
     thread.join()
     for conn in accepted:
@@ -374,6 +441,7 @@ class MailEnv:
             "5",
             "--backoff",
             "0.01",
+            "--yes",  # no terminal to confirm on
         ]
         if server.cafile is not None:
             flags += ["--cafile", str(server.cafile)]

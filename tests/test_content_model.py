@@ -265,7 +265,7 @@ def test_gas18_prints_the_cost_total_label(site):
 
 # --- card sections ---------------------------------------------------------------------------
 
-I, E, O, N, D = (
+I, E, O, N, D = (  # noqa: E741 (the initials of the five section titles)
     "Indicateurs de résultat et objectifs cibles",
     "Enjeux",
     "Objectifs opérationnels",
@@ -312,12 +312,12 @@ def bilan_questions(markdown: str) -> list[str]:
 
 
 def test_sos_taudis_bilan_questions_are_the_source_questions(site, seed_lines):
-    start = next(i for i, l in enumerate(seed_lines) if l.startswith("# → **SOS Taudis"))
+    start = next(i for i, s in enumerate(seed_lines) if s.startswith("# → **SOS Taudis"))
     end = next(i for i in range(start + 1, len(seed_lines)) if seed_lines[i].startswith("# →"))
     source = [
-        unmark(l)
-        for l in seed_lines[start:end]
-        if l.startswith("*") and re.search(r"\?\*+$", l.rstrip())
+        unmark(s)
+        for s in seed_lines[start:end]
+        if s.startswith("*") and re.search(r"\?\*+$", s.rstrip())
     ]
     assert len(source) == 6
     bilan = next(s for s in site.action("sos-taudis").sections if s.title == "Bilan")
@@ -359,7 +359,7 @@ def test_introduction_rejoined_and_complete(site):
     assert intro.title == "Introduction"
     assert "Ces actions s'inscrivent dans le cadre du référentiel national" in intro.markdown
     assert "s'ins-" not in intro.markdown
-    assert [l[3:] for l in intro.markdown.split("\n") if l.startswith("## ")] == [
+    assert [s[3:] for s in intro.markdown.split("\n") if s.startswith("## ")] == [
         "Le Club des territoires",
         "Un groupe de travail thématique sur le Pacte des solidarités",
     ]

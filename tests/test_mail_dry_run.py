@@ -32,15 +32,16 @@ def test_dry_run_writes_eml_files_that_parse_back(mail_env):
     second = email.message_from_bytes(files[1].read_bytes(), policy=policy.default)
     attachments = list(second.iter_attachments())
     assert [p.get_content() for p in attachments] == [mail_env.pdf(t[0]), mail_env.pdf(t[2])]
-    assert all(
-        "é" in p.get_filename() or "É" in p.get_filename() or p.get_filename() for p in attachments
-    )
+    titles = {e["theme"]: e["title"] for e in mail_env.manifest["outputs"] if e["theme"]}
+    assert [p.get_filename() for p in attachments] == [f"{titles[t[0]]}.pdf", f"{titles[t[2]]}.pdf"]
+    assert any(c in attachments[0].get_filename() for c in "éÉ")  # accents survive
     assert b"filename*" in files[1].read_bytes()  # RFC 2231
     # The summary: each recipient, what they get, the size.
-    assert "Dry run: nothing sent. 2 message(s)" in out
-    assert "anais@example.org" in out and f"{t[0]} {t[2]}" in out and " ko" in out
+    assert "Dry run: nothing sent. Messages written to output/mail/: 2" in out
+    assert "anais@example.org" in out and f"{t[0]} {t[2]}" in out and " kB" in out
     assert "add --send" in out
-    assert not list((mail_env.output / "mail").glob(".*"))  # no temporary file left over
+    # No temporary file left over; the list of the files this dry run wrote.
+    assert [f.name for f in (mail_env.output / "mail").glob(".*")] == [".livret-dry-run"]
 
 
 def test_build_is_asked_for_exactly_what_the_list_needs(mail_env):
@@ -84,7 +85,7 @@ def test_dry_run_reports_messages_over_the_size_limit(mail_env):
     found = [str(p) for p in exc.value.problems]
     assert len(found) == 1
     assert found[0].startswith(f"{csv.name}:3: send: the message for b@example.org would be ")
-    assert "over the limit of 9 ko" in found[0]
+    assert "over the limit of 9.0 kB" in found[0]
 
 
 def test_a_bad_list_stops_before_the_build(mail_env):

@@ -54,7 +54,17 @@ def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):
 
     server = smtp_server()
     code = main(
-        [*common, "--send", "--host", server.host, "--port", str(server.port), "--security", "none"]
+        [
+            *common,
+            "--send",
+            "--yes",
+            "--host",
+            server.host,
+            "--port",
+            str(server.port),
+            "--security",
+            "none",
+        ]
     )
     assert code == 0
     assert (output / entry["path"]).stat().st_mtime_ns == built_at  # up to date: not rebuilt

@@ -26,13 +26,12 @@ def status_seen_by_another_process(path, recipient="a@example.org"):
         db.close()
 
 
-def test_sending_is_on_disk_once_waited_for(tmp_path):
+def test_sending_is_on_disk_when_recorded(tmp_path):
     path = tmp_path / "j.sqlite"
     with Journal(path) as j:
         j.prepare([("c1", "a@example.org", "A@example.org", "ed", DOCS, "<m@x>")])
         assert status_seen_by_another_process(path) == "pending"
-        wait = j.sending("c1", "a@example.org", 1234)
-        wait()
+        j.sending("c1", "a@example.org", 1234)  # on disk when it returns
         assert status_seen_by_another_process(path) == "sending"
         j.finish("c1", "a@example.org", "sent", 250, "250 OK")
         assert status_seen_by_another_process(path) == "sent"
@@ -55,7 +54,7 @@ def test_a_run_that_died_while_sending_leaves_an_unknown(tmp_path):
                 ("c1", "b@example.org", "b@example.org", "ed", DOCS, "<n@x>"),
             ]
         )
-        j.sending("c1", "a@example.org", 10)()
+        j.sending("c1", "a@example.org", 10)
         # the process dies here
     with Journal(path) as j:
         assert j.recover_interrupted() == 1
@@ -78,7 +77,7 @@ def test_prepare_never_reopens_a_delivered_message(tmp_path):
     with Journal(tmp_path / "j.sqlite") as j:
         row = ("c1", "a@example.org", "a@example.org", "ed", DOCS, "<m@x>")
         j.prepare([row])
-        j.sending("c1", "a@example.org", 10)()
+        j.sending("c1", "a@example.org", 10)
         j.finish("c1", "a@example.org", "sent", 250, "250 OK")
         j.prepare([row])
         assert j.get("c1", "a@example.org").status == "sent"
@@ -97,11 +96,60 @@ def test_one_run_at_a_time(tmp_path):
 def test_a_file_that_is_not_a_journal(tmp_path):
     path = tmp_path / "j.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(LivretError, match="cannot use the send journal"):
+    with pytest.raises(LivretError, match="this file is not a send journal"):
         Journal(path)
-    assert read_statuses(path) == {}
+    with pytest.raises(LivretError, match="this file is not a send journal"):
+        read_statuses(path)  # the dry run says so too, rather than "nothing sent yet"
 
 
 def test_no_journal_yet_for_a_dry_run(tmp_path):
     assert read_statuses(tmp_path / "none.sqlite") == {}
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_an_empty_journal_stops_the_run(tmp_path):
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"")
+    for open_it in (Journal, read_statuses):
+        with pytest.raises(LivretError, match=r"the send journal is empty \(0 bytes\)"):
+            open_it(path)
+    assert path.read_bytes() == b""  # left as it was, for the person to look at
+
+
+def test_a_damaged_journal_stops_the_run(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        j.prepare([("c1", f"p{i}@example.org", "x", "ed", DOCS, f"<{i}@x>") for i in range(500)])
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 2048] = b"\xff" * 2048  # a damaged page
+    path.write_bytes(bytes(data))
+    with pytest.raises(LivretError, match="damaged|malformed|not a database"):
+        Journal(path)
+
+
+def test_another_sqlite_database_is_not_a_journal(tmp_path):
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(str(path))
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(LivretError, match="not a livret send journal"):
+        Journal(path)
+
+
+def test_the_lock_follows_symlinks_and_other_spellings(tmp_path):
+    real = tmp_path / "state" / "j.sqlite"
+    link = tmp_path / "link.sqlite"
+    with Journal(real):
+        link.symlink_to(real)
+        spellings = [link, tmp_path / "state" / ".." / "state" / "j.sqlite"]
+        (tmp_path / "dirlink").symlink_to(tmp_path / "state")
+        spellings.append(tmp_path / "dirlink" / "j.sqlite")
+        for other in spellings:
+            with pytest.raises(LivretError, match="another `mail --send` is using this journal"):
+                Journal(other)
+    with Journal(link) as j:  # through the link, the real file is used and locked
+        assert j.real == real.resolve()
+        with pytest.raises(LivretError, match="another `mail --send`"):
+            Journal(real)
+    assert not link.resolve() != real.resolve()

@@ -16,7 +16,7 @@ from conftest_mail import REPO  # noqa: E402
 from livret.mail.send import Sender  # noqa: E402
 from livret.mail.settings import Settings  # noqa: E402
 
-MESSAGE = [b"From: a@example.org\r\nTo: b@example.org\r\nSubject: x\r\n\r\n", b"..dot\r\nbye\r\n"]
+MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: x\r\n\r\n.dot\r\nbye\r\n"
 
 
 def sender_for(server, **kw):
@@ -30,7 +30,6 @@ def send(sender, events=None):
 
     def on_data():
         events.append("data")
-        return lambda: events.append("recorded")
 
     return sender.send(
         "a@example.org",
@@ -61,7 +60,7 @@ def test_the_message_arrives_unstuffed_and_the_journal_hooks_run_in_order(smtp_s
     events = []
     outcome = send(sender, events)
     assert outcome.status == "sent" and outcome.code == 250
-    assert events == ["data", "recorded", "waiting", "recorded"]
+    assert events == ["data", "waiting"]
     (got,) = server.handler.received
     assert got.data.endswith(b"\r\n.dot\r\nbye\r\n")  # the server removed the stuffed dot
     sender.close()
@@ -125,10 +124,11 @@ def test_the_command_prints_problems_as_lines_without_traceback(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "LIVRET_LANG": "en"},
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # as `livret mail` (see test_both_commands_exit_alike)
     lines = proc.stderr.splitlines()
+    assert lines[-1] == "livret: 2 errors"
     assert lines[0].startswith("list.csv:2: email: invalid address")  # relative to the cwd
     assert lines[1].startswith('list.csv:3: send: unknown document "brochure"')
     assert "Traceback" not in proc.stderr
@@ -159,3 +159,135 @@ def test_the_project_cli_has_the_mail_command(tmp_path):
     assert proc.returncode != 0
     assert "list.csv:2: email: invalid address" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _run_both(tmp_path, *argv, env_extra=None):
+    """The same arguments through `python -m livret.mail` and `build.py mail`."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LIVRET_LANG": "en", **(env_extra or {})}
+    env.pop("LIVRET_SMTP_PASSWORD", None)
+    common = ["--content", str(REPO / "content"), "--output", str(tmp_path / "out"), *argv]
+    results = []
+    for command in (
+        [sys.executable, "-m", "livret.mail"],
+        [sys.executable, str(REPO / "build.py"), "mail"],
+    ):
+        proc = subprocess.run(
+            [*command, *common], cwd=tmp_path, capture_output=True, text=True, env=env
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        results.append((proc.returncode, proc.stderr.replace("python -m livret.mail", "livret")))
+    return results
+
+
+def test_both_commands_exit_alike(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("email,name,send\na@example.org,A,booklet\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,name,send\nnot-an-address,A,booklet\n", encoding="utf-8")
+    cases = {
+        "bad list": (["--recipients", str(bad)], 1),
+        "bad setting": (["--recipients", str(good), "--port", "0"], 1),
+        "missing list": (["--recipients", str(tmp_path / "none.csv")], 1),
+        "bad flag": (["--recipients", str(good), "--no-such-flag"], 2),
+        "no password": (["--recipients", str(good), "--send", "--user", "club"], 1),
+    }
+    for name, (argv, expected) in cases.items():
+        (code_a, err_a), (code_b, err_b) = _run_both(tmp_path, *argv)
+        assert code_a == code_b == expected, (name, err_a, err_b)
+
+
+# -- a server that trickles its replies: the deadline is per command, not per read -----------
+
+
+class Trickler:
+    """A minimal SMTP server on 127.0.0.1 that answers normally, except at `slow_at` (a
+    command name, or "greeting"), where it sends its reply one byte every `every` seconds,
+    for ever: each read gets a byte well within any socket time-out."""
+
+    def __init__(self, slow_at: str, every: float = 0.1):
+        import socket
+        import threading
+
+        self.slow_at, self.every = slow_at, every
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._serve, daemon=True)]
+        self.threads[0].start()
+
+    def _reply(self, conn, stage: str, text: bytes) -> None:
+        if stage != self.slow_at:
+            conn.sendall(text)
+            return
+        while not self.stop.is_set():  # "250-" continuation lines, a byte at a time
+            for byte in b"250-still thinking\r\n":
+                if self.stop.wait(self.every):
+                    return
+                conn.sendall(bytes([byte]))
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                self._session(conn)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def _session(self, conn) -> None:
+        file = conn.makefile("rb")
+        self._reply(conn, "greeting", b"220 trickle ESMTP\r\n")
+        while not self.stop.is_set():
+            line = file.readline()
+            if not line:
+                return
+            verb = line.split()[0].upper().decode() if line.strip() else ""
+            if verb == "DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                while file.readline() not in (b".\r\n", b""):
+                    pass
+                self._reply(conn, "END", b"250 queued\r\n")
+            elif verb == "QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                self._reply(conn, verb, b"250 ok\r\n")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.threads[0].join()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("stage", ["greeting", "EHLO", "MAIL", "END"])
+def test_a_trickling_server_does_not_defeat_the_timeout(stage):
+    import time
+
+    server = Trickler(stage)
+    try:
+        settings = Settings(
+            host="127.0.0.1", port=server.port, security="none", timeout=1.0, attempts=1
+        )
+        sender = Sender(settings, sleep=lambda s: None)
+        events: list = []
+        start = time.monotonic()
+        outcome = send(sender, events)
+        elapsed = time.monotonic() - start
+        sender.close()
+    finally:
+        server.close()
+    assert elapsed < 4, elapsed  # 1 s allowed per command; without a deadline: for ever
+    assert "time-out" in outcome.reply
+    if stage == "END":  # the whole message went out, the reply never came: its fate is unknown
+        assert outcome.status == "unknown" and events == ["data", "waiting"]
+    else:
+        assert outcome.status == "failed" and "data" not in events

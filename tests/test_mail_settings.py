@@ -70,8 +70,10 @@ def test_every_problem_with_file_line_and_field(tmp_path):
     found = [str(p) for p in exc.value.problems]
     assert found[0] == f'{cfg}:2: port: "seventy" is not a whole number'
     assert found[1].startswith(f'{cfg}:3: security: "tls" is not one of none, starttls, ssl')
-    assert found[2].startswith(f"{cfg}:4: sender: unknown setting; valid: host, port")
-    assert found[3].startswith(f"{cfg}:5: from: invalid address")
+    assert found[2].startswith(
+        f"{cfg}:4: sender: unknown field in mail settings; expected one of: host, port"
+    )
+    assert found[3].startswith(f'{cfg}:5: from: "not an address" is not an e-mail address')
     assert found[4] == "command line: --timeout: must be a positive number"
     assert found[5].startswith('command line: --max-size: "huge" is not a size')
     assert len(found) == 6

@@ -143,8 +143,8 @@ def test_unknown_slugs_list_the_valid_ones(capsys):
     assert main(["--theme", "transports", "--action", "nope", "-q"]) == 1
     err = capsys.readouterr().err
     assert (
-        'unknown theme "transports"; valid themes: precarite-energetique, precarite-alimentaire, mobilites'
-        in err
+        'unknown theme "transports"; valid themes: '
+        "precarite-energetique, precarite-alimentaire, mobilites" in err
     )
     assert 'unknown action "nope"; valid actions: adil-31,' in err
     assert "Traceback" not in err

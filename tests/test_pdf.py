@@ -250,7 +250,10 @@ def test_weasyprint_warnings_fail_the_render():
     from livret.pdf import Printer
 
     printer = Printer(CONTENT)
-    html = '<html lang="fr"><head><title>t</title></head><body><p style="colour: red">x</p></body></html>'
+    html = (
+        '<html lang="fr"><head><title>t</title></head>'
+        '<body><p style="colour: red">x</p></body></html>'
+    )
     with pytest.raises(LivretError) as err:
         printer.render(html)
     assert "colour" in str(err.value)

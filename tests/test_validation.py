@@ -380,8 +380,8 @@ def test_action_in_no_theme(content_copy, capsys):
         content_copy,
         capsys,
         [
-            'content/actions/orpheline.md:4: theme: the action is in no theme: add "orpheline" to actions '
-            "in themes/mobilites.yaml"
+            'content/actions/orpheline.md:4: theme: the action is in no theme: add "orpheline" '
+            "to actions in themes/mobilites.yaml"
         ],
         exact=True,
     )
@@ -550,7 +550,7 @@ def test_errors_in_several_files_are_all_reported_in_one_run(content_copy, capsy
     assert lines[39].startswith("Soutien les propriétaires")  # line 40, first é: 0xe9
     cd41.write_bytes(
         b"\n".join(
-            l.encode("latin-1") if n == 40 else l.encode("utf-8") for n, l in enumerate(lines, 1)
+            s.encode("latin-1") if n == 40 else s.encode("utf-8") for n, s in enumerate(lines, 1)
         )
     )
     (c / "actions/orpheline.md").write_text(

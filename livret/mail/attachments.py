@@ -53,6 +53,7 @@ def read_edition(content_dir: Path) -> Edition:
     problems = Collector()
     edition = load_edition(Path(content_dir), problems)
     problems.raise_if_errors()
+    assert edition is not None  # no error: an edition
     return Edition(edition)
 
 

@@ -9,21 +9,18 @@ attachment names as RFC 2231):
      │    └── text/html   (body.html, autoescaped)
      └── application/pdf …  (one per document asked for)
 
-A PDF is base64-encoded once per run however many people get it: `PartCache` keeps one
-encoded MIME part per (file, sha256, name) with its flattened bytes, and a message is kept
-as a list of chunks in which those bytes appear by reference: a 1 MB attachment is neither
-re-split into lines, nor copied, nor scanned for dot-stuffing once per recipient.
+A PDF is read, checked and base64-encoded once per run however many people get it:
+`PartCache` keeps one MIME part per (file, sha256, name), and every message that carries the
+PDF holds that same part. Messages are built one at a time with the standard library's public
+API (EmailMessage, policy.SMTP, as_bytes()); nothing of it is overridden.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy as email_policy
-from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
@@ -39,45 +36,16 @@ from jinja2 import (
     select_autoescape,
 )
 
+from .. import i18n
 from ..errors import LivretError, Problem, display_path
+from ..fields import check_email
+from ..i18n import _
 from .attachments import Attachment, Edition, campaign_id, message_id
 from .recipients import Recipient, line_break_problem
 from .settings import Settings
 
-
-class _Policy(email_policy.EmailPolicy):
-    """policy.SMTP that parses and folds each distinct header value once per run.
-
-    The header registry's parser and folder cost more than everything else in building a
-    message; most headers (From, Subject, Content-Type…) are the same in every message.
-    Only plain str values are cached, keyed by the value itself, so the result is identical.
-    """
-
-    def header_store_parse(self, name, value):
-        if type(value) is str and len(value.splitlines()) <= 1:
-            return (name, _parsed_header(self, name, value))
-        return super().header_store_parse(name, value)
-
-    def fold_binary(self, name, value):
-        folded = getattr(value, "_livret_folded", None)
-        if folded is None:
-            folded = super().fold_binary(name, value)
-            if getattr(value, "_livret_cached", False):
-                value._livret_folded = folded
-        return folded
-
-
-@functools.lru_cache(maxsize=1024)
-def _parsed_header(policy, name, value):
-    header = policy.header_factory(name, value)
-    header._livret_cached = True  # shared between messages: safe, headers are immutable
-    return header
-
-
-POLICY = _Policy(linesep="\r\n")  # = email.policy.SMTP, plus the caches above
+POLICY = email_policy.SMTP  # CRLF line ends, RFC 2047 headers, RFC 2231 parameters
 TEMPLATE_NAMES = ("subject.txt", "body.txt", "body.html")
-PROJECT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_TEMPLATES = PROJECT / "layouts" / "mail"
 NBSP = "\u00a0"
 
 
@@ -90,17 +58,32 @@ def human_size(size: int) -> str:
     return f"{size / 1000**2:.1f}".replace(".", ",") + f"{NBSP}Mo"
 
 
+def display_size(size: int) -> str:
+    """A size for the terminal, in the interface's language: 812 ko, 1,2 Mo / 812 kB, 1.2 MB."""
+    return i18n.size(size)
+
+
 def pages_label(pages: int) -> str:
     return f"{pages}{NBSP}page" + ("s" if pages > 1 else "")
 
 
-class Templates:
-    """subject.txt, body.txt and body.html from one folder; every problem names the file."""
+def default_folders(content: Path | str = "content") -> list[Path]:
+    """`layouts/mail/` of the design (livret.design): the project's own, beside the content
+    folder, file by file over the one shipped with livret."""
+    from ..design import for_content
 
-    def __init__(self, folder: Path | None = None):
-        self.folder = Path(folder) if folder is not None else DEFAULT_TEMPLATES
+    return [folder / "mail" for folder in for_content(content).layouts]
+
+
+class Templates:
+    """subject.txt, body.txt and body.html from one folder (or the design's `layouts/mail/`);
+    every problem names the file."""
+
+    def __init__(self, folder: Path | None = None, content: Path | str = "content"):
+        self.folders = [Path(folder)] if folder is not None else default_folders(content)
+        self.folder = self.folders[0]
         self.env = Environment(
-            loader=FileSystemLoader(str(self.folder)),
+            loader=FileSystemLoader([str(f) for f in self.folders]),
             undefined=StrictUndefined,  # a typo in a template fails the run, not one mail
             autoescape=select_autoescape(
                 enabled_extensions=("html",), default=False, default_for_string=False
@@ -118,19 +101,30 @@ class Templates:
             try:
                 self.templates[name] = self.env.get_template(name)
             except TemplateNotFound:
-                problems.append(Problem(where, None, None, "mail template not found"))
+                problems.append(Problem(where, None, None, _("mail template not found")))
             except TemplateSyntaxError as exc:
-                problems.append(Problem(where, exc.lineno, None, f"template error: {exc.message}"))
+                problems.append(
+                    Problem(
+                        where,
+                        exc.lineno,
+                        None,
+                        _("template error: {error}").format(error=exc.message),
+                    )
+                )
         if problems:
             raise LivretError(problems)
+
+    def where(self, name: str) -> str:
+        """The file a template was read from, as people type it."""
+        template = self.templates.get(name)
+        filename = template.filename if template is not None else None
+        return display_path(filename or self.folder / name)
 
     def render(self, context: dict) -> tuple[str, str, str]:
         subject = " ".join(self._render("subject.txt", context).split())
         if not subject:
             raise LivretError(
-                Problem(
-                    display_path(self.folder / "subject.txt"), None, None, "the subject is empty"
-                )
+                Problem(self.where("subject.txt"), None, None, _("the subject is empty"))
             )
         context = {**context, "subject": subject}
         return subject, self._render("body.txt", context), self._render("body.html", context)
@@ -142,10 +136,10 @@ class Templates:
         except TemplateError as exc:
             raise LivretError(
                 Problem(
-                    display_path(self.folder / name),
+                    self.where(name),
                     _template_line(exc, template.filename),
                     None,
-                    f"template error: {exc}",
+                    _("template error: {error}").format(error=exc),
                 )
             ) from None
 
@@ -160,22 +154,24 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
     return line
 
 
-class _CachedPart(MIMEPart):
-    wire: bytes  # the part (headers and body) exactly as BytesGenerator writes it
-    smtp: bytes  # the same, dot-stuffed for the DATA phase (usually the same object)
-
-
 class PartCache:
-    """One encoded `application/pdf` part per (file, sha256, name), shared by all messages."""
+    """One `application/pdf` part per (file, sha256, name), shared by all the messages."""
 
     def __init__(self) -> None:
-        self._parts: dict[tuple, _CachedPart] = {}
+        self._parts: dict[tuple[Path, str, str], tuple[MIMEPart, int]] = {}
         self.encoded = 0  # how many times a PDF was actually read and encoded (tests, bench)
 
-    def part(self, att: Attachment) -> _CachedPart:
+    def part(self, att: Attachment) -> MIMEPart:
+        return self._entry(att)[0]
+
+    def encoded_size(self, att: Attachment) -> int:
+        """Bytes of the part (headers and base64 body) in a message."""
+        return self._entry(att)[1]
+
+    def _entry(self, att: Attachment) -> tuple[MIMEPart, int]:
         key = (att.path, att.sha256, att.filename)
-        part = self._parts.get(key)
-        if part is None:
+        entry = self._parts.get(key)
+        if entry is None:
             data = att.path.read_bytes()
             # Hash what is encoded, not what was listed: the recipient must get the bytes
             # whose sha256 goes into the campaign id and the journal.
@@ -185,11 +181,13 @@ class PartCache:
                         display_path(att.path),
                         None,
                         None,
-                        "sha256 differs from output/manifest.json: the file "
-                        "changed after the build; run the build again",
+                        _(
+                            "sha256 differs from output/manifest.json: the file changed "
+                            "after the build; run the build again"
+                        ),
                     )
                 )
-            part = _CachedPart(policy=POLICY)
+            part = MIMEPart(policy=POLICY)
             # name= on Content-Type too: some mail programs still read only that one.
             part.set_content(
                 data,
@@ -199,82 +197,34 @@ class PartCache:
                 filename=att.filename,
                 params={"name": att.filename},
             )
-            part.wire = part.as_bytes(policy=POLICY)
-            part.smtp = dot_stuff(part.wire)
-            self._parts[key] = part
+            entry = (part, len(part.as_bytes(policy=POLICY)))
+            self._parts[key] = entry
             self.encoded += 1
-        return part
+        return entry
 
 
 def dot_stuff(data: bytes) -> bytes:
     """RFC 5321 §4.5.2 transparency: a line that starts with "." gets another one.
 
-    Same result as smtplib's `re.sub(rb'(?m)^\\.', b'..', data)` for CRLF text, but
-    bytes.replace runs at memchr speed where that regex takes ~6 ms per megabyte.
+    What smtplib's `data()` does with a regex, at memchr speed (bytes.replace): the message
+    is sent with `send()` so that the journal can record "sending" before its end marker.
     """
     out = data.replace(b"\n.", b"\n..")
     return b"." + out if out.startswith(b".") else out
 
 
-_MARK = b"\0livret-cached-part\0"  # NUL never appears in a generated message
-
-
-class _Generator(BytesGenerator):
-    """BytesGenerator that puts a marker where a cached part goes (see `Composed`).
-
-    `_write` is what flatten() runs for the message and, through clone(), for each subpart;
-    a test checks that the joined result equals the stock generator's, byte for byte.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.spliced: list[_CachedPart] = []
-
-    def clone(self, fp):
-        clone = super().clone(fp)
-        clone.spliced = self.spliced
-        return clone
-
-    def _write(self, msg):
-        if isinstance(msg, _CachedPart):
-            self.spliced.append(msg)
-            self._fp.write(_MARK)
-        else:
-            super()._write(msg)
-
-
 @dataclass(frozen=True)
 class Composed:
-    """A message as chunks: b"".join(chunks) is the message; cached parts are shared."""
+    """One message, flattened: its bytes as the recipient gets them."""
 
-    chunks: tuple[bytes, ...]
-    smtp_chunks: tuple[bytes, ...]  # the same, dot-stuffed, for the DATA phase
+    data: bytes
 
     @property
     def size(self) -> int:
-        return sum(len(c) for c in self.chunks)
+        return len(self.data)
 
     def as_bytes(self) -> bytes:
-        return b"".join(self.chunks)
-
-
-def flatten(msg: EmailMessage) -> Composed:
-    buf = io.BytesIO()
-    gen = _Generator(buf, policy=POLICY)
-    gen.flatten(msg)
-    pieces = buf.getvalue().split(_MARK)
-    assert len(pieces) == len(gen.spliced) + 1, "marker found outside a cached part"
-    chunks, smtp = [pieces[0]], [dot_stuff(pieces[0])]
-    for part, piece in zip(gen.spliced, pieces[1:]):
-        # Every piece starts at a line start (right after a part), so stuffing it alone is
-        # the same as stuffing the whole message.
-        chunks += [part.wire, piece]
-        smtp += [part.smtp, dot_stuff(piece)]
-    return Composed(tuple(chunks), tuple(smtp))
-
-
-def to_bytes(msg: EmailMessage) -> bytes:
-    return flatten(msg).as_bytes()
+        return self.data
 
 
 @dataclass(frozen=True)
@@ -285,6 +235,7 @@ class Planned:
     attachments: tuple[Attachment, ...]
     campaign: str
     message_id: str
+    to: str  # the envelope recipient: the person's address, or --to's in a test run
 
     @property
     def slugs(self) -> tuple[str, ...]:
@@ -303,29 +254,39 @@ class Composer:
         attachments: dict[str, Attachment],
         label: str = "",
         parts: PartCache | None = None,
+        test_to: str | None = None,
     ):
         self.edition = edition
+        # --to: every message goes to this one address, as a campaign of its own, so that
+        # the real send afterwards still reaches everyone (the journal keys on the campaign).
+        self.test_to = test_to
         self.settings = settings
         self.templates = templates
         self.attachments = attachments
         self.label = label
         self.parts = parts if parts is not None else PartCache()
         self.sender = settings.sender or Address(
-            display_name=edition.publisher, addr_spec=edition.contact_email
+            display_name=edition.publisher,
+            addr_spec=check_email(edition.contact_email)[0] or edition.contact_email,
         )
         self.domain = self.sender.domain
-        # Parsed once: the header registry's parser is the slowest part of building a message.
-        self._from_header = POLICY.header_factory("From", self.sender)
-        self._reply_to_header = (
-            POLICY.header_factory("Reply-To", settings.reply_to)
-            if settings.reply_to is not None
-            else None
-        )
 
     def plan(self, recipient: Recipient) -> Planned:
         atts = tuple(self.attachments[s] for s in recipient.send)
-        campaign = campaign_id(self.edition.slug, self.label, atts)
-        return Planned(recipient, atts, campaign, message_id(campaign, recipient.key, self.domain))
+        label = self.label if self.test_to is None else f"test:{self.test_to}:{self.label}"
+        campaign = campaign_id(self.edition.slug, label, atts)
+        return Planned(
+            recipient,
+            atts,
+            campaign,
+            message_id(campaign, recipient.key, self.domain),
+            self.test_to or recipient.email,
+        )
+
+    def to_address(self, planned: Planned) -> Address:
+        if self.test_to is None:
+            return planned.recipient.address
+        return Address(addr_spec=self.test_to)
 
     def context(self, planned: Planned) -> dict:
         r = planned.recipient
@@ -351,7 +312,7 @@ class Composer:
         return self._assemble(planned, subject, text, html, now)
 
     def compose(self, planned: Planned, now: datetime | None = None) -> Composed:
-        return flatten(self.message(planned, now))
+        return Composed(self.message(planned, now).as_bytes(policy=POLICY))
 
     def render(self, planned: Planned, now: datetime | None = None) -> bytes:
         return self.compose(planned, now).as_bytes()
@@ -370,7 +331,7 @@ class Composer:
         bodies = len(text.encode()) + len(html.encode())
         # In a header, encoded-word and folding overhead can bring it close to 4 per byte.
         headers = sum(len(s.encode()) for s in (subject, r.name, r.email, planned.message_id))
-        fixed = sum(len(self.parts.part(a).wire) + 64 for a in planned.attachments)
+        fixed = sum(self.parts.encoded_size(a) + 64 for a in planned.attachments)
         return fixed + bodies * 33 // 10 + headers * 4 + self._header_overhead
 
     @property
@@ -381,9 +342,7 @@ class Composer:
     def _assemble(self, planned, subject, text, html, now) -> EmailMessage:
         why = line_break_problem(subject)
         if why:  # collapsed already; a stray control character still has no place in a header
-            raise LivretError(
-                Problem(display_path(self.templates.folder / "subject.txt"), None, "subject", why)
-            )
+            raise LivretError(Problem(self.templates.where("subject.txt"), None, "subject", why))
         # Fixed boundaries spare the generator a scan of every part for a collision; "=_"
         # can appear neither in base64 nor in quoted-printable, so none can collide. One per
         # campaign rather than per message: the Content-Type headers are then shared too.
@@ -398,10 +357,12 @@ class Composer:
         alternative.set_payload([plain, rich])
 
         msg = EmailMessage(policy=POLICY)
-        msg["From"] = self._from_header
-        msg["To"] = planned.recipient.address
-        if self._reply_to_header is not None:
-            msg["Reply-To"] = self._reply_to_header
+        msg["From"] = self.sender
+        msg["To"] = self.to_address(planned)
+        if self.settings.reply_to is not None:
+            msg["Reply-To"] = self.settings.reply_to
+        if self.test_to is not None:  # a test run (--to): say who it stands for
+            msg["X-Livret-Test-For"] = str(planned.recipient.address)
         msg["Subject"] = subject
         msg["Date"] = format_datetime((now or datetime.now()).astimezone())
         msg["Message-ID"] = planned.message_id

@@ -13,10 +13,17 @@ and only resent on request (`--resend-unknown`).
 
 Durability where it matters, speed elsewhere: the "sending" record is committed with
 synchronous=FULL (a power cut must not forget that a message may have gone out, or the next run
-would send it twice) by a writer thread, while the DATA command and the message travel — the
-sender waits for it only before the end-of-data marker. Other records use WAL's NORMAL level,
+would send it twice) after the message's body went out and before its end-of-data marker, so
+that the fsync overlaps the server's work on the body. Other records use WAL's NORMAL level,
 which survives a killed process; a power cut can at worst turn a "sent" back into "sending",
 that is into "unknown": reported, never resent on its own.
+
+The journal is what stands between a re-run and a duplicate, so a journal that cannot be
+trusted stops the send: an empty (0-byte) file, a file that is not SQLite, a damaged database
+or one that is not a livret journal is an error, never "a new journal". A new journal is
+created complete (schema written, synced) under a temporary name and then linked into place.
+Two runs cannot share a journal: the lock is taken on the journal file itself (flock), that is
+on what its path resolves to, whatever symlink or other spelling leads there.
 """
 
 from __future__ import annotations
@@ -24,19 +31,21 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import LivretError, Problem, display_path
+from ..i18n import _
+
+T = TypeVar("T")
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock, documented in docs/mail.md
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 STATUSES = ("pending", "sending", "sent", "refused", "unknown", "failed")
 SCHEMA_VERSION = 1
@@ -95,91 +104,70 @@ class Journal:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._lock = None
-        self.db = None
-        # The connection is used by the caller's thread and by the writer thread that makes
-        # "sending" durable in the background; the mutex keeps their uses apart.
-        self._mutex = threading.Lock()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livret-journal")
+        self.real = self.path.resolve()  # symlinks resolved: the file that is really used
+        self._lock: int | None = None
+        self.db: sqlite3.Connection | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.real.parent.mkdir(parents=True, exist_ok=True)
+            if not self.real.exists():
+                _create(self.real)
+            check_journal_file(self.path)
             self._take_lock()
-            self._locked(self._open)
+            self._open()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise LivretError(
-                Problem(display_path(self.path), None, None, f"cannot use the send journal: {exc}")
+            raise self._problem(
+                _("cannot use the send journal: {error}").format(error=exc)
+            ) from None
+        except OSError as exc:
+            self.close()
+            raise self._problem(
+                _("cannot use the send journal: {error}").format(error=exc.strerror or exc)
             ) from None
         except BaseException:
             self.close()
             raise
 
+    def _problem(self, message: str) -> LivretError:
+        return LivretError(Problem(display_path(self.path), None, None, message))
+
     def _open(self) -> None:
-        self.db = sqlite3.connect(
-            str(self.path), isolation_level=None, timeout=10, check_same_thread=False
-        )
+        self.db = sqlite3.connect(str(self.real), isolation_level=None, timeout=10)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if version is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) > SCHEMA_VERSION:
-            raise LivretError(
-                Problem(
-                    display_path(self.path),
-                    None,
-                    None,
-                    f"journal format {version[0]} is newer than this "
-                    "livret understands; update livret",
-                )
-            )
+        _check_database(self.db, self.path)
 
-    def _locked(self, fn, *args):
-        with self._mutex:
-            return fn(*args)
-
-    def _call(self, fn, *args):
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        assert self.db is not None, "journal closed"
         try:
-            return self._locked(fn, *args)
+            return fn(self.db)
         except sqlite3.DatabaseError as exc:
-            raise self._error(exc) from None
-
-    def _error(self, exc) -> LivretError:
-        return LivretError(
-            Problem(display_path(self.path), None, None, f"cannot write the send journal: {exc}")
-        )
+            raise self._problem(
+                _("cannot write the send journal: {error}").format(error=exc)
+            ) from None
 
     def _take_lock(self) -> None:
         if fcntl is None:
             return
-        self._lock = open(f"{self.path}.lock", "a+")
+        fd = os.open(self.real, os.O_RDWR)
         try:
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise LivretError(
-                Problem(
-                    display_path(self.path),
-                    None,
-                    None,
-                    "another `mail --send` is using this journal; wait for it "
-                    "to finish (two runs at once would send twice)",
+            os.close(fd)
+            raise self._problem(
+                _(
+                    "another `mail --send` is using this journal; wait for it to finish "
+                    "(two runs at once would send twice)"
                 )
             ) from None
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"{os.getpid()}\n")
-        self._lock.flush()
+        self._lock = fd
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)  # a "sending" record still being written comes first
         if self.db is not None:
             self.db.close()
             self.db = None
         if self._lock is not None:
-            self._lock.close()  # closing the file releases the flock
+            os.close(self._lock)  # after the database: closing the file releases the flock
             self._lock = None
 
     def __enter__(self):
@@ -193,19 +181,23 @@ class Journal:
     def statuses(self) -> dict[tuple[str, str], tuple[str, str | None]]:
         """(campaign, recipient) → (status, last reply), for every row, in one query."""
 
-        def read():
+        def read(db: sqlite3.Connection) -> dict[tuple[str, str], tuple[str, str | None]]:
             return {
                 (c, r): (s, reply)
-                for c, r, s, reply in self.db.execute(
+                for c, r, s, reply in db.execute(
                     "SELECT campaign, recipient, status, smtp_reply FROM deliveries"
                 )
             }
 
         return self._call(read)
 
+    def history(self, edition: str) -> dict[str, list[Delivered]]:
+        """recipient → what each of its earlier deliveries of `edition` carried."""
+        return self._call(lambda db: _history(db, edition))
+
     def get(self, campaign: str, recipient: str) -> Row | None:
-        def read():
-            return self.db.execute(
+        def read(db: sqlite3.Connection):
+            return db.execute(
                 "SELECT campaign, recipient, address, status, attempts, smtp_code, smtp_reply, "
                 "message_id, updated_at, sent_at FROM deliveries WHERE campaign=? AND "
                 "recipient=?",
@@ -220,18 +212,18 @@ class Journal:
     def recover_interrupted(self) -> int:
         """A row left in "sending" is a run that stopped between DATA and the reply."""
 
-        def write():
+        def write(db: sqlite3.Connection) -> int:
             now = _now()
-            with self._transaction():
-                rows = self.db.execute(
+            with _Transaction(db):
+                rows = db.execute(
                     "SELECT campaign, recipient FROM deliveries WHERE status='sending'"
                 ).fetchall()
-                reply = (
+                reply = _(
                     "interrupted after the message data was sent, before the server's "
                     "reply: it may or may not have been delivered"
                 )
                 for campaign, recipient in rows:
-                    self._set(campaign, recipient, "unknown", None, reply, now)
+                    _set(db, campaign, recipient, "unknown", None, reply, now)
             return len(rows)
 
         return self._call(write)
@@ -240,10 +232,10 @@ class Journal:
         """Rows about to be sent, as (campaign, recipient, address, edition, documents,
         message_id): created "pending", or made pending again unless already sent."""
 
-        def write():
+        def write(db: sqlite3.Connection) -> None:
             now = _now()
-            with self._transaction():
-                self.db.executemany(
+            with _Transaction(db):
+                db.executemany(
                     "INSERT INTO deliveries (campaign, recipient, address, edition, documents, "
                     "message_id, status, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
@@ -255,64 +247,77 @@ class Journal:
 
         self._call(write)
 
-    def sending(self, campaign: str, recipient: str, size: int) -> Callable[[], None]:
-        """Start recording "sending"; the function returned waits until it is on disk."""
+    def sending(self, campaign: str, recipient: str, size: int) -> None:
+        """Record "sending", on disk (fsync) when this returns: the end-of-data marker may
+        go out after this, not before."""
 
-        def write():
+        def write(db: sqlite3.Connection) -> None:
             now = _now()
-            with self._transaction(durable=True):
-                self.db.execute(
+            with _Transaction(db, durable=True):
+                db.execute(
                     "UPDATE deliveries SET size=?, attempts=attempts+1 "
                     "WHERE campaign=? AND recipient=?",
                     (size, campaign, recipient),
                 )
-                self._set(campaign, recipient, "sending", None, None, now)
+                _set(db, campaign, recipient, "sending", None, None, now)
 
-        future = self._writer.submit(self._locked, write)
-
-        def wait() -> None:
-            try:
-                future.result()
-            except sqlite3.DatabaseError as exc:
-                raise self._error(exc) from None
-
-        return wait
+        self._call(write)
 
     def finish(
         self, campaign: str, recipient: str, status: str, code: int | None, reply: str | None
     ) -> None:
         assert status in STATUSES
 
-        def write():
+        def write(db: sqlite3.Connection) -> None:
             now = _now()
-            with self._transaction():
-                self._set(campaign, recipient, status, code, reply, now)
+            with _Transaction(db):
+                _set(db, campaign, recipient, status, code, reply, now)
                 if status == "sent":
-                    self.db.execute(
+                    db.execute(
                         "UPDATE deliveries SET sent_at=? WHERE campaign=? AND recipient=?",
                         (now, campaign, recipient),
                     )
 
         self._call(write)
 
-    def _set(self, campaign, recipient, status, code, reply, now) -> None:
-        self.db.execute(
-            "UPDATE deliveries SET status=?, smtp_code=?, smtp_reply=?, "
-            "updated_at=? WHERE campaign=? AND recipient=?",
-            (status, code, reply, now, campaign, recipient),
-        )
-        self.db.execute(
-            "INSERT INTO events (campaign, recipient, at, status, smtp_code, "
-            "smtp_reply) VALUES (?, ?, ?, ?, ?, ?)",
-            (campaign, recipient, now, status, code, reply),
-        )
 
-    def _transaction(self, durable: bool = False):
-        return _Transaction(self.db, durable)
+def _set(db, campaign, recipient, status, code, reply, now) -> None:
+    db.execute(
+        "UPDATE deliveries SET status=?, smtp_code=?, smtp_reply=?, "
+        "updated_at=? WHERE campaign=? AND recipient=?",
+        (status, code, reply, now, campaign, recipient),
+    )
+    db.execute(
+        "INSERT INTO events (campaign, recipient, at, status, smtp_code, "
+        "smtp_reply) VALUES (?, ?, ?, ?, ?, ?)",
+        (campaign, recipient, now, status, code, reply),
+    )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One earlier delivery: when, and which documents (slug, file, sha256)."""
+
+    campaign: str
+    sent_at: str
+    documents: tuple[dict, ...]
+
+
+def _history(db: sqlite3.Connection, edition: str) -> dict[str, list[Delivered]]:
+    out: dict[str, list[Delivered]] = {}
+    for campaign, recipient, documents, sent_at in db.execute(
+        "SELECT campaign, recipient, documents, sent_at FROM deliveries "
+        "WHERE status='sent' AND edition=? ORDER BY sent_at",
+        (edition,),
+    ):
+        out.setdefault(recipient, []).append(
+            Delivered(campaign, sent_at or "", tuple(json.loads(documents)))
+        )
+    return out
 
 
 class _Transaction:
-    def __init__(self, db, durable: bool):
+    def __init__(self, db: sqlite3.Connection, durable: bool = False):
         self.db = db
         self.durable = durable
 
@@ -324,18 +329,153 @@ class _Transaction:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def read_statuses(path: Path) -> dict[tuple[str, str], str]:
-    """(campaign, recipient) → status, read-only, for a dry run's preview; {} if no journal."""
-    if not Path(path).is_file():
-        return {}
+def _create(path: Path) -> None:
+    """A new, complete journal at `path`, unless one appeared meanwhile (another run)."""
+    tmp = path.with_name(f"{path.name}.new-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
     try:
-        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        db = sqlite3.connect(str(tmp), isolation_level=None)
         try:
-            return {
-                (c, r): s
-                for c, r, s in db.execute("SELECT campaign, recipient, status FROM deliveries")
-            }
+            db.executescript(_SCHEMA)
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         finally:
             db.close()
-    except sqlite3.DatabaseError:
-        return {}
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # never replaces: a journal created meanwhile is kept
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_journal_file(path: Path) -> None:
+    """Refuse, before SQLite sees it, a file that cannot be a journal: SQLite would take an
+    empty file for a new database and every recipient would be sent to again."""
+    shown = display_path(path)
+    with open(Path(path).resolve(), "rb") as file:
+        head = file.read(len(_SQLITE_MAGIC))
+    if not head:
+        raise LivretError(
+            Problem(
+                shown,
+                None,
+                None,
+                _(
+                    "the send journal is empty (0 bytes): it was truncated or replaced, so it "
+                    "no longer knows who was already sent the booklet; restore it from a "
+                    "backup, or, if nothing was ever sent with it, delete it"
+                ),
+            )
+        )
+    if head != _SQLITE_MAGIC:
+        raise LivretError(
+            Problem(
+                shown,
+                None,
+                None,
+                _(
+                    "this file is not a send journal (not an SQLite database): restore the "
+                    "journal from a backup, or give the right file with --journal"
+                ),
+            )
+        )
+
+
+def _check_database(db: sqlite3.Connection, path: Path) -> None:
+    shown = display_path(path)
+    damaged = db.execute("PRAGMA quick_check").fetchone()
+    if damaged is None or damaged[0] != "ok":
+        raise LivretError(
+            Problem(
+                shown,
+                None,
+                None,
+                _(
+                    "the send journal is damaged ({detail}): restore it from a backup; "
+                    "nothing was sent"
+                ).format(detail=damaged[0] if damaged else "?"),
+            )
+        )
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    version = (
+        db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if "meta" in tables
+        else None
+    )
+    if version is None or "deliveries" not in tables:
+        raise LivretError(
+            Problem(
+                shown,
+                None,
+                None,
+                _("this database is not a livret send journal: give the right file with --journal"),
+            )
+        )
+    if int(version[0]) > SCHEMA_VERSION:
+        raise LivretError(
+            Problem(
+                shown,
+                None,
+                None,
+                _(
+                    "journal format {version} is newer than this livret understands; update livret"
+                ).format(version=version[0]),
+            )
+        )
+
+
+class ReadOnlyJournal:
+    """The journal as a dry run sees it: read only, no lock; empty if there is none yet."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.db: sqlite3.Connection | None = None
+        if not self.path.exists():
+            return
+        check_journal_file(self.path)
+        try:
+            self.db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
+            _check_database(self.db, self.path)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise LivretError(
+                Problem(
+                    display_path(self.path),
+                    None,
+                    None,
+                    _("cannot read the send journal: {error}").format(error=exc),
+                )
+            ) from None
+
+    def statuses(self) -> dict[tuple[str, str], str]:
+        if self.db is None:
+            return {}
+        return {
+            (c, r): s
+            for c, r, s in self.db.execute("SELECT campaign, recipient, status FROM deliveries")
+        }
+
+    def history(self, edition: str) -> dict[str, list[Delivered]]:
+        return {} if self.db is None else _history(self.db, edition)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def read_statuses(path: Path) -> dict[tuple[str, str], str]:
+    """(campaign, recipient) → status, read-only, for a dry run's preview; {} if no journal."""
+    journal = ReadOnlyJournal(path)
+    try:
+        return journal.statuses()
+    finally:
+        journal.close()

@@ -12,27 +12,41 @@ import csv
 import difflib
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from pathlib import Path
 
 from ..errors import Collector
+from ..fields import check_email
+from ..i18n import _
 from ..reader import read_text
 
 COLUMNS = ("email", "name", "organisation", "send")
 REQUIRED = ("email", "name", "send")
 BOOKLET = "booklet"
 
-# RFC 5322 dot-atom; quoted local parts ("john doe"@…) are legal but so rare in a mailing
-# list that one is far more likely a copy-paste accident than a real address.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*\Z")
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+# Column names as people write them, French or English, compared without case or accents.
+ALIASES = {
+    "email": ("email", "e-mail", "courriel", "mail", "adresse e-mail"),
+    "name": ("name", "nom"),
+    "organisation": ("organisation", "organization", "structure"),
+    "send": ("send", "envoi", "envoyer", "documents"),
+}
+_COLUMN_OF = {alias: column for column, names in ALIASES.items() for alias in names}
+# Document names as people write them: "livret" is the booklet.
+SYNONYMS = {"livret": BOOKLET}
 # Characters that end a header line somewhere: CR and LF for SMTP, and the other Unicode
 # line breaks because str.splitlines() — used by parts of the email package — splits on them.
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def fold(word: str) -> str:
+    """Lower case, without accents, spaces collapsed: "Courriel", "E-MAIL", "Envoi " → key."""
+    decomposed = unicodedata.normalize("NFKD", word.strip().lower())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
 @dataclass(frozen=True)
@@ -54,48 +68,30 @@ class Recipient:
 
 
 def check_address(value: str) -> tuple[str | None, str | None]:
-    """(address, None) when `value` is a usable address, else (None, why not).
-
-    The domain may be internationalised (élysée.fr); it is returned in its ASCII (IDNA) form
-    so that every header and SMTP command stays ASCII.
-    """
+    """(address, None) when `value` is a usable address, else (None, why not): livret's one
+    validator (fields.check_email), after two checks that explain a spreadsheet's usual
+    slips better than a syntax error would."""
     if not value:
-        return None, "is empty"
+        return None, _("is empty")
     if "<" in value or ">" in value:
-        return None, f'"{value}" looks like "Name <address>": put only the address here'
-    if any(c.isspace() for c in value):
-        return None, f'"{value}" contains a space'
-    if value.count("@") != 1:
-        return None, f'"{value}" must contain exactly one @'
-    local, domain = value.split("@")
-    if not local.isascii():
-        return None, (
-            f'"{value}": accents before the @ are not supported (few servers accept them)'
+        return None, _('"{value}" looks like "Name <address>": put only the address here').format(
+            value=value
         )
-    if not _LOCAL.match(local) or len(local) > 64:
-        return None, f'"{value}": the part before the @ is not a valid address'
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-    except UnicodeError:
-        return None, f'"{value}": the domain is not a valid name'
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        return None, f'"{value}": the domain after the @ is not a valid name (like example.org)'
-    address = f"{local}@{ascii_domain}"
-    if len(address) > 254:
-        return None, f'"{value}" is longer than 254 characters'
+    address, why = check_email(value)
+    if address is None:
+        return None, f'"{value}": {why}'
     return address, None
 
 
 def line_break_problem(value: str) -> str | None:
     """Why `value` cannot go into a mail header, or None."""
     if _LINE_BREAKS.search(value):
-        return (
+        return _(
             "contains a line break; it would end the mail header and could add "
             "headers of its own (header injection)"
         )
     if _CONTROL.search(value):
-        return "contains a control character"
+        return _("contains a control character")
     return None
 
 
@@ -109,14 +105,15 @@ def read_recipients(
     """
     problems = Collector()
     text = read_text(
-        path, problems, "the recipient list", 'in the spreadsheet, save as "CSV UTF-8"'
+        path, problems, _("the recipient list"), _('in the spreadsheet, save as "CSV UTF-8"')
     )
     if text is None:
         problems.raise_if_errors()
+        return []
     rows = _rows(text, path, problems)
     recipients = _check_rows(rows, path, list(slugs), problems)
     if not recipients and not problems.has_errors:
-        problems.error(path, None, None, "no recipients: the file has no row after the header")
+        problems.error(path, None, None, _("no recipients: the file has no row after the header"))
     problems.raise_if_errors()
     if warnings is not None:
         warnings.extend(problems.problems)
@@ -130,7 +127,7 @@ def _delimiter(header_line: str) -> str:
     """
 
     def known(sep: str) -> int:
-        return sum(1 for c in header_line.split(sep) if c.strip().strip('"').lower() in COLUMNS)
+        return sum(1 for c in header_line.split(sep) if fold(c.strip().strip('"')) in _COLUMN_OF)
 
     return max((",", ";", "\t"), key=lambda sep: (known(sep), sep == ","))
 
@@ -154,7 +151,7 @@ def _rows(text: str, path: Path, problems: Collector) -> Iterable[tuple[int, dic
                     return
                 continue
             row = {}
-            for column, value in zip(header, values):
+            for column, value in zip(header, values, strict=False):
                 if column is not None:
                     row[column] = value
             extra = [v for v in values[len(header) :] if v.strip()]
@@ -163,19 +160,24 @@ def _rows(text: str, path: Path, problems: Collector) -> Iterable[tuple[int, dic
                     path,
                     start,
                     None,
-                    f"{len(values)} values but the header (line {header_line}) has "
-                    f"{len(header)} columns; put quotes around a value that contains "
-                    "the separator",
+                    _(
+                        "{values} values but the header (line {line}) has {columns} columns; "
+                        "put quotes around a value that contains the separator"
+                    ).format(values=len(values), line=header_line, columns=len(header)),
                 )
             yield start, row, len(values)
     except csv.Error as exc:
-        problems.error(path, reader.line_num, None, f"not a valid CSV file: {exc}")
+        problems.error(
+            path, reader.line_num, None, _("not a valid CSV file: {error}").format(error=exc)
+        )
     if header is None and not problems.has_errors:
         problems.error(
             path,
             None,
             None,
-            f"empty file: the first line must name the columns {', '.join(COLUMNS)}",
+            _("empty file: the first line must name the columns {columns}").format(
+                columns=", ".join(COLUMNS)
+            ),
         )
 
 
@@ -183,20 +185,22 @@ def _check_header(values: list[str], path: Path, line: int, problems: Collector)
     header: list[str | None] = []
     seen: set[str] = set()
     for value in values:
-        name = value.strip().lower()
-        if name in COLUMNS:
+        name = _COLUMN_OF.get(fold(value))
+        if name is not None:
             if name in seen:
-                problems.error(path, line, name, "column given twice")
+                problems.error(path, line, name, _("column given twice"))
             seen.add(name)
             header.append(name)
         else:
             header.append(None)
-            if name:
+            if value.strip():
                 problems.warning(
                     path,
                     line,
                     None,
-                    f'column "{value.strip()}" is ignored (known columns: {", ".join(COLUMNS)})',
+                    _('column "{column}" is ignored (known columns: {columns})').format(
+                        column=value.strip(), columns=", ".join(COLUMNS)
+                    ),
                 )
     missing = [c for c in REQUIRED if c not in seen]
     if missing:
@@ -205,9 +209,14 @@ def _check_header(values: list[str], path: Path, line: int, problems: Collector)
                 path,
                 line,
                 column,
-                f"missing column (the header line must name {', '.join(REQUIRED)}"
-                f" and, optionally, organisation; found: "
-                f"{', '.join(v.strip() for v in values if v.strip()) or 'nothing'})",
+                _(
+                    "missing column (the header line must name {required} and, optionally, "
+                    "organisation — in French courriel, nom, envoi, organisation; found: "
+                    "{found})"
+                ).format(
+                    required=", ".join(REQUIRED),
+                    found=", ".join(v.strip() for v in values if v.strip()) or _("nothing"),
+                ),
             )
         return None
     return header
@@ -227,7 +236,7 @@ def _check_rows(rows, path: Path, slugs: list[str], problems: Collector) -> list
             continue
         email, why = check_address(row.get("email", "").strip())
         if why:
-            problems.error(path, line, "email", f"invalid address: {why}")
+            problems.error(path, line, "email", _("invalid address: {why}").format(why=why))
         send = _check_send(row.get("send", ""), path, line, slugs, problems)
         if email is not None:
             key = email.lower()
@@ -236,8 +245,10 @@ def _check_rows(rows, path: Path, slugs: list[str], problems: Collector) -> list
                     path,
                     line,
                     "email",
-                    f"{email} is already on line {first_seen[key]} "
-                    "(addresses are compared without regard to case)",
+                    _(
+                        "{email} is already on line {line} (addresses are compared without "
+                        "regard to case)"
+                    ).format(email=email, line=first_seen[key]),
                 )
                 continue
             first_seen[key] = line
@@ -259,18 +270,31 @@ def _check_send(
     value: str, path: Path, line: int, slugs: list[str], problems: Collector
 ) -> tuple[str, ...] | None:
     # Spaces separate documents; commas too, because people type "booklet, mobilites".
-    words = [w.lower() for w in re.split(r"[\s,;]+", value) if w]
+    # Case and accents do not matter ("Mobilités", "Livret"); "livret" is the booklet.
+    words = [SYNONYMS.get(fold(w), fold(w)) for w in re.split(r"[\s,;]+", value) if w]
     if not words:
         problems.error(
-            path, line, "send", f"empty: name at least one document among {', '.join(slugs)}"
+            path,
+            line,
+            "send",
+            _("empty: name at least one document among {documents}").format(
+                documents=", ".join(slugs)
+            ),
         )
         return None
     unknown = [w for w in words if w not in slugs]
     for word in unknown:
         close = difflib.get_close_matches(word, slugs, n=1)
-        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        message = (
+            _('unknown document "{word}" (did you mean "{close}"?); valid: {documents}')
+            if close
+            else _('unknown document "{word}"; valid: {documents}')
+        )
         problems.error(
-            path, line, "send", f'unknown document "{word}"{hint}; valid: {", ".join(slugs)}'
+            path,
+            line,
+            "send",
+            message.format(word=word, close=close[0] if close else "", documents=", ".join(slugs)),
         )
     if unknown:
         return None

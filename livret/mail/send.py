@@ -1,10 +1,17 @@
 """Stage 6 — SMTP: one connection for the whole run, retries, pacing, and the fate of each
 message (sent, refused, failed, or unknown).
 
-The transaction is written out (MAIL, RCPT, DATA, data, reply) instead of calling
-`smtplib.SMTP.sendmail`, because the journal needs to know *where* it stopped: a failure
-before the end-of-data marker has gone out means the server has nothing (safe to retry),
-while a lost reply after it means the message may well have been delivered (unknown).
+The transaction is written out with smtplib's public commands (mail, rcpt, docmd("DATA"),
+send, getreply) instead of one `sendmail` call, because the journal needs to know *where* it
+stopped: a failure before the end-of-data marker has gone out means the server has nothing
+(safe to retry), while a lost reply after it means the message may well have been delivered
+(unknown).
+
+Every wait on the server is bounded by a deadline, not per read: socket time-outs alone let a
+server that trickles its reply one byte at a time hold a run for ever. A watchdog thread shuts
+the connection's socket down when a command (connection, greeting, TLS, login, each command,
+the message data) has not completed within `timeout` seconds — plus the time the message data
+needs at 50 kB/s — and the attempt then fails like any lost connection.
 """
 
 from __future__ import annotations
@@ -13,12 +20,18 @@ import functools
 import smtplib
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import Problem
+from ..i18n import _
+from .compose import dot_stuff
 from .settings import Settings
+
+MIN_DATA_RATE = 50_000  # bytes per second: the data phase's deadline grows with the message
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,100 @@ def _reply(code: int, message: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}".strip()
 
 
+class _DeferredConnect(smtplib.SMTP):
+    """smtplib connects inside its constructor, where no deadline can reach the socket; the
+    host must still go to the constructor (STARTTLS and SSL check the certificate against
+    it). So the constructor's call to the public `connect()` is skipped, and Sender calls
+    `connect()` itself under the watchdog."""
+
+    _constructed = False
+
+    def connect(self, host: str = "localhost", port: int = 0, source_address=None):
+        if not self._constructed:
+            self._constructed = True
+            return 220, b"connect deferred"
+        return super().connect(host, port, source_address)
+
+
+class _SMTP(_DeferredConnect):
+    pass
+
+
+class _SMTP_SSL(_DeferredConnect, smtplib.SMTP_SSL):
+    pass
+
+
+class Watchdog:
+    """Shuts a socket down when the command in progress passes its deadline.
+
+    One thread for the whole run. `arm()` only wakes it when it sleeps without a deadline or
+    past the new one: deadlines only move forward, so most commands cost a lock, no wake-up.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._target: socket.socket | None = None
+        self._wakes_at: float | None = None  # None: sleeps until notified
+        self._stopped = False
+        self.expired = False
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def limit(self, seconds: float, sock_of: Callable[[], socket.socket | None]) -> Iterator[None]:
+        """Within this block, the socket `sock_of()` is shut down after `seconds`."""
+        self.arm(seconds, sock_of)
+        try:
+            yield
+        finally:
+            self.disarm()
+
+    def arm(self, seconds: float, sock_of: Callable[[], socket.socket | None]) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="livret-smtp-deadline")
+            self._thread.daemon = True
+            self._thread.start()
+        with self._cond:
+            self._deadline = time.monotonic() + seconds
+            self._sock_of = sock_of
+            self.expired = False
+            if self._wakes_at is None or self._wakes_at > self._deadline:
+                self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._deadline = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._deadline is None:
+                    self._wakes_at = None
+                    self._cond.wait()
+                    continue
+                now = time.monotonic()
+                if now < self._deadline:
+                    self._wakes_at = self._deadline
+                    self._cond.wait(self._deadline - now)
+                    continue
+                self._deadline = None
+                self.expired = True
+                sock = self._sock_of()
+                if sock is not None:
+                    try:  # the blocked read or write in the sender's thread returns at once
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+
 class Sender:
     """Sends messages over one SMTP connection, opened on first use and reused; a failed
     connection is dropped and the next attempt opens a new one."""
@@ -82,7 +189,9 @@ class Sender:
         self.clock = clock
         self.smtp: smtplib.SMTP | None = None
         self.connections = 0  # opened in this run (tests, report)
+        self._used = False  # the open connection already carried a transaction
         self._last_start: float | None = None
+        self.watchdog = Watchdog()
 
     @property
     def where(self) -> str:
@@ -94,21 +203,22 @@ class Sender:
         self,
         sender: str,
         recipients: Sequence[str],
-        chunks: Sequence[bytes],
-        on_data: Callable[[], Callable[[], None]],
+        message: bytes,
+        on_data: Callable[[], None],
         on_not_sent: Callable[[str], None],
         while_waiting: Callable[[], None] = lambda: None,
     ) -> Outcome:
-        """Deliver one message, retrying temporary failures with exponential backoff.
+        """Deliver one message (its bytes, not yet dot-stuffed), retrying temporary failures
+        with exponential backoff.
 
-        `chunks` are the dot-stuffed message. `on_data` runs once the server has accepted
-        MAIL FROM (the journal starts recording "sending") and returns a function that
-        returns once that record is on disk: it is called before the end-of-data marker.
-        `on_not_sent` runs when an attempt that got that far is known not to have delivered
-        (the journal goes back to "pending"). `while_waiting` runs while the server digests
-        the message, before its reply is read: time to build the next one.
+        `on_data` runs after the message's body went out and before its end-of-data marker
+        (the journal records "sending", on disk when it returns). `on_not_sent` runs when an
+        attempt that got that far is known not to have delivered (the journal goes back to
+        "pending"). `while_waiting` runs while the server digests the message, before its
+        reply is read: time to build the next one.
         """
         s = self.settings
+        data = dot_stuff(message)
         delay = s.backoff
         attempt = 1
         free_reconnect = True
@@ -116,15 +226,15 @@ class Sender:
             self._pace()
             data_started = False
 
-            def started():
+            def started() -> None:
                 nonlocal data_started
                 data_started = True
-                return on_data()
+                on_data()
 
             try:
                 smtp = self._connection()
                 return self._transaction(
-                    smtp, sender, recipients, chunks, started, while_waiting, attempt
+                    smtp, sender, recipients, data, started, while_waiting, attempt
                 )
             except _Temporary as exc:
                 if exc.drop:
@@ -143,12 +253,28 @@ class Sender:
     def close(self) -> None:
         if self.smtp is not None:
             try:
-                self.smtp.quit()
+                with self._limit():
+                    self.smtp.quit()
             except (smtplib.SMTPException, OSError):
                 pass
             self._drop()
+        self.watchdog.stop()
 
     # -- connection -------------------------------------------------------------------------
+
+    def _limit(self, extra: float = 0.0):
+        """The deadline of one command on the current connection."""
+        return self.watchdog.limit(self.settings.timeout + extra, self._sock)
+
+    def _sock(self) -> socket.socket | None:
+        return self.smtp.sock if self.smtp is not None else None
+
+    def _lost(self, exc: BaseException) -> str:
+        if self.watchdog.expired:
+            return _("no complete answer within {seconds} s (time-out)").format(
+                seconds=f"{self.settings.timeout:g}"
+            )
+        return _("connection lost: {error}").format(error=exc or type(exc).__name__)
 
     def _pace(self) -> None:
         rate = self.settings.rate
@@ -174,93 +300,105 @@ class Sender:
             return self.smtp
         s = self.settings
         context = ssl.create_default_context(cafile=str(s.cafile) if s.cafile else None)
-        smtp = None
+        # Created unconnected (see _DeferredConnect), so that the watchdog can reach the
+        # socket while connecting and reading the greeting.
+        if s.security == "ssl":
+            self.smtp = _SMTP_SSL(
+                s.host, s.effective_port, _local_hostname(), timeout=s.timeout, context=context
+            )
+        else:
+            self.smtp = _SMTP(s.host, s.effective_port, _local_hostname(), timeout=s.timeout)
+        self._used = False
+        smtp = self.smtp
         try:
-            if s.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    s.host,
-                    s.effective_port,
-                    local_hostname=_local_hostname(),
-                    timeout=s.timeout,
-                    context=context,
-                )
-            else:
-                smtp = smtplib.SMTP(
-                    s.host, s.effective_port, local_hostname=_local_hostname(), timeout=s.timeout
-                )
+            with self._limit():
+                smtp.connect(s.host, s.effective_port)
             self.connections += 1
-            # A message goes out as several writes (headers, shared attachment bytes, end
-            # marker); with Nagle's algorithm the last small one waits for the server's delayed
-            # ACK of the previous ones: up to 40 ms per message for nothing.
+            # A message goes out as two writes (body, end marker); with Nagle's algorithm the
+            # small last one waits for the server's delayed ACK: up to 40 ms per message.
+            assert smtp.sock is not None  # connected
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            smtp.ehlo_or_helo_if_needed()
+            with self._limit():
+                smtp.ehlo_or_helo_if_needed()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
                     raise Fatal(
                         self._problem(
-                            "the server does not offer STARTTLS; set security: ssl if it expects "
-                            "TLS from the start, or none for a relay on this machine"
+                            _(
+                                "the server does not offer STARTTLS; set security: ssl if it "
+                                "expects TLS from the start, or none for a relay on this machine"
+                            )
                         )
                     )
-                smtp.starttls(context=context)
-                smtp.ehlo()
+                with self._limit():
+                    smtp.starttls(context=context)
+                with self._limit():
+                    smtp.ehlo()
             if s.user:
                 if not smtp.has_extn("auth"):
                     raise Fatal(
                         self._problem(
-                            "the server offers no authentication (AUTH) on this connection; "
-                            "remove user, or check security"
+                            _(
+                                "the server offers no authentication (AUTH) on this connection; "
+                                "remove user, or check security"
+                            )
                         )
                     )
-                smtp.login(s.user, s.password or "")
+                with self._limit():
+                    smtp.login(s.user, s.password or "")
         except Fatal:
-            self._close_quietly(smtp)
+            self._drop()
             raise
         except ssl.SSLCertVerificationError as exc:
-            self._close_quietly(smtp)
+            self._drop()
             raise Fatal(
                 self._problem(
-                    f"the server's TLS certificate could not be verified ({exc.verify_message}); "
-                    "for a relay with a private certificate authority, give its certificate with "
-                    "--cafile (or cafile: in mail.yaml)"
+                    _(
+                        "the server's TLS certificate could not be verified ({reason}); for a "
+                        "relay with a private certificate authority, give its certificate with "
+                        "--cafile (or cafile: in mail.yaml)"
+                    ).format(reason=exc.verify_message)
                 )
             ) from None
         except ssl.SSLError as exc:
-            self._close_quietly(smtp)
-            raise Fatal(self._problem(f"TLS failed: {exc.reason or exc}")) from None
+            self._drop()
+            if self.watchdog.expired:
+                raise _Temporary(self._lost(exc), drop=True, connect=True) from None
+            raise Fatal(
+                self._problem(_("TLS failed: {reason}").format(reason=exc.reason or exc))
+            ) from None
         except smtplib.SMTPAuthenticationError as exc:
-            self._close_quietly(smtp)
+            self._drop()
             raise Fatal(
                 self._problem(
-                    f"authentication refused for user {s.user}: {_reply(exc.smtp_code, exc.smtp_error)}"
-                    " (check user and LIVRET_SMTP_PASSWORD)"
+                    _(
+                        "authentication refused for user {user}: {reply} (check user and "
+                        "LIVRET_SMTP_PASSWORD)"
+                    ).format(user=s.user, reply=_reply(exc.smtp_code, exc.smtp_error))
                 )
             ) from None
         except smtplib.SMTPResponseException as exc:
-            self._close_quietly(smtp)
+            self._drop()
             reply = _reply(exc.smtp_code, exc.smtp_error)
             if 400 <= exc.smtp_code < 500:
                 raise _Temporary(
-                    f"connection refused for now: {reply}", exc.smtp_code, drop=True, connect=True
+                    _("connection refused for now: {reply}").format(reply=reply),
+                    exc.smtp_code,
+                    drop=True,
+                    connect=True,
                 ) from None
-            raise Fatal(self._problem(f"the server refused the connection: {reply}")) from None
+            raise Fatal(
+                self._problem(_("the server refused the connection: {reply}").format(reply=reply))
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
-            self._close_quietly(smtp)
+            self._drop()
+            why = self._lost(exc) if self.watchdog.expired else (exc or type(exc).__name__)
             raise _Temporary(
-                f"cannot connect to {s.server}: {exc or type(exc).__name__}",
+                _("cannot connect to {server}: {error}").format(server=s.server, error=why),
                 drop=True,
                 connect=True,
             ) from None
-        self.smtp = smtp
         return smtp
-
-    @staticmethod
-    def _close_quietly(smtp) -> None:
-        if smtp is not None:
-            try:
-                smtp.close()
-            except OSError:
-                pass
 
     def _problem(self, message: str) -> Problem:
         return Problem(self.where, None, None, message)
@@ -268,33 +406,23 @@ class Sender:
     # -- one transaction ---------------------------------------------------------------------
 
     def _transaction(
-        self, smtp, sender, recipients, chunks, on_data, while_waiting, attempt
+        self, smtp, sender, recipients, data, on_data, while_waiting, attempt
     ) -> Outcome:
-        reused = self.connections > 0 and getattr(smtp, "_livret_used", False)
-        smtp._livret_used = True
+        reused, self._used = self._used, True
         try:
-            code, message = smtp.mail(sender)
+            with self._limit():
+                code, message = smtp.mail(sender)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _Temporary(f"connection lost: {exc}", drop=True, stale=reused) from None
+            raise _Temporary(self._lost(exc), drop=True, stale=reused) from None
         if code != 250:
             return self._refusal(smtp, code, message, attempt, "sender")
-        # The journal's "sending" record goes to disk in the background from here on (RCPT,
-        # DATA and the message travel meanwhile), and must be there before the end-of-data
-        # marker: from then on the server may deliver. Not before MAIL is accepted, so that a
-        # run stopped before that leaves the message plainly unsent.
-        recorded = on_data()
-        try:
-            return self._rest(smtp, recipients, chunks, recorded, while_waiting, attempt)
-        finally:
-            recorded()  # every way out waits: the next journal write must come after this one
-
-    def _rest(self, smtp, recipients, chunks, recorded, while_waiting, attempt) -> Outcome:
         refused = []
         for rcpt in recipients:
             try:
-                code, message = smtp.rcpt(rcpt)
+                with self._limit():
+                    code, message = smtp.rcpt(rcpt)
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                raise _Temporary(f"connection lost: {exc}", drop=True) from None
+                raise _Temporary(self._lost(exc), drop=True) from None
             if code not in (250, 251):
                 refused.append((rcpt, code, message))
         if refused:
@@ -304,38 +432,47 @@ class Sender:
                 _reply(c, m) if r == recipients[0] else f"{r}: {_reply(c, m)}"
                 for r, c, m in refused
             )
-            worst = max(c for _, c, _ in refused)
+            worst = max(c for _r, c, _m in refused)
             return self._refusal(
                 smtp, worst, detail.encode(), attempt, "recipient", preformatted=True
             )
 
         try:
-            code, message = smtp.docmd("DATA")
+            with self._limit():
+                code, message = smtp.docmd("DATA")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _Temporary(f"connection lost: {exc}", drop=True) from None
+            raise _Temporary(self._lost(exc), drop=True) from None
         if code != 354:
             return self._refusal(smtp, code, message, attempt, "data")
-        end = b".\r\n" if chunks and chunks[-1].endswith(b"\r\n") else b"\r\n.\r\n"
+        end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
         try:
-            for chunk in chunks[:-1]:
-                smtp.send(chunk)
-            recorded()
-            smtp.send(chunks[-1] + end if chunks else end)  # the last chunk is small
+            with self._limit(len(data) / MIN_DATA_RATE):
+                smtp.send(data)
+                # From the end marker on, the server may deliver: "sending" must be on disk
+                # first. Recorded now, the fsync overlaps the server's work on the body.
+                on_data()
+                smtp.send(end)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             # The end-of-data marker never left: a server drops an unterminated message.
             raise _Temporary(
-                f"connection lost while sending the message: {exc}", drop=True
+                _("connection lost while sending the message: {error}").format(
+                    error=self._lost(exc)
+                ),
+                drop=True,
             ) from None
         while_waiting()
         try:
-            code, message = smtp.getreply()
+            with self._limit():
+                code, message = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             return Outcome(
                 "unknown",
                 None,
-                f"the connection ended after the whole message was sent, before the "
-                f"server's reply ({exc}); it may or may not have been delivered",
+                _(
+                    "the connection ended after the whole message was sent, before the "
+                    "server's reply ({error}); it may or may not have been delivered"
+                ).format(error=self._lost(exc)),
                 attempt,
             )
         if code == 250:
@@ -348,7 +485,8 @@ class Sender:
         reply = message.decode("utf-8", "replace") if preformatted else _reply(code, message)
         if not after_data:
             try:
-                smtp.rset()
+                with self._limit():
+                    smtp.rset()
             except (smtplib.SMTPException, OSError):
                 self._drop()
         if code == 421:  # the server is closing this connection
@@ -359,4 +497,8 @@ class Sender:
             return Outcome("refused", code, reply, attempt)
         # Not a valid SMTP reply at this point: the server is confused; start afresh.
         self._drop()
-        raise _Temporary(f"unexpected reply to {stage}: {reply}", code, drop=True)
+        raise _Temporary(
+            _("unexpected reply to {stage}: {reply}").format(stage=stage, reply=reply),
+            code,
+            drop=True,
+        )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from pathlib import Path
+from typing import Any
 
+from .. import fields as f
 from ..errors import Collector, LivretError, Problem, display_path
-from ..reader import read_yaml
-from .recipients import check_address, line_break_problem
+from ..i18n import _
+from ..reader import Located, read_yaml
 
 PASSWORD_ENV = "LIVRET_SMTP_PASSWORD"
 DEFAULT_CONFIG = Path("mail.yaml")
@@ -55,155 +57,35 @@ class Settings:
         return f"{self.host}:{self.effective_port}"
 
 
-# name in mail.yaml and on the command line → (Settings field, parser)
-def _text(value, name):
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a non-empty text")
-    why = line_break_problem(value)
-    if why:
-        raise ValueError(why)
-    return value.strip()
-
-
-def _host(value, name):
-    value = _text(value, name)
-    if any(c.isspace() for c in value) or "/" in value:
-        raise ValueError(f'"{value}" is not a host name')
-    return value
-
-
-def _int_range(lo, hi):
-    def parse(value, name):
-        if isinstance(value, bool):
-            raise ValueError("must be a whole number")
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValueError(f'"{value}" is not a whole number') from None
-        if not lo <= number <= hi:
-            raise ValueError(f"must be between {lo} and {hi}")
-        return number
-
-    return parse
-
-
-def _positive(allow_zero: bool):
-    def parse(value, name):
-        if isinstance(value, bool):
-            raise ValueError("must be a number")
-        try:
-            number = float(str(value).strip().replace(",", "."))
-        except ValueError:
-            raise ValueError(f'"{value}" is not a number') from None
-        if number < 0 or (number == 0 and not allow_zero) or number != number:
-            raise ValueError("must be a positive number")
-        return number
-
-    return parse
-
-
-def _rate(value, name):
-    number = _positive(True)(value, name)
-    return None if number == 0 else number
-
-
-def _security(value, name):
-    value = str(value).strip().lower()
-    if value not in SECURITY:
-        raise ValueError(f'"{value}" is not one of {", ".join(SECURITY)}')
-    return value
-
-
-def _path(value, name):
-    return Path(_text(value, name))
-
-
-def _address(value, name):
-    """An address with an optional display name: `Club des territoires <club@example.org>`."""
-    value = _text(value, name)
-    display, addr = "", value
-    match = re.fullmatch(r"(.*?)\s*<([^<>]*)>", value)
-    if match:
-        display, addr = match.group(1).strip(), match.group(2).strip()
-        if len(display) >= 2 and display[0] == display[-1] == '"':
-            display = display[1:-1]
-    address, why = check_address(addr)
-    if why:
-        raise ValueError(f"invalid address: {why}")
-    return Address(display_name=display, addr_spec=address)
-
-
-def _addresses(value, name):
-    items = value if isinstance(value, list) else str(value).split(",")
-    return tuple(_address(item, name) for item in items if str(item).strip())
-
-
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "o": 1,
-    "k": 1000,
-    "kb": 1000,
-    "ko": 1000,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mo": 1000**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "go": 1000**3,
-    "gib": 1024**3,
+# Every setting, as in mail.yaml and as a flag (--name): the Settings field it sets and its
+# validator from livret.fields, the one field framework of livret (content and settings).
+OPTIONS: dict[str, tuple[str, f.Validator]] = {
+    "host": ("host", f.host),
+    "port": ("port", f.port),
+    "security": ("security", f.choice(SECURITY)),
+    "user": ("user", f.header_text),
+    "from": ("sender", f.mailbox),
+    "reply-to": ("reply_to", f.mailbox),
+    "bcc": ("bcc", f.mailbox_list),
+    "rate": ("rate", f.non_negative_number),  # 0: no limit
+    "cafile": ("cafile", f.path),
+    "timeout": ("timeout", f.positive_number),
+    "max-size": ("max_size", f.size),
+    "attempts": ("attempts", f.whole_number(1, 20)),
+    "backoff": ("backoff", f.non_negative_number),
+    "backoff-max": ("backoff_max", f.non_negative_number),
+    "templates": ("templates", f.path),
+    "journal": ("journal", f.path),
 }
-
-
-def parse_size(value, name="max-size") -> int:
-    """`10MB`, `10 Mo`, `7.5M`, `10MiB` or a number of bytes → bytes (MB = 1,000,000)."""
-    match = re.fullmatch(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*([A-Za-z]*)\s*", str(value))
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in _UNITS:
-        raise ValueError(f'"{value}" is not a size like 10MB, 500kB or 10485760')
-    size = int(float(match.group(1).replace(",", ".")) * _UNITS[unit])
-    if size < 1000:
-        raise ValueError("must be at least 1kB")
-    return size
-
-
-OPTIONS = {
-    "host": ("host", _host),
-    "port": ("port", _int_range(1, 65535)),
-    "security": ("security", _security),
-    "user": ("user", _text),
-    "from": ("sender", _address),
-    "reply-to": ("reply_to", _address),
-    "bcc": ("bcc", _addresses),
-    "rate": ("rate", _rate),
-    "cafile": ("cafile", _path),
-    "timeout": ("timeout", _positive(False)),
-    "max-size": ("max_size", parse_size),
-    "attempts": ("attempts", _int_range(1, 20)),
-    "backoff": ("backoff", _positive(True)),
-    "backoff-max": ("backoff_max", _positive(True)),
-    "templates": ("templates", _path),
-    "journal": ("journal", _path),
-}
+SPEC = {name: (validator, False) for name, (_target, validator) in OPTIONS.items()}
 # Options that have a flag; the others (bcc, backoff-max) are rare enough for mail.yaml only.
-FLAGS = (
-    "host",
-    "port",
-    "security",
-    "user",
-    "from",
-    "reply-to",
-    "rate",
-    "cafile",
-    "timeout",
-    "max-size",
-    "attempts",
-    "backoff",
-    "templates",
-    "journal",
-)
+FLAGS = tuple(name for name in OPTIONS if name not in ("bcc", "backoff-max"))
+PASSWORD_KEYS = ("password", "pass", "passwd", "smtp-password")
+
+
+def parse_size(value: object) -> int | None:
+    """`10MB`, `10 Mo`, `7,5M`, `10MiB` or a number of bytes → bytes; None if not a size."""
+    return f.parse_size(value)
 
 
 def flag_dest(name: str) -> str:
@@ -212,14 +94,16 @@ def flag_dest(name: str) -> str:
 
 
 def load_settings(
-    config: Path | None, overrides: dict[str, object] | None = None, environ=None
+    config: Path | None,
+    overrides: dict[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Settings from `config` (default `mail.yaml`, which may be absent), then `overrides`
     (flag name → value as typed, None meaning "not given"), then the password from the
     environment. Every problem is reported at once."""
-    environ = os.environ if environ is None else environ
+    env = os.environ if environ is None else environ
     problems = Collector()
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     path = DEFAULT_CONFIG if config is None else Path(config)
     if config is not None or path.exists():
         if not path.is_file():
@@ -227,60 +111,75 @@ def load_settings(
                 path,
                 None,
                 None,
-                "settings file not found (copy mail.example.yaml "
-                "to mail.yaml, or drop --config to use the defaults)",
+                _(
+                    "settings file not found (copy mail.example.yaml to mail.yaml, or drop "
+                    "--config to use the defaults)"
+                ),
             )
         else:
-            _from_file(path, values, problems)
-    for name, raw in (overrides or {}).items():
-        if message := _set(values, name, raw):
-            problems.error(COMMAND_LINE, None, f"--{name}", message)
+            values.update(_from_file(path, problems))
+    values.update(_from_flags(overrides or {}, problems))
     problems.raise_if_errors()
-    password = environ.get(PASSWORD_ENV) or None
-    settings = replace(Settings(), **values, password=password)
+    if values.get("rate") == 0:
+        values["rate"] = None
+    settings = replace(Settings(), **values, password=env.get(PASSWORD_ENV) or None)
     if settings.cafile is not None and not settings.cafile.is_file():
         raise LivretError(
-            Problem(display_path(settings.cafile), None, "cafile", "CA certificate file not found")
+            Problem(
+                display_path(settings.cafile), None, "cafile", _("CA certificate file not found")
+            )
         )
     return settings
 
 
-def _from_file(path: Path, values: dict, problems: Collector) -> None:
+def _clean(checked: dict | None) -> dict[str, object]:
+    """check_fields' result (setting name → value) → Settings field → value, given only."""
+    return {OPTIONS[name][0]: v for name, v in (checked or {}).items() if v is not None}
+
+
+def _from_file(path: Path, problems: Collector) -> dict[str, object]:
     src = read_yaml(path, problems)
     if src is None or src.data is None:
-        return
+        return {}
     if not isinstance(src.data, dict):
-        problems.error(path, src.start_line, None, "settings must be 'name: value' lines")
-        return
+        problems.error(path, src.start_line, None, _("settings must be 'name: value' lines"))
+        return {}
+    # Names are forgiving (Max_Size, max-size): normalised, each keeping its line.
+    data: dict[str, object] = {}
+    lines: dict[str, int] = {}
     for key, raw in src.data.items():
         name = str(key).strip().lower().replace("_", "-")
-        line = src.line(str(key))
-        if name in ("password", "pass", "passwd", "smtp-password"):
+        if name in PASSWORD_KEYS:
             problems.error(
                 path,
-                line,
+                src.line(str(key)),
                 str(key),
-                f"a password is never read from a file: set the environment variable "
-                f"{PASSWORD_ENV} instead, and remove this line",
+                _(
+                    "a password is never read from a file: set the environment variable "
+                    "{variable} instead, and remove this line"
+                ).format(variable=PASSWORD_ENV),
             )
             continue
-        if name not in OPTIONS:
-            problems.error(path, line, str(key), f"unknown setting; valid: {', '.join(OPTIONS)}")
-            continue
-        if message := _set(values, name, raw):
-            problems.error(path, line, str(key), message)
+        data[name] = raw
+        lines[name] = src.line(str(key))
+    located = Located(src.path, data, lines, src.start_line)
+    found = Collector()
+    checked = f.check_fields(data, f.Ctx(located, found), SPEC, _("mail settings"))
+    problems.problems += sorted(found.problems, key=lambda p: p.line or 0)  # in file order
+    return _clean(checked)
 
 
-def _set(values: dict, name: str, raw) -> str | None:
-    """Parse one setting, from the file or a flag (None: not given); return what is wrong."""
-    if raw is None:
-        return None
-    target, parse = OPTIONS[name]
-    try:
-        values[target] = parse(raw, name)
-    except ValueError as exc:
-        return str(exc)
-    return None
+def _from_flags(overrides: dict[str, object], problems: Collector) -> dict[str, object]:
+    given = {name: raw for name, raw in overrides.items() if raw is not None}
+    if not given:
+        return {}
+    found = Collector()
+    checked = f.check_fields(
+        given, f.Ctx(Located(Path(COMMAND_LINE), given), found), SPEC, _("mail settings")
+    )
+    for p in found.problems:  # on the command line, a flag has no line
+        problems.problems.append(Problem(COMMAND_LINE, None, f"--{p.field}", p.message))
+    return _clean(checked)
 
 
 def check_for_sending(settings: Settings) -> None:
@@ -293,8 +192,9 @@ def check_for_sending(settings: Settings) -> None:
                 COMMAND_LINE,
                 None,
                 None,
-                f"user {settings.user} is set but {PASSWORD_ENV} is not: "
-                f"export {PASSWORD_ENV}=… before sending",
+                _(
+                    "user {user} is set but {variable} is not: export {variable}=… before sending"
+                ).format(user=settings.user, variable=PASSWORD_ENV),
             )
         )
     if settings.user and settings.security == "none" and not _is_loopback(settings.host):
@@ -303,8 +203,10 @@ def check_for_sending(settings: Settings) -> None:
                 COMMAND_LINE,
                 None,
                 "security",
-                f"security is none, so the password for {where} would cross the "
-                "network in clear; use starttls or ssl",
+                _(
+                    "security is none, so the password for {server} would cross the "
+                    "network in clear; use starttls or ssl"
+                ).format(server=where),
             )
         )
     if problems:
@@ -322,9 +224,9 @@ def _is_loopback(host: str) -> bool:
 
 def describe(settings: Settings) -> str:
     """A few words for the report; never the password."""
-    parts = [{"none": "no TLS", "starttls": "STARTTLS", "ssl": "TLS"}[settings.security]]
+    parts = [{"none": _("no TLS"), "starttls": "STARTTLS", "ssl": "TLS"}[settings.security]]
     if settings.user:
-        parts.append(f"user {settings.user}")
+        parts.append(_("user {user}").format(user=settings.user))
     if settings.rate:
-        parts.append(f"at most {settings.rate:g}/min")
+        parts.append(_("at most {rate}/min").format(rate=f"{settings.rate:g}"))
     return f"{settings.server} ({', '.join(parts)})"
