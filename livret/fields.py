@@ -37,8 +37,19 @@ def check_email(value: str) -> tuple[str | None, str | None]:
     return found.ascii_email, None
 
 
+# Characters a mail program reads as URL syntax in a mailto: link ("x%40y.org?bcc=…" adds a
+# hidden recipient): valid in an address's local part by RFC 5322, never in one a booklet
+# prints and links.
+URL_SYNTAX = re.compile(r"[%?&=#/!]")
+
+
 def is_email(value: str) -> bool:
     return check_email(value)[0] is not None
+
+
+def is_printable_email(value: str) -> bool:
+    """An address the booklet may print and put in a mailto: link as it is."""
+    return not URL_SYNTAX.search(value) and is_email(value)
 
 
 def is_url(value: str) -> bool:
@@ -132,7 +143,7 @@ def email(value, ctx: Ctx, key: str):
     value = text(value, ctx, key)
     if value is None:
         return None
-    if not is_email(value):
+    if not is_printable_email(value):
         ctx.error(key, f'"{value}" is not an e-mail address')
         return None
     return value

@@ -133,15 +133,10 @@ class _Reader(HTMLParser):
         self.refused.append(("<?", _("HTML processing instructions are not allowed in content")))
 
 
-# Characters a mail program reads as URL syntax in a mailto: (valid in an address's local
-# part by RFC 5322, never in the addresses a booklet prints).
-_URL_SYNTAX = re.compile(r"[%?&=#/!]")
-
-
 def strict_email(address: str) -> bool:
     """An address a `mailto:` can carry as is: no %-escapes, no `?`, `&`, `=` … that a mail
     program would read as extra headers (`x%40y.org?bcc=…`)."""
-    return not _URL_SYNTAX.search(address) and f.is_email(address)
+    return f.is_printable_email(address)
 
 
 def link_problem(href: str, anchors: set[str] | None) -> str | None:
