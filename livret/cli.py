@@ -114,7 +114,10 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(full: bool = False) -> argparse.ArgumentParser:
+    """The command line. `full`: with the mail command's own options (its modules — email,
+    smtplib, ssl… — cost ~50 ms to import: a build, the most frequent command, does not pay
+    for them)."""
     common = _common()
     p = ArgumentParser(
         prog="livret",
@@ -178,10 +181,14 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
     a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
     a.set_defaults(func=cmd_new_action)
-    # `livret mail` is run by livret.mail.cli.main (see main()), like `python -m livret.mail`;
-    # here it is only listed. Its modules (email, smtplib, ssl…) cost ~50 ms to import: a
-    # build, the most frequent command, does not pay for them.
-    sub.add_parser("mail", help="e-mail the PDFs to a recipient list (dry run unless --send)")
+    if full:
+        from .mail import cli as mail_cli
+
+        mail_cli.register(sub, [common])
+    else:
+        sub.add_parser(
+            "mail", help=_("send the booklet and excerpts by e-mail (dry run unless --send)")
+        )
     return p
 
 
@@ -499,16 +506,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     at = _command_at(argv)
     try:
-        if argv[at] == "mail":
-            # One way to run it: `livret mail …` is `python -m livret.mail …`, same exit codes.
-            from .mail.cli import main as mail_main
-
-            # (it knows no --lang: the language is already set.)
-            rest = argv[:at] + argv[at + 1 :]
-            code = mail_main(rest[:-2] if rest[-2:-1] == ["--lang"] else rest)
-        else:
-            args = parser().parse_args(argv)
-            code = args.func(args)
+        # One way to run mail: `python -m livret.mail …` is `livret mail …`, same exit codes.
+        full = argv[at] in ("mail", "-h", "--help")
+        args = parser(full=full).parse_args(argv)
+        code = args.func(args)
         sys.stdout.flush()  # a closed pipe is seen here, not at exit
         return code
     except LivretError as exc:
