@@ -42,6 +42,14 @@ def is_backup_file(name: str) -> bool:
     return bool(BACKUP_FILE.match(name))
 
 
+# A line Markdown prints as text: no <, [, & or @ (links, images, HTML, references,
+# addresses), nor a block marker at its start (lists, quotes, headings, code). Most YAML
+# values are such lines: they skip the Markdown conversion in check_markdown.
+PLAIN_LINE = re.compile(r"^(?![\s>*+#=-]|\d+[.)])[^<\[&@>\n\r`]*$")
+# Paragraphs and lists at most four levels deep, with none of those characters.
+PLAIN_BLOCK = re.compile(r"^(?!.*^[ \t]{17})[^<\[&@>`]*\Z", re.S | re.M)
+
+
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "section"
@@ -56,6 +64,8 @@ def check_markdown(
     inline: bool = False,
 ) -> None:
     """What the booklet would print from `text` follows the content policy (policy.py)."""
+    if (PLAIN_LINE if inline else PLAIN_BLOCK).match(text):
+        return  # text without any character that makes a link, an image or HTML
     try:
         html = markup.html_of(text, inline=inline)
     except RecursionError:
