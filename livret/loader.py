@@ -50,6 +50,37 @@ PLAIN_LINE = re.compile(r"^(?![\s>*+#=-]|\d+[.)])[^<\[&@>\n\r`]*$")
 PLAIN_BLOCK = re.compile(r"^(?!.*^[ \t]{17})[^<\[&@>`]*\Z", re.S | re.M)
 
 
+# Python-Markdown's link parsing, and html.parser (Markdown's and ours), take time growing with
+# the square of some inputs: thousands of "[" in one paragraph, or "<tag" never closed before
+# the next "<". No booklet needs either; both are refused, after a linear scan, before any
+# parser sees them.
+MAX_BRACKETS = 100
+MAX_TAGS = 200  # raw HTML tags in one text: a few <br> or <sup>, never thousands
+_OPEN_TAG = re.compile(r"<[A-Za-z!/?][^<>]*(>)?")
+
+
+def unbounded(text: str) -> tuple[int, str] | None:
+    """(0-based line, why) when `text` would make the Markdown or HTML parsers slow; or None."""
+    line = 0
+    for block in re.split(r"(\n[ \t]*\n)", text):
+        if block.count("[") > MAX_BRACKETS:
+            return line, _(
+                "more than {max} « [ » in one paragraph: write fewer links or brackets"
+            ).format(max=MAX_BRACKETS)
+        line += block.count("\n")
+    for count, m in enumerate(_OPEN_TAG.finditer(text)):
+        if count == MAX_TAGS:
+            return text.count("\n", 0, m.start()), _(
+                "more than {max} HTML tags in one text: write it in Markdown"
+            ).format(max=MAX_TAGS)
+        if m.group(1) is None:
+            return text.count("\n", 0, m.start()), _(
+                "« {start} » opens an HTML tag that is not closed by « > »: write the text "
+                "without « < », or close the tag"
+            ).format(start=m.group()[:20])
+    return None
+
+
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "section"
@@ -66,6 +97,11 @@ def check_markdown(
     """What the booklet would print from `text` follows the content policy (policy.py)."""
     if (PLAIN_LINE if inline else PLAIN_BLOCK).match(text):
         return  # text without any character that makes a link, an image or HTML
+    refused = unbounded(text)
+    if refused is not None:
+        n, message = refused
+        policy.problems.error(path, first_line + n, field, message)
+        return
     try:
         html = markup.html_of(text, inline=inline)
     except RecursionError:
