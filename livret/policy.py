@@ -267,7 +267,7 @@ class Policy:
 
     def _decode(self, image: Path) -> str | None:
         """None if the whole picture decodes; the digest is of these very bytes."""
-        from PIL import Image
+        from PIL import Image, ImageFile
 
         try:
             data = image.read_bytes()
@@ -276,6 +276,10 @@ class Policy:
                 name=image.name, why=exc.strerror or exc
             )
         self.problems.digests[image] = hashlib.sha256(data).hexdigest()
+        # WeasyPrint, once imported (watch, a one-process build), makes Pillow accept
+        # truncated files (ImageFile.LOAD_TRUNCATED_IMAGES): here they must fail.
+        lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -296,6 +300,8 @@ class Policy:
             return _(
                 'image "{name}" cannot be read as a picture (truncated or damaged?): {why}'
             ).format(name=image.name, why=str(exc) or type(exc).__name__)
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = lenient
         return None
 
     def finish(self, anchors_for) -> None:
