@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all build check lint test bench watch clean sysdeps i18n
+.PHONY: all build check lint test bench watch clean sysdeps i18n conformance
 
 all: build
 
@@ -30,8 +30,15 @@ lint: $(STAMP)
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
+# Every core (pytest-xdist); the tests of the session build share one worker (loadgroup), so
+# the booklet and excerpts are built once. PYTEST_ARGS='-m "not slow"' skips the slow ones.
+PYTEST_ARGS ?=
 test: sysdeps $(STAMP)
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+
+# veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
+conformance: sysdeps $(STAMP)
+	@$(BIN)/python -m livret.conformance --build output/conformance
 
 bench: sysdeps $(STAMP)
 	@$(BIN)/python benchmarks/bench_build.py

@@ -16,9 +16,12 @@ discarding every message), so the figures measure the client, not a network:
                     virtualenv of its own (created under /tmp on first use; --mailmerge-venv).
                     Throughput of 2 ÷ throughput of 3.                   goal: ≥ 1×
   4. CPU            client CPU time per message (user + system), for 1, 2 and 3
-  5. memory         peak RSS of a child process running `mail --send` for --memory-recipients
-                    (1,000) and, for comparison, for --recipients (200): flat means messages are
-                    not kept in memory
+  5. memory         peak RSS of a fresh child process (subprocess, exec'd: nothing inherited
+                    from this one) running `mail --send` for --memory-recipients (1,000) and,
+                    for comparison, for --recipients (200): flat means messages are not kept in
+                    memory. Read from the child's own /proc/self/status (VmHWM) just before it
+                    exits: ru_maxrss would not do, Linux carries it across fork and exec, so a
+                    child of this (large) process would report this process's peak.
 
 Each of the --recipients (200) people gets one theme excerpt, the themes in turn: the real PDFs
 of output/ when output/manifest.json lists them and they are intact (run the build first), or
@@ -36,7 +39,6 @@ import hashlib
 import io
 import json
 import os
-import resource
 import shutil
 import smtplib
 import statistics
@@ -48,6 +50,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+os.environ["LIVRET_LANG"] = "en"  # the report lines are parsed below; children inherit it
 PYTHON = sys.executable
 MAILMERGE_VERSION = "2.3.0"
 SENDER = "club-des-territoires@example.org"
@@ -60,10 +63,12 @@ def log(*args) -> None:
 # -- the sink (runs in its own process: `bench_mail.py --sink PORT`) ----------------------------
 
 
-def sink_main(port: int) -> None:
+def sink_main() -> None:
+    """An aiosmtpd sink on a port the kernel picks (port 0) and reports: no bind-close-reuse."""
+    import asyncio
     import signal
 
-    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
 
     class Sink:
         count = 0
@@ -75,24 +80,26 @@ def sink_main(port: int) -> None:
         async def handle_VRFY(self, server, session, envelope, address):
             return f"252 {Sink.count}"
 
-    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
-    controller.start()
-    print("ready", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (controller.stop(), sys.exit(0)))
-    while True:
-        signal.pause()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    handler = Sink()
+    server = loop.run_until_complete(
+        loop.create_server(lambda: SMTP(handler), host="127.0.0.1", port=0)
+    )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    loop.run_forever()
 
 
 class SinkProcess:
     def __init__(self):
-        with contextlib.closing(__import__("socket").socket()) as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         self.proc = subprocess.Popen(
-            [PYTHON, __file__, "--sink", str(self.port)], stdout=subprocess.PIPE, text=True
+            [PYTHON, __file__, "--sink"], stdout=subprocess.PIPE, text=True
         )
-        if self.proc.stdout.readline().strip() != "ready":
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
             raise SystemExit("the SMTP sink did not start")
+        self.port = int(line)
 
     def count(self) -> int:
         with smtplib.SMTP("127.0.0.1", self.port, local_hostname="bench") as smtp:
@@ -152,6 +159,7 @@ def mail_argv(work: Path, csv: Path, port: int, journal: Path) -> list[str]:
         "--recipients",
         str(csv),
         "--send",
+        "--yes",
         "--host",
         "127.0.0.1",
         "--port",
@@ -191,7 +199,7 @@ def prebuilt_messages(work: Path, csv: Path) -> list[tuple[str, bytes]]:
     composer = Composer(
         edition, settings, Templates(), attachments_from_manifest(manifest, work / "output", needed)
     )
-    return [(r.email, composer.render(composer.plan(r))) for r in recipients]
+    return [(r.email, composer.compose(composer.plan(r)).as_bytes()) for r in recipients]
 
 
 def run_bare(messages, port: int) -> tuple[float, float]:
@@ -318,11 +326,15 @@ def child_main(work: Path, n: int, port: int) -> None:
             mail_argv(work, csv, port, work / f"journal-mem-{n}.sqlite"),
             build=fake_build(work / "output"),
         )
-    print(
-        json.dumps(
-            {"code": code, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-        )
-    )
+    print(json.dumps({"code": code, "peak_rss_mb": own_peak_rss_mb()}))
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), which exec resets, unlike ru_maxrss."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise SystemExit("no VmHWM in /proc/self/status (not Linux?)")
 
 
 def peak_rss(work: Path, n: int, port: int) -> float:
@@ -337,7 +349,7 @@ def peak_rss(work: Path, n: int, port: int) -> float:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["code"] != 0:
         raise SystemExit(f"memory child: mail --send exited {result['code']}")
-    return result["maxrss_mb"]
+    return result["peak_rss_mb"]
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -431,7 +443,9 @@ def main() -> int:
         "mailmerge_problem": mm_problem or None,
         "cpu_ms_per_message": {k: (med(k, 1) / n * 1000 if results[k] else None) for k in results},
         "peak_rss_mb": {str(args.memory_recipients): rss_big, str(n): rss_small},
-        "ratio_per_round": [o[0] / b[0] for o, b in zip(results["livret"], results["bare"])],
+        "ratio_per_round": [
+            o[0] / b[0] for o, b in zip(results["livret"], results["bare"], strict=True)
+        ],
         "rounds": args.repeat,
         "failures": failures,
     }
@@ -478,8 +492,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--sink":
-        sink_main(int(sys.argv[2]))
+    if len(sys.argv) == 2 and sys.argv[1] == "--sink":
+        sink_main()
     elif len(sys.argv) == 5 and sys.argv[1] == "--child":
         child_main(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     else:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from . import __version__
 from .errors import LivretError, Problem, printable
-from .i18n import LANGUAGES, ArgumentParser, _, set_language
+from .i18n import LANGUAGES, N_, ArgumentParser, _, ngettext, seconds, set_language, size
 
+STATUS = {"built": N_("built"), "up to date": N_("up to date")}
 COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
 
 
@@ -54,7 +55,7 @@ def take_lang(argv: list[str]) -> list[str]:
 GLOBAL_OPTIONS = ("--content", "--output")
 
 
-def _common(defaults: bool = False) -> argparse.ArgumentParser:
+def _common(defaults: bool = False) -> ArgumentParser:
     """--content and --output (and --lang). The top-level parser holds the defaults; a
     command's own copy sets them only when given after it, so that one given before is kept."""
     p = ArgumentParser(add_help=False)
@@ -64,15 +65,15 @@ def _common(defaults: bool = False) -> argparse.ArgumentParser:
         "--content",
         type=Path,
         default=Path("content") if defaults else argparse.SUPPRESS,
-        metavar="DIR",
-        help="content folder (default: content)",
+        metavar=_("DIR"),
+        help=_("content folder (default: content)"),
     )
     p.add_argument(
         "--output",
         type=Path,
         default=Path("output") if defaults else argparse.SUPPRESS,
-        metavar="DIR",
-        help="output folder (default: output)",
+        metavar=_("DIR"),
+        help=_("output folder (default: output)"),
     )
     return p
 
@@ -82,36 +83,40 @@ def _selection(p: argparse.ArgumentParser) -> None:
         "--theme",
         action="append",
         default=[],
-        metavar="SLUG",
-        help="build this theme's excerpt (repeatable)",
+        metavar=_("SLUG"),
+        help=_("build this theme's excerpt (repeatable)"),
     )
     p.add_argument(
         "--action",
         action="append",
         default=[],
-        metavar="SLUG",
-        help="build this action's sheet (repeatable)",
+        metavar=_("SLUG"),
+        help=_("build this action's sheet (repeatable)"),
     )
     p.add_argument(
         "--only",
         choices=("booklet", "themes", "actions"),
         action="append",
-        help="build only this kind of output (repeatable)",
+        help=_("build only this kind of output (repeatable)"),
     )
     p.add_argument(
-        "--list", action="store_true", help="print the theme and action slugs, then stop"
+        "--list", action="store_true", help=_("print the theme and action slugs, then stop")
     )
-    p.add_argument("--force", action="store_true", help="rebuild even what is up to date")
+    p.add_argument("--force", action="store_true", help=_("rebuild even what is up to date"))
     p.add_argument(
         "--variant",
         choices=("accessible", "archive", "print"),
         default="accessible",
-        help="accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
-        "print: PDF/UA-1 with 3 mm bleed and crop marks",
+        help=_(
+            "accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
+            "print: PDF/UA-1 with 3 mm bleed and crop marks"
+        ),
     )
-    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=None, help=_("parallel renders (default: CPUs)")
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help=_("print only errors"))
+    p.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
 
 
 def parser(full: bool = False) -> argparse.ArgumentParser:
@@ -122,8 +127,10 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog="livret",
         parents=[_common(defaults=True)],
-        description="Build the « Retour d'expérience » booklet, its excerpts "
-        "and action sheets from content/, check the content, or mail the PDFs.",
+        description=_(
+            "Build the « Retour d'expérience » booklet, its excerpts "
+            "and action sheets from content/, check the content, or mail the PDFs."
+        ),
     )
     p.add_argument(
         "--version",
@@ -132,19 +139,23 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
         help=_("print the version and exit"),
     )
     _lang_option(p)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar=_("COMMAND"), title=_("commands"))
     b = sub.add_parser(
         "build",
         parents=[common],
-        help="build the PDFs (default command)",
-        description="Build the booklet and one excerpt per theme into the output "
-        "folder; only what changed is rebuilt.",
+        help=_("build the PDFs (default command)"),
+        description=_(
+            "Build the booklet and one excerpt per theme into the output "
+            "folder; only what changed is rebuilt."
+        ),
     )
     _selection(b)
     b.set_defaults(func=cmd_build)
-    c = sub.add_parser("check", parents=[common], help="validate the content, print every problem")
+    c = sub.add_parser(
+        "check", parents=[common], help=_("validate the content, print every problem")
+    )
     c.set_defaults(func=cmd_check)
-    w = sub.add_parser("watch", parents=[common], help="rebuild on every save")
+    w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
     _selection(w)
     w.set_defaults(func=cmd_watch)
     e = sub.add_parser(
@@ -178,7 +189,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
             "« actions: » list."
         ),
     )
-    a.add_argument("slug", metavar="SLUG", help=_("the card's file name, e.g. velo-solidaire"))
+    a.add_argument("slug", metavar=_("SLUG"), help=_("the card's file name, e.g. velo-solidaire"))
     a.add_argument("--theme", required=True, metavar=_("THEME"), help=_("the theme's slug"))
     a.set_defaults(func=cmd_new_action)
     if full:
@@ -246,10 +257,14 @@ def cmd_check(args) -> int:
 
     site = load_site(args.content)
     print_warnings(site)
-    print(
-        f"{args.content}: OK — {len(site.themes)} themes, {len(site.actions)} actions, "
-        f"{len(site.files)} files"
-    )
+    counts = {
+        "themes": ngettext("{n} theme", "{n} themes", len(site.themes)).format(n=len(site.themes)),
+        "actions": ngettext("{n} action", "{n} actions", len(site.actions)).format(
+            n=len(site.actions)
+        ),
+        "files": ngettext("{n} file", "{n} files", len(site.files)).format(n=len(site.files)),
+    }
+    print(_("{folder}: OK — {themes}, {actions}, {files}").format(folder=args.content, **counts))
     return 0
 
 
@@ -282,18 +297,21 @@ def _summary(results, elapsed, args) -> None:
     from rich.table import Table
 
     folder = results[0].path.parent if results else args.output
-    table = Table(title=f"livret → {folder}/ in {elapsed:.1f} s", title_justify="left")
-    for col in ("output", "pages", "size", "time", "status"):
+    table = Table(
+        title=_("livret → {folder}/ in {time}").format(folder=folder, time=seconds(elapsed)),
+        title_justify="left",
+    )
+    for col in (N_("output"), N_("pages"), N_("size"), N_("time"), N_("status")):
         table.add_column(
-            col, justify="left" if col in ("output", "status") else "right", no_wrap=True
+            _(col), justify="left" if col in ("output", "status") else "right", no_wrap=True
         )
     for r in results:
         table.add_row(
             r.path.name,
             str(r.pages),
-            f"{r.bytes / 1e6:.2f} MB",
-            f"{r.seconds:.1f} s" if r.status == "built" else "—",
-            r.status,
+            size(r.bytes),
+            seconds(r.seconds) if r.status == "built" else "—",
+            _(STATUS.get(r.status, r.status)),
         )
     console = Console()
     if not console.is_terminal:  # logs and pipes: never cut a file name at 80 columns
@@ -302,10 +320,10 @@ def _summary(results, elapsed, args) -> None:
 
 
 def _list(site) -> None:
-    print("themes:")
+    print(_("themes:"))
     for t in site.themes:
         print(printable(f"  {t.slug:24} {t.title}"))
-    print("actions:")
+    print(_("actions:"))
     for a in site.actions:
         print(printable(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]"))
 
@@ -352,14 +370,22 @@ def _progress(args):
 
         def line(name, info=None):
             if info is not None:
-                print(f"  rendered {name}: {info[1]} pages in {info[4]:.1f} s", file=sys.stderr)
+                print(
+                    "  "
+                    + ngettext(
+                        "rendered {name}: {pages} page in {time}",
+                        "rendered {name}: {pages} pages in {time}",
+                        info[1],
+                    ).format(name=name, pages=info[1], time=seconds(info[4])),
+                    file=sys.stderr,
+                )
 
         yield line
         return
     # No auto-refresh thread: the render workers are forked, and a thread holding a lock
     # (the terminal's) at fork time would leave it locked forever in the child.
     with Progress(
-        TextColumn("rendering"),
+        TextColumn(_("rendering")),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.description}"),
@@ -398,7 +424,7 @@ def cmd_watch(args) -> int:
             # Keep watching: the last good PDFs stay in place until the content is fixed.
             print_problems(exc)
             print(
-                "livret: the last good PDFs are kept; fix the content and save again.",
+                _("livret: the last good PDFs are kept; fix the content and save again."),
                 file=sys.stderr,
             )
         except Exception as exc:  # anything else: say so in one line, keep watching
@@ -430,7 +456,9 @@ def cmd_watch(args) -> int:
                 started = True
                 once()
                 print(
-                    f"livret: watching {args.content}, layouts/ and styles/ (Ctrl-C to stop)",
+                    _("livret: watching {content}, layouts/ and styles/ (Ctrl-C to stop)").format(
+                        content=args.content
+                    ),
                     file=sys.stderr,
                     flush=True,
                 )
@@ -478,7 +506,10 @@ def print_problems(exc: LivretError) -> None:
     for p in exc.problems:
         print(p, file=sys.stderr)
         errors += p.severity == "error"
-    print(f"livret: {errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
+    print(
+        ngettext("livret: {n} error", "livret: {n} errors", errors).format(n=errors),
+        file=sys.stderr,
+    )
 
 
 def _command_at(argv: list[str]) -> int:
@@ -516,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         print_problems(exc)
         return 1
     except KeyboardInterrupt:
-        print("livret: interrupted", file=sys.stderr)
+        print(_("livret: interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         return _pipe_closed()

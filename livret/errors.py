@@ -55,7 +55,11 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        what = f"{field_label(self.field)}: {self.message}" if self.field else self.message
+        what = (
+            _("{field}: {message}").format(field=field_label(self.field), message=self.message)
+            if self.field
+            else self.message
+        )
         prefix = _("warning: ") if self.severity == "warning" else ""
         return printable(f"{where}: {prefix}{what}")
 

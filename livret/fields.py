@@ -7,14 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from email.headerregistry import Address
+from pathlib import Path
 from typing import cast
 
 from .errors import Collector
-from .i18n import _
+from .i18n import N_, _
 from .reader import Located, quote
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_URL_SYNTAX = re.compile(r"[%?&=#/!]")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")
 
 
@@ -26,10 +29,18 @@ def check_email(value: str) -> tuple[str | None, str | None]:
     look-up. Internationalised domains are accepted (élysée.fr → xn--lyse-9oad.fr, the form
     every SMTP server and header takes); accents before the @ are refused everywhere: they
     need SMTPUTF8, which few relays offer, and an address that cannot be mailed has no place
-    in the booklet either.
+    in the booklet either. So are the characters a mail program reads as URL syntax in a
+    `mailto:` (% ? & = # / !): valid in RFC 5322, they are how `x%40y.org?bcc=…` would add
+    a hidden recipient, and no address of the booklet or of a recipient list needs them.
     """
     from email_validator import EmailNotValidError, validate_email
 
+    local = value.rpartition("@")[0]
+    bad = sorted(set(_URL_SYNTAX.findall(local)))
+    if bad:
+        return None, _("the characters {chars} are not allowed before the @").format(
+            chars=" ".join(bad)
+        )
     try:
         found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
@@ -37,19 +48,8 @@ def check_email(value: str) -> tuple[str | None, str | None]:
     return found.ascii_email, None
 
 
-# Characters a mail program reads as URL syntax in a mailto: link ("x%40y.org?bcc=…" adds a
-# hidden recipient): valid in an address's local part by RFC 5322, never in one a booklet
-# prints and links.
-URL_SYNTAX = re.compile(r"[%?&=#/!]")
-
-
 def is_email(value: str) -> bool:
     return check_email(value)[0] is not None
-
-
-def is_printable_email(value: str) -> bool:
-    """An address the booklet may print and put in a mailto: link as it is."""
-    return not URL_SYNTAX.search(value) and is_email(value)
 
 
 def is_url(value: str) -> bool:
@@ -57,15 +57,17 @@ def is_url(value: str) -> bool:
 
 
 def _type_name(value) -> str:
-    return {
-        str: "text",
-        int: "a number",
-        float: "a number",
-        bool: "true/false",
-        list: "a list",
-        dict: "a mapping (field: value)",
-        type(None): "nothing",
-    }.get(type(value), type(value).__name__)
+    names = {
+        str: N_("text"),
+        int: N_("a number"),
+        float: N_("a number"),
+        bool: N_("true/false"),
+        list: N_("a list"),
+        dict: N_("a mapping (field: value)"),
+        type(None): N_("nothing"),
+    }
+    name = names.get(type(value))
+    return _(name) if name else type(value).__name__
 
 
 class Ctx:
@@ -111,11 +113,11 @@ def text(value, ctx: Ctx, key: str):
         )
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        ctx.error(key, f"expected text, got {_type_name(value)}")
+        ctx.error(key, _("expected text, got {what}").format(what=_type_name(value)))
         return None
     value = " ".join(str(value).split())
     if not value:
-        ctx.error(key, "expected text, got an empty value")
+        ctx.error(key, _("expected text, got an empty value"))
         return None
     return value
 
@@ -133,7 +135,7 @@ def text_list(value, ctx: Ctx, key: str):
         )
         return None
     if not isinstance(value, list):
-        ctx.error(key, f"expected a list of items, got {_type_name(value)}")
+        ctx.error(key, _("expected a list of items, got {what}").format(what=_type_name(value)))
         return None
     items = [text(v, ctx, f"{key}.{i}") for i, v in enumerate(value)]
     return None if None in items else tuple(items)
@@ -143,8 +145,8 @@ def email(value, ctx: Ctx, key: str):
     value = text(value, ctx, key)
     if value is None:
         return None
-    if not is_printable_email(value):
-        ctx.error(key, f'"{value}" is not an e-mail address')
+    if not is_email(value):
+        ctx.error(key, _('"{value}" is not an e-mail address').format(value=value))
         return None
     return value
 
@@ -152,7 +154,10 @@ def email(value, ctx: Ctx, key: str):
 def slug(value, ctx: Ctx, key: str):
     value = text(value, ctx, key)
     if value is not None and not SLUG_RE.match(value):
-        ctx.error(key, f'"{value}" is not a slug (lower-case letters, digits and "-")')
+        ctx.error(
+            key,
+            _('"{value}" is not a slug (lower-case letters, digits and "-")').format(value=value),
+        )
         return None
     return value
 
@@ -181,7 +186,7 @@ def slug_list(value, ctx: Ctx, key: str):
     seen: set[str] = set()
     for i, s in enumerate(cast(tuple[str, ...], ok)):
         if s in seen:
-            ctx.error(f"{key}.{i}", f'duplicate slug "{s}"')
+            ctx.error(f"{key}.{i}", _('duplicate slug "{slug}"').format(slug=s))
         seen.add(s)
     return ok
 
@@ -189,7 +194,7 @@ def slug_list(value, ctx: Ctx, key: str):
 def colour(value, ctx: Ctx, key: str):
     value = text(value, ctx, key)
     if value is not None and not COLOUR_RE.match(value):
-        ctx.error(key, f'"{value}" is not a colour: expected "#rrggbb"')
+        ctx.error(key, _('"{value}" is not a colour: expected "#rrggbb"').format(value=value))
         return None
     return value
 
@@ -198,7 +203,7 @@ def integer(value, ctx: Ctx, key: str):
     text_value = str(value).strip()
     if isinstance(value, (list, dict)) or not text_value.isdigit() or int(text_value) < 1:
         got = _type_name(value) if isinstance(value, (list, dict)) else repr(value)
-        ctx.error(key, f"expected a whole number ≥ 1, got {got}")
+        ctx.error(key, _("expected a whole number ≥ 1, got {what}").format(what=got))
         return None
     return int(text_value)
 
@@ -207,7 +212,7 @@ def date(value, ctx: Ctx, key: str):
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        ctx.error(key, f'"{value}" is not a date: expected YYYY-MM-DD')
+        ctx.error(key, _('"{value}" is not a date: expected YYYY-MM-DD').format(value=value))
         return None
 
 
@@ -219,8 +224,10 @@ def timestamp(value, ctx: Ctx, key: str):
     if stamp is None or stamp.tzinfo is None:
         ctx.error(
             key,
-            f'"{value}" is not a date and time with its time zone: '
-            "expected e.g. 2023-11-27T09:00:00+01:00",
+            _(
+                '"{value}" is not a date and time with its time zone: '
+                "expected e.g. 2023-11-27T09:00:00+01:00"
+            ).format(value=value),
         )
         return None
     return stamp
@@ -228,27 +235,33 @@ def timestamp(value, ctx: Ctx, key: str):
 
 def mapping(value, ctx: Ctx, key: str):
     if not isinstance(value, dict):
-        ctx.error(key, f"expected a mapping (field: value lines), got {_type_name(value)}")
+        ctx.error(
+            key,
+            _("expected a mapping (field: value lines), got {what}").format(what=_type_name(value)),
+        )
         return None
     return value
 
 
-def records(spec: dict, one: str, example: str, make, allow_empty: bool = False) -> Validator:
+def records(
+    spec: dict, many: str, one: str, example: str, make, allow_empty: bool = False
+) -> Validator:
     """A validator for a list of mappings (people, groups, initiatives), each checked by `spec`."""
 
     def validate(value, ctx: Ctx, key: str):
         if value is None and allow_empty:
             return ()
         if not isinstance(value, list) or not (value or allow_empty):
-            ctx.error(key, f"expected a list of {one}s ({example})")
+            ctx.error(
+                key,
+                _("expected a list of {what} ({example})").format(what=_(many), example=example),
+            )
             return None
         out, ok = [], True
         for i, item in enumerate(value):
             data = mapping(item, ctx, f"{key}.{i}")
             clean = (
-                None
-                if data is None
-                else check_fields(data, ctx.sub(f"{key}.{i}"), spec, f"a {one}")
+                None if data is None else check_fields(data, ctx.sub(f"{key}.{i}"), spec, _(one))
             )
             if clean is None:
                 ok = False
@@ -272,13 +285,23 @@ def check_fields(
     for key in data:
         if key not in spec:
             close = [k for k in spec if _close(k, key)]
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            ctx.error(key, f"unknown field in {where}{hint}; expected one of: {', '.join(spec)}")
+            if close:
+                message = _(
+                    'unknown field in {where} (did you mean "{close}"?); expected one of: {fields}'
+                )
+            else:
+                message = _("unknown field in {where}; expected one of: {fields}")
+            ctx.error(
+                key,
+                message.format(
+                    where=_(where), close=close[0] if close else "", fields=", ".join(spec)
+                ),
+            )
             ok = False
     for key, (validator, required) in spec.items():
         if key not in data or data[key] is None:
             if required:
-                ctx.error(key, f"required field is missing in {where}")
+                ctx.error(key, _("required field is missing in {where}").format(where=_(where)))
                 ok = False
             out[key] = validator(None, ctx, key) if validator in (text_list, email_list) else None
             continue
@@ -299,10 +322,6 @@ def _close(a: str, b: str) -> bool:
 # Same contract as above: the cleaned value, or None after recording a problem with ctx.error.
 # Messages are gettext msgids (see livret/i18n.py).
 
-from email.headerregistry import Address  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from .i18n import _  # noqa: E402
 
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 

@@ -138,6 +138,8 @@ def _argparse_text(text: str) -> str:
                     if line == english.rstrip()
                     else _(msgid) + line[len(english) :]
                 )
+        if language() == "fr" and re.fullmatch(r"\S[^:]*[^ :]:", lines[i]):
+            lines[i] = lines[i][:-1] + " :"  # a group's title: « commandes : »
     return "\n".join(lines)
 
 
@@ -153,8 +155,9 @@ def argparse_error(message: str) -> str:
 class ArgumentParser(argparse.ArgumentParser):
     """argparse.ArgumentParser whose own strings (usage, titles, -h, errors) are translated."""
 
-    def __init__(self, *args, add_help: bool = True, **kwargs) -> None:
-        super().__init__(*args, add_help=False, **kwargs)
+    def __init__(self, **kwargs) -> None:
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(add_help=False, **kwargs)
         if add_help:
             self.add_argument(
                 "-h",
@@ -170,7 +173,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def format_help(self) -> str:
         return _argparse_text(super().format_help())
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.print_usage(sys.stderr)
         self.exit(
             2,

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import fields as f
 from . import markup
 from .errors import Collector, LivretError, Problem
-from .i18n import _
+from .i18n import N_, _
 from .model import (
     SIDEBAR_FIELDS,
     Action,
@@ -149,7 +149,7 @@ def split_sections(
                 path,
                 body_line + first,
                 "body",
-                'text before the first section: start the body with a "## Title" line',
+                _('text before the first section: start the body with a "## Title" line'),
             )
         else:
             return (Section("", "", "\n".join(lead).strip()),)
@@ -158,19 +158,19 @@ def split_sections(
     for title, line, lines in sections:
         text = "\n".join(lines).strip()
         if not title:
-            problems.error(path, line, "body", "section heading without a title")
+            problems.error(path, line, "body", _("section heading without a title"))
         if not text:
             problems.error(
                 path,
                 line,
-                f"section « {title} »",
-                "empty section: write its text or remove the heading",
+                _("section « {title} »").format(title=title),
+                _("empty section: write its text or remove the heading"),
             )
         slug = slugify(title)
         seen[slug] = seen.get(slug, 0) + 1
         out.append(Section(title, slug if seen[slug] == 1 else f"{slug}-{seen[slug]}", text))
     if require_heading and not out and not "".join(lead).strip():
-        problems.error(path, body_line, "body", "the card has no text: add its sections")
+        problems.error(path, body_line, "body", _("the card has no text: add its sections"))
     return tuple(out)
 
 
@@ -275,6 +275,19 @@ def _paragraphs(markdown: str) -> list[str]:
     return out
 
 
+def _line_of_paragraph(path: Path, para: str) -> int | None:
+    """The line where a (normalised) paragraph starts in its file."""
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for n, line in enumerate(lines, 1):
+        words = " ".join(line.split()).casefold()
+        if words and para.startswith(words):
+            return n
+    return None
+
+
 def check_copies(actions: list[Action], located: dict, problems: Collector) -> None:
     """A card copied from another and left unedited: same title and organisation, or a
     paragraph of its text that another card has word for word."""
@@ -302,8 +315,10 @@ def check_copies(actions: list[Action], located: dict, problems: Collector) -> N
                     shared.add(other.slug)
                     problems.error(
                         action.path,
-                        None,
-                        f"section « {section.title} »" if section.title else "body",
+                        _line_of_paragraph(action.path, para),
+                        _("section « {title} »").format(title=section.title)
+                        if section.title
+                        else "body",
                         _(
                             "a paragraph identical to one of actions/{other}.md: a card copied and "
                             "not yet rewritten? Write this card's own text"
@@ -431,7 +446,7 @@ def load_action(
         return None
     policy = policy or Policy(path.parent.parent, problems)
     ctx = f.Ctx(doc.meta, problems)
-    out = f.check_fields(doc.fields, ctx, ACTION_SPEC, "the card's front matter")
+    out = f.check_fields(doc.fields, ctx, ACTION_SPEC, N_("the card's front matter"))
     _check_inline_links(doc.meta, policy)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
     check_headings(doc.body, doc.body_line, path, problems)
@@ -467,7 +482,8 @@ def _check_inline_links(src: Located, policy: Policy) -> None:
 
 _initiatives = f.records(
     {"title": (f.text, True), "items": (f.text_list, False)},
-    "initiative",
+    N_("initiatives"),
+    N_("an initiative"),
     "- title: …, items: […]",
     Initiative,
     allow_empty=True,
@@ -495,7 +511,7 @@ def load_theme(
     data = f.mapping(src.data, ctx, "theme")
     if data is None:
         return None
-    out = f.check_fields(data, ctx, THEME_SPEC, "the theme file")
+    out = f.check_fields(data, ctx, THEME_SPEC, N_("the theme file"))
     _check_inline_links(src, policy)
     if located is not None:
         located[path] = src
@@ -529,24 +545,29 @@ def load_introduction(
         doc.fields,
         f.Ctx(doc.meta, problems),
         {"title": (f.text, True)},
-        "the introduction's front matter",
+        N_("the introduction's front matter"),
     )
     split_sections(doc.body, doc.body_line, path, problems, require_heading=False)
     check_headings(doc.body, doc.body_line, path, problems)
     check_body(doc.body, doc.body_line, path, policy, whole=True)
     if not doc.body.strip():
-        problems.error(path, doc.body_line, "body", "the introduction has no text")
+        problems.error(path, doc.body_line, "body", _("the introduction has no text"))
     if out is None:
         return None
     return Introduction(path, out["title"], doc.body.strip())
 
 
 _people = f.records(
-    {"name": (f.text, True), "role": (f.text, False)}, "person", "- name: …, role: …", Person
+    {"name": (f.text, True), "role": (f.text, False)},
+    N_("persons"),
+    N_("a person"),
+    "- name: …, role: …",
+    Person,
 )
 _groups = f.records(
     {"title": (f.text, True), "people": (_people, True)},
-    "group",
+    N_("groups"),
+    N_("a group"),
     "- title: …, people: […]",
     ThanksGroup,
 )
@@ -581,7 +602,12 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
             continue
         if path.suffix not in suffixes:
             problems.error(
-                path, None, None, f"unexpected file: files here end with {' or '.join(suffixes)}"
+                path,
+                None,
+                None,
+                _("unexpected file: files here end with {suffixes}").format(
+                    suffixes=_(" or ").join(suffixes)
+                ),
             )
             continue
         if not f.SLUG_RE.match(path.stem):
@@ -589,11 +615,18 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
                 path,
                 None,
                 None,
-                'the file name is the slug: lower-case letters, digits and "-" only',
+                _('the file name is the slug: lower-case letters, digits and "-" only'),
             )
             continue
         if path.stem in out:
-            problems.error(path, None, None, f'duplicate slug "{path.stem}": also {out[path.stem]}')
+            problems.error(
+                path,
+                None,
+                None,
+                _('duplicate slug "{slug}": also {other}').format(
+                    slug=path.stem, other=out[path.stem]
+                ),
+            )
             continue
         out[path.stem] = path
     return out
@@ -604,7 +637,7 @@ def load_site(root: Path | str = "content") -> Site:
     root = Path(root)
     problems = Collector()
     if not root.is_dir():
-        raise LivretError(Problem(str(root), None, None, "content folder not found"))
+        raise LivretError(Problem(str(root), None, None, _("content folder not found")))
 
     # file → its YAML with lines: cross-file problems, found after reading, point at a line too
     located: dict[Path, Located] = {}
@@ -642,13 +675,17 @@ def load_site(root: Path | str = "content") -> Site:
                     edition.path,
                     src_line,
                     "themes",
-                    f'unknown theme "{slug}": no file themes/{slug}.yaml '
-                    f"(themes: {', '.join(theme_files) or 'none'})",
+                    _(
+                        'unknown theme "{slug}": no file themes/{slug}.yaml (themes: {known})'
+                    ).format(slug=slug, known=", ".join(theme_files) or _("none")),
                 )
         for slug, path in theme_files.items():
             if slug not in edition.theme_slugs:
                 problems.error(
-                    path, None, None, f'theme "{slug}" is not listed in edition.yaml themes'
+                    path,
+                    None,
+                    None,
+                    _('theme "{slug}" is not listed in edition.yaml themes').format(slug=slug),
                 )
 
     placed: dict[str, str] = {}
@@ -663,8 +700,9 @@ def load_site(root: Path | str = "content") -> Site:
                     theme.path,
                     line,
                     f"actions.{i}",
-                    f'unknown action "{a}": no file actions/{a}.md '
-                    f"(actions: {', '.join(action_files) or 'none'})",
+                    _(
+                        'unknown action "{slug}": no file actions/{slug}.md (actions: {known})'
+                    ).format(slug=a, known=", ".join(action_files) or _("none")),
                 )
                 continue
             if a in placed:
@@ -672,7 +710,9 @@ def load_site(root: Path | str = "content") -> Site:
                     theme.path,
                     line,
                     f"actions.{i}",
-                    f'duplicate slug: action "{a}" is already in theme "{placed[a]}"',
+                    _('duplicate slug: action "{slug}" is already in theme "{theme}"').format(
+                        slug=a, theme=placed[a]
+                    ),
                 )
                 continue
             placed[a] = slug
@@ -683,7 +723,9 @@ def load_site(root: Path | str = "content") -> Site:
                         action.path,
                         line_of(action.path, "theme"),
                         "theme",
-                        f'"{action.theme}" but the card is listed in themes/{slug}.yaml',
+                        _('"{theme}" but the card is listed in themes/{listed}.yaml').format(
+                            theme=action.theme, listed=slug
+                        ),
                     )
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
@@ -698,17 +740,24 @@ def load_site(root: Path | str = "content") -> Site:
                 action.path,
                 line_of(action.path, "theme"),
                 "theme",
-                f'unknown theme slug "{action.theme}" (themes: {", ".join(theme_files) or "none"})',
+                _('unknown theme slug "{slug}" (themes: {known})').format(
+                    slug=action.theme, known=", ".join(theme_files) or _("none")
+                ),
             )
         elif slug not in placed:
             problems.error(
                 action.path,
                 line_of(action.path, "theme"),
                 "theme",
-                f'the action is in no theme: add "{slug}" to actions in themes/{action.theme}.yaml',
+                _(
+                    'the action is in no theme: add "{slug}" to actions in themes/{theme}.yaml'
+                ).format(slug=slug, theme=action.theme),
             )
 
-    check_copies([a for a in actions.values() if a is not None], located, problems)
+    # Cards in no theme are reported above (and not printed): copies among the printed ones.
+    check_copies(
+        [a for s, a in actions.items() if a is not None and s in placed], located, problems
+    )
     problems.raise_if_errors()
     # Each load_* returns None only after reporting an error: none is None here.
     assert edition is not None and introduction is not None and thanks is not None

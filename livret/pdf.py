@@ -4,6 +4,8 @@
   data: URLs; anything else stops the render (no network, nothing else on the disk).
 - Any WeasyPrint warning (missing anchor, failed fetch, unknown CSS property) fails the
   render: each one means a booklet that is not what the layouts say.
+- The tag tree is finished after WeasyPrint (livret/tags.py): one element per part over all
+  its pages, TOC/TOCI, link descriptions from the layouts' titles.
 - One FontConfiguration and one set of parsed stylesheets per process, reused by every
   document it renders (parsing the fonts is a large part of a small render).
 """
@@ -17,6 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
+from .i18n import _
+from .tags import finish as finish_tags
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -152,6 +156,7 @@ class Printer:
                 raise LivretError(
                     [Problem("livret", None, None, m) for m in dict.fromkeys(refused)]
                 )
+            anchors = [set(page.anchors) for page in document.pages]
             data = document.write_pdf(
                 pdf_variant=pdf_variant,
                 attachments=[],
@@ -166,7 +171,7 @@ class Printer:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
-        return data, pages
+        return finish_tags(data, anchors, html), pages
 
     def _denied_problems(self, sources) -> list[Problem]:
         problems = []
@@ -186,8 +191,10 @@ class Printer:
                         display_path(src),
                         line,
                         None,
-                        f"refused to fetch {url}: only files inside the content, "
-                        "layouts and styles folders (and data: URLs) may be used",
+                        _(
+                            "refused to fetch {url}: only files inside the content, "
+                            "layouts and styles folders (and data: URLs) may be used"
+                        ).format(url=url),
                     )
                 )
         return problems

@@ -136,7 +136,7 @@ class _Reader(HTMLParser):
 def strict_email(address: str) -> bool:
     """An address a `mailto:` can carry as is: no %-escapes, no `?`, `&`, `=` … that a mail
     program would read as extra headers (`x%40y.org?bcc=…`)."""
-    return f.is_printable_email(address)
+    return f.is_email(address)  # which refuses URL syntax before the @ (fields.py)
 
 
 def link_problem(href: str, anchors: set[str] | None) -> str | None:

@@ -56,13 +56,20 @@ class Located:
 
 
 def read_text(
-    path: Path, problems: Collector, what: str = "file", fix: str = "save the file as UTF-8"
+    path: Path, problems: Collector, what: str | None = None, fix: str | None = None
 ) -> str | None:
     """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        problems.error(path, None, None, f"cannot read {what}: {exc.strerror or exc}")
+        problems.error(
+            path,
+            None,
+            None,
+            _("cannot read {what}: {reason}").format(
+                what=what or _("file"), reason=exc.strerror or exc
+            ),
+        )
         return None
     # The build fingerprints these very bytes: a save after this read is a change.
     problems.digests[path.resolve()] = hashlib.sha256(raw).hexdigest()
@@ -74,13 +81,15 @@ def read_text(
             path,
             line,
             None,
-            f"not UTF-8 (byte 0x{raw[exc.start]:02x}); {fix}",
+            _("not UTF-8 (byte 0x{byte:02x}); {fix}").format(
+                byte=raw[exc.start], fix=fix or _("save the file as UTF-8")
+            ),
         )
         return None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     clean = True
-    for n, line in enumerate(text.split("\n"), 1):
-        bad = BAD_CHAR.search(line)
+    for n, row in enumerate(text.split("\n"), 1):
+        bad = BAD_CHAR.search(row)
         if bad:
             problems.error(path, n, None, bad_char_message(bad.group()))
             clean = False
@@ -249,14 +258,20 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
             fixed,
         )
 
-    # A quote opened and never closed (YAML notices it at the end of the file).
-    if "quoted scalar" in context and exc.context_mark is not None:
+    # A quote opened and never closed: YAML goes on reading to the next quote, lines below,
+    # or to the end of the file, and complains there.
+    unclosed = _unclosed_quote(lines, at)
+    if unclosed is None and "quoted scalar" in context and exc.context_mark is not None:
         start = exc.context_mark
         q = lines[start.line][start.column] if start.column < len(lines[start.line]) else '"'
+        unclosed = (start.line, q)
+    if unclosed is not None:
+        line_no, q = unclosed
         fixed = list(lines)
-        fixed[start.line] = fixed[start.line].rstrip() + q
+        fixed[line_no] = fixed[line_no].rstrip() + q
+        start_line = line_no
         return (
-            start.line,
+            start_line,
             _(
                 "the quote {quote} that opens this value is never closed: end the value with "
                 "{quote} on the same line"
@@ -327,9 +342,9 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
         )
 
     if "flow sequence" in context or "flow mapping" in context:
-        start = exc.context_mark or mark
+        opening = exc.context_mark or mark
         return (
-            start.line if start else at,
+            opening.line if opening else at,
             _(
                 "a list written between [ ] is not closed, or one of its items holds a comma, "
                 "a bracket or a quote: close it with « ] » on the same line, or write one item "
@@ -345,6 +360,28 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, s
         ).format(problem=problem or context or "?"),
         None,
     )
+
+
+def _unclosed_quote(lines: list[str], until: int | None) -> tuple[int, str] | None:
+    """(line, quote) of the first value that opens a quote and does not close it on its line
+    (editors never mean a value to run over several lines)."""
+    last = len(lines) - 1 if until is None else min(until, len(lines) - 1)
+    for i in range(last + 1):
+        m = _KEY_VALUE.match(lines[i]) or re.match(r"^(?P<lead>\s*-\s+)(?P<value>.*)$", lines[i])
+        if not m:
+            continue
+        value = m["value"].rstrip()
+        if not value or value[0] not in _QUOTES:
+            continue
+        q, rest = value[0], value[1:]
+        if q == '"':
+            rest = rest.replace("\\\\", "").replace('\\"', "")
+            closed = '"' in rest
+        else:
+            closed = "'" in rest.replace("''", "")
+        if not closed:
+            return i, q
+    return None
 
 
 def _comment_slip(node, lines: list[str]) -> str | None:
@@ -474,22 +511,24 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
             path,
             1,
             None,
-            "no front matter: the file must start with a line '---', the YAML fields, "
-            "then a closing '---' line",
+            _(
+                "no front matter: the file must start with a line '---', the YAML fields, "
+                "then a closing '---' line"
+            ),
         )
         return None
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
     except StopIteration:
         problems.error(
-            path, 1, None, "front matter is not closed: add a line '---' after the fields"
+            path, 1, None, _("front matter is not closed: add a line '---' after the fields")
         )
         return None
     meta = load_yaml("\n".join(lines[1:end]), path, problems, line_offset=1)
     if meta is None:
         return None
     if not isinstance(meta.data, dict):
-        problems.error(path, 2, None, "front matter must be 'field: value' lines")
+        problems.error(path, 2, None, _("front matter must be 'field: value' lines"))
         return None
     body = "\n".join(lines[end + 1 :])
     todo_marks(body, path, problems, end + 2)

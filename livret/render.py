@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from . import __version__, markup
 from .design import for_content
 from .errors import LivretError, Problem, display_path
+from .i18n import _
 from .model import SIDEBAR_SUBFIELDS, Site, Theme
 from .outputs import KINDS, Output
 
@@ -90,6 +91,6 @@ def render_html(site: Site, output: Output) -> str:
                 display_path(name),
                 getattr(exc, "lineno", None),
                 None,
-                f"layout error: {exc.message or exc}",
+                _("layout error: {error}").format(error=exc.message or exc),
             )
         ) from None

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 from . import fields as f
 from .errors import LivretError, Problem, display_path
@@ -33,7 +34,7 @@ def edition_slug(series_slug: str, number: int) -> str:
     return f"{series_slug}-{number:02d}"
 
 
-def _fail(path, message: str):
+def _fail(path, message: str) -> NoReturn:
     raise LivretError(Problem(display_path(path), None, None, message))
 
 

@@ -10,6 +10,9 @@ have_lib 'libharfbuzz-subset.so.0' || need+=(libharfbuzz-subset0)
 have_lib 'libfontconfig.so.1' || need+=(libfontconfig1)
 # poppler-utils: pdftoppm/pdftotext, to look at and check what we print (README, benchmarks).
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# Java + JAXB runtime: veraPDF, the PDF/UA-1 and PDF/A validator of the tests (livret/conformance).
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+[[ -f /usr/share/java/jaxb-runtime.jar ]] || need+=(libjaxb-java)
 ((${#need[@]})) || exit 0
 
 echo "livret: installing system libraries for WeasyPrint: ${need[*]}"

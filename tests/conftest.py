@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -35,16 +36,45 @@ def content_copy(tmp_path) -> Path:
     return dst
 
 
+THEMES = ("precarite-energetique", "precarite-alimentaire", "mobilites")
+
+
+def _session_dir(tmp_path_factory) -> Path:
+    """A folder shared by every worker of this test session (pytest-xdist), and only by them."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """The booklet and the three theme excerpts, built once for the whole session."""
+    """The booklet and the three theme excerpts of content/, built once for the whole session:
+    the first worker that needs them builds them, the others wait for it and reuse them.
+    Read-only: a test that changes outputs works on `built_copy`."""
     from livret.pipeline import run
 
-    out = tmp_path_factory.mktemp("output")
-    manifest, results = run(
-        CONTENT, out, themes=["precarite-energetique", "precarite-alimentaire", "mobilites"]
-    )
+    out = _session_dir(tmp_path_factory) / "built-output"
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        # The first call builds; the next ones find every output up to date.
+        manifest, results = run(CONTENT, out, themes=list(THEMES))
     return out, manifest, results
+
+
+@pytest.fixture
+def built_copy(built, tmp_path) -> Path:
+    """A private copy of the built output folder: what content/ (or a fresh content_copy,
+    whose files are the same) builds, up to date, for a test to rebuild or break."""
+    dst = tmp_path / "out"
+    shutil.copytree(built[0], dst)
+    return dst
+
+
+def pytest_collection_modifyitems(items):
+    # pytest-xdist --dist loadgroup: the tests of the session build run on one worker, which
+    # builds once while the other workers run everything else.
+    for item in items:
+        if "built" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("built"))
 
 
 @pytest.fixture(autouse=True)

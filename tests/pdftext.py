@@ -37,10 +37,11 @@ def outline(path: Path) -> list:
 
 
 def contents_numbers(page_text: str, titles: list[str]) -> dict[str, int]:
-    """The page number printed after each title's leader dots on a contents page."""
+    """The page number printed after each entry of a contents page ("title, organisation" for
+    a card). The leader dots are painted, not text; old PDFs with dots still read."""
     found = {}
     for title in titles:
-        m = re.search(re.escape(norm(title)) + r"[^.]*?(?: ?\.)+ ?(\d+)\b", page_text)
+        m = re.search(re.escape(norm(title)) + r"(?: ?\.)* (\d+)\b", page_text)
         if m:
             found[title] = int(m.group(1))
     return found
@@ -54,3 +55,74 @@ def poppler_pages(path: Path) -> list[str]:
         ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
     return [norm(p) for p in text.split("\f")[:-1]]  # the text ends with a form feed
+
+
+def contents_page(path: Path, page: int = 2) -> str:
+    """A contents page as laid out (pdftotext -layout): each entry's number on its line, where
+    reading order may put the footer between an entry and its right-aligned number."""
+    import subprocess
+
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", "-f", str(page), "-l", str(page), str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return norm("\n".join(line.strip() for line in text.splitlines()))
+
+
+BLOCK_TAGS = {
+    "/P", "/H1", "/H2", "/H3", "/H4", "/H5", "/H6", "/LI", "/Lbl", "/LBody", "/TOCI",
+    "/Caption", "/BlockQuote", "/Div", "/Sect", "/Art", "/L", "/TOC", "/Document",
+}  # fmt: skip
+
+
+def tagged_text(path: Path, only: set[str] | None = None) -> str:
+    """The text in the order of the tag tree, as a screen reader gets it: each element's
+    /ActualText when it has one, else its marked content; block elements on lines of their
+    own, inline ones run together (a missing space at a line end glues two words).
+    `only`: the text of these elements alone (e.g. {"/H1", "/H2"}), one per line."""
+    import pikepdf
+
+    from livret.linebreaks import page_pieces
+
+    pdf = pikepdf.open(path)
+    inside = [only is None]
+    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    pieces: dict[int, dict] = {}
+    out: list[str] = []
+
+    def kids(element) -> list:
+        k = element.get("/K")
+        if k is None:
+            return []
+        return list(k) if isinstance(k, pikepdf.Array) else [k]
+
+    def walk(element, page) -> None:
+        if "/Pg" in element:
+            page = pages[element.Pg.objgen]
+        block = element.get("/S") in BLOCK_TAGS
+        wanted = only is not None and element.get("/S") in only
+        if wanted:
+            inside.append(True)
+        if block or wanted:
+            out.append("\n")
+        if "/ActualText" in element:
+            if inside[-1]:
+                out.append(str(element.ActualText))
+        else:
+            for kid in kids(element):
+                if isinstance(kid, int):
+                    if page not in pieces:
+                        pieces[page] = page_pieces(pdf.pages[page])
+                    if inside[-1]:
+                        out.append(pieces[page].get(kid, ("", 0))[0])
+                elif isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+                    walk(kid, page)
+        if block or wanted:
+            out.append("\n")
+        if wanted:
+            inside.pop()
+
+    walk(pdf.Root.StructTreeRoot, None)
+    return "".join(out)

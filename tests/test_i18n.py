@@ -82,9 +82,19 @@ def test_committed_mo_is_the_compiled_po(tmp_path):
     buf = io.BytesIO()
     write_mo(buf, _po())
     buf.seek(0)
-    fresh = {m.id: m.string for m in read_mo(buf) if m.id}
+
+    def entries(catalog):
+        return {
+            tuple(m.id) if isinstance(m.id, (list, tuple)) else m.id: (
+                tuple(m.string) if isinstance(m.string, (list, tuple)) else m.string
+            )
+            for m in catalog
+            if m.id
+        }
+
+    fresh = entries(read_mo(buf))
     with MO.open("rb") as fh:
-        committed = {m.id: m.string for m in read_mo(fh) if m.id}
+        committed = entries(read_mo(fh))
     assert committed == fresh
     assert len(committed) >= len(_extracted())
 

@@ -11,9 +11,18 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 from livret.errors import LivretError  # noqa: E402
-from livret.mail.journal import Journal, read_statuses  # noqa: E402
+from livret.mail.journal import Journal, ReadOnlyJournal  # noqa: E402
 
 DOCS = [{"slug": "booklet", "path": "x.pdf", "sha256": "0" * 64}]
+
+
+def read_statuses(path):
+    """What a dry run sees: read only, no lock."""
+    journal = ReadOnlyJournal(path)
+    try:
+        return journal.statuses()
+    finally:
+        journal.close()
 
 
 def status_seen_by_another_process(path, recipient="a@example.org"):

@@ -139,7 +139,11 @@ def test_line_breaks_in_any_field_are_header_injection(tmp_path, value):
         "bob@example.org,Bob,Org,booklet\n",
     )
     assert len(found) == 1
-    assert ":2: name: contains a line break" in found[0] and "header injection" in found[0]
+    # A lone CR or a vertical tab is refused sooner, by the reader, as an invisible control
+    # character: refused either way, on line 2, before any message is composed.
+    assert (":2: name: contains a line break" in found[0] and "header injection" in found[0]) or (
+        ":2: invisible control character" in found[0]
+    )
 
 
 def test_line_break_in_organisation_and_send(tmp_path):

@@ -291,3 +291,14 @@ def test_a_trickling_server_does_not_defeat_the_timeout(stage):
         assert outcome.status == "unknown" and events == ["data", "waiting"]
     else:
         assert outcome.status == "failed" and "data" not in events
+
+
+def test_a_server_reply_cannot_write_control_sequences_to_the_terminal(smtp_server):
+    server = smtp_server()
+    server.handler.data_replies = ["554 5.7.1 \x1b[2J\x1b]0;pwned\x07 refused"]
+    sender, _sleeps = sender_for(server, attempts=1)
+    outcome = send(sender)
+    sender.close()
+    assert outcome.status == "refused"
+    assert "\x1b" not in outcome.reply and "\x07" not in outcome.reply
+    assert outcome.reply.startswith("554 5.7.1 ?[2J?]0;pwned? refused")

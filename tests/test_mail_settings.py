@@ -10,7 +10,7 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 from livret.errors import LivretError  # noqa: E402
-from livret.mail.settings import (
+from livret.mail.settings import (  # noqa: E402
     Settings,
     check_for_sending,
     load_settings,  # noqa: E402

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import CONTENT, ROOT
-from pdftext import contents_numbers, norm, outline, poppler_pages
+from pdftext import contents_numbers, contents_page, norm, outline, poppler_pages
 from pypdf import PdfReader
 
 from livret.cli import main
@@ -37,16 +40,16 @@ def test_excerpt_holds_its_theme_only_with_its_own_contents(built, theme):
     out, _, _ = built
     path = out / f"retour-experience-01-{theme}.pdf"
     pages = poppler_pages(path)
-    text = " ".join(pages)
     mine = SITE.theme(theme)
     for a in SITE.actions:
-        present = f"→ {norm(a.title)}" in text
+        present = any(p.startswith(norm(a.title)) for p in pages)  # a page opens with its card
         assert present == (a.theme == theme), (a.slug, theme)
     for t in SITE.themes:
         assert (norm(t.title) in pages[0]) == (t.slug == theme)  # the cover names the theme
     # its own contents, with its own page numbers
-    titles = ["Introduction", mine.title, *(a.title for a in mine.actions), "Remerciements"]
-    printed = contents_numbers(pages[1], titles)
+    entries = [f"{a.title}, {a.organisation}" for a in mine.actions]
+    titles = ["Introduction", mine.title, *entries, "Remerciements"]
+    printed = contents_numbers(contents_page(path), titles)
     assert set(printed) == set(titles)
     for title, number in printed.items():
         assert norm(title) in pages[number - 1][: len(norm(title)) + 3], (title, number)
@@ -81,29 +84,48 @@ def test_manifest_matches_the_files(built):
         assert entry["inputs"]["weasyprint"] == "70.0"
         assert "content/edition.yaml" in entry["inputs"]
         if entry["kind"] == "theme":
-            assert "content/actions/adie.md" in entry["inputs"] or entry["theme"] != "mobilites"
             assert ("content/actions/adie.md" in entry["inputs"]) == (entry["theme"] == "mobilites")
 
 
-def test_action_sheet(tmp_path):
-    _, results = run(CONTENT, tmp_path, booklet=False, themes=[], actions=["adie", "coop-alim"])
-    for r in results:
-        assert r.output.kind == "action" and 1 <= r.pages <= 2, (r.path, r.pages)
-        text = " ".join(poppler_pages(r.path))
-        action = SITE.action(r.output.action)
-        assert text.startswith("→ " + norm(action.title))
+@pytest.fixture(scope="module")
+def sheets(tmp_path_factory):
+    """Every action sheet, built once by the command line: (exit code, JSON summary)."""
+    out = tmp_path_factory.mktemp("sheets")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(
+            ["--content", str(CONTENT), "--output", str(out), "--only", "actions", "--json"]
+        )
+    return code, json.loads(printed.getvalue())
+
+
+def test_action_sheet(sheets):
+    _, summary = sheets
+    by_slug = {Path(o["path"]).stem.rpartition("-action-")[2]: o for o in summary["outputs"]}
+    for slug in ("adie", "coop-alim"):
+        o = by_slug[slug]
+        assert o["kind"] == "action" and 1 <= o["pages"] <= 2, o
+        text = " ".join(poppler_pages(Path(o["path"])))
+        action = SITE.action(slug)
+        assert text.startswith(norm(action.title))
         assert "Retour d'expérience #01 · Club des territoires · 27 novembre 2023" in text
         others = [a for a in SITE.actions if a.slug != action.slug]
-        assert not any(f"→ {norm(a.title)}" in text for a in others)
+        assert not any(norm(a.title) in text for a in others)
 
 
 def statuses(results) -> dict[str, str]:
     return {r.path.name: r.status for r in results}
 
 
-def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, tmp_path):
-    out = tmp_path / "out"
-    run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
+def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, built_copy):
+    out = built_copy  # the booklet and excerpts of the same content, already built
+    _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
+    assert statuses(results) == {
+        "retour-experience-01.pdf": "up to date",
+        **{f"retour-experience-01-{t}.pdf": "up to date" for t in THEMES},
+        "retour-experience-01-action-adie.pdf": "built",
+        "retour-experience-01-action-cd41.pdf": "built",
+    }
     _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"])
     assert set(statuses(results).values()) == {"up to date"}
 
@@ -126,21 +148,25 @@ def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, tmp_path):
     )
     assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest()
 
-    # a stylesheet change touches everything; --force rebuilds everything
-    _, results = run(content_copy, out, themes=THEMES, actions=["adie", "cd41"], force=True)
-    assert set(statuses(results).values()) == {"built"}
+    # --force rebuilds what is asked for, up to date or not
+    _, results = run(content_copy, out, booklet=False, themes=[], actions=["cd41"], force=True)
+    assert statuses(results) == {"retour-experience-01-action-cd41.pdf": "built"}
 
 
-def test_deleted_output_is_rebuilt(content_copy, tmp_path):
-    out = tmp_path / "out"
-    run(content_copy, out, booklet=False, themes=["mobilites"])
+def test_deleted_output_is_rebuilt(built_copy):
+    out = built_copy
     (out / "retour-experience-01-mobilites.pdf").unlink()
-    _, results = run(content_copy, out, booklet=False, themes=["mobilites"])
-    assert statuses(results) == {"retour-experience-01-mobilites.pdf": "built"}
+    _, results = run(CONTENT, out, themes=THEMES)
+    assert statuses(results) == {
+        "retour-experience-01.pdf": "up to date",
+        "retour-experience-01-precarite-energetique.pdf": "up to date",
+        "retour-experience-01-precarite-alimentaire.pdf": "up to date",
+        "retour-experience-01-mobilites.pdf": "built",
+    }
 
 
 def test_unknown_slugs_list_the_valid_ones(capsys):
-    assert main(["--theme", "transports", "--action", "nope", "-q"]) == 1
+    assert main(["--content", str(CONTENT), "--theme", "transports", "--action", "nope", "-q"]) == 1
     err = capsys.readouterr().err
     assert (
         'unknown theme "transports"; valid themes: '
@@ -151,15 +177,15 @@ def test_unknown_slugs_list_the_valid_ones(capsys):
 
 
 def test_list_prints_the_slugs(capsys):
-    assert main(["--list"]) == 0
+    assert main(["--content", str(CONTENT), "--list"]) == 0
     out = capsys.readouterr().out
     for slug in [*THEMES, *(a.slug for a in SITE.actions)]:
         assert f"  {slug} " in out
 
 
-def test_json_summary_and_only(tmp_path, capsys):
-    assert main(["--only", "actions", "--json", "-j", "2", "--output", str(tmp_path)]) == 0
-    summary = json.loads(capsys.readouterr().out)
+def test_json_summary_and_only(sheets):
+    code, summary = sheets
+    assert code == 0
     kinds = {o["kind"] for o in summary["outputs"]}
     assert kinds == {"action"} and len(summary["outputs"]) == 10
     # a sheet is one or two pages, even for the longest card
@@ -282,13 +308,13 @@ def test_a_wheel_installed_in_a_fresh_venv_builds_from_an_empty_folder(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["content", "output"]
 
 
-def test_livret_code_and_dependency_versions_make_outputs_out_of_date(built, tmp_path, monkeypatch):
+def test_livret_code_and_dependency_versions_make_outputs_out_of_date(
+    built, built_copy, tmp_path, monkeypatch
+):
     from livret import outputs
 
-    out, manifest, _ = built
-    copy = tmp_path / "out"
-    shutil.copytree(out, copy)
-    _, results = run(CONTENT, copy, themes=THEMES)  # as built: nothing to do
+    _, manifest, _ = built
+    _, results = run(CONTENT, built_copy, themes=THEMES)  # as built: nothing to do
     assert set(statuses(results).values()) == {"up to date"}
     booklet = results[0].output
     entry = next(e for e in manifest["outputs"] if e["path"] == booklet.filename)

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from livret.cli import main
+from livret.errors import field_label
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = "actions/adie.md"
@@ -45,12 +46,19 @@ def check(capsys) -> tuple[int, str]:
     return rc, out + err
 
 
+def _as_printed(where: str) -> str:
+    """`file:line: a.0:` as livret prints it: positions counted from 1 (`a no. 1`)."""
+    head, sep, field = where.rstrip(":").rpartition(": ")
+    return f"{head}: {field_label(field)}:" if sep and field else where
+
+
 def assert_refused(capsys, where: str | tuple[str, ...], *words: str) -> str:
     """Exit 1 and a problem reported at `where` (a `file:line: field:` prefix, or several
     acceptable ones) holding each of `words`."""
     rc, text = check(capsys)
     assert rc == 1, text
-    lines = [line for line in text.splitlines() if line.startswith(where)]
+    wheres = tuple(_as_printed(w) for w in ((where,) if isinstance(where, str) else where))
+    lines = [line for line in text.splitlines() if line.startswith(wheres)]
     assert lines, f"nothing reported at {where}:\n{text}"
     for word in words:
         assert any(word in line for line in lines), f"{word!r} not in {lines}"

@@ -226,7 +226,8 @@ def test_list_field_given_a_string(content_copy, capsys):
         content_copy,
         capsys,
         [
-            f"{ADIE}:12: partners: expected a list: put each item on a line of its own under « partners: », starting with « - » (for example « - a string »)"
+            f"{ADIE}:12: partners: expected a list: put each item on a line of its own under "
+            "« partners: », starting with « - » (for example « - a string »)"
         ],
         exact=True,
     )
@@ -456,7 +457,8 @@ def test_invalid_url_in_front_matter_link(content_copy, capsys):
         content_copy,
         capsys,
         [
-            f'{ADIE}:14: partners no. 2: "htp:/x" is not a web address: expected https://… or mailto:…'
+            f'{ADIE}:14: partners no. 2: "htp:/x" is not a web address: '
+            "expected https://… or mailto:…"
         ],
         exact=True,
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import LivretError, Problem, display_path
-from ..i18n import _
+from ..i18n import ArgumentParser, _
 from ..writer import write_atomic
 from .attachments import Edition, attachments_from_manifest, read_edition
 from .compose import Composed, Composer, Planned, Templates, display_size
@@ -148,23 +148,28 @@ def register(subparsers: Any, parents: list) -> None:
 
 
 def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int:
-    """`python -m livret.mail …`: `livret mail …`, with the same exit statuses (it is the same
-    code path). `build` replaces the build pipeline (tests)."""
+    """`python -m livret.mail …` and `livret mail …` (livret.cli.main hands the arguments after
+    `mail` to this function): one code path, so the same exit statuses — 0, 1 for problems
+    (listed as file:line lines), 2 for a bad option, 130 after Ctrl-C. `build` replaces the
+    build pipeline (tests)."""
     from .. import cli
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if build is None:
-        return cli.main(["mail", *argv])
-    args = cli.parser(full=True).parse_args(["mail", *argv])
-    # The same handling as livret.cli.main, around the same function.
+    argv = cli.take_lang(list(sys.argv[1:] if argv is None else argv))
+    parser = ArgumentParser(prog="livret", parents=[cli._common(defaults=True)])
+    register(parser.add_subparsers(dest="command", required=True), [cli._common()])
     try:
-        return run(args, build=build)
+        args = parser.parse_args(["mail", *argv])
+        code = run(args, build=build)
+        sys.stdout.flush()  # a closed pipe is seen here, not at exit
+        return code
     except LivretError as exc:
         cli.print_problems(exc)
         return 1
     except KeyboardInterrupt:
         print("livret: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return cli._pipe_closed()
     except OSError as exc:
         cli.print_problems(
             LivretError(
@@ -172,6 +177,9 @@ def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int
             )
         )
         return 1
+    except Exception as exc:
+        cli.report_internal_error(exc)
+        return 2
 
 
 def _default_build() -> Callable:

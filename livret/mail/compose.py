@@ -9,10 +9,14 @@ attachment names as RFC 2231):
      │    └── text/html   (body.html, autoescaped)
      └── application/pdf …  (one per document asked for)
 
-A PDF is read, checked and base64-encoded once per run however many people get it:
-`PartCache` keeps one MIME part per (file, sha256, name), and every message that carries the
-PDF holds that same part. Messages are built one at a time with the standard library's public
-API (EmailMessage, policy.SMTP, as_bytes()); nothing of it is overridden.
+A PDF is read, checked, base64-encoded and flattened once per run however many people get
+it: `PartCache` keeps one MIME part per (file, sha256, name) and its bytes (`as_bytes()`).
+Each message is the standard library's own output, produced through its public API only
+(EmailMessage, policy.SMTP, as_bytes(); nothing overridden): its headers and its text parts
+are flattened by `as_bytes()`, and the parts are joined as RFC 2046 says and as
+`email.generator` does — "--boundary" lines around each part — so that the attachments'
+bytes are reused rather than flattened again for every recipient (a test checks that the
+result is byte for byte what `as_bytes()` gives for the whole message).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import (
     Environment,
@@ -158,17 +163,20 @@ class PartCache:
     """One `application/pdf` part per (file, sha256, name), shared by all the messages."""
 
     def __init__(self) -> None:
-        self._parts: dict[tuple[Path, str, str], tuple[MIMEPart, int]] = {}
+        self._parts: dict[tuple[Path, str, str], tuple[MIMEPart, bytes]] = {}
         self.encoded = 0  # how many times a PDF was actually read and encoded (tests, bench)
 
     def part(self, att: Attachment) -> MIMEPart:
         return self._entry(att)[0]
 
-    def encoded_size(self, att: Attachment) -> int:
-        """Bytes of the part (headers and base64 body) in a message."""
+    def flattened(self, att: Attachment) -> bytes:
+        """The part (headers and base64 body) as it appears in a message."""
         return self._entry(att)[1]
 
-    def _entry(self, att: Attachment) -> tuple[MIMEPart, int]:
+    def encoded_size(self, att: Attachment) -> int:
+        return len(self._entry(att)[1])
+
+    def _entry(self, att: Attachment) -> tuple[MIMEPart, bytes]:
         key = (att.path, att.sha256, att.filename)
         entry = self._parts.get(key)
         if entry is None:
@@ -197,7 +205,7 @@ class PartCache:
                 filename=att.filename,
                 params={"name": att.filename},
             )
-            entry = (part, len(part.as_bytes(policy=POLICY)))
+            entry = (part, part.as_bytes(policy=POLICY))
             self._parts[key] = entry
             self.encoded += 1
         return entry
@@ -270,6 +278,9 @@ class Composer:
             addr_spec=check_email(edition.contact_email)[0] or edition.contact_email,
         )
         self.domain = self.sender.domain
+        self._headers: dict[tuple[str, str], Any] = {}
+        self._folded: dict[tuple[str, str], bytes] = {}
+        self._bounds: dict[str, int] = {}  # size_bound() of each message, once
 
     def plan(self, recipient: Recipient) -> Planned:
         atts = tuple(self.attachments[s] for s in recipient.send)
@@ -308,14 +319,23 @@ class Composer:
         }
 
     def message(self, planned: Planned, now: datetime | None = None) -> EmailMessage:
+        """The whole message as an EmailMessage (compose() gives its bytes)."""
         subject, text, html = self.templates.render(self.context(planned))
-        return self._assemble(planned, subject, text, html, now)
+        msg, alternative = self._assemble(planned, subject, text, html, now)
+        msg.set_payload([alternative, *(self.parts.part(a) for a in planned.attachments)])
+        return msg
 
     def compose(self, planned: Planned, now: datetime | None = None) -> Composed:
-        return Composed(self.message(planned, now).as_bytes(policy=POLICY))
-
-    def render(self, planned: Planned, now: datetime | None = None) -> bytes:
-        return self.compose(planned, now).as_bytes()
+        """message(planned).as_bytes(), with each attachment's bytes flattened once per run."""
+        subject, text, html = self.templates.render(self.context(planned))
+        head, alternative = self._assemble(planned, subject, text, html, now)
+        nl = POLICY.linesep.encode()
+        dashes = b"--" + head.get_boundary("").encode()
+        pieces = [self._header_block(head), dashes, nl, alternative.as_bytes(policy=POLICY)]
+        for att in planned.attachments:
+            pieces += [nl, dashes, nl, self.parts.flattened(att)]
+        pieces += [nl, dashes, b"--", nl]
+        return Composed(b"".join(pieces))
 
     def size_bound(self, planned: Planned) -> int:
         """An upper bound of len(render(planned)), at a fraction of its cost.
@@ -326,20 +346,26 @@ class Composer:
         and RFC 2047 turn a UTF-8 byte into at most 3 characters, plus soft line breaks.
         Rendering the templates here also means a template error shows up before sending.
         """
+        known = self._bounds.get(planned.message_id)
+        if known is not None:
+            return known
         subject, text, html = self.templates.render(self.context(planned))
         r = planned.recipient
         bodies = len(text.encode()) + len(html.encode())
         # In a header, encoded-word and folding overhead can bring it close to 4 per byte.
         headers = sum(len(s.encode()) for s in (subject, r.name, r.email, planned.message_id))
         fixed = sum(self.parts.encoded_size(a) + 64 for a in planned.attachments)
-        return fixed + bodies * 33 // 10 + headers * 4 + self._header_overhead
+        bound = fixed + bodies * 33 // 10 + headers * 4 + self._header_overhead
+        self._bounds[planned.message_id] = bound
+        return bound
 
     @property
     def _header_overhead(self) -> int:
         addresses = [self.sender, self.settings.reply_to]
         return 4096 + 4 * sum(len(str(a).encode()) for a in addresses if a is not None)
 
-    def _assemble(self, planned, subject, text, html, now) -> EmailMessage:
+    def _assemble(self, planned, subject, text, html, now) -> tuple[EmailMessage, MIMEPart]:
+        """The message's headers (no body yet) and its multipart/alternative text part."""
         why = line_break_problem(subject)
         if why:  # collapsed already; a stray control character still has no place in a header
             raise LivretError(Problem(self.templates.where("subject.txt"), None, "subject", why))
@@ -353,21 +379,50 @@ class Composer:
         rich = MIMEPart(policy=POLICY)
         rich.set_content(html, subtype="html", cte="quoted-printable")
         alternative = MIMEPart(policy=POLICY)
-        alternative["Content-Type"] = f'multipart/alternative; boundary="=_livret_alt_{token}"'
+        alternative["Content-Type"] = self._header(
+            "Content-Type", f'multipart/alternative; boundary="=_livret_alt_{token}"'
+        )
         alternative.set_payload([plain, rich])
 
         msg = EmailMessage(policy=POLICY)
-        msg["From"] = self.sender
+        msg["From"] = self._header("From", self.sender)
         msg["To"] = self.to_address(planned)
         if self.settings.reply_to is not None:
-            msg["Reply-To"] = self.settings.reply_to
+            msg["Reply-To"] = self._header("Reply-To", self.settings.reply_to)
         if self.test_to is not None:  # a test run (--to): say who it stands for
             msg["X-Livret-Test-For"] = str(planned.recipient.address)
         msg["Subject"] = subject
         msg["Date"] = format_datetime((now or datetime.now()).astimezone())
         msg["Message-ID"] = planned.message_id
-        msg["Content-Language"] = self.edition.language
-        msg["MIME-Version"] = "1.0"
-        msg["Content-Type"] = f'multipart/mixed; boundary="=_livret_mixed_{token}"'
-        msg.set_payload([alternative, *(self.parts.part(a) for a in planned.attachments)])
-        return msg
+        msg["Content-Language"] = self._header("Content-Language", self.edition.language)
+        msg["MIME-Version"] = self._header("MIME-Version", "1.0")
+        msg["Content-Type"] = self._header(
+            "Content-Type", f'multipart/mixed; boundary="=_livret_mixed_{token}"'
+        )
+        return msg, alternative
+
+    def _header_block(self, msg: EmailMessage) -> bytes:
+        """The message's header lines and the blank line after them, as the generator writes
+        them (policy.fold_binary for each header); the headers that are the same in every
+        message are folded once."""
+        lines = []
+        for name, value in msg.items():
+            key = (name, str(value))
+            folded = self._folded.get(key)
+            if folded is None:
+                folded = POLICY.fold_binary(name, value)
+                if self._headers.get(key) is value:  # one of the shared header objects
+                    self._folded[key] = folded
+            lines.append(folded)
+        lines.append(POLICY.linesep.encode())
+        return b"".join(lines)
+
+    def _header(self, name: str, value: object) -> Any:
+        """A header that is the same in many messages, parsed once: `policy.header_factory`
+        makes the header object, which a message takes as it is (documented in
+        email.policy.EmailPolicy.header_store_parse)."""
+        key = (name, str(value))
+        header = self._headers.get(key)
+        if header is None:
+            header = self._headers[key] = POLICY.header_factory(name, value)
+        return header

@@ -470,12 +470,3 @@ class ReadOnlyJournal:
         if self.db is not None:
             self.db.close()
             self.db = None
-
-
-def read_statuses(path: Path) -> dict[tuple[str, str], str]:
-    """(campaign, recipient) → status, read-only, for a dry run's preview; {} if no journal."""
-    journal = ReadOnlyJournal(path)
-    try:
-        return journal.statuses()
-    finally:
-        journal.close()

@@ -17,6 +17,7 @@ needs at 50 kB/s — and the attempt then fails like any lost connection.
 from __future__ import annotations
 
 import functools
+import re
 import smtplib
 import socket
 import ssl
@@ -74,9 +75,14 @@ def _local_hostname() -> str:
     return socket.getfqdn()
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _reply(code: int, message: bytes | str) -> str:
+    """A server's reply as one printable line: what a hostile server sends (ESC sequences…)
+    never reaches the terminal as such."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-    return f"{code} {' '.join(text.split())}".strip()
+    return _CONTROL.sub("?", f"{code} {' '.join(text.split())}".strip())
 
 
 class _DeferredConnect(smtplib.SMTP):

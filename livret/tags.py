@@ -1,0 +1,287 @@
+"""The tag tree WeasyPrint writes, finished for screen readers (pikepdf, after WeasyPrint).
+
+WeasyPrint 70 builds the structure tree page by page: a part that runs over three pages is
+three sibling elements (three Art for one card), a known upstream limitation
+(Kozea/WeasyPrint#2902, #2903). It also ignores a link's `title` (the annotation's
+description is the raw target, "action-adie") and has no TOC/TOCI. The layouts say what is
+meant; this pass writes it down, without touching what is drawn:
+
+- each part (a child of <body>, every one with an id) is ONE element holding all its pages;
+  inside it, the wrappers cut by the page break (div, section, list, list item) are joined;
+- the contents (<nav id="contents">) is a TOC with one TOCI per entry;
+- a link annotation's /Contents is its <a title="…">, the words a reader needs;
+- line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from html.parser import HTMLParser
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, String
+
+from . import linebreaks
+
+# Wrappers joined when a page break cut them in two. Not P, H or Link: they hold the marked
+# content itself, and two paragraphs in a row are as likely as one cut paragraph.
+JOINABLE = {"/Div", "/NonStruct", "/Sect", "/Art", "/L", "/LI", "/LBody", "/BlockQuote"}
+HEADINGS = {"/H", "/H1", "/H2", "/H3", "/H4", "/H5", "/H6"}
+
+
+class _Layout(HTMLParser):
+    """What the HTML says: the ids of <body>'s children (the parts), and each link's title."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = -1  # depth below <body>; -1 outside it
+        self.parts: list[str] = []
+        self.titles: dict[str, str] = {}
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and a.get("href") and a.get("title"):
+            self.titles[a["href"]] = a["title"]
+        if tag in self.VOID:
+            return
+        if tag == "body":
+            self.depth = 0
+        elif self.depth >= 0:
+            if self.depth == 0 and a.get("id"):
+                self.parts.append(a["id"])
+            self.depth += 1
+
+    def handle_data(self, data):
+        if self.depth >= 0:
+            self.text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if tag == "body":
+            self.depth = -1
+        elif self.depth > 0:
+            self.depth -= 1
+
+
+def read_layout(html: str) -> tuple[list[str], dict[str, str], str]:
+    """→ (ids of the parts in order, {href: title} of the links, the body's text)."""
+    parser = _Layout()
+    parser.feed(html)
+    return parser.parts, parser.titles, " ".join(parser.text)
+
+
+def _kids(element) -> list:
+    k = element.get("/K")
+    if k is None:
+        return []
+    return list(k) if isinstance(k, Array) else [k]
+
+
+def _struct_kids(element) -> list:
+    return [k for k in _kids(element) if isinstance(k, Dictionary) and "/S" in k]
+
+
+def _holds_content(element) -> bool:
+    """Marked content (MCIDs) or annotations directly inside: page-bound, never moved."""
+    return any(not (isinstance(k, Dictionary) and "/S" in k) for k in _kids(element))
+
+
+def _starts_anew(element) -> bool:
+    """A fragment that opens with a heading or a list label is a new element, not the rest
+    of the one before the page break."""
+    kids = _struct_kids(element)
+    return bool(kids) and kids[0].S in HEADINGS | {"/Lbl"}
+
+
+def _join(first, second) -> None:
+    """Move `second`'s children into `first`; then the pair cut at the same break inside."""
+    tail = _struct_kids(first)
+    head = _struct_kids(second)
+    moved = _kids(second)
+    for kid in moved:
+        if isinstance(kid, Dictionary) and "/S" in kid:
+            kid.P = first
+    first.K = Array(_kids(first) + moved)
+    if tail and head:
+        a, b = tail[-1], head[0]
+        if (
+            a.S == b.S
+            and a.S in JOINABLE
+            and not _holds_content(a)
+            and not _holds_content(b)
+            and not _starts_anew(b)
+        ):
+            _join(a, b)
+            first.K = Array(
+                [
+                    k
+                    for k in _kids(first)
+                    if not (isinstance(k, Dictionary) and k.is_indirect and k.objgen == b.objgen)
+                ]
+            )
+
+
+def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
+    """The PDF with its tag tree finished. `anchors`: the anchor names on each page
+    (WeasyPrint's Page.anchors), to know on which page each part starts."""
+    parts, titles, source = read_layout(html)
+    pdf = pikepdf.open(io.BytesIO(data))
+    if "/StructTreeRoot" not in pdf.Root:  # an untagged variant (print): nothing to finish
+        return data
+    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+
+    # Where each part starts: the first page holding its anchor.
+    start: dict[str, int] = {}
+    for n, names in enumerate(anchors):
+        for name in names:
+            start.setdefault(name, n)
+    starts_on = [0] * len(pdf.pages)
+    for part in parts:
+        if part in start:
+            starts_on[start[part]] += 1
+    contents_page = start.get("contents")
+
+    root = pdf.Root.StructTreeRoot
+    document = _kids(root)[0]
+    top = _kids(document)
+    on_page = Counter(_page(e, pages) for e in top)
+    merged: list = []
+    toc = None
+    previous_page = None
+    for element in top:
+        page = _page(element, pages)
+        first_on_page, previous_page = page != previous_page, page
+        # More top-level elements on a page than parts starting on it: the first one is the
+        # rest of the part that the page break cut.
+        if (
+            first_on_page
+            and page >= 0
+            and on_page[page] > starts_on[page]
+            and merged
+            and merged[-1].S == element.S
+        ):
+            _join(merged[-1], element)
+            continue
+        merged.append(element)
+        if page == contents_page and toc is None:
+            toc = element  # the <nav id="contents">
+    document.K = Array(merged)
+
+    if toc is not None:
+        _make_toc(toc)
+    nums = root.ParentTree.Nums
+    parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+    _lift_annotations(document, None, parents)
+    _join_links(document, parents, pages)
+    root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
+
+    for pdf_page in pdf.pages:
+        for annot in pdf_page.obj.get("/Annots", []):
+            if annot.get("/Subtype") != Name.Link:
+                continue
+            if "/Dest" in annot:
+                href = "#" + str(annot.Dest)
+            elif "/A" in annot and "/URI" in annot.A:
+                href = str(annot.A.URI)
+            else:
+                continue
+            if href in titles:
+                annot.Contents = String(titles[href])
+
+    linebreaks.fix(pdf, document, source)
+
+    out = io.BytesIO()
+    pdf.save(out, deterministic_id=True)
+    return out.getvalue()
+
+
+def _page(element, pages) -> int:
+    return pages.get(element.Pg.objgen, -1) if "/Pg" in element else -1
+
+
+def _make_toc(nav) -> None:
+    """The contents' list as TOC, its items as TOCI (their body a plain grouping)."""
+    for element in _struct_kids(nav):
+        if element.S == "/L":
+            element.S = Name("/TOC")
+            for item in _struct_kids(element):
+                if item.S == "/LI":
+                    item.S = Name("/TOCI")
+                    for part in _struct_kids(item):
+                        if part.S == "/LBody":
+                            part.S = Name("/NonStruct")
+
+
+def _lift_annotations(element, link, parents: dict) -> None:
+    """An inline element inside a link (<a><i>…</i></a>) gets a link annotation of its own,
+    tagged in that element: move it up to the Link, where PDF/UA wants every link (and point
+    the annotation's entry of the parent tree at the Link too)."""
+    for kid in _struct_kids(element):
+        inner = kid if kid.S == "/Link" else link
+        if link is not None and kid.S != "/Link":
+            objrs = [
+                k for k in _kids(kid) if isinstance(k, Dictionary) and k.get("/Type") == "/OBJR"
+            ]
+            if objrs:
+                moved = {k.objgen for k in objrs}
+                kid.K = Array([k for k in _kids(kid) if not _is(k, moved)])
+                link.K = Array(_kids(link) + objrs)
+                for objr in objrs:
+                    key = int(objr.Obj.get("/StructParent", -1))
+                    if key in parents:
+                        parents[key] = link
+        _lift_annotations(kid, inner, parents)
+
+
+def _is(obj, objgens: set) -> bool:
+    return isinstance(obj, Dictionary) and obj.is_indirect and obj.objgen in objgens
+
+
+def _target(link) -> str | None:
+    for kid in _kids(link):
+        if isinstance(kid, Dictionary) and "/Obj" in kid:
+            annot = kid.Obj
+            if "/Dest" in annot:
+                return "#" + str(annot.Dest)
+            if "/A" in annot and "/URI" in annot.A:
+                return str(annot.A.URI)
+    return None
+
+
+def _join_links(element, parents: dict, pages: dict) -> None:
+    """A link that wraps onto a second line is two boxes, so two Link elements side by side:
+    one Link, one description for a reader (same target, same page)."""
+    kept: list = []
+    for kid in _kids(element):
+        previous = kept[-1] if kept else None
+        if (
+            isinstance(kid, Dictionary)
+            and kid.get("/S") == "/Link"
+            and isinstance(previous, Dictionary)
+            and previous.get("/S") == "/Link"
+            and _target(kid) is not None
+            and _target(kid) == _target(previous)
+            and kid.Pg.objgen == previous.Pg.objgen
+        ):
+            mcids = parents.get(pages[kid.Pg.objgen])
+            for item in _kids(kid):
+                if isinstance(item, int) and mcids is not None:
+                    mcids[item] = previous
+                elif isinstance(item, Dictionary) and "/Obj" in item:
+                    key = int(item.Obj.get("/StructParent", -1))
+                    if key in parents:
+                        parents[key] = previous
+                elif isinstance(item, Dictionary) and "/S" in item:
+                    item.P = previous
+            previous.K = Array(_kids(previous) + _kids(kid))
+            continue
+        kept.append(kid)
+        if isinstance(kid, Dictionary) and "/S" in kid:
+            _join_links(kid, parents, pages)
+    if len(kept) != len(_kids(element)):
+        element.K = Array(kept)

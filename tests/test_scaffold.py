@@ -1,0 +1,158 @@
+"""New editions and new cards: `new-edition` writes a content folder that passes `check` and
+builds; two editions share output/ without touching each other's PDFs; `new-action` adds a
+card and lists it in its theme, keeping the theme file's comments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CONTENT
+
+from livret.cli import main
+from livret.errors import LivretError
+from livret.loader import load_site
+from livret.pipeline import run
+from livret.scaffold import add_to_list, new_action, new_edition
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def edition2(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ed") / "edition-02"
+    new_edition(folder, 2, CONTENT)
+    return folder
+
+
+def test_new_edition_passes_check_with_what_is_left_to_write(edition2, capsys):
+    rc = main(["check", "--content", str(edition2)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "OK" in out
+    site = load_site(edition2)
+    assert site.edition.number == 2
+    assert site.edition.slug == "retour-experience-02"
+    assert [t.slug for t in site.themes] == [t.slug for t in load_site(CONTENT).themes]
+    colours = {t.slug: t.colour for t in load_site(CONTENT).themes}
+    assert {t.slug: t.colour for t in site.themes} == colours
+    assert [a.slug for a in site.actions] == ["exemple-de-fiche"]
+    # Every value still to write is reported, with its file and line.
+    assert site.warnings
+    assert all("À COMPLÉTER" in p.message for p in site.warnings)
+    edition_warnings = {p.line for p in site.warnings if p.path.endswith("edition.yaml")}
+    text = (edition2 / "edition.yaml").read_text(encoding="utf-8").split("\n")
+    assert edition_warnings == {n for n, line in enumerate(text, 1) if "À COMPLÉTER" in line}
+    assert "edition.yaml:" in err and "À COMPLÉTER" in err
+
+
+def test_new_edition_refuses_a_folder_in_use(edition2):
+    with pytest.raises(LivretError) as info:
+        new_edition(edition2, 3, CONTENT)
+    assert "not empty" in str(info.value)
+
+
+def test_two_editions_share_output_without_overwriting(edition2, tmp_path):
+    out = tmp_path / "output"
+    run(CONTENT, out, themes=[], jobs=1)
+    first = out / "retour-experience-01.pdf"
+    before = sha(first)
+    manifest, results = run(edition2, out, themes=["mobilites"], jobs=1)
+    second = out / "retour-experience-02.pdf"
+    assert second.is_file() and first.is_file()
+    assert sha(first) == before
+    assert {r.status for r in results} == {"built"}
+    entries = {e["path"]: e for e in json.loads((out / "manifest.json").read_text())["outputs"]}
+    assert entries["retour-experience-01.pdf"]["number"] == 1
+    assert entries["retour-experience-02.pdf"]["number"] == 2
+    assert entries["retour-experience-02-mobilites.pdf"]["edition"] == "retour-experience-02"
+
+
+def test_a_build_never_replaces_a_pdf_of_another_edition(edition2, tmp_path, capsys):
+    """The manifest knows which edition each PDF comes from; only --force replaces it."""
+    out = tmp_path / "output"
+    run(edition2, out, themes=[], jobs=1)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entry in manifest["outputs"]:
+        entry["number"] = 1  # as if #01 had been built under this name
+        entry["inputs"] = {}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    pdf = out / "retour-experience-02.pdf"
+    before = sha(pdf)
+    pdf.write_bytes(pdf.read_bytes() + b"\n")  # a different file: any rebuild would show
+    before = sha(pdf)
+    rc = main(["--content", str(edition2), "--output", str(out), "--only", "booklet", "-j", "1"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "built from edition no. 1, and this is edition no. 2" in err
+    assert sha(pdf) == before
+    rc = main(
+        ["--content", str(edition2), "--output", str(out), "--only", "booklet", "-j", "1", "-q"]
+        + ["--force"]
+    )
+    assert rc == 0
+    assert sha(pdf) != before
+
+
+def test_check_refuses_a_slug_that_disagrees_with_the_number(content_copy, capsys):
+    path = content_copy / "edition.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("number: 1", "number: 2"), encoding="utf-8"
+    )
+    rc = main(["check", "--content", str(content_copy)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert (
+        "slug: « retour-experience-01 » does not end with the edition's number (2): the PDFs "
+        "are named after the slug; write « slug: retour-experience-02 »"
+    ) in err
+    assert "edition.yaml:10: slug:" in err  # the slug's own line
+
+
+def test_new_action_adds_a_card_and_lists_it(content_copy, capsys):
+    theme = content_copy / "themes" / "mobilites.yaml"
+    theme.write_text("# my comment\n" + theme.read_text(encoding="utf-8"), encoding="utf-8")
+    before = theme.read_text(encoding="utf-8")
+    rc = main(
+        ["new-action", "velo-solidaire", "--theme", "mobilites", "--content", str(content_copy)]
+    )
+    assert rc == 0, capsys.readouterr().err
+    after = theme.read_text(encoding="utf-8")
+    assert "actions: [apfe, adie, gas-18, mde-marseille, velo-solidaire]" in after
+    assert after.replace(", velo-solidaire]", "]") == before  # nothing else changed
+    site = load_site(content_copy)
+    assert site.theme("mobilites").action_slugs[-1] == "velo-solidaire"
+    assert site.action("velo-solidaire").theme == "mobilites"
+    assert any("velo-solidaire.md" in p.path for p in site.warnings)
+
+
+def test_new_action_refuses_unknown_theme_and_existing_card(content_copy):
+    with pytest.raises(LivretError) as info:
+        new_action("velo", "velo", content_copy)
+    assert 'unknown theme "velo"' in str(info.value) and "mobilites" in str(info.value)
+    with pytest.raises(LivretError) as info:
+        new_action("adie", "mobilites", content_copy)
+    assert "already exists" in str(info.value)
+    with pytest.raises(LivretError):
+        new_action("Vélo", "mobilites", content_copy)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("title: T\nactions: []\n", "title: T\nactions: [new]\n"),
+        ("actions: [a, b]\nnotions: []\n", "actions: [a, b, new]\nnotions: []\n"),
+        (
+            "actions:\n  - a\n  # a comment\n  - b\nnotions:\n  - n\n",
+            "actions:\n  - a\n  # a comment\n  - b\n  - new\nnotions:\n  - n\n",
+        ),
+        ("actions:\n    - a\n", "actions:\n    - a\n    - new\n"),
+        ("actions:\ncolour: x\n", "actions:\n  - new\ncolour: x\n"),
+    ],
+)
+def test_add_to_list_keeps_the_file_as_written(text, expected):
+    assert add_to_list(text, "actions", "new") == expected

@@ -1,0 +1,190 @@
+"""The tag tree a screen reader follows, read back from the real PDFs (pikepdf)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter
+
+import pikepdf
+import pytest
+from conftest import CONTENT
+from pdftext import norm
+from pikepdf import Array, Dictionary
+
+from livret.loader import load_site
+from livret.tags import read_layout
+
+SITE = load_site(CONTENT)
+
+
+def _kids(element) -> list:
+    k = element.get("/K")
+    if k is None:
+        return []
+    return list(k) if isinstance(k, Array) else [k]
+
+
+def walk(element, ancestors=()):
+    """(element, its ancestors' tags) for every structure element below `element`."""
+    for kid in _kids(element):
+        if isinstance(kid, Dictionary) and "/S" in kid:
+            yield kid, ancestors
+            yield from walk(kid, (*ancestors, str(kid.S)))
+
+
+@pytest.fixture(scope="module")
+def trees(built):
+    out, _, results = built
+    opened = {r.path.name: pikepdf.open(r.path) for r in results}
+    yield opened
+    for pdf in opened.values():
+        pdf.close()
+
+
+def _document(pdf):
+    return _kids(pdf.Root.StructTreeRoot)[0]
+
+
+def _cards(name: str) -> int:
+    for t in SITE.themes:
+        if name.endswith(f"-{t.slug}.pdf"):
+            return len(t.actions)
+    return len(SITE.actions)
+
+
+def test_one_art_per_card_over_all_its_pages(trees):
+    for name, pdf in trees.items():
+        tags = Counter(str(e.S) for e, _ in walk(_document(pdf)))
+        assert tags["/Art"] == _cards(name), (name, tags["/Art"])
+        # each card's Art opens with its title
+        for element, _ in walk(_document(pdf)):
+            if element.S == "/Art":
+                first = next(walk(element))[0]
+                assert str(first.S) in ("/NonStruct", "/H2"), (name, first.S)
+
+
+def test_contents_is_a_toc_with_one_item_per_entry(trees):
+    for name, pdf in trees.items():
+        elements = list(walk(_document(pdf)))
+        tocs = [e for e, _ in elements if e.S == "/TOC"]
+        assert len(tocs) == 1, name
+        items = [k for k in _kids(tocs[0]) if isinstance(k, Dictionary) and k.get("/S") == "/TOCI"]
+        themes = 1 if name != "retour-experience-01.pdf" else len(SITE.themes)
+        assert len(items) == 2 + themes + _cards(name), name  # + introduction, thanks
+        assert all(len([e for e, _ in walk(item) if e.S == "/Link"]) == 1 for item in items)
+
+
+def test_no_link_inside_a_link_and_every_annotation_in_a_link(trees):
+    for name, pdf in trees.items():
+        links = 0
+        for element, ancestors in walk(_document(pdf)):
+            if element.S == "/Link":
+                links += 1
+                assert "/Link" not in ancestors, name
+            objrs = [k for k in _kids(element) if isinstance(k, Dictionary) and "/Obj" in k]
+            if objrs:
+                assert element.S == "/Link", (name, element.S)
+        annots = [a for page in pdf.pages for a in page.obj.get("/Annots", [])]
+        assert links and len(annots) >= links, name
+
+
+def test_link_descriptions_are_words_not_ids(trees, built):
+    out, _, _ = built
+    for name, pdf in trees.items():
+        for page in pdf.pages:
+            for annot in page.obj.get("/Annots", []):
+                words = str(annot.get("/Contents", ""))
+                assert not re.fullmatch(r"[#\w:.@-]*", words), (name, words)
+                if "/Dest" in annot:
+                    assert words.startswith("Aller à : "), (name, words)
+                    assert str(annot.Dest) not in words
+
+
+def test_layout_titles_name_every_internal_link():
+    """The layouts give every link to a part a title (read by livret/tags.py)."""
+    from livret.outputs import plan
+    from livret.render import render_html
+
+    html = render_html(SITE, plan(SITE)[0])
+    parts, titles, _ = read_layout(html)
+    assert parts[:2] == ["cover", "contents"] and parts[-1] == "back"
+    hrefs = set(re.findall(r'<a href="(#[^"]+)"', html))
+    assert hrefs and hrefs <= set(titles)
+
+
+def _words(text: str) -> list[str]:
+    from livret.linebreaks import WORD
+
+    return [w.lower() for w in WORD.findall(text.replace("\u2019", "'"))]
+
+
+@pytest.fixture(scope="module")
+def source_words():
+    """The words of the booklet's content, as rendered into its HTML (no layout yet)."""
+    from livret.outputs import plan
+    from livret.render import render_html
+
+    _, _, text = read_layout(render_html(SITE, plan(SITE)[0]))
+    return set(_words(text))
+
+
+# Words the layout adds around the content: "p. 5" in the openers, the running footers.
+GENERATED = {"p", "retour", "d'expérience", "sommaire"}
+
+
+def test_tagged_text_reads_the_words_of_the_content(built, source_words):
+    """No word glued to the next at a line end ("sur latransition"), none cut by the hyphen
+    of automatic hyphenation ("solida-" + "rités"), every word of the content there."""
+    from pdftext import tagged_text
+
+    out, _, _ = built
+    words = _words(tagged_text(out / "retour-experience-01.pdf"))
+    strangers = sorted({w for w in words if w not in source_words | GENERATED})
+    assert strangers == [], strangers[:20]
+    assert source_words <= set(words), sorted(source_words - set(words))[:20]
+
+
+def test_pdftotext_reads_the_words_of_the_content(built, source_words):
+    out, _, _ = built
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(out / "retour-experience-01.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # A real hyphen at a line end stays ("Hauts-de-" / "France"): join those lines only.
+    words = _words(re.sub(r"([-\u2010])\n", r"\1", text))
+    strangers = sorted({w for w in words if w not in source_words | GENERATED})
+    assert strangers == [], strangers[:20]
+    assert source_words <= set(words), sorted(source_words - set(words))[:20]
+
+
+def test_headings_hold_words_not_decorative_glyphs(built):
+    """The card's arrow and the initiatives' bullets are painted, not heading text."""
+    from pdftext import tagged_text
+
+    out, _, _ = built
+    levels = {"/H1", "/H2", "/H3", "/H4", "/H5", "/H6"}
+    headings = [
+        h.strip() for h in tagged_text(out / "retour-experience-01.pdf", levels).split("\n")
+    ]
+    headings = [h for h in headings if h]
+    titles = {norm(a.title) for a in SITE.actions}
+    assert len(headings) > 30
+    assert not [h for h in headings if h[0] in "→•·-–—>"], headings
+    for title in titles:  # each card's heading starts with its title, nothing before
+        assert any(norm(h).startswith(title) for h in headings), title
+
+
+def test_an_untagged_pdf_goes_through_unchanged():
+    """A variant without tags (a press PDF) is not the tag pass's business."""
+    import io
+
+    from livret.tags import finish
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    data = io.BytesIO()
+    pdf.save(data)
+    assert finish(data.getvalue(), [set()], "<body><p id='x'>a</p></body>") == data.getvalue()
