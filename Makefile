@@ -43,6 +43,7 @@ conformance: sysdeps $(STAMP)
 bench: sysdeps $(STAMP)
 	@$(BIN)/python benchmarks/bench_build.py
 	@$(BIN)/python benchmarks/bench_mail.py
+	@$(BIN)/python benchmarks/bench_preview.py
 
 watch: sysdeps $(STAMP)
 	@$(BIN)/python build.py watch

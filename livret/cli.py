@@ -20,7 +20,7 @@ from .errors import LivretError, Problem, printable
 from .i18n import LANGUAGES, N_, ArgumentParser, _, ngettext, seconds, set_language, size
 
 STATUS = {"built": N_("built"), "up to date": N_("up to date")}
-COMMANDS = ("build", "check", "watch", "mail", "new-edition", "new-action")
+COMMANDS = ("build", "check", "watch", "preview", "serve", "mail", "new-edition", "new-action")
 
 
 def _lang_option(p: argparse.ArgumentParser) -> None:
@@ -150,6 +150,12 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
         ),
     )
     _selection(b)
+    b.add_argument(
+        "--html",
+        type=Path,
+        metavar=_("DIR"),
+        help=_("write the HTML documents, their stylesheets and fonts into DIR instead of PDFs"),
+    )
     b.set_defaults(func=cmd_build)
     c = sub.add_parser(
         "check", parents=[common], help=_("validate the content, print every problem")
@@ -158,6 +164,22 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
     _selection(w)
     w.set_defaults(func=cmd_watch)
+    v = sub.add_parser(
+        "preview",
+        aliases=["serve"],
+        parents=[common],
+        help=_("show the pages in the browser, updated on every save"),
+        description=_(
+            "A local web server (127.0.0.1 only) showing every output's pages as printed; "
+            "each save rebuilds what changed and the page updates by itself."
+        ),
+    )
+    _selection(v)
+    v.add_argument(
+        "--port", type=int, default=0, help=_("port (default: a free one, printed at start)")
+    )
+    v.add_argument("--no-open", action="store_true", help=_("do not open the browser"))
+    v.set_defaults(func=cmd_preview)
     e = sub.add_parser(
         "new-edition",
         help=_("start the next edition in a new content folder"),
@@ -328,7 +350,7 @@ def _list(site) -> None:
         print(printable(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]"))
 
 
-def build_once(args, site=None):
+def build_once(args, site=None, pool=None):
     from .loader import load_site
     from .pipeline import run
 
@@ -350,6 +372,7 @@ def build_once(args, site=None):
             jobs=args.jobs,
             variant=args.variant,
             progress=progress,
+            pool=pool.get(site) if pool else None,
             **sel,
         )
     _summary(results, time.perf_counter() - start, args)
@@ -407,8 +430,29 @@ def _progress(args):
 
 
 def cmd_build(args) -> int:
+    if args.html:
+        return cmd_html(args)
     build_once(args)
     return 0
+
+
+def cmd_html(args) -> int:
+    from .htmlexport import export
+    from .loader import load_site
+    from .outputs import plan
+
+    site = load_site(args.content)
+    written = export(site, plan(site, **selection(args, site)), args.html, args.variant)
+    if not args.quiet:
+        for path in written:
+            print(path)
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from .preview.server import serve
+
+    return serve(args)
 
 
 def cmd_watch(args) -> int:
@@ -416,10 +460,13 @@ def cmd_watch(args) -> int:
 
     from .design import for_content
     from .loader import is_backup_file
+    from .preview.renderer import WarmPool
+
+    pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
 
     def once():
         try:
-            build_once(args)
+            build_once(args, pool=pool)
         except LivretError as exc:
             # Keep watching: the last good PDFs stay in place until the content is fixed.
             print_problems(exc)
@@ -478,6 +525,8 @@ def cmd_watch(args) -> int:
             once()
     except KeyboardInterrupt:
         pass
+    finally:
+        pool.close()
     return 0
 
 

@@ -243,6 +243,13 @@ def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
     return {name: found[name] for name in names}
 
 
+# Code that never shapes a PDF's bytes: sending, previewing, validating, exporting HTML,
+# scaffolding a new edition.
+NOT_PDF_CODE = frozenset(
+    {"mail", "preview", "conformance", "htmlexport.py", "scaffold.py", "__pycache__"}
+)
+
+
 @lru_cache(maxsize=4)
 def code_hash(package: Path = PACKAGE) -> str:
     """sha256 of livret's own Python code that makes PDFs (not the mail code): a change to
@@ -250,7 +257,7 @@ def code_hash(package: Path = PACKAGE) -> str:
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package)
-        if rel.parts[0] in ("mail", "__pycache__"):
+        if rel.parts[0] in NOT_PDF_CODE:
             continue
         digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

@@ -151,12 +151,19 @@ def run(
     site=None,
     progress=None,
     on_wait=None,
+    pool=None,
+    order=None,
 ) -> tuple[dict, list[Result]]:
-    """Build into `output_dir`, one build at a time per folder (see output_lock)."""
+    """Build into `output_dir`, one build at a time per folder (see output_lock).
+
+    `pool`: a warm process pool to render in (the preview's, kept across saves) instead of a
+    new one; `order`: kind → rank, which outputs to start first (default: biggest first)."""
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
     with output_lock(out_dir, on_wait):
-        return _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, progress)
+        return _run_locked(
+            site, out_dir, booklet, themes, actions, force, jobs, variant, progress, pool, order
+        )
 
 
 def _say_waiting(folder: Path) -> None:
@@ -195,7 +202,9 @@ def output_lock(out_dir: Path, on_wait=None):
         os.close(fd)  # releases the lock
 
 
-def _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, progress):
+def _run_locked(
+    site, out_dir, booklet, themes, actions, force, jobs, variant, progress, pool=None, order=None
+):
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
@@ -242,7 +251,7 @@ def _run_locked(site, out_dir, booklet, themes, actions, force, jobs, variant, p
         _set_reproducible_clock(site)
         if progress:
             progress(len(todo))
-        done = _render_all(site, todo, out_dir, variant, jobs, progress)
+        done = _render_all(site, todo, out_dir, variant, jobs, progress, pool, order)
         # A layout, style or image saved during the render: record it as changed.
         changed = fingerprint.recheck()
         for output, filename, inputs in todo:
@@ -333,16 +342,17 @@ def _default_jobs() -> int:
     return max(1, min(cpus or 1, available // WORKER_BUDGET))
 
 
-def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
+def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, order=None) -> dict:
     from .render import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Biggest first, so that the booklet does not start last and finish alone.
-    queue = sorted(todo, key=lambda t: RANK[t[0].kind])
+    rank = order or RANK
+    queue = sorted(todo, key=lambda t: rank[t[0].kind])
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}
-    if jobs == 1:  # asked for: everything in this process, one after the other
+    if jobs == 1 and pool is None:  # asked for: everything in this process, one after the other
         for output, filename, _inputs in queue:
             done[filename] = _print(
                 render_html(site, output), filename, str(out_dir), variant, sources, root
@@ -356,12 +366,15 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
     workers = max(1, min(jobs or _default_jobs(), len(todo)))
     errors = []
     before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_worker_init,
-        initargs=(root, os.getpid()),
-    )
+    own = pool is None  # else the caller's warm pool (the preview's): it stays up
+    if own:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_init,
+            initargs=(root, os.getpid()),
+        )
+    futures: dict = {}
     try:
         # The first submit forks every worker (fork pools start all at once): they warm up
         # while this process renders the HTML, instead of after it. Ctrl-C is held back
@@ -371,7 +384,6 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
             pool.submit(int)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        futures = {}
         for output, filename, _inputs in queue:
             html = render_html(site, output)
             futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = (
@@ -387,6 +399,10 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
                 progress(futures[fut], done[futures[fut]])
     except BaseException:
         # Ctrl-C, a crashed worker, an error here: no render goes on without this build.
+        for fut in futures:
+            fut.cancel()
+        if not own:
+            raise
         pool.shutdown(wait=False, cancel_futures=True)
         workers_left = set(multiprocessing.active_children()) - before
         for child in workers_left:
@@ -394,7 +410,8 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress) -> dict:
         for child in workers_left:
             child.join(10)
         raise
-    pool.shutdown()
+    if own:
+        pool.shutdown()
     if errors:
         raise LivretError(list(dict.fromkeys(errors)))
     return done

@@ -10,6 +10,9 @@ have_lib 'libharfbuzz-subset.so.0' || need+=(libharfbuzz-subset0)
 have_lib 'libfontconfig.so.1' || need+=(libfontconfig1)
 # poppler-utils: pdftoppm/pdftotext, to look at and check what we print (README, benchmarks).
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# chromium + chromium-driver: the preview's tests drive a real browser (Debian's, no download).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 # Java + JAXB runtime: veraPDF, the PDF/UA-1 and PDF/A validator of the tests (livret/conformance).
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 [[ -f /usr/share/java/jaxb-runtime.jar ]] || need+=(libjaxb-java)

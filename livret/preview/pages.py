@@ -1,0 +1,118 @@
+"""The preview's page images: each page of a PDF as a PNG, rasterised once per distinct page.
+
+A page is known by a key: the sha256 of what draws it (its content stream, the fonts and images
+it names, its size). WeasyPrint subsets fonts keeping the original glyph ids, so the same key
+always draws the same pixels: a save re-rasterises only the pages whose key is new, and the
+pages whose key differs from the last render's at the same place are the ones that changed.
+
+PDFium (pypdfium2) rasterises; it is several times faster than a `pdftoppm` process per page
+(benchmarks/bench_preview.py) and needs no system package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DPI = 110
+CACHE = ".preview"  # inside the output folder: the only other folder the server reads
+
+
+@dataclass
+class Document:
+    name: str  # the PDF's file name in the output folder
+    title: str
+    kind: str
+    keys: list[str] = field(default_factory=list)  # one per page
+    changed: list[int] = field(default_factory=list)  # pages (from 1) that changed last time
+    version: int = 0
+
+    def as_json(self) -> dict:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "pages": [f"pages/{k}.png" for k in self.keys],
+            "changed": self.changed,
+            "version": self.version,
+        }
+
+
+def page_keys(pdf: Path) -> list[str]:
+    """One key per page: what draws it, without the parts that differ between two renders of
+    the same page (object numbers, font subset tags)."""
+    from pypdf import PdfReader
+
+    keys = []
+    for page in PdfReader(pdf).pages:
+        h = hashlib.sha256()
+        h.update(repr([float(v) for v in page.mediabox]).encode())
+        contents = page.get_contents()
+        h.update(contents.get_data() if contents is not None else b"")
+        resources = page.get("/Resources")
+        resources = resources.get_object() if resources is not None else {}
+        fonts = resources.get("/Font")
+        for name, ref in sorted((fonts.get_object() if fonts else {}).items()):
+            base = str(ref.get_object().get("/BaseFont", ""))
+            h.update(f"{name}={base.split('+', 1)[-1]};".encode())
+        images = resources.get("/XObject")
+        for name, ref in sorted((images.get_object() if images else {}).items()):
+            h.update(name.encode() + hashlib.sha256(ref.get_object().get_data()).digest())
+        h.update(str(DPI).encode())
+        keys.append(h.hexdigest())
+    return keys
+
+
+class PageCache:
+    """PNG files named by page key, in <output>/.preview/; thread-safe."""
+
+    def __init__(self, output_dir: Path):
+        self.folder = Path(output_dir) / CACHE
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.png"
+
+    def update(self, doc: Document, pdf: Path, mark: bool = True) -> list[int]:
+        """Read the PDF's page keys, rasterise the new pages, and record which changed
+        (`mark=False`: the first look at the outputs, where nothing is marked as changed)."""
+        keys = page_keys(pdf)
+        old = doc.keys
+        changed = [i + 1 for i, k in enumerate(keys) if i >= len(old) or old[i] != k]
+        missing = [i for i, k in enumerate(keys) if not self.path(k).is_file()]
+        if missing:
+            with self._lock:
+                self._rasterise(pdf, keys, missing)
+        doc.keys, doc.changed = keys, changed if mark else []
+        if changed or len(old) != len(keys):
+            doc.version += 1
+        return changed
+
+    def _rasterise(self, pdf: Path, keys: list[str], indexes: list[int]) -> None:
+        import pypdfium2 as pdfium
+
+        from ..writer import write_atomic
+
+        document = pdfium.PdfDocument(str(pdf))
+        try:
+            for i in indexes:
+                page = document[i]
+                bitmap = page.render(scale=DPI / 72)
+                buf = io.BytesIO()
+                bitmap.to_pil().save(buf, format="PNG", compress_level=1)
+                write_atomic(self.path(keys[i]), buf.getvalue())
+                bitmap.close()
+                page.close()
+        finally:
+            document.close()
+
+    def prune(self, keep: set[str]) -> None:
+        """Forget the images no document shows any more (the cache never grows past one
+        version of each output plus the pages edited since)."""
+        for png in self.folder.glob("*.png"):
+            if png.stem not in keep:
+                png.unlink(missing_ok=True)

@@ -1,0 +1,406 @@
+"""`livret preview` (alias `serve`): the outputs' pages in the browser, updated on every save.
+
+One process: the main thread watches the content, layouts and styles and builds with warm
+workers (renderer.py); a ThreadingHTTPServer on 127.0.0.1 serves the page, the page images
+and the PDFs, and pushes each new state to the browser as a server-sent event.
+
+What the server answers, and nothing else (GET and HEAD only; other methods get 405):
+  /                      the preview page          /static/preview.js|.css  its script, style
+  /state                 the state, as JSON        /events                  the state, each time
+  /pages/<sha256>.png    a page image from the cache folder (output/.preview/)
+  /pdf/<name>.pdf        a PDF the preview shows, from the output folder
+No URL is ever joined to a folder: names are matched against what the preview has made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from ..errors import LivretError, Problem
+from ..i18n import _, language, seconds
+from .pages import Document, PageCache
+
+if TYPE_CHECKING:
+    from .renderer import WarmPool
+
+STATIC = Path(__file__).resolve().parent / "static"
+# The edited card's sheet first (a page or two: fast), then the booklet, which takes longest
+# and so starts at once on the other worker, then the theme excerpts.
+ORDER = {"action": 0, "booklet": 1, "theme": 2}
+_PAGE = re.compile(r"/pages/([0-9a-f]{64})\.png")
+_PDF = re.compile(r"/pdf/([A-Za-z0-9][A-Za-z0-9._-]*\.pdf)")
+_STATIC = {"/static/preview.js": "text/javascript", "/static/preview.css": "text/css"}
+
+
+class State:
+    """What the browser shows: the outputs with their pages, and the problems of the last
+    save (None when it built). Thread-safe; each change is pushed to every listener."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Document] = {}
+        self.problems: list[str] = []
+        self.building = False
+        self.generation = 0
+        self._lock = threading.Lock()
+        self._listeners: list[queue.Queue] = []
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                "generation": self.generation,
+                "building": self.building,
+                "problems": list(self.problems),
+                "outputs": [d.as_json() for d in self.docs.values()],
+            }
+
+    def put(self, doc: Document) -> None:
+        with self._lock:
+            self.docs.setdefault(doc.name, doc)
+
+    def keep_only(self, names: list[str]) -> None:
+        """The outputs shown, in this order (an output no longer built goes)."""
+        with self._lock:
+            self.docs = {n: self.docs[n] for n in names if n in self.docs}
+
+    def publish(self) -> None:
+        with self._lock:
+            self.generation += 1
+        data = self.snapshot()
+        with self._lock:
+            for q in self._listeners:
+                q.put(data)
+
+    def listen(self) -> queue.Queue:
+        q: queue.Queue = queue.Queue()
+        with self._lock:
+            self._listeners.append(q)
+        return q
+
+    def forget(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._listeners:
+                self._listeners.remove(q)
+
+    def close(self) -> None:
+        with self._lock:
+            for q in self._listeners:
+                q.put(None)
+
+
+def labels() -> dict[str, str]:
+    return {
+        "title": _("Preview"),
+        "outputs": _("Outputs"),
+        "pages": _("pages"),
+        "page": _("page {number}"),
+        "download": _("download the PDF"),
+        "building": _("building…"),
+        "changed": _("changed"),
+        "problems": _("The last save has errors: the pages shown are the last good ones."),
+        "disconnected": _("The preview has stopped: restart it with python build.py preview."),
+    }
+
+
+def index_html() -> bytes:
+    text = (STATIC / "index.html").read_text(encoding="utf-8")
+    text = text.replace("{{lang}}", language()).replace("{{title}}", labels()["title"])
+    # JSON inside <script>: "</" may not appear (a title could hold it).
+    text = text.replace(
+        "{{labels}}", json.dumps(labels(), ensure_ascii=False).replace("</", "<\\/")
+    )
+    return text.encode("utf-8")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: PreviewServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 — the stdlib's name
+        pass  # quiet: the terminal is for the build's messages
+
+    # --- no write endpoint --------------------------------------------------------------
+    def _refuse(self) -> None:
+        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+    def do_HEAD(self) -> None:
+        self.do_GET(body=False)
+
+    def do_GET(self, body: bool = True) -> None:
+        if not self._host_ok():
+            return self._send(HTTPStatus.FORBIDDEN, b"", "text/plain", body)
+        path = urlsplit(self.path).path
+        preview = self.server.preview
+        if path == "/":
+            return self._send(HTTPStatus.OK, index_html(), "text/html; charset=utf-8", body)
+        if path in _STATIC:
+            data = (STATIC / path.rsplit("/", 1)[1]).read_bytes()
+            return self._send(HTTPStatus.OK, data, _STATIC[path] + "; charset=utf-8", body)
+        if path == "/state":
+            data = json.dumps(preview.state.snapshot(), ensure_ascii=False).encode("utf-8")
+            return self._send(HTTPStatus.OK, data, "application/json", body)
+        if path == "/events" and body:
+            return self._events()
+        match = _PAGE.fullmatch(path)
+        if match:
+            png = preview.cache.path(match.group(1))
+            if png.is_file() and png.resolve().is_relative_to(preview.cache.folder.resolve()):
+                return self._send(HTTPStatus.OK, png.read_bytes(), "image/png", body, cache=True)
+        match = _PDF.fullmatch(path)
+        if match and match.group(1) in preview.state.docs:
+            pdf = preview.output / match.group(1)
+            if pdf.is_file() and pdf.resolve().is_relative_to(preview.output.resolve()):
+                return self._send(HTTPStatus.OK, pdf.read_bytes(), "application/pdf", body)
+        return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain", body)
+
+    def _host_ok(self) -> bool:
+        """Only pages of this server may talk to it (no DNS rebinding from a web page)."""
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        return host in ("127.0.0.1", "localhost")
+
+    def _send(self, status, data: bytes, ctype: str, body: bool, cache: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        # Page images are named by their content: they never change.
+        cache_control = "public, max-age=31536000, immutable" if cache else "no-store"
+        self.send_header("Cache-Control", cache_control)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def _events(self) -> None:
+        preview = self.server.preview
+        q = preview.state.listen()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            data: dict | None = preview.state.snapshot()
+            while data is not None and not preview.closing.is_set():
+                payload = json.dumps(data, ensure_ascii=False)
+                self.wfile.write(f"event: state\ndata: {payload}\n\n".encode())
+                self.wfile.flush()
+                while True:
+                    try:
+                        data = q.get(timeout=15)
+                        break
+                    except queue.Empty:
+                        self.wfile.write(b": keep-alive\n\n")  # notices a closed tab
+                        self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            preview.state.forget(q)
+
+
+class PreviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, preview: Preview, port: int):
+        self.preview = preview
+        super().__init__(("127.0.0.1", port), Handler)
+
+
+class Preview:
+    """The preview of one content folder: builds, page images, and the state shown."""
+
+    def __init__(self, args: argparse.Namespace, pool: WarmPool):
+        self.args = args
+        self.content = Path(args.content)
+        self.output = Path(args.output)
+        self.cache = PageCache(self.output)
+        self.state = State()
+        self.pool = pool
+        self.edited: set[str] = set()  # action slugs edited during the session: their sheets
+        self.closing = threading.Event()
+        self._first = True
+
+    # --- builds -------------------------------------------------------------------------
+    def build(self, changes: Iterable[str] = ()) -> None:
+        """Build what the changes touched: the sheets of the edited cards first."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from ..cli import selection
+        from ..loader import load_site
+        from ..pipeline import run
+
+        for changed in map(Path, changes):
+            if changed.suffix == ".md" and changed.parent.name == "actions":
+                self.edited.add(changed.stem)
+        self.state.building = True
+        for doc in self.state.docs.values():
+            doc.changed = []  # the marks are this save's
+        self.state.publish()
+        try:
+            site = load_site(self.content)
+            sel = selection(self.args, site)
+            slugs = {a.slug for a in site.actions}
+            sel["actions"] = sorted((set(sel["actions"]) | self.edited) & slugs)
+            titles: dict[str, tuple[str, str]] = {}
+
+            def progress(name, info=None) -> None:
+                if info is not None and name in titles:
+                    self._show(name, *titles[name])
+
+            from ..outputs import plan
+            from ..pipeline import variant_filename
+
+            for o in plan(site, **sel):
+                titles[variant_filename(o, self.args.variant)] = (o.title, o.kind)
+            _, results = run(
+                self.content,
+                self.output,
+                site=site,
+                variant=self.args.variant,
+                progress=progress,
+                pool=self.pool.get(site),
+                order=ORDER,
+                **sel,
+            )
+            order = [r.path.name for r in results]
+            for name in order:
+                if name not in self.state.docs or not self.state.docs[name].keys:
+                    self._show(name, *titles[name])
+            self.state.keep_only(order)
+            self.state.problems = []
+        except LivretError as exc:
+            self.state.problems = [str(p) for p in exc.problems]
+            _print_problems(exc)
+        except BrokenProcessPool:
+            self.state.problems = [_("a render worker stopped; save again to retry")]
+            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+        except OSError as exc:  # a full disk, a folder that cannot be written…
+            where = exc.filename or self.output
+            self.state.problems = [f"{where}: {exc.strerror or exc}"]
+            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+        except Exception as exc:  # a bug: one line here and in the banner, the preview goes on
+            from ..cli import report_internal_error
+
+            report_internal_error(exc)
+            self.state.problems = [
+                _("internal error ({kind}: {message})").format(
+                    kind=type(exc).__name__, message=str(exc)[:300]
+                )
+            ]
+        finally:
+            self._first = False
+            self.state.building = False
+            keep = {k for d in self.state.docs.values() for k in d.keys}
+            self.cache.prune(keep)
+            self.state.publish()
+
+    def _show(self, name: str, title: str, kind: str) -> None:
+        """A PDF was written: rasterise its new pages and show them at once."""
+        doc = self.state.docs.get(name) or Document(name, title, kind)
+        doc.title = title
+        self.cache.update(doc, self.output / name, mark=not self._first)
+        self.state.put(doc)
+        self.state.publish()
+
+
+def _print_problems(exc: LivretError) -> None:
+    from ..cli import print_problems
+
+    print_problems(exc)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """The `preview` command: build, serve, open the browser, rebuild on every save."""
+    from watchfiles import watch
+
+    from ..design import for_content
+    from ..loader import is_backup_file
+    from .renderer import WarmPool
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and a plain `kill`, end the preview cleanly (even where a shell started it with
+    # Ctrl-C ignored, as for a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+    with WarmPool(args.content, args.jobs) as pool:
+        preview = Preview(args, pool)
+        try:
+            server = PreviewServer(preview, args.port)
+        except OSError as exc:
+            raise LivretError(
+                Problem(
+                    "--port",
+                    None,
+                    None,
+                    _("cannot listen on port {port}: {reason}").format(
+                        port=args.port, reason=exc.strerror or exc
+                    ),
+                )
+            ) from None
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        thread = threading.Thread(target=server.serve_forever, name="preview-http", daemon=True)
+        thread.start()
+        print(_("livret: preview at {url} (Ctrl-C to stop)").format(url=url), flush=True)
+        try:
+            if not args.no_open:  # at once: the page fills in as the outputs are built
+                import webbrowser
+
+                webbrowser.open(url)
+            preview.build()
+            for changes in watch(
+                args.content,
+                *for_content(args.content).folders,
+                watch_filter=lambda change, path: not is_backup_file(Path(path).name),
+                debounce=150,
+                step=30,
+                rust_timeout=0,
+            ):
+                started = time.perf_counter()
+                _forget_caches()
+                preview.build([path for _change, path in changes])
+                if not args.quiet:
+                    print(
+                        _("livret: rebuilt in {time}").format(
+                            time=seconds(time.perf_counter() - started)
+                        ),
+                        file=sys.stderr,
+                    )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            preview.closing.set()
+            preview.state.close()
+            server.shutdown()
+            server.server_close()
+    print(_("livret: preview stopped"), file=sys.stderr)
+    return 0
+
+
+def _forget_caches() -> None:
+    """Layouts and stylesheets may have changed: drop what this process cached."""
+    from .. import design, markup, pipeline, render
+
+    render.environment.cache_clear()
+    design.for_project.cache_clear()
+    markup.block.cache_clear()
+    markup.inline.cache_clear()
+    pipeline._PRINTER.clear()
