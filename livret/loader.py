@@ -32,7 +32,7 @@ from .model import (
     ThanksGroup,
     Theme,
 )
-from .policy import Policy
+from .policy import COMMON_ANCHORS, Policy
 from .reader import Located, read_markdown, read_yaml
 
 # Editors' leftovers beside the real files: backups (adie.md~, #adie.md#), locks (.#adie.md,
@@ -43,6 +43,45 @@ BACKUP_FILE = re.compile(r"^(?:\..*|.*~|#.*#|~\$.*|.*\.sw[a-p])$")
 def is_backup_file(name: str) -> bool:
     """True for hidden files and the backup, lock and swap files editors leave beside a file."""
     return bool(BACKUP_FILE.match(name))
+
+
+# A line Markdown prints as text: no <, [, & or @ (links, images, HTML, references,
+# addresses), nor a block marker at its start (lists, quotes, headings, code). Most YAML
+# values are such lines: they skip the Markdown conversion in check_markdown.
+PLAIN_LINE = re.compile(r"^(?![\s>*+#=-]|\d+[.)])[^<\[&@>\n\r`]*$")
+# Paragraphs and lists at most four levels deep, with none of those characters.
+PLAIN_BLOCK = re.compile(r"^(?!.*^[ \t]{17})[^<\[&@>`]*\Z", re.S | re.M)
+
+
+# Python-Markdown's link parsing, and html.parser (Markdown's and ours), take time growing with
+# the square of some inputs: thousands of "[" in one paragraph, or "<tag" never closed before
+# the next "<". No booklet needs either; both are refused, after a linear scan, before any
+# parser sees them.
+MAX_BRACKETS = 100
+MAX_TAGS = 200  # raw HTML tags in one text: a few <br> or <sup>, never thousands
+_OPEN_TAG = re.compile(r"<[A-Za-z!/?][^<>]*(>)?")
+
+
+def unbounded(text: str) -> tuple[int, str] | None:
+    """(0-based line, why) when `text` would make the Markdown or HTML parsers slow; or None."""
+    line = 0
+    for block in re.split(r"(\n[ \t]*\n)", text):
+        if block.count("[") > MAX_BRACKETS:
+            return line, _(
+                "more than {max} « [ » in one paragraph: write fewer links or brackets"
+            ).format(max=MAX_BRACKETS)
+        line += block.count("\n")
+    for count, m in enumerate(_OPEN_TAG.finditer(text)):
+        if count == MAX_TAGS:
+            return text.count("\n", 0, m.start()), _(
+                "more than {max} HTML tags in one text: write it in Markdown"
+            ).format(max=MAX_TAGS)
+        if m.group(1) is None:
+            return text.count("\n", 0, m.start()), _(
+                "« {start} » opens an HTML tag that is not closed by « > »: write the text "
+                "without « < », or close the tag"
+            ).format(start=m.group()[:20])
+    return None
 
 
 def slugify(text: str) -> str:
@@ -59,6 +98,13 @@ def check_markdown(
     inline: bool = False,
 ) -> None:
     """What the booklet would print from `text` follows the content policy (policy.py)."""
+    if (PLAIN_LINE if inline else PLAIN_BLOCK).match(text):
+        return  # text without any character that makes a link, an image or HTML
+    refused = unbounded(text)
+    if refused is not None:
+        n, message = refused
+        policy.problems.error(path, first_line + n, field, message)
+        return
     try:
         html = markup.html_of(text, inline=inline)
     except RecursionError:
@@ -625,7 +671,19 @@ def load_site(root: Path | str = "content") -> Site:
     action_files = _files(root / "actions", (".md",), problems)
     themes = {slug: load_theme(p, problems, located, policy) for slug, p in theme_files.items()}
     actions = {slug: load_action(p, problems, located, policy) for slug, p in action_files.items()}
-    policy.finish(theme_files, action_files)
+
+    def anchors_for(path: Path) -> frozenset[str]:
+        """Anchors in every PDF that prints this file's text: a card's own in its sheet; a
+        theme's opener and cards in its excerpt; the introduction and thanks everywhere."""
+        if path.parent.name == "actions":
+            return frozenset({f"action-{path.stem}"})
+        theme = themes.get(path.stem) if path.parent.name == "themes" else None
+        if theme is not None:
+            members = {f"action-{a}" for a in theme.action_slugs if a in action_files}
+            return COMMON_ANCHORS | {f"theme-{path.stem}"} | members
+        return COMMON_ANCHORS
+
+    policy.finish(anchors_for)
 
     def line_of(path: Path, dotted: str) -> int | None:
         src = located.get(path)

@@ -73,9 +73,11 @@ def link_emails(html: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=8192)
 def html_of(text: str, inline: bool = False) -> str:
     """Markdown → the HTML the booklet prints, before typography: what the content policy
-    (policy.py) inspects. May raise RecursionError on absurdly nested text."""
+    (policy.py) inspects, and what block() and inline() then set — one conversion per text
+    and process. May raise RecursionError on absurdly nested text."""
     html = link_emails(_MD.reset().convert(text))
     if inline:
         html = re.sub(r"^<p>(.*)</p>$", r"\1", html.strip(), flags=re.S)
@@ -85,18 +87,16 @@ def html_of(text: str, inline: bool = False) -> str:
 @lru_cache(maxsize=4096)
 def block(text: str, shift: int = 0) -> Markup:
     """Markdown block text → HTML; `shift` lowers heading levels to fit the page outline."""
-    html = _MD.reset().convert(text)
+    html = html_of(text)
     if shift:
         html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(6, int(m[2]) + shift)}", html)
-    return Markup(french_html(figures(link_emails(html)), keep_names=True))
+    return Markup(french_html(figures(html), keep_names=True))
 
 
 @lru_cache(maxsize=8192)
 def inline(text: str) -> Markup:
     """One line of inline Markdown (a sidebar item, a title) → HTML without the <p>."""
-    html = _MD.reset().convert(text)
-    html = re.sub(r"^<p>(.*)</p>$", r"\1", html.strip(), flags=re.S)
-    return Markup(french_html(link_emails(html), keep_names=True))
+    return Markup(french_html(html_of(text, inline=True), keep_names=True))
 
 
 @lru_cache(maxsize=8192)

@@ -32,25 +32,45 @@ VARIANTS = {
 }
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+
 def _fetcher_class():
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
     class SafeFetcher(URLFetcher):
         """file: URLs under the allowed folders and data: URLs; nothing else, ever."""
 
-        def __init__(self, roots: list[Path]):
+        def __init__(self, roots: list[Path], content_root: Path | None = None):
             # fail_on_errors: a refused fetch stops the render instead of a silent blank.
             super().__init__(timeout=5, allowed_protocols={"file", "data"}, fail_on_errors=True)
             self.roots = [r.resolve() for r in roots]
+            # From the content folder, pictures only (never the recipient list, say).
+            self.content_root = content_root.resolve() if content_root else None
             self.denied: list[str] = []
+
+        def _allowed(self, url: str) -> Path | None:
+            try:
+                path = Path(unquote(urlsplit(url).path)).resolve()  # resolves ../ and links
+            except (ValueError, OSError):  # "\x00" in the path, a loop of links
+                return None
+            if not any(path.is_relative_to(r) for r in self.roots) or not path.is_file():
+                return None
+            if (
+                self.content_root
+                and path.is_relative_to(self.content_root)
+                and path.suffix.lower() not in IMAGE_SUFFIXES
+            ):
+                return None
+            return path
 
         def fetch(self, url, headers=None):
             scheme = urlsplit(url).scheme.lower()
             if scheme == "data":
                 return super().fetch(url, headers)
             if scheme == "file":
-                path = Path(unquote(urlsplit(url).path)).resolve()  # resolves ../ and links
-                if any(path.is_relative_to(r) for r in self.roots) and path.is_file():
+                path = self._allowed(url)
+                if path is not None:
                     return super().fetch(path.as_uri(), headers)
             self.denied.append(url)
             raise FatalURLFetchingError(f"refused to fetch {url}")
@@ -100,7 +120,9 @@ class Printer:
 
         self.content_root = Path(content_root).resolve()
         self.design = for_content(self.content_root)
-        self.fetcher = _fetcher_class()([*self.design.folders, self.content_root])
+        self.fetcher = _fetcher_class()(
+            [*self.design.folders, self.content_root], content_root=self.content_root
+        )
         self.font_config = FontConfiguration()
         self._css: dict[str, object] = {}
         # Filled by the `@color-profile` rules of the stylesheets (print.css: the CMYK intent).

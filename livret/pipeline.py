@@ -77,11 +77,16 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _worker_init(content_root: str, parent: int) -> None:
     _die_with_parent(parent)
     # Ctrl-C reaches every process of the terminal's group: the parent alone handles it and
     # stops the workers (a worker's KeyboardInterrupt would only be sent back as a result).
+    # The parent forked this process with these signals blocked, so none came in between.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _warm(content_root)
 
 
@@ -372,8 +377,13 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
     futures: dict = {}
     try:
         # The first submit forks every worker (fork pools start all at once): they warm up
-        # while this process renders the HTML, instead of after it.
-        pool.submit(int)
+        # while this process renders the HTML, instead of after it. Ctrl-C is held back
+        # meanwhile (not lost): a worker must not get it before it ignores it.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pool.submit(int)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for output, filename, _inputs in queue:
             html = render_html(site, output)
             futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = (

@@ -8,7 +8,7 @@ character references as WeasyPrint does), never the Markdown source:
 - elements and attributes from an allow-list only (no <iframe>, <object>, <link>, no
   `rel="attachment"`, no `style`, no `id`): nothing else reaches the PDF;
 - links: http(s) addresses, `mailto:` a plain e-mail address (no `?bcc=`, no %-escapes),
-  or `#anchor` of a part of the booklet;
+  or the `#anchor` of a part present in every PDF that prints the text;
 - images: PNG, JPEG, GIF or WebP files inside the content folder that open and decode whole;
 - nesting bounded: deeper HTML than MAX_DEPTH is refused (WeasyPrint lays it out
   recursively).
@@ -55,8 +55,8 @@ IMAGE_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 MAX_PIXELS = 40_000_000  # 8 000 × 5 000: more is not a picture for a booklet page
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
-# Parts of the booklet a link may point to (`#…`), besides theme-<slug> and action-<slug>.
-FIXED_ANCHORS = {"cover", "contents", "introduction", "thanks", "back"}
+# Parts of every booklet and excerpt a link may point to (`#…`); see Policy.finish.
+COMMON_ANCHORS = frozenset({"introduction", "thanks"})
 
 
 @dataclass
@@ -136,7 +136,7 @@ class _Reader(HTMLParser):
 def strict_email(address: str) -> bool:
     """An address a `mailto:` can carry as is: no %-escapes, no `?`, `&`, `=` … that a mail
     program would read as extra headers (`x%40y.org?bcc=…`)."""
-    return f.is_email(address)
+    return f.is_email(address)  # which refuses URL syntax before the @ (fields.py)
 
 
 def link_problem(href: str, anchors: set[str] | None) -> str | None:
@@ -279,7 +279,7 @@ class Policy:
 
     def _decode(self, image: Path) -> str | None:
         """None if the whole picture decodes; the digest is of these very bytes."""
-        from PIL import Image
+        from PIL import Image, ImageFile
 
         try:
             data = image.read_bytes()
@@ -288,6 +288,10 @@ class Policy:
                 name=image.name, why=exc.strerror or exc
             )
         self.problems.digests[image] = hashlib.sha256(data).hexdigest()
+        # WeasyPrint, once imported (watch, a one-process build), makes Pillow accept
+        # truncated files (ImageFile.LOAD_TRUNCATED_IMAGES): here they must fail.
+        lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -308,14 +312,24 @@ class Policy:
             return _(
                 'image "{name}" cannot be read as a picture (truncated or damaged?): {why}'
             ).format(name=image.name, why=str(exc) or type(exc).__name__)
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = lenient
         return None
 
-    def finish(self, theme_slugs, action_slugs) -> None:
-        """Check the #anchors once every part of the booklet is known."""
-        anchors = set(FIXED_ANCHORS)
-        anchors |= {f"theme-{s}" for s in theme_slugs}
-        anchors |= {f"action-{s}" for s in action_slugs}
+    def finish(self, anchors_for) -> None:
+        """Check the #anchors once every part of the booklet is known. `anchors_for(path)`:
+        the anchors present in every PDF that prints that file's text (an action sheet holds
+        one card, an excerpt one theme), so that no build meets a dead link."""
         for path, line, field_name, href in self._anchors:
-            why = link_problem(href, anchors)
-            if why:
-                self.problems.error(path, line, field_name, why)
+            anchors = anchors_for(path)
+            if href[1:] in anchors:
+                continue
+            self.problems.error(
+                path,
+                line,
+                field_name,
+                _(
+                    'link to "{url}": not a part of every PDF that prints this text '
+                    "(excerpts and sheets hold only part of the booklet); possible here: {anchors}"
+                ).format(url=href, anchors=", ".join(f"#{a}" for a in sorted(anchors)) or "-"),
+            )
