@@ -153,19 +153,22 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     merged: list = []
     toc = None
     previous_page = None
+    index = 0  # of the element among the top-level elements of its page
     for element in top:
         page = _page(element, pages)
-        first_on_page, previous_page = page != previous_page, page
-        # More top-level elements on a page than parts starting on it: the first one is the
-        # rest of the part that the page break cut.
-        if (
-            first_on_page
-            and page >= 0
-            and on_page[page] > starts_on[page]
-            and merged
-            and merged[-1].S == element.S
-        ):
-            _join(merged[-1], element)
+        index = index + 1 if page == previous_page else 0
+        previous_page = page
+        # More top-level elements on a page than parts starting on it: the first ones are the
+        # rest of the part that the page break cut — its text, and the rest of a floated
+        # sidebar, which WeasyPrint lifts out of the part (a NonStruct of its own).
+        if page >= 0 and index < on_page[page] - starts_on[page] and merged:
+            part = merged[-1]
+            if element.S != part.S:
+                asides = [k for k in _struct_kids(part) if k.S == element.S]
+                if asides:
+                    _join(asides[-1], element)
+                    continue
+            _join(part, element)
             continue
         merged.append(element)
         if page == contents_page and toc is None:
