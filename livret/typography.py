@@ -142,16 +142,27 @@ def french(text: str) -> str:
 # Words of 4 letters or fewer are left alone: they are never hyphenated (hyphenate-limit).
 NAME_CLASS = "nh"  # styles/typography.css: hyphens: manual
 COMPOUND_CLASS = "nb"  # styles/typography.css: hyphens: manual; white-space: nowrap
-_NAME = re.compile(r"(?<![\w-])[A-ZÀ-ÖØ-ÞŒ]\w*(?:-\w+)*")  # linear: no nested repetition
+_WORD = r"[A-ZÀ-ÖØ-ÞŒ]\w*(?:[-'’]\w+)*"  # "Hauts-de-France", "Aujourd’hui": one word
+# A name of several words ("Annie ROUX-CATALANO") is one match, kept in one span: two spans
+# side by side would leave their space alone between them, and WeasyPrint draws a lone space
+# as nothing at all (the tagged text would read "AnnieROUX-CATALANO"). Linear: each repetition
+# starts at a space followed by a capital, which no part of a word can match.
+# An elided article or preposition stays with its name, in the same span ("d’Achat",
+# "l’Emploi"): the name is kept whole and its words are not cut from their apostrophe.
+_NAME = re.compile(rf"(?<![\w'’-])(?:[^\W\d_]{{1,2}}['’])?{_WORD}(?:[ \u00a0]{_WORD})*")
+_COMPOUND = re.compile(r"\S*-\S*")
 _NAME_OPEN = f'<span class="{NAME_CLASS}">'
 _COMPOUND_OPEN = f'<span class="{COMPOUND_CLASS}">'
 
 
 def _keep_name(m: re.Match) -> str:
-    word = m.group()
-    if "-" in word:
-        return f"{_COMPOUND_OPEN}{word}</span>"
-    return f"{_NAME_OPEN}{word}</span>" if len(word) > 4 else word
+    name = m.group()
+    if " " not in name and "\u00a0" not in name:
+        if "-" in name:
+            return f"{_COMPOUND_OPEN}{name}</span>"
+        return f"{_NAME_OPEN}{name}</span>" if len(name) > 4 else name
+    inner = _COMPOUND.sub(lambda c: f"{_COMPOUND_OPEN}{c.group()}</span>", name)
+    return f"{_NAME_OPEN}{inner}</span>"
 
 
 def _keep_names(text: str) -> str:
@@ -297,4 +308,13 @@ def french_html(html: str, keep_names: bool = False) -> str:
             elif name in _VERBATIM and not token.endswith("/>"):
                 verbatim = max(0, verbatim + (-1 if closing else 1))
     run.flush()
-    return "".join(out)
+    return _LONE_SPACE.sub(r"\1\3\2", "".join(out))
+
+
+# A space alone between two inline elements ("</span> <em>") is a text box of its own, which
+# WeasyPrint draws as nothing: the tagged text would read "CocagneGrand". Moved to the end of
+# the text before it ("Cocagne </span><em>"), it is drawn (or dropped and restored at a line
+# end, see linebreaks.py). Not into a link: its underline would run under the space.
+_LONE_SPACE = re.compile(
+    r"([^<>\s])((?:</(?:span|em|i|b|strong|small|sub|sup)>)+)([ \u00a0\u202f]+)(?=<(?!/))"
+)

@@ -129,8 +129,9 @@ def source_words():
     return set(_words(text))
 
 
-# Words the layout adds around the content: "p. 5" in the openers, the running footers.
-GENERATED = {"p", "retour", "d'expérience", "sommaire"}
+# Words the layout adds around the content: "p. 5" in the openers, the running footers,
+# the heading of the deliberate Notes pages.
+GENERATED = {"p", "retour", "d'expérience", "sommaire", "notes"}
 
 
 def test_tagged_text_reads_the_words_of_the_content(built, source_words):
