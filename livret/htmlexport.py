@@ -76,8 +76,10 @@ def standalone(html: str, content_root: Path, variant: str, copy) -> str:
 def export(site: Site, outputs: list[Output], folder: Path, variant: str) -> list[Path]:
     """Write one .html per output into `folder`, the stylesheets and fonts into folder/styles/
     and the content files they use beside them. Returns the HTML files written."""
+    from .pdf import Printer
     from .render import render_html
 
+    printer = Printer(Path(site.root))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # The stylesheets and what they load (fonts), by the names they are looked up with: a
@@ -91,7 +93,9 @@ def export(site: Site, outputs: list[Output], folder: Path, variant: str) -> lis
         def copy(source: Path, relative: str) -> None:
             _copy(source, folder / relative)
 
-        html = standalone(render_html(site, output), Path(site.root), variant, copy)
+        # As finally laid out: with the Notes pages of the page plan (one layout to count).
+        html = printer.planned_html(render_html(site, output), variant)
+        html = standalone(html, Path(site.root), variant, copy)
         target = folder / html_name(output, variant)
         write_atomic(target, html.encode("utf-8"))
         written.append(target)

@@ -111,6 +111,11 @@ class _Capture(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _pictures(variant: str) -> dict:
+    """Pictures: downsampled (200 dpi) for the screen PDFs, kept whole for the press."""
+    return {} if variant == "print" else {"optimize_images": True, "dpi": 200}
+
+
 class Printer:
     """Renders documents in one process, sharing fonts and stylesheets between them."""
 
@@ -140,33 +145,39 @@ class Printer:
             )
         return self._css[name]
 
-    def render(self, html: str, variant: str = "accessible", sources=()) -> tuple[bytes, int]:
-        """→ (PDF bytes, page count). `sources` are the content files, to name in errors."""
+    def _layout(self, html: str, variant: str):
+        """WeasyPrint's layout of `html` (a Document), with this printer's fonts and sheets."""
         from weasyprint import HTML
-        from weasyprint.urls import FatalURLFetchingError
 
         pdf_variant, extra = VARIANTS[variant]
         sheets = self.base + ([self._sheet(extra)] if extra else [])
+        return HTML(
+            string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
+        ).render(
+            stylesheets=sheets,
+            font_config=self.font_config,
+            color_profiles=self.color_profiles if variant == "print" else None,
+            # PDF/X: the CMYK output intent is chosen at layout time.
+            **({"pdf_variant": pdf_variant} if variant == "print" else {}),
+            **_pictures(variant),
+        )
+
+    def planned_html(self, html: str, variant: str = "accessible") -> str:
+        """The HTML as finally laid out: with the Notes pages the page plan adds (see
+        pageplan.py), which needs one layout to count the pages."""
+        return pageplan.plan(html, len(self._layout(html, variant).pages)) or html
+
+    def render(self, html: str, variant: str = "accessible", sources=()) -> tuple[bytes, int]:
+        """→ (PDF bytes, page count). `sources` are the content files, to name in errors."""
+        from weasyprint.urls import FatalURLFetchingError
+
+        pdf_variant = VARIANTS[variant][0]
         capture = _Capture()
         logger = logging.getLogger("weasyprint")
         logger.addHandler(capture)
         self.fetcher.denied.clear()
 
-        # Pictures: downsampled (200 dpi) for the screen PDFs, kept whole for the press.
-        pictures = {} if variant == "print" else {"optimize_images": True, "dpi": 200}
-
-        def layout(html: str):
-            return HTML(
-                string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
-            ).render(
-                stylesheets=sheets,
-                font_config=self.font_config,
-                color_profiles=self.color_profiles if variant == "print" else None,
-                # PDF/X: the CMYK output intent is chosen at layout time.
-                **({"pdf_variant": pdf_variant} if variant == "print" else {}),
-                **pictures,
-            )
-
+        pictures = _pictures(variant)
         # The garbage collector paused during the render: WeasyPrint makes millions of objects
         # and the collector's passes over them cost 8–16 % of the render (benchmarks/); the
         # garbage is collected once, after, by the next pass.
@@ -174,11 +185,11 @@ class Printer:
         gc.disable()
         try:
             laid_out = html
-            document = layout(html)
+            document = self._layout(html, variant)
             # A multiple of 4 pages: Notes pages before the back cover, laid out again.
             if (planned := pageplan.plan(html, len(document.pages))) is not None:
                 laid_out = planned
-                document = layout(planned)
+                document = self._layout(planned, variant)
             pages = len(document.pages)
             refused = _refused_links(document)
             if refused:
