@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .design import shipped
 
@@ -63,8 +64,10 @@ def rgb_to_cmyk(r: float, g: float, b: float) -> tuple[float, float, float, floa
     from PIL import Image, ImageCms
 
     pixel = Image.new("RGB", (1, 1), tuple(round(c * 255) for c in (r, g, b)))
-    cmyk = ImageCms.applyTransform(pixel, _transform()).getpixel((0, 0))
-    return tuple(round(c / 255, 4) for c in cmyk)  # type: ignore[return-value]
+    converted = ImageCms.applyTransform(pixel, _transform())
+    assert converted is not None  # applyTransform returns None only with inPlace=True
+    c, m, y, k = converted.tobytes()
+    return (round(c / 255, 4), round(m / 255, 4), round(y / 255, 4), round(k / 255, 4))
 
 
 def _is_rgb_space(space, resources) -> bool:
@@ -81,12 +84,18 @@ def _is_rgb_space(space, resources) -> bool:
     return False
 
 
+def _numbers(values) -> list[Any]:
+    """Content-stream operands (pikepdf takes Python numbers)."""
+    return list(values)
+
+
 def _convert_stream(pdf, owner, resources, seen: set) -> None:
     """Rewrite the RGB colour operators of one content stream (page or form) in CMYK."""
     import pikepdf
 
     instructions = pikepdf.parse_content_stream(owner)
-    out, changed = [], False
+    out: list[pikepdf.ContentStreamInstruction | pikepdf.ContentStreamInlineImage] = []
+    changed = False
     rgb_fill = rgb_stroke = False
     for item in instructions:
         if isinstance(item, pikepdf.ContentStreamInlineImage):
@@ -95,7 +104,12 @@ def _convert_stream(pdf, owner, resources, seen: set) -> None:
         operands, op = list(item.operands), str(item.operator)
         if op in RGB_OPS and len(operands) == 3:
             cmyk = rgb_to_cmyk(*(float(v) for v in operands))
-            out.append(pikepdf.ContentStreamInstruction(list(cmyk), pikepdf.Operator(RGB_OPS[op])))
+            out.append(
+                pikepdf.ContentStreamInstruction(
+                    _numbers(cmyk),
+                    pikepdf.Operator(RGB_OPS[op]),
+                )
+            )
             changed = True
             continue
         if op in ("cs", "CS"):
@@ -108,10 +122,10 @@ def _convert_stream(pdf, owner, resources, seen: set) -> None:
                 operands = [pikepdf.Name.DeviceCMYK]
                 changed = True
         elif op in ("sc", "scn") and rgb_fill and len(operands) == 3:
-            operands = list(rgb_to_cmyk(*(float(v) for v in operands)))
+            operands = _numbers(rgb_to_cmyk(*(float(v) for v in operands)))
             changed = True
         elif op in ("SC", "SCN") and rgb_stroke and len(operands) == 3:
-            operands = list(rgb_to_cmyk(*(float(v) for v in operands)))
+            operands = _numbers(rgb_to_cmyk(*(float(v) for v in operands)))
             changed = True
         out.append(pikepdf.ContentStreamInstruction(operands, pikepdf.Operator(op)))
     if changed:
@@ -191,6 +205,7 @@ def _convert_image(image) -> None:
         return
     pil = pikepdf.PdfImage(image).as_pil_image().convert("RGB")
     cmyk = ImageCms.applyTransform(pil, _transform())
+    assert cmyk is not None  # applyTransform returns None only with inPlace=True
     image.write(zlib.compress(cmyk.tobytes(), 6), filter=pikepdf.Name.FlateDecode)
     image.ColorSpace = pikepdf.Name.DeviceCMYK
     image.BitsPerComponent = 8
