@@ -346,9 +346,14 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
     from .render import render_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Biggest first, so that the booklet does not start last and finish alone.
+    # Biggest first (longest job first), so that the booklet does not start last and finish
+    # alone, and the excerpts, largest first, share out evenly over the workers beside it.
     rank = order or RANK
-    queue = sorted(todo, key=lambda t: rank[t[0].kind])
+
+    def size(output) -> int:
+        return -len(site.theme(output.theme).actions) if output.kind == "theme" else 0
+
+    queue = sorted(todo, key=lambda t: (rank[t[0].kind], size(t[0])))
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}
