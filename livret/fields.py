@@ -378,21 +378,6 @@ def number(minimum: float = 0.0, allow_minimum: bool = True) -> Validator:
 positive_number = number(0.0, allow_minimum=False)
 non_negative_number = number(0.0, allow_minimum=True)
 
-_TRUE = ("true", "yes", "on", "1", "oui", "vrai")
-_FALSE = ("false", "no", "off", "0", "non", "faux")
-
-
-def boolean(value, ctx: Ctx, key: str):
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    ctx.error(key, _('"{value}" is neither true nor false').format(value=value))
-    return None
-
 
 def choice(options: tuple[str, ...]) -> Validator:
     """One of `options`, case-insensitively; returned in lower case."""

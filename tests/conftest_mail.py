@@ -77,7 +77,7 @@ def write_outputs(content: Path, output: Path, padding: int = 2000, seed: int = 
     """PDFs for the booklet and every theme of content/edition.yaml, plus manifest.json."""
     ed = edition_data(content)
     slug = ed["slug"]
-    full = f"{ed['series']} #{int(ed['number']):02d}"
+    full = f"{ed['series']} #{ed['number']:02d}"
     outputs = [("booklet", None, f"{slug}.pdf", f"{full} — {ed['title']}")]
     for theme in ed["themes"]:
         title = (

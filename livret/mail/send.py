@@ -194,7 +194,6 @@ class Sender:
         self.sleep = sleep
         self.clock = clock
         self.smtp: smtplib.SMTP | None = None
-        self.connections = 0  # opened in this run (tests, report)
         self._used = False  # the open connection already carried a transaction
         self._last_start: float | None = None
         self.watchdog = Watchdog()
@@ -319,7 +318,6 @@ class Sender:
         try:
             with self._limit():
                 smtp.connect(s.host, s.effective_port)
-            self.connections += 1
             # A message goes out as two writes (body, end marker); with Nagle's algorithm the
             # small last one waits for the server's delayed ACK: up to 40 ms per message.
             assert smtp.sock is not None  # connected
