@@ -13,8 +13,10 @@ The figures (goals from issue 13, ratios against baselines measured in the same 
   3. cold booklet build     `build.py --only booklet --force` in a fresh process  vs  the bare
                             `python -m weasyprint booklet.html x.pdf` on the same HTML, with
                             the peak RSS of each beside it            (goal ≤ 0.90×)
-  4. RSS over the saves     the preview process and its workers, after save 5 vs after the
-                            last one (goal: within ± 10 %)
+  4. RSS over the saves     the preview process, its render workers (sum and largest) and
+                            the whole tree, after the first save (the warm-up) vs after the
+                            last one, with the trend over all saves (least squares, MB per
+                            save); sampled while the workers idle (goal: within ± 10 %)
   5. rasteriser             one booklet page by pypdfium2 (in process, PNG included) vs a
                             `pdftoppm -png` process for that page (why pypdfium2 was chosen)
 
@@ -113,8 +115,10 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def tree_rss(pid: int) -> tuple[float, float]:
-    """(RSS of the process, RSS of its descendants) in MB, from /proc/<pid>/status."""
+def tree_rss(pid: int) -> dict:
+    """RSS in MB of the preview process ("main"), of its helpers (its children: the fork
+    server, multiprocessing's resource tracker) and of its render workers (the fork server's
+    children), from /proc/<pid>/status and /proc/<pid>/stat."""
 
     def rss(p: int) -> float:
         try:
@@ -129,15 +133,20 @@ def tree_rss(pid: int) -> tuple[float, float]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
+        except (OSError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(stat.parent.name))
-    below, todo = 0.0, list(children.get(pid, []))
-    while todo:
-        p = todo.pop()
-        below += rss(p)
-        todo += children.get(p, [])
-    return rss(pid), below
+    helpers = children.get(pid, [])
+    workers = [w for h in helpers for w in children.get(h, [])]
+    sizes = [rss(w) for w in workers]
+    return {
+        "main": rss(pid),
+        "helpers": sum(rss(h) for h in helpers),
+        "workers_sum": sum(sizes),
+        "workers_max": max(sizes, default=0.0),
+        "workers": len(sizes),
+        "pids": sorted(workers),
+    }
 
 
 class Preview:
@@ -229,6 +238,34 @@ def rasteriser(pdf: Path, scratch: Path, repeat: int) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def rss_figures(samples: list[dict]) -> dict:
+    """RSS after the first save (the warm-up: every output rendered once by the warm workers)
+    vs after the last one, and the trend over all saves (least squares, MB per save), for the
+    preview process, its workers (sum, largest) and the whole tree."""
+    out: dict = {"goal": GOAL_RSS_DRIFT, "saves": len(samples)}
+    series = {
+        "main": [s["main"] for s in samples],
+        "workers_sum": [s["workers_sum"] for s in samples],
+        "workers_max": [s["workers_max"] for s in samples],
+        "tree": [s["main"] + s["helpers"] + s["workers_sum"] for s in samples],
+    }
+    for name, values in series.items():
+        slope = 0.0
+        if len(values) > 1:
+            slope = statistics.linear_regression(range(len(values)), values).slope
+        out[name] = {
+            "after_warm_up": values[0],
+            "after_last": values[-1],
+            "ratio": values[-1] / values[0] if values[0] else float("nan"),
+            "slope_mb_per_save": slope,
+            # the trend over 50 saves, as a share of the size after the warm-up
+            "trend_per_50_saves": slope * 50 / values[0] if values[0] else float("nan"),
+        }
+    out["workers"] = sorted({s["workers"] for s in samples})
+    out["same_workers"] = all(s["pids"] == samples[0]["pids"] for s in samples)
+    return out
+
+
 def edit(card: Path, original: str, n: int) -> None:
     word = "encore" if n % 2 else "toujours"
     text = original.replace("## Contexte\n", f"## Contexte\n\nUne phrase de plus, {word}.\n", 1)
@@ -282,6 +319,8 @@ def bench(saves: int, repeat: int, tmp: Path) -> dict:
         baseline.stdin.write("go\n")
         baseline.stdin.flush()
         warm.append(json.loads(baseline.stdout.readline()))
+        if n > 1:  # after save n - 1, once the workers are idle again (the warm render above)
+            rss.append(tree_rss(preview.proc.pid))
         before_cpu = tree_cpu(preview.proc.pid)
         booklet_pdf = output / BOOKLET
         t_save = time.time()
@@ -305,14 +344,20 @@ def bench(saves: int, repeat: int, tmp: Path) -> dict:
             (f"save {n}: the sheet, its excerpt and the booklet changed", len(changed) == 3)
         )
         cpu.append(tree_cpu(preview.proc.pid) - before_cpu)
-        rss.append(tree_rss(preview.proc.pid))
         log(f"save {n}/{saves}: first page {first[-1]:.2f} s, booklet {booklet[-1]:.2f} s")
+    time.sleep(2)  # the workers idle, as before the other samples
+    rss.append(tree_rss(preview.proc.pid))
     preview.stop()
     baseline.stdin.close()
     baseline.wait(timeout=WAIT)
 
+    checks.append(
+        (
+            "the same render workers from the first save to the last",
+            all(s["pids"] == rss[0]["pids"] for s in rss),
+        )
+    )
     raster = rasteriser(output / BOOKLET, tmp, max(3, repeat))
-    ref = min(4, len(rss) - 1)  # after save 5: the caches and arenas have settled
     med = statistics.median
     warm_wall = med(w[0] for w in warm)
     result = {
@@ -333,14 +378,7 @@ def bench(saves: int, repeat: int, tmp: Path) -> dict:
             "cpu": med(c[1] for c in cold_bare),
             "peak_mb": max(c[2] for c in cold_bare),
         },
-        "rss_mb": {
-            "main_first": rss[ref][0],
-            "main_last": rss[-1][0],
-            "workers_first": rss[ref][1],
-            "workers_last": rss[-1][1],
-            "drift": (sum(rss[-1]) - sum(rss[ref])) / sum(rss[ref]),
-            "goal": GOAL_RSS_DRIFT,
-        },
+        "rss_mb": rss_figures(rss),
         "rasterise_one_page_s": raster,
         "checks": [{"check": c, "ok": ok} for c, ok in checks],
     }
@@ -376,11 +414,20 @@ def print_table(r: dict) -> None:
         f"(CPU {cw['cpu']:.2f} s, peak {cw['peak_mb']:.0f} MB) = {cr['value']:.2f}× "
         f"(CPU {cr['cpu_value']:.2f}×)   goal ≤ {cr['goal']}×  {ok(cr['value'] <= cr['goal'])}"
     )
-    print(
-        f"4. RSS main {rs['main_first']:.0f} → {rs['main_last']:.0f} MB, workers "
-        f"{rs['workers_first']:.0f} → {rs['workers_last']:.0f} MB: {rs['drift']:+.1%}"
-        f"   goal ± {rs['goal']:.0%}  {ok(abs(rs['drift']) <= rs['goal'])}"
-    )
+    print(f"4. RSS after the first save → after save {r['saves']}   goal ± {rs['goal']:.0%}")
+    for name, label in (
+        ("main", "preview process"),
+        ("workers_sum", "workers, sum"),
+        ("workers_max", "largest worker"),
+        ("tree", "all processes"),
+    ):
+        f = rs[name]
+        print(
+            f"   {label:<18} {f['after_warm_up']:6.0f} → {f['after_last']:4.0f} MB "
+            f"({f['ratio'] - 1:+.1%}), trend {f['slope_mb_per_save']:+.2f} MB/save "
+            f"({f['trend_per_50_saves']:+.1%} per 50 saves)  "
+            f"{ok(abs(f['ratio'] - 1) <= rs['goal'])}"
+        )
     ra = r["rasterise_one_page_s"]
     print(
         f"5. one page to PNG: pypdfium2 {ra['pypdfium2'] * 1000:.0f} ms, "

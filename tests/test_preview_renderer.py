@@ -4,6 +4,7 @@ normal build."""
 from __future__ import annotations
 
 import gc
+import os
 import traceback
 
 from conftest import CONTENT
@@ -68,3 +69,53 @@ def test_the_collector_is_paused_only_during_a_render():
     finally:
         gc.callbacks.remove(record)
     assert inside_weasyprint and not any(inside_weasyprint)
+
+
+# --- a worker frees a task's garbage once idle (memory flat over the saves) ------------------
+
+_KEPT: dict = {}
+
+
+class _Node:
+    def __init__(self, other=None):
+        self.other = other
+
+
+def _leave_garbage() -> int:
+    """Like a render: many objects in reference cycles, made with the collector paused and
+    still alive at a collection (so they reach the oldest generation), then dropped."""
+    import weakref
+
+    gc.disable()
+    nodes = []
+    for _ in range(100_000):
+        a = _Node()
+        a.other = _Node(a)
+        nodes.append(a)
+    gc.enable()
+    gc.collect()  # alive: moved to the oldest generation, which only a full collection frees
+    _KEPT["probe"] = weakref.ref(nodes[0])
+    del nodes, a
+    return os.getpid()
+
+
+def _garbage_gone() -> tuple[int, bool]:
+    return os.getpid(), _KEPT["probe"]() is None
+
+
+def test_a_worker_collects_the_garbage_of_a_task_once_idle(tmp_path):
+    import time
+
+    with WarmPool(CONTENT, jobs=1) as pool:
+        executor = pool.get(load_site(CONTENT))
+        worker = executor.submit(_leave_garbage).result(timeout=120)
+        # Without the tidy thread, the cycles live until the next full collection, which a
+        # few small tasks do not bring about.
+        deadline = time.monotonic() + 30
+        while True:
+            pid, gone = executor.submit(_garbage_gone).result(timeout=30)
+            assert pid == worker
+            if gone or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # idle time, in which the worker collects
+        assert gone
