@@ -153,12 +153,13 @@ class Preview:
     """A `build.py preview --no-open` process and a reader of its event stream."""
 
     def __init__(self, project: Path, output: Path):
+        self.log = output.parent / "preview.log"
         self.proc = subprocess.Popen(
             [PYTHON, "build.py", "preview", "--no-open", "-q"]
             + ["--content", "content", "--output", str(output)],
             cwd=project,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
             text=True,
         )
         line = self.proc.stdout.readline()
@@ -174,7 +175,11 @@ class Preview:
         while True:
             line = self.stream.fp.readline().decode()
             if not line:
-                raise SystemExit("the preview's event stream ended")
+                status = self.proc.poll()
+                raise SystemExit(
+                    f"the preview's event stream ended (exit status {status}); its messages:\n"
+                    + self.log.read_text(errors="replace")[-3000:]
+                )
             line = line.rstrip("\n")
             if line.startswith("data:"):
                 data.append(line[5:].strip())
@@ -261,6 +266,7 @@ def rss_figures(samples: list[dict]) -> dict:
             # the trend over 50 saves, as a share of the size after the warm-up
             "trend_per_50_saves": slope * 50 / values[0] if values[0] else float("nan"),
         }
+    out["series"] = {name: [round(v, 1) for v in values] for name, values in series.items()}
     out["workers"] = sorted({s["workers"] for s in samples})
     out["same_workers"] = all(s["pids"] == samples[0]["pids"] for s in samples)
     return out
@@ -363,7 +369,12 @@ def bench(saves: int, repeat: int, tmp: Path) -> dict:
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "saves": saves,
-        "first_page_s": {"median": med(first), "max": max(first), "goal": GOAL_FIRST_PAGE_S},
+        "first_page_s": {
+            "median": med(first),
+            "max": max(first),
+            "goal": GOAL_FIRST_PAGE_S,
+            "each": [round(f, 3) for f in first],
+        },
         "booklet_pdf_s": {"median": med(booklet), "max": max(booklet)},
         "warm_baseline_s": {"wall": warm_wall, "cpu": med(w[1] for w in warm)},
         "booklet_ratio": {"value": med(booklet) / warm_wall, "goal": GOAL_BOOKLET_RATIO},
