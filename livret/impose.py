@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pikepdf
+if TYPE_CHECKING:
+    import pikepdf
 
 MM = 72 / 25.4
 # Sheet (landscape) width and height in millimetres, and the booklet it makes once folded.
@@ -73,6 +75,8 @@ def saddle_order(count: int) -> list[tuple[int, int]]:
 
 def impose(data: bytes, sheet: str) -> Imposition:
     """The saddle-stitch imposition of the PDF `data` on `sheet` ("a4" or "a3") sheets."""
+    import pikepdf  # here, not at the top: the command line reads SHEETS without it (~0.1 s)
+
     width, height = (v * MM for v in SHEETS[sheet])
     with pikepdf.open(io.BytesIO(data)) as src, pikepdf.new() as out:
         pages = len(src.pages)
@@ -103,6 +107,8 @@ def _place(
 ) -> None:
     """Draw `form` scaled to fit the left (0) or right (1) half of the sheet side, centred.
     (Page.add_overlay does the same under a random resource name: not reproducible.)"""
+    import pikepdf
+
     placed = side.add_resource(form, pikepdf.Name.XObject, pikepdf.Name(name))
     rect = pikepdf.Rectangle(half * width / 2, 0, (half + 1) * width / 2, height)
     drawing = side.calc_form_xobject_placement(form, placed, rect, allow_expand=True)
@@ -112,12 +118,18 @@ def _place(
 def _trimmed(page: pikepdf.Page) -> pikepdf.Object:
     """The page as a form XObject showing its TrimBox only (the finished page: no bleed, no
     crop marks), whatever its rotation."""
+    import pikepdf
+
     form = page.as_form_xobject()
     form.BBox = pikepdf.Array(page.trimbox)
     return form
 
 
 def _keep_metadata(src: pikepdf.Pdf, out: pikepdf.Pdf) -> None:
+    """The document information and the language; not the XMP metadata, which claims the
+    source's conformance (PDF/UA, PDF/A, PDF/X) that the imposed file does not have."""
+    import pikepdf
+
     info = src.trailer.get("/Info")
     if info is not None:
         kept = {key: info[key] for key in INFO_KEYS if key in info}
