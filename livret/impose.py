@@ -89,7 +89,10 @@ def impose(data: bytes, sheet: str) -> Imposition:
                 if number is None:
                     continue  # a blank page: nothing to draw
                 if number not in forms:
-                    forms[number] = out.copy_foreign(_trimmed(src.pages[number - 1]))
+                    # The page as a form XObject: its bounding box is the page's TrimBox
+                    # (qpdf), so the press variant's bleed and marks are left out.
+                    form = src.pages[number - 1].as_form_xobject()
+                    forms[number] = out.copy_foreign(form)
                 _place(side, forms[number], f"/P{number}", half, width, height)
         _keep_metadata(src, out)
         buffer = io.BytesIO()
@@ -113,16 +116,6 @@ def _place(
     rect = pikepdf.Rectangle(half * width / 2, 0, (half + 1) * width / 2, height)
     drawing = side.calc_form_xobject_placement(form, placed, rect, allow_expand=True)
     side.contents_add(b"q\n" + drawing + b"\nQ\n")
-
-
-def _trimmed(page: pikepdf.Page) -> pikepdf.Object:
-    """The page as a form XObject showing its TrimBox only (the finished page: no bleed, no
-    crop marks), whatever its rotation."""
-    import pikepdf
-
-    form = page.as_form_xobject()
-    form.BBox = pikepdf.Array(page.trimbox)
-    return form
 
 
 def _keep_metadata(src: pikepdf.Pdf, out: pikepdf.Pdf) -> None:
