@@ -395,17 +395,25 @@ def build_once(args, site=None, pool=None):
         )
     _summary(results, time.perf_counter() - start, args)
     if not (args.quiet or args.json):
-        _how_to_print(results)
+        _how_to_print(results, asked=bool(args.impose))
     return results
 
 
-def _how_to_print(results) -> None:
+def _how_to_print(results, asked: bool = False) -> None:
     """Where each imposed PDF is and how to print it (livret/impose.py)."""
     from .impose import FOLDED
     from .pipeline import IMPOSITION
 
     pages = {r.path.name: r.pages for r in results}
     imposed = [r for r in results if r.output.kind == IMPOSITION]
+    if asked and not imposed:
+        print(
+            _(
+                "--impose: only the booklet and the theme excerpts are imposed, and this "
+                "build has neither"
+            ),
+            file=sys.stderr,
+        )
     for r in imposed:
         sheet, source = r.inputs["sheet"], r.inputs["source"]
         count = pages[source]

@@ -265,3 +265,34 @@ def test_cli_says_where_the_imposed_file_is_and_how_to_print_it(built_copy, caps
     assert f"{path} : 9 feuilles A3 à imprimer et plier, un livret A4 de 36 pages" in printed
     assert "recto verso, retournement sur le bord court, taille réelle (100 %)" in printed
     assert "agrafez" in printed
+
+
+def test_a_build_says_when_it_adds_blank_pages_and_when_there_is_nothing_to_impose(
+    tmp_path, capsys
+):
+    from livret.cli import _how_to_print
+    from livret.outputs import Output
+    from livret.pipeline import Result, _impose_all
+
+    data = synthetic(6)
+    path = tmp_path / "essai.pdf"
+    path.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    source = Result(
+        Output("booklet", None, None, path.name, "Essai"), path, "built", 6, 0, sha, 0, {}
+    )
+    imposed = _impose_all([source], ["a4"], {}, tmp_path, False)
+    assert [(r.path.name, r.pages, r.output.kind) for r in imposed] == [
+        ("essai-imposition-a4.pdf", 4, "imposition")
+    ]
+    assert imposed[0].path.read_bytes() == impose(data, "a4").data
+    _how_to_print([source, *imposed])
+    printed = capsys.readouterr().out
+    assert "2 A4 sheets to print and fold, an A5 booklet of 8 pages" in printed
+    assert (
+        "essai.pdf has 6 pages, not a multiple of 4: 2 blank pages added before the last one"
+        in printed
+    )
+
+    _how_to_print([source], asked=True)  # e.g. --action adie --impose a4
+    assert "this build has neither" in capsys.readouterr().err
