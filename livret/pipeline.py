@@ -33,6 +33,7 @@ from .writer import read_json, write_atomic, write_json
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 LOCK = ".livret.lock"
+FIT_CACHE = ".livret-cache/fit"  # copyfitting decisions (livret/fit.py), by card
 # Recorded instead of a digest when an input changed while the build was using it: the
 # output may hold either version, so the next build rebuilds it.
 CHANGED = "changed during the build"
@@ -117,7 +118,9 @@ def _print(
     if _PRINTER.get("root") != content_root:
         _warm(content_root)
     start = time.perf_counter()
-    data, pages = _PRINTER["printer"].render(html, variant, sources)
+    data, pages = _PRINTER["printer"].render(
+        html, variant, sources, fit_cache=Path(out_dir) / FIT_CACHE
+    )
     write_atomic(Path(out_dir) / filename, data)
     return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
 
