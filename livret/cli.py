@@ -109,7 +109,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
         default="accessible",
         help=_(
             "accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
-            "print: PDF/UA-1 with 3 mm bleed and crop marks"
+            "print: PDF/X-4 in CMYK for the press, 3 mm bleed and crop marks"
         ),
     )
     p.add_argument(
