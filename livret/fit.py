@@ -178,9 +178,11 @@ def head_of(html: str) -> str | None:
 
 
 def apply(html: str, decide: Callable[[str, str], list[int]]) -> str:
-    """`html` with every card's breaks marked; `decide(head, card)` gives a card's breaks."""
+    """`html` with every card's breaks marked; `decide(head, card)` gives a card's breaks.
+    Only in a document whose <body> asks for it (`data-copyfit`: the booklet and excerpts;
+    a sheet is a handout of one or two pages, whose text runs on under the sidebar)."""
     head = head_of(html)
-    if head is None:
+    if head is None or "data-copyfit" not in head:  # the layout asks for it (base.html)
         return html
 
     def one(match: re.Match) -> str:

@@ -180,3 +180,21 @@ def test_the_salt_follows_the_stylesheets(tmp_path):
     salt = Printer(project / "content")._fit_salt("accessible")
     own.write_text(own.read_text() + "\n.section { margin: 0 }\n")
     assert Printer(project / "content")._fit_salt("accessible") != salt
+
+
+def test_only_the_documents_that_ask_are_fitted():
+    """The booklet and excerpts ask (data-copyfit on <body>, base.html); a sheet does not."""
+    site = load_site(CONTENT)
+    sheet = KINDS["action"]
+    html = render_html(site, sheet.output(site, "adil-31"))
+    assert fit.CARD.search(html)
+
+    def never(_head, _card):
+        raise AssertionError("a sheet was fitted")
+
+    assert fit.apply(html, never) == html
+    booklet = KINDS["booklet"]
+    html = render_html(site, booklet.output(site, booklet.slugs(site)[0]))
+    asked = []
+    fit.apply(html, lambda _head, card: asked.append(card) or [])
+    assert len(asked) == 10
