@@ -109,7 +109,7 @@ class PageCache:
                 bitmap = page.render(scale=DPI / 72)
                 buf = io.BytesIO()
                 bitmap.to_pil().save(buf, format="PNG", compress_level=1)
-                write_atomic(self.path(keys[i]), buf.getvalue())
+                write_atomic(self.path(keys[i]), buf.getvalue(), durable=False)
                 bitmap.close()
                 page.close()
         finally:
