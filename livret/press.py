@@ -164,11 +164,27 @@ def _convert_resources(pdf, resources, seen: set) -> None:
             _convert_stream(pdf, pattern, pattern.Resources, seen)
 
 
-def _convert_shading(shading) -> None:
-    """A gradient (WeasyPrint: sRGB, exponential or stitched functions) in CMYK."""
+def _rgb_stops(function) -> bool:
+    """Whether the gradient's colours are RGB triplets (its interpolation functions' C1)."""
     import pikepdf
 
-    if not _is_rgb_space(shading.get("/ColorSpace"), None):
+    if isinstance(function, pikepdf.Dictionary):
+        if "/C1" in function:
+            return len(function.C1) == 3
+        return any(_rgb_stops(sub) for sub in function.get("/Functions", []))
+    return False
+
+
+def _convert_shading(shading) -> None:
+    """A gradient (WeasyPrint: sRGB, exponential or stitched functions) in CMYK.
+
+    WeasyPrint 70 gives an SVG picture's gradient the document's default colour space, in
+    the press file the CMYK output profile, but its stops in RGB (3 values for 4 inks: a
+    broken shading that viewers draw wrong): such a gradient is RGB too."""
+    import pikepdf
+
+    space = shading.get("/ColorSpace")
+    if not (_is_rgb_space(space, None) or _rgb_stops(shading.get("/Function"))):
         return
     shading.ColorSpace = pikepdf.Name.DeviceCMYK
 
