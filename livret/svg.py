@@ -183,6 +183,11 @@ class _Reader(ContentHandler):
     def bound_uses(self) -> None:
         """Elements drawn, each <use> drawing its target again: bounded, and acyclic."""
         ids = {node[1]: i for i, node in enumerate(self.nodes) if node[1]}
+
+        def deps(i: int) -> list[int]:
+            _line, _id, children, target = self.nodes[i]
+            return children + ([ids[target]] if target is not None and target in ids else [])
+
         drawn: dict[int, int] = {}
         active: set[int] = set()
         for start in range(len(self.nodes)):
@@ -192,34 +197,31 @@ class _Reader(ContentHandler):
                 i, expanded = todo.pop()
                 if i in drawn:
                     continue
-                line, _id, children, target = self.nodes[i]
-                deps = list(children)
-                if target is not None and target in ids:
-                    deps.append(ids[target])
-                if not expanded:
-                    if i in active:
-                        continue
-                    active.add(i)
-                    todo.append((i, True))
-                    for d in deps:
-                        if d in active and d not in drawn:
-                            self.problems.append(
-                                (
-                                    line,
-                                    _('SVG <use> refers back to itself through "#{id}"').format(
-                                        id=target
-                                    ),
-                                )
-                            )
-                            return
-                        todo.append((d, False))
+                if expanded:
+                    active.discard(i)
+                    drawn[i] = min(MAX_ELEMENTS + 1, 1 + sum(drawn[d] for d in deps(i)))
                     continue
-                active.discard(i)
-                drawn[i] = min(MAX_ELEMENTS + 1, 1 + sum(drawn.get(d, 0) for d in deps))
-            if drawn.get(start, 0) > MAX_ELEMENTS:
+                active.add(i)
+                todo.append((i, True))
+                for d in deps(i):
+                    if d in active:
+                        line, _id, _children, target = self.nodes[i]
+                        self.problems.append(
+                            (
+                                line,
+                                _('SVG <use> refers back to itself through "#{id}"').format(
+                                    id=target
+                                ),
+                            )
+                        )
+                        return
+                    todo.append((d, False))
+        # Reported where the count first goes over: at the element whose parts are within.
+        for i, count in drawn.items():
+            if count > MAX_ELEMENTS and all(drawn[d] <= MAX_ELEMENTS for d in deps(i)):
                 self.problems.append(
                     (
-                        self.nodes[start][0],
+                        self.nodes[i][0],
                         _(
                             "the SVG picture draws more than {max} elements (each <use> copy "
                             "counted): too complex for a page"
