@@ -31,7 +31,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from . import fields as f
 from . import svg
-from .errors import Collector
+from .errors import Collector, display_path
 from .i18n import _
 from .reader import BAD_CHAR, MAX_DEPTH, bad_char_message
 
@@ -332,7 +332,7 @@ class Policy:
             return None
         return _(
             'image "{name}" is not a plain SVG drawing: see the problems reported in {file}'
-        ).format(name=image.name, file=image.relative_to(self.root).as_posix())
+        ).format(name=image.name, file=display_path(image))
 
     def finish(self, anchors_for) -> None:
         """Check the #anchors once every part of the booklet is known. `anchors_for(path)`:
