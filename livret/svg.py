@@ -22,6 +22,7 @@ The renderer's fetcher (pdf.py) refuses anything else the picture might still as
 from __future__ import annotations
 
 import io
+import re
 from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler, feature_namespaces
 from xml.sax.xmlreader import InputSource
@@ -34,6 +35,10 @@ MAX_BYTES = 5_000_000  # a logo or a chart is tens of kB; 5 MB is not a picture 
 MAX_ELEMENTS = 50_000  # elements drawn, each <use> copy counted
 FORBIDDEN = frozenset({"script", "foreignObject", "image"})
 URL_FUNCTIONS = frozenset({"url", "src"})
+# An attribute is read as CSS (tinycss2, slow) only when it may hold another reference than
+# a plain url(#name): a \ escape, or "url"/"src" left once those are taken out.
+_PLAIN_URL = re.compile(r"url\(\s*#[^\s()'\"\\]*\s*\)", re.IGNORECASE)
+_LOADS = re.compile(r"url|src", re.IGNORECASE)
 
 
 def _css_references(text: str) -> list[tuple[int, str]]:
@@ -144,7 +149,7 @@ class _Reader(ContentHandler):
                     use_target = value[1:] if tag == "use" else None
                 else:
                     self.problems.append((line, _reference_problem(value)))
-            if "(" in value:  # url(…): presentation attributes and style="…"
+            if "\\" in value or _LOADS.search(_PLAIN_URL.sub("", value)):
                 for _n, target in _css_references(value):
                     if not _internal(target):
                         self.problems.append((line, _reference_problem(target)))
