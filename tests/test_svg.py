@@ -312,3 +312,31 @@ def test_an_svg_figure_is_tagged_with_its_alternative_text(content):
                     figures.append(str(node.get("/Alt", "")))
                 todo.append(node.get("/K"))
     assert "Un graphique en barres" in figures, figures
+
+
+def test_the_type_is_the_suffix_as_the_renderer_reads_it(content, capsys):
+    """An SVG named .png (WeasyPrint would try it as SVG after Pillow fails) is no picture,
+    and a PNG named .svg is no drawing: both refused."""
+    from PIL import Image
+
+    (content / "images/chart.png").write_text(CHART, encoding="utf-8")
+    Image.new("RGB", (8, 8), (200, 80, 20)).save(content / "images/photo.svg", "PNG")
+    first = _append(content / CARD, "![Un graphique](images/chart.png)")
+    second = _append(content / CARD, "![Une photo](images/photo.svg)")
+    rc, out = _check(capsys)
+    assert rc == 1, out
+    assert f"content/{CARD}:{first}: body: " in out and "cannot be read as a picture" in out, out
+    assert "content/images/photo.svg:1: " in out and f"content/{CARD}:{second}: body: " in out
+
+
+def test_a_logo_may_be_an_svg_drawing(content, capsys):
+    from livret.loader import load_site
+    from livret.outputs import plan
+    from livret.render import render_html
+
+    edition = content / "edition.yaml"
+    _append(edition, "logos:\n  - file: images/chart.svg\n    alt: Club des territoires")
+    rc, out = _check(capsys)
+    assert rc == 0, out
+    site = load_site(content)
+    assert 'src="images/chart.svg" alt="Club des territoires"' in render_html(site, plan(site)[0])
