@@ -88,7 +88,6 @@ class _Reader(ContentHandler):
         self.problems: list[tuple[int, str]] = []
         self.depth = 0
         self.too_deep = False
-        self.elements = 0
         self.root_seen = False
         # Each element: (line, id, children indexes, <use> target id); for the <use> count.
         self.nodes: list[tuple[int, str | None, list[int], str | None]] = []
