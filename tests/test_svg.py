@@ -37,6 +37,24 @@ CHART = HEAD + (
     "</svg>\n"
 )
 
+# Transparency: a gradient with stop-opacity (a soft mask), opacity, a tiling pattern.
+ALPHA = HEAD + (
+    "  <defs>\n"
+    '    <linearGradient id="fade"><stop offset="0" stop-color="#e8590c"/>'
+    '<stop offset="1" stop-color="#1d5ea8" stop-opacity="0.2"/></linearGradient>\n'
+    '    <radialGradient id="r"><stop offset="0" stop-color="#ffd43b"/>'
+    '<stop offset="0.5" stop-color="#2b8a3e"/><stop offset="1" stop-color="#c92a2a"/>'
+    "</radialGradient>\n"
+    '    <pattern id="dots" width="10" height="10" patternUnits="userSpaceOnUse">'
+    '<circle cx="5" cy="5" r="3" fill="#1c7ed6"/></pattern>\n'
+    "  </defs>\n"
+    '  <rect width="200" height="200" fill="url(#fade)"/>\n'
+    '  <circle cx="300" cy="100" r="80" fill="url(#r)" opacity="0.7"/>\n'
+    '  <rect x="20" y="20" width="100" height="60" fill="url(#dots)" fill-opacity="0.5" '
+    'stroke="#ae3ec9" stroke-opacity="0.6"/>\n'
+    "</svg>\n"
+)
+
 
 def _svg(body: str) -> bytes:
     """An SVG picture whose line 3 is `body`."""
@@ -267,7 +285,9 @@ def _components(space) -> int:
 def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
     from livret.pipeline import run
 
+    (content / "images/alpha.svg").write_text(ALPHA, encoding="utf-8")
     _append(content / CARD, '![Un graphique en barres](images/chart.svg "Le graphique")')
+    _append(content / CARD, "![Des transparences](images/alpha.svg)")
     _, results = run(
         content, content.parent / "print", booklet=False, themes=[], actions=["adie"],
         variant="print",
@@ -291,7 +311,7 @@ def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
                 # as many colour values as the colour space has inks (WeasyPrint writes an
                 # SVG gradient's RGB stops in the CMYK space: livret.press converts them)
                 assert _outputs(shading.Function) == _components(space)
-    assert shadings >= 1  # the SVG gradient is there…
+    assert shadings >= 4  # the SVG gradients are there (and the alpha one, in grey)…
     assert operators["sh"] >= 1 and operators["k"] > 10  # …and the colours, in CMYK
 
 
