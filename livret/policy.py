@@ -184,11 +184,12 @@ class Policy:
         reader.feed(html)
         reader.close()
 
-        def where(needle: str) -> int:
-            for n, line in enumerate(source.split("\n")):
-                if needle and needle in line:
-                    return first_line + n
-            return first_line
+        def where(needle: str, nth: int = 0) -> int:
+            """The line of the `nth` (from 0) line holding `needle` (else of the first)."""
+            hits = [n for n, line in enumerate(source.split("\n")) if needle and needle in line]
+            return first_line + (hits[min(nth, len(hits) - 1)] if hits else 0)
+
+        shown: dict[str, int] = {}  # src → pictures seen so far: each at its own line
 
         if reader.too_deep:
             self.problems.error(
@@ -226,7 +227,8 @@ class Policy:
                     self._anchors.append((path, line, field_name, href))
             elif el.tag == "img":
                 src = el.attrs.get("src", "")
-                line = where(src) if src else first_line
+                line = where(src, shown.get(src, 0)) if src else first_line
+                shown[src] = shown.get(src, 0) + 1
                 self._image(src, path, line, field_name)
                 if not (el.attrs.get("alt") or "").strip():
                     # Read aloud and in the tagged PDF: a picture without it is a blank.

@@ -360,3 +360,11 @@ def test_a_logo_may_be_an_svg_drawing(content, capsys):
     assert rc == 0, out
     site = load_site(content)
     assert 'src="images/chart.svg" alt="Club des territoires"' in render_html(site, plan(site)[0])
+
+
+def test_each_picture_is_reported_at_its_own_line(content, capsys):
+    """The same file shown twice, the second time without its alternative text."""
+    _append(content / CARD, '![Un graphique en barres](images/chart.svg "Le graphique")')
+    line = _append(content / CARD, '![](images/chart.svg "Le même")')
+    rc, out = _check(capsys)
+    assert rc == 1 and f"content/{CARD}:{line}: body: " in out and "alternative text" in out, out
