@@ -164,27 +164,14 @@ def _convert_resources(pdf, resources, seen: set) -> None:
             _convert_stream(pdf, pattern, pattern.Resources, seen)
 
 
-def _rgb_stops(function) -> bool:
-    """Whether the gradient's colours are RGB triplets (its interpolation functions' C1)."""
-    import pikepdf
-
-    if isinstance(function, pikepdf.Dictionary):
-        if "/C1" in function:
-            return len(function.C1) == 3
-        return any(_rgb_stops(sub) for sub in function.get("/Functions", []))
-    return False
-
-
 def _convert_shading(shading) -> None:
-    """A gradient (WeasyPrint: sRGB, exponential or stitched functions) in CMYK.
-
-    WeasyPrint 70 gives an SVG picture's gradient the document's default colour space, in
-    the press file the CMYK output profile, but its stops in RGB (3 values for 4 inks: a
-    broken shading that viewers draw wrong): such a gradient is RGB too."""
+    """A gradient (WeasyPrint: sRGB, exponential or stitched functions) in CMYK."""
     import pikepdf
 
-    space = shading.get("/ColorSpace")
-    if not (_is_rgb_space(space, None) or _rgb_stops(shading.get("/Function"))):
+    function = shading.get("/Function")
+    # sRGB stops: in an RGB space, or (WeasyPrint's gradients in the print variant) under the
+    # CMYK output profile's space with three values each, which no RIP can read right.
+    if not (_is_rgb_space(shading.get("/ColorSpace"), None) or _outputs(function) == 3):
         return
     shading.ColorSpace = pikepdf.Name.DeviceCMYK
 
@@ -197,11 +184,23 @@ def _convert_shading(shading) -> None:
         for sub in function.get("/Functions", []):
             convert(sub)
 
-    function = shading.get("/Function")
     if isinstance(function, pikepdf.Array):
         raise ValueError("per-channel gradient functions in the press file")
     if function is not None:
         convert(function)
+
+
+def _outputs(function) -> int | None:
+    """How many colour components a shading's function gives (None: not known)."""
+    import pikepdf
+
+    if not isinstance(function, pikepdf.Dictionary | pikepdf.Stream):
+        return None
+    for key in ("/C0", "/C1"):
+        if key in function:
+            return len(function[key])
+    subs = function.get("/Functions")
+    return _outputs(subs[0]) if subs else None
 
 
 def _convert_group(obj) -> None:
