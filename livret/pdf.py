@@ -168,7 +168,21 @@ class Printer:
         return pageplan.plan(html, len(self._layout(html, variant).pages)) or html
 
     def render(self, html: str, variant: str = "accessible", sources=()) -> tuple[bytes, int]:
-        """→ (PDF bytes, page count). `sources` are the content files, to name in errors."""
+        """→ (PDF bytes, page count). `sources` are the content files, to name in errors.
+
+        The garbage collector is paused for all of it: WeasyPrint makes millions of objects
+        and the collector's passes over them cost 8–16 % of the render (benchmarks/), the tag
+        pass included (its first pass after the layout would walk the whole laid-out document);
+        the garbage is collected once, after, by the next pass."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._render(html, variant, sources)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _render(self, html: str, variant: str, sources) -> tuple[bytes, int]:
         from weasyprint.urls import FatalURLFetchingError
 
         pdf_variant = VARIANTS[variant][0]
@@ -178,11 +192,6 @@ class Printer:
         self.fetcher.denied.clear()
 
         pictures = _pictures(variant)
-        # The garbage collector paused during the render: WeasyPrint makes millions of objects
-        # and the collector's passes over them cost 8–16 % of the render (benchmarks/); the
-        # garbage is collected once, after, by the next pass.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             laid_out = html
             document = self._layout(html, variant)
@@ -209,8 +218,6 @@ class Printer:
             raise LivretError(self._denied_problems(sources)) from None
         finally:
             logger.removeHandler(capture)
-            if collecting:
-                gc.enable()
         if self.fetcher.denied:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
