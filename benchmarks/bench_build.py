@@ -413,8 +413,8 @@ def bench(
     shutil.copytree(project / "content", copy_all)
     every_out = tmp / "every"
 
-    # Warm-up, untimed: fills the OS page cache (and fontconfig's cache, .pyc files unless
-    # written for the snapshot: see CHILD_ENV), so that round 1 is not slower than the others for reasons
+    # Warm-up, untimed: fills the OS page cache (and fontconfig's cache, and the snapshot's
+    # .pyc files: see CHILD_ENV), so that round 1 is not slower than the others for reasons
     # no user sees twice. It is also the edit test's cold pre-build from the copy.
     log("warm-up: the baselines once, then a cold build of the content copy (untimed)")
     measure_in(baseline_argv)
