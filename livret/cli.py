@@ -109,7 +109,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
         default="accessible",
         help=_(
             "accessible: tagged PDF/UA-1 (default); archive: PDF/A-3a; "
-            "print: PDF/UA-1 with 3 mm bleed and crop marks"
+            "print: PDF/X-4 in CMYK for the press, 3 mm bleed and crop marks"
         ),
     )
     p.add_argument(
@@ -117,6 +117,21 @@ def _selection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-q", "--quiet", action="store_true", help=_("print only errors"))
     p.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+
+
+def _impose_option(p: argparse.ArgumentParser) -> None:
+    from .impose import SHEETS
+
+    p.add_argument(
+        "--impose",
+        choices=tuple(SHEETS),
+        action="append",
+        default=[],
+        help=_(
+            "also write the booklet and excerpts imposed for an office printer: a4 (an A5 "
+            "booklet on A4 sheets) or a3 (an A4 booklet on A3 sheets); repeatable"
+        ),
+    )
 
 
 def parser(full: bool = False) -> argparse.ArgumentParser:
@@ -150,6 +165,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
         ),
     )
     _selection(b)
+    _impose_option(b)
     b.add_argument(
         "--html",
         type=Path,
@@ -163,6 +179,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_check)
     w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
     _selection(w)
+    _impose_option(w)
     w.set_defaults(func=cmd_watch)
     v = sub.add_parser(
         "preview",
@@ -373,10 +390,71 @@ def build_once(args, site=None, pool=None):
             variant=args.variant,
             progress=progress,
             pool=pool.get(site) if pool else None,
+            impose=args.impose,
             **sel,
         )
     _summary(results, time.perf_counter() - start, args)
+    if not (args.quiet or args.json):
+        _how_to_print(results, asked=bool(args.impose))
     return results
+
+
+def _how_to_print(results, asked: bool = False) -> None:
+    """Where each imposed PDF is and how to print it (livret/impose.py)."""
+    from .impose import FOLDED
+    from .pipeline import IMPOSITION
+
+    pages = {r.path.name: r.pages for r in results}
+    imposed = [r for r in results if r.output.kind == IMPOSITION]
+    if asked and not imposed:
+        print(
+            _(
+                "--impose: only the booklet and the theme excerpts are imposed, and this "
+                "build has neither"
+            ),
+            file=sys.stderr,
+        )
+    for r in imposed:
+        sheet, source = r.inputs["sheet"], r.inputs["source"]
+        count = pages[source]
+        sheets = r.pages // 2
+        print(
+            printable(
+                ngettext(
+                    "{path}: {sheets} {paper} sheet to print and fold, an {size} booklet of "
+                    "{pages} pages",
+                    "{path}: {sheets} {paper} sheets to print and fold, an {size} booklet of "
+                    "{pages} pages",
+                    sheets,
+                ).format(
+                    path=r.path,
+                    sheets=sheets,
+                    paper=sheet.upper(),
+                    size=FOLDED[sheet],
+                    pages=2 * r.pages,
+                )
+            )
+        )
+        blanks = 2 * r.pages - count
+        if blanks:
+            print(
+                "  "
+                + ngettext(
+                    "{source} has {pages} pages, not a multiple of 4: {blanks} blank page "
+                    "added before the last one",
+                    "{source} has {pages} pages, not a multiple of 4: {blanks} blank pages "
+                    "added before the last one",
+                    blanks,
+                ).format(source=source, pages=count, blanks=blanks)
+            )
+    if imposed:
+        print(
+            _(
+                "To print: both sides, flip on the short edge, actual size (100 %); then "
+                "fold the stack in half, the sheet with the cover outside, and staple it on "
+                "the fold."
+            )
+        )
 
 
 @contextlib.contextmanager

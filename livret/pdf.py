@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import pageplan
+from . import fit, pageplan
 from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
 from .i18n import _
@@ -134,6 +135,9 @@ class Printer:
         self.color_profiles: dict[str, object] = {}
         self._CSS = CSS
         self.base = [self._sheet(name) for name in STYLESHEETS]
+        # Copyfitting decisions (livret/fit.py), kept for the life of this printer; a render
+        # given a folder also reads and keeps them there, across builds.
+        self.decisions = fit.Decisions()
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -162,13 +166,43 @@ class Printer:
             **_pictures(variant),
         )
 
+    def _fit_salt(self, variant: str) -> str:
+        """What shapes a card's layout besides its HTML: the styles (stylesheets, fonts,
+        drawings), the renderer and livret's code, the variant."""
+        from .outputs import tool_versions
+
+        digest = hashlib.sha256(json.dumps(tool_versions(variant), sort_keys=True).encode())
+        for name, path in self.design.files().items():
+            if name.startswith("styles/"):
+                digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+    def fitted(self, html: str, variant: str = "accessible", cache: Path | None = None) -> str:
+        """`html` with the page breaks that fit each card to whole pages (livret/fit.py):
+        cards laid out on their own, once per version of a card (cached in `cache`)."""
+        salt = self._fit_salt(variant)
+
+        def decide(head: str, card: str) -> list[int]:
+            key = fit.Decisions.key(salt, head, card, self.content_root)
+            found = self.decisions.get(key, cache)
+            if found is None:
+                found = fit.fit_card(lambda doc: self._layout(doc, variant), head, card)
+                self.decisions.put(key, found, cache)
+            return found
+
+        return fit.apply(html, decide)
+
     def planned_html(self, html: str, variant: str = "accessible") -> str:
-        """The HTML as finally laid out: with the Notes pages the page plan adds (see
-        pageplan.py), which needs one layout to count the pages."""
+        """The HTML as finally laid out: the cards fitted to their pages, with the Notes
+        pages the page plan adds (see pageplan.py), which needs one layout to count them."""
+        html = self.fitted(html, variant)
         return pageplan.plan(html, len(self._layout(html, variant).pages)) or html
 
-    def render(self, html: str, variant: str = "accessible", sources=()) -> tuple[bytes, int]:
-        """→ (PDF bytes, page count). `sources` are the content files, to name in errors.
+    def render(
+        self, html: str, variant: str = "accessible", sources=(), fit_cache: Path | None = None
+    ) -> tuple[bytes, int]:
+        """→ (PDF bytes, page count). `sources` are the content files, to name in errors;
+        `fit_cache` a folder where copyfitting decisions are kept across builds.
 
         The garbage collector is paused for all of it: WeasyPrint makes millions of objects
         and the collector's passes over them cost 8–16 % of the render (benchmarks/), the tag
@@ -177,12 +211,14 @@ class Printer:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._render(html, variant, sources)
+            return self._render(html, variant, sources, fit_cache)
         finally:
             if collecting:
                 gc.enable()
 
-    def _render(self, html: str, variant: str, sources) -> tuple[bytes, int]:
+    def _render(
+        self, html: str, variant: str, sources, fit_cache: Path | None
+    ) -> tuple[bytes, int]:
         from weasyprint.urls import FatalURLFetchingError
 
         pdf_variant = VARIANTS[variant][0]
@@ -193,10 +229,10 @@ class Printer:
 
         pictures = _pictures(variant)
         try:
-            laid_out = html
-            document = self._layout(html, variant)
+            laid_out = self.fitted(html, variant, fit_cache)
+            document = self._layout(laid_out, variant)
             # A multiple of 4 pages: Notes pages before the back cover, laid out again.
-            if (planned := pageplan.plan(html, len(document.pages))) is not None:
+            if (planned := pageplan.plan(laid_out, len(document.pages))) is not None:
                 laid_out = planned
                 document = self._layout(planned, variant)
             pages = len(document.pages)

@@ -19,8 +19,9 @@ import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeGuard
 
 from . import __version__
 from .errors import LivretError, Problem, display_path, printable
@@ -33,6 +34,7 @@ from .writer import read_json, write_atomic, write_json
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 LOCK = ".livret.lock"
+FIT_CACHE = ".livret-cache/fit"  # copyfitting decisions (livret/fit.py), by card
 # Recorded instead of a digest when an input changed while the build was using it: the
 # output may hold either version, so the next build rebuilds it.
 CHANGED = "changed during the build"
@@ -54,6 +56,17 @@ def variant_filename(output: Output, variant: str) -> str:
     if variant == "accessible":
         return output.filename
     return output.filename.removesuffix(".pdf") + f"-{variant}.pdf"
+
+
+# Folded into booklets on an office printer (livret/impose.py): the booklet and the excerpts;
+# an action's one- or two-page sheet is printed as it is.
+IMPOSED_KINDS = ("booklet", "theme")
+IMPOSITION = "imposition"  # the manifest's kind of an imposed PDF
+
+
+def imposed_filename(source: str, sheet: str) -> str:
+    """retour-experience-01.pdf, a4 → retour-experience-01-imposition-a4.pdf"""
+    return source.removesuffix(".pdf") + f"-imposition-{sheet}.pdf"
 
 
 def _set_reproducible_clock(site: Site) -> None:
@@ -116,7 +129,9 @@ def _print(
         gc.collect()  # a worker of one build (_worker_init): the previous document's garbage
     _PRINTER["rendered"] = True
     start = time.perf_counter()
-    data, pages = _PRINTER["printer"].render(html, variant, sources)
+    data, pages = _PRINTER["printer"].render(
+        html, variant, sources, fit_cache=Path(out_dir) / FIT_CACHE
+    )
     write_atomic(Path(out_dir) / filename, data)
     return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
 
@@ -164,16 +179,30 @@ def run(
     on_wait=None,
     pool=None,
     order=None,
+    impose=None,
 ) -> tuple[dict, list[Result]]:
     """Build into `output_dir`, one build at a time per folder (see output_lock).
 
     `pool`: a warm process pool to render in (the preview's, kept across saves) instead of a
-    new one; `order`: kind → rank, which outputs to start first (default: biggest first)."""
+    new one; `order`: kind → rank, which outputs to start first (default: biggest first);
+    `impose`: None leaves impositions alone; else the sheets ("a4", "a3") to impose the
+    booklet and excerpts built on, besides those already imposed (see _impose_all)."""
     site = site or load_site(content_dir)
     out_dir = Path(output_dir)
     with output_lock(out_dir, on_wait):
         return _run_locked(
-            site, out_dir, booklet, themes, actions, force, jobs, variant, progress, pool, order
+            site,
+            out_dir,
+            booklet,
+            themes,
+            actions,
+            force,
+            jobs,
+            variant,
+            progress,
+            pool,
+            order,
+            impose,
         )
 
 
@@ -214,7 +243,18 @@ def output_lock(out_dir: Path, on_wait=None):
 
 
 def _run_locked(
-    site, out_dir, booklet, themes, actions, force, jobs, variant, progress, pool=None, order=None
+    site,
+    out_dir,
+    booklet,
+    themes,
+    actions,
+    force,
+    jobs,
+    variant,
+    progress,
+    pool=None,
+    order=None,
+    impose=None,
 ):
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
     versions = tool_versions(variant)
@@ -234,13 +274,7 @@ def _run_locked(
         inputs = fingerprint(output)
         entry = old_entries.get(filename)
         target = out_dir / filename
-        if (
-            not force
-            and entry
-            and entry.get("inputs") == inputs
-            and target.is_file()
-            and target.stat().st_size == entry.get("bytes")
-        ):
+        if not force and _up_to_date(entry, inputs, target):
             results.append(
                 Result(
                     output,
@@ -272,6 +306,10 @@ def _run_locked(
             results.append(
                 Result(output, out_dir / filename, "built", pages, size, sha, seconds, inputs)
             )
+    order_out = {o.filename: i for i, o in enumerate(outputs)}
+    results.sort(key=lambda r: order_out.get(r.output.filename, 0))
+    if impose is not None:  # each imposition after the PDFs, which it is made from
+        results += _impose_all(results, impose, old_entries, out_dir, force)
 
     by_name = {r.path.name: r for r in results}
     entries = []
@@ -306,9 +344,79 @@ def _run_locked(
     }
     if todo or manifest != old:
         write_json(manifest_path, manifest)
-    order_out = {o.filename: i for i, o in enumerate(outputs)}
-    results.sort(key=lambda r: order_out.get(r.output.filename, 0))
     return manifest, results
+
+
+def _up_to_date(entry: dict | None, inputs: dict, target: Path) -> TypeGuard[dict]:
+    """The manifest's entry for `target` lists these inputs, and the file is still there."""
+    return bool(
+        entry
+        and entry.get("inputs") == inputs
+        and target.is_file()
+        and target.stat().st_size == entry.get("bytes")
+    )
+
+
+def _impose_all(
+    sources: list[Result], sheets, old_entries: dict, out_dir: Path, force: bool
+) -> list[Result]:
+    """The impositions of the booklet and excerpts of this build on each sheet asked for,
+    and on each sheet they were imposed on before (an imposition listed in the manifest
+    follows its PDF). Imposed again only when the PDF, livret's code or pikepdf changed."""
+    from .impose import SHEETS
+    from .outputs import code_hash, installed_versions
+
+    versions = {"livret code": code_hash(), **installed_versions(("pikepdf",))}
+    before: dict[str, set[str]] = {}
+    for name, entry in old_entries.items():
+        inputs = entry.get("inputs")
+        if entry.get("kind") == IMPOSITION and isinstance(inputs, dict):
+            sheet = inputs.get("sheet")
+            if sheet in SHEETS and (out_dir / name).is_file():
+                before.setdefault(str(inputs.get("source")), set()).add(sheet)
+    out = []
+    for source in sources:
+        if source.output.kind not in IMPOSED_KINDS:
+            continue
+        name = source.path.name
+        for sheet in sorted(set(sheets) | before.get(name, set()), key=list(SHEETS).index):
+            filename = imposed_filename(name, sheet)
+            inputs = {"source": name, "source sha256": source.sha256, "sheet": sheet, **versions}
+            output = replace(source.output, kind=IMPOSITION, filename=filename)
+            entry = old_entries.get(filename)
+            target = out_dir / filename
+            if not force and _up_to_date(entry, inputs, target):
+                out.append(
+                    Result(
+                        output,
+                        target,
+                        "up to date",
+                        entry["pages"],
+                        entry["bytes"],
+                        entry["sha256"],
+                        0.0,
+                        inputs,
+                    )
+                )
+                continue
+            from .impose import impose
+
+            start = time.perf_counter()
+            imposed = impose(source.path.read_bytes(), sheet)
+            write_atomic(target, imposed.data)
+            out.append(
+                Result(
+                    output,
+                    target,
+                    "built",
+                    imposed.sides,
+                    len(imposed.data),
+                    hashlib.sha256(imposed.data).hexdigest(),
+                    time.perf_counter() - start,
+                    inputs,
+                )
+            )
+    return out
 
 
 def _refuse_other_edition(site: Site, todo, old_entries: dict, old: dict, out_dir: Path) -> None:

@@ -168,7 +168,10 @@ def _convert_shading(shading) -> None:
     """A gradient (WeasyPrint: sRGB, exponential or stitched functions) in CMYK."""
     import pikepdf
 
-    if not _is_rgb_space(shading.get("/ColorSpace"), None):
+    function = shading.get("/Function")
+    # sRGB stops: in an RGB space, or (WeasyPrint's gradients in the print variant) under the
+    # CMYK output profile's space with three values each, which no RIP can read right.
+    if not (_is_rgb_space(shading.get("/ColorSpace"), None) or _outputs(function) == 3):
         return
     shading.ColorSpace = pikepdf.Name.DeviceCMYK
 
@@ -181,11 +184,23 @@ def _convert_shading(shading) -> None:
         for sub in function.get("/Functions", []):
             convert(sub)
 
-    function = shading.get("/Function")
     if isinstance(function, pikepdf.Array):
         raise ValueError("per-channel gradient functions in the press file")
     if function is not None:
         convert(function)
+
+
+def _outputs(function) -> int | None:
+    """How many colour components a shading's function gives (None: not known)."""
+    import pikepdf
+
+    if not isinstance(function, pikepdf.Dictionary | pikepdf.Stream):
+        return None
+    for key in ("/C0", "/C1"):
+        if key in function:
+            return len(function[key])
+    subs = function.get("/Functions")
+    return _outputs(subs[0]) if subs else None
 
 
 def _convert_group(obj) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from collections import Counter
 
 import pikepdf
@@ -88,6 +89,47 @@ def test_no_rgb_anywhere(press_files):
                 if group is not None:
                     assert not press._is_rgb_space(group.get("/CS"), None)
             assert operators["k"] + operators["scn"] > 50, path.name  # the colours are there
+
+
+def _components(space) -> int:
+    if space == pikepdf.Name.DeviceCMYK:
+        return 4
+    if space == pikepdf.Name.DeviceGray:
+        return 1
+    if isinstance(space, pikepdf.Array) and space[0] == pikepdf.Name.ICCBased:
+        return int(space[1].N)
+    raise AssertionError(f"unexpected shading colour space {space!r}")
+
+
+def _function_outputs(function) -> set[int]:
+    found = {len(function[k]) for k in ("/C0", "/C1") if k in function}
+    for sub in function.get("/Functions", []):
+        found |= _function_outputs(sub)
+    return found
+
+
+def test_every_gradient_gives_as_many_values_as_its_colour_space(press_files):
+    """A gradient (the cover's stripes, the contents' leader dots) whose function gives sRGB
+    triples under a CMYK space is what a RIP cannot read (poppler: "function with wrong output
+    size", 1,711 times over the booklet before the fix)."""
+    for path in press_files:
+        with pikepdf.open(path) as pdf:
+            shadings = [
+                o
+                for o in pdf.objects
+                if isinstance(o, pikepdf.Dictionary | pikepdf.Stream) and "/ShadingType" in o
+            ]
+            if "-action-" not in path.name:  # the excerpt has gradients; the sheet none
+                assert shadings, path.name
+            for shading in shadings:
+                outputs = _function_outputs(shading.Function)
+                assert outputs == {_components(shading.ColorSpace)}, (path.name, outputs)
+            rendered = subprocess.run(
+                ["pdftoppm", "-r", "10", "-png", str(path), str(path.with_suffix(""))],
+                capture_output=True,
+                text=True,
+            )
+            assert "wrong output size" not in rendered.stderr, path.name
 
 
 def test_text_is_pure_black(press_files):
