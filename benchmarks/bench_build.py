@@ -3,7 +3,7 @@
 the incremental rebuilds?
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_build.py [--repeat N] [--json]
-                                   [--cold]   (figures 1, 1b and 2 only)
+                                   [--cold]   (figures 1, 1b, 2 and 2c only)
 
 Every timed figure is the wall time of a *fresh* subprocess (interpreter start, imports,
 font loading and teardown included), measured from the parent with os.wait4, which also
@@ -22,7 +22,8 @@ The figures (see benchmarks/README.md for what each one means):
                     export: every option at its default, in a fresh process
   2. cold booklet   build.py --only booklet -q --force          vs baseline (goal ≤ 1.10,
                     wall and CPU), and vs the bare default (issue 13's goal ≤ 0.90, wall and
-                    CPU, peak memory of each beside)
+                    CPU, peak memory of each beside), into the same output folder each round
+  2c. empty folder  the same into an empty output folder: every card fitted anew (fit.py)
   3. cold all       build.py -q --force (booklet + 3 excerpts)  vs baseline (goal ≤ 1.3, wall;
                     the CPU ratio is shown, without a goal: it is the work of 4 documents)
   4. no change      build.py -q --json, right after (3)         (goal ≤ 0.5 s, nothing rebuilt)
@@ -420,9 +421,12 @@ def bench(
     measure_in(baseline_argv)
     measure_in(bare_argv)
     expected: set[str] = set()
-    if cold_only:
-        measure_in([*build, "--only", "booklet", "-q", "--force", "--output", str(edit_out)])
-    else:
+    # Figure 2 rebuilds into this folder every round (--force), as a user does: what the build
+    # keeps on disk besides the PDFs (the copyfitting decisions of the cards, livret/fit.py)
+    # is there, like the .pyc files and fontconfig's cache. 2c measures an empty folder.
+    booklet_out = tmp / "booklet"
+    measure_in([*build, "--only", "booklet", "-q", "--force", "--output", str(booklet_out)])
+    if not cold_only:
         measure_in([*build, "-q", "--force", "--content", str(copy), "--output", str(edit_out)])
         measure_in(
             [*build, *every, "-q", "--force"]
@@ -489,6 +493,10 @@ def bench(
                 goal=GOAL_BARE_RATIO,
                 name="cold booklet / bare default WeasyPrint, CPU time",
             ),
+            Figure("empty_s", "2c. cold booklet build into an empty output folder", "s"),
+            Figure("empty_cpu_ratio", "   ratio to (2), CPU time: the cards' fitting", "x"),
+            Figure("empty_bare_cpu_ratio", "   ratio to bare default (1b), CPU time", "x"),
+            Figure("empty_peak_mb", "   peak memory", "MB", timed=False),
             Figure("all_s", "3. cold build, booklet + 3 excerpts", "s"),
             Figure(
                 "all_ratio",
@@ -573,7 +581,7 @@ def bench(
         F["bare_peak_mb"].values.append(run.peak_mb)
 
         # 2. Cold booklet, alone (one output: one render worker, forked at start).
-        out = rnd / "booklet"
+        out = booklet_out
         run = measure_in(
             [*build, "--only", "booklet", "-q", "--force", "--output", str(out)], "cold booklet", n
         )
@@ -590,6 +598,17 @@ def bench(
         F["booklet_bare_ratio"].values.append(run.seconds / bare_s)
         F["booklet_bare_cpu_ratio"].values.append(run.own_cpu / bare_cpu)
         livret_pages = entry["pages"]
+
+        # 2c. The same into an empty output folder: every card fitted anew (livret/fit.py).
+        run = measure_in(
+            [*build, "--only", "booklet", "-q", "--force", "--output", str(rnd / "empty")],
+            "cold, empty",
+            n,
+        )
+        F["empty_s"].values.append(run.seconds)
+        F["empty_cpu_ratio"].values.append(run.own_cpu / booklet_cpu)
+        F["empty_bare_cpu_ratio"].values.append(run.own_cpu / bare_cpu)
+        F["empty_peak_mb"].values.append(run.peak_mb)
         if cold_only:
             continue
 
@@ -704,7 +723,7 @@ def bench(
             f"{bare_pages} vs {livret_pages} pages",
         )
 
-    figures = [f for f in F.values() if f.values]  # --cold: figures 1, 1b and 2 only
+    figures = [f for f in F.values() if f.values]  # --cold: figures 1 to 2c only
     for theme, sizes in sorted(excerpt_sizes.items()):
         figures.insert(
             figures.index(F["all_peak_mb"]),
@@ -765,7 +784,7 @@ def main() -> int:
     parser.add_argument(
         "--cold",
         action="store_true",
-        help="figures 1, 1b and 2 only: the cold booklet build against both baselines",
+        help="figures 1, 1b, 2 and 2c only: the cold booklet build against both baselines",
     )
     parser.add_argument(
         "--keep",
