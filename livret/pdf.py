@@ -202,23 +202,7 @@ class Printer:
         self, html: str, variant: str = "accessible", sources=(), fit_cache: Path | None = None
     ) -> tuple[bytes, int]:
         """→ (PDF bytes, page count). `sources` are the content files, to name in errors;
-        `fit_cache` a folder where copyfitting decisions are kept across builds.
-
-        The garbage collector is paused for all of it: WeasyPrint makes millions of objects
-        and the collector's passes over them cost 8–16 % of the render (benchmarks/), the tag
-        pass included (its first pass after the layout would walk the whole laid-out document);
-        the garbage is collected once, after, by the next pass."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._render(html, variant, sources, fit_cache)
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _render(
-        self, html: str, variant: str, sources, fit_cache: Path | None
-    ) -> tuple[bytes, int]:
+        `fit_cache` a folder where copyfitting decisions are kept across builds."""
         from weasyprint.urls import FatalURLFetchingError
 
         pdf_variant = VARIANTS[variant][0]
@@ -228,6 +212,11 @@ class Printer:
         self.fetcher.denied.clear()
 
         pictures = _pictures(variant)
+        # The garbage collector paused during the render: WeasyPrint makes millions of objects
+        # and the collector's passes over them cost 8–16 % of the render (benchmarks/); the
+        # garbage is collected once, after, by the next pass.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             laid_out = self.fitted(html, variant, fit_cache)
             document = self._layout(laid_out, variant)
@@ -254,6 +243,8 @@ class Printer:
             raise LivretError(self._denied_problems(sources)) from None
         finally:
             logger.removeHandler(capture)
+            if collecting:
+                gc.enable()
         if self.fetcher.denied:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
