@@ -10,9 +10,9 @@ The figures (goals from issue 13, ratios against baselines measured in the same 
   2. save → booklet PDF     a card saved → the booklet PDF written by the preview's warm
                             worker (its mtime)  vs  a bare WeasyPrint render of the booklet
                             HTML (`--html` export) in a warm process   (goal ≤ 1.1×)
-  3. cold booklet build     `build.py --only booklet --force` in a fresh process  vs  the bare
-                            `python -m weasyprint booklet.html x.pdf` on the same HTML, with
-                            the peak RSS of each beside it            (goal ≤ 0.90×)
+  3. cold booklet build     measured in one place, benchmarks/bench_build.py (figures 1b, 2
+                            and 2c; `--cold` runs only those): wall and CPU ratios to the bare
+                            default render of the `--html` export, peak memory beside
   4. RSS over the saves     the preview process, its render workers (sum and largest) and
                             the whole tree, after the warm-up (save 3: each worker has had
                             its largest render, the caches are full) vs after the last save,
@@ -61,7 +61,6 @@ WAIT = 600
 
 GOAL_FIRST_PAGE_S = 1.0
 GOAL_BOOKLET_RATIO = 1.1
-GOAL_COLD_RATIO = 0.90
 GOAL_RSS_DRIFT = 0.10
 WARM_UP = 3  # saves before the RSS reference (see rss_figures)
 
@@ -212,17 +211,6 @@ class Preview:
         self.proc.wait(timeout=WAIT)
 
 
-def cold(argv: list[str], cwd: Path) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of a fresh process tree."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e6
-
-
 def rasteriser(pdf: Path, scratch: Path, repeat: int) -> dict:
     import pypdfium2 as pdfium
 
@@ -294,24 +282,6 @@ def bench(saves: int, repeat: int, tmp: Path) -> dict:
         check=True,
     )
     checks: list[tuple[str, bool]] = []
-
-    # --- 3. cold build vs bare WeasyPrint, interleaved -------------------------------------
-    cold_build, cold_bare = [], []
-    for r in range(repeat):
-        log(f"cold round {r + 1}/{repeat}")
-        cold_bare.append(
-            cold(
-                [PYTHON, "-m", "weasyprint", str(html_dir / BOOKLET_HTML), str(tmp / "bare.pdf")],
-                tmp,
-            )
-        )
-        cold_build.append(
-            cold(
-                [PYTHON, "build.py", "--only", "booklet", "--force", "-q"]
-                + ["--output", str(tmp / "cold")],
-                project,
-            )
-        )
 
     # --- 1, 2, 4. the preview over the saves, with the warm baseline interleaved -----------
     log("start the warm baseline and the preview")
@@ -385,24 +355,9 @@ def bench(saves: int, repeat: int, tmp: Path) -> dict:
         "warm_baseline_s": {"wall": warm_wall, "cpu": med(w[1] for w in warm)},
         "booklet_ratio": {"value": med(booklet) / warm_wall, "goal": GOAL_BOOKLET_RATIO},
         "save_cpu_s": {"median": med(cpu), "note": "CPU of the preview tree per save"},
-        "cold_build": {
-            "wall": med(c[0] for c in cold_build),
-            "cpu": med(c[1] for c in cold_build),
-            "peak_mb": max(c[2] for c in cold_build),
-        },
-        "cold_bare_weasyprint": {
-            "wall": med(c[0] for c in cold_bare),
-            "cpu": med(c[1] for c in cold_bare),
-            "peak_mb": max(c[2] for c in cold_bare),
-        },
         "rss_mb": rss_figures(rss),
         "rasterise_one_page_s": raster,
         "checks": [{"check": c, "ok": ok} for c, ok in checks],
-    }
-    result["cold_ratio"] = {
-        "value": result["cold_build"]["wall"] / result["cold_bare_weasyprint"]["wall"],
-        "cpu_value": result["cold_build"]["cpu"] / result["cold_bare_weasyprint"]["cpu"],
-        "goal": GOAL_COLD_RATIO,
     }
     return result
 
@@ -411,8 +366,7 @@ def print_table(r: dict) -> None:
     def ok(good: bool) -> str:
         return "ok" if good else "MISSED"
 
-    fp, br, cr, rs = r["first_page_s"], r["booklet_ratio"], r["cold_ratio"], r["rss_mb"]
-    cb, cw = r["cold_build"], r["cold_bare_weasyprint"]
+    fp, br, rs = r["first_page_s"], r["booklet_ratio"], r["rss_mb"]
     print(f"preview benchmark — {r['saves']} saves, {r['machine']['cpus']} CPUs")
     print(
         f"1. save → first changed page + PNG   {fp['median']:.2f} s (max {fp['max']:.2f})"
@@ -425,12 +379,7 @@ def print_table(r: dict) -> None:
         f"   goal ≤ {br['goal']}×  {ok(br['value'] <= br['goal'])}"
     )
     print(f"   CPU of the preview per save       {r['save_cpu_s']['median']:.2f} s")
-    print(
-        f"3. cold --only booklet --force       {cb['wall']:.2f} s (CPU {cb['cpu']:.2f} s, "
-        f"peak {cb['peak_mb']:.0f} MB)  vs bare weasyprint {cw['wall']:.2f} s "
-        f"(CPU {cw['cpu']:.2f} s, peak {cw['peak_mb']:.0f} MB) = {cr['value']:.2f}× "
-        f"(CPU {cr['cpu_value']:.2f}×)   goal ≤ {cr['goal']}×  {ok(cr['value'] <= cr['goal'])}"
-    )
+    print("3. cold --only booklet --force       see benchmarks/bench_build.py --cold")
     print(
         f"4. RSS after save {rs['warm_up_saves']} (warm-up) → after save {r['saves']}"
         f"   goal ± {rs['goal']:.0%}"
@@ -462,7 +411,9 @@ def print_table(r: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--saves", type=int, default=50, help="saves in the preview (default 50)")
-    parser.add_argument("--repeat", type=int, default=3, help="cold rounds (default 3)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of the rasteriser's timing (default 3)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()

@@ -52,6 +52,15 @@ def _cmap(font) -> dict[int, str]:
     return table
 
 
+def _shared_cmap(font, shared: dict) -> dict[int, str]:
+    """_cmap(font), read once per font object of the document."""
+    if not font.is_indirect:
+        return _cmap(font)
+    if font.objgen not in shared:
+        shared[font.objgen] = _cmap(font)
+    return shared[font.objgen]
+
+
 # WeasyPrint's content streams (pydyf), read with regular expressions: a parser walking every
 # operator and every glyph string in Python costs 5× more than the whole tag pass.
 SEQUENCE = re.compile(rb"<</MCID (\d+)>>\s*BDC(.*?)\bEMC", re.S)
@@ -63,9 +72,11 @@ def _decode(run: list[bytes], font: dict[int, str]) -> str:
     return codes.decode("utf-16-be", "surrogatepass").translate(font)
 
 
-def page_pieces(page) -> dict[int, tuple[str, float]]:
-    """{MCID: (text, baseline y)} for one page's marked text."""
+def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]]:
+    """{MCID: (text, baseline y)} for one page's marked text. `shared`: the fonts' tables
+    already read on other pages of the document (WeasyPrint shares its fonts between pages)."""
     fonts = page.obj.get("/Resources", {}).get("/Font", {})
+    shared = {} if shared is None else shared
     cmaps: dict[bytes, dict[int, str]] = {}
     pieces: dict[int, tuple[str, float]] = {}
     page.contents_coalesce()
@@ -85,7 +96,7 @@ def page_pieces(page) -> dict[int, tuple[str, float]]:
                 tf = m.group(2)
                 if tf not in cmaps:
                     key = "/" + tf.decode("latin-1")
-                    cmaps[tf] = _cmap(fonts[key]) if key in fonts else {}
+                    cmaps[tf] = _shared_cmap(fonts[key], shared) if key in fonts else {}
                 font = cmaps[tf]
         text.append(_decode(run, font))
         pieces[int(sequence.group(1))] = ("".join(text), y)
@@ -120,10 +131,11 @@ def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
     pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
     pieces: dict[int, dict[int, tuple[str, float]]] = {}
     content_fixes: dict[int, dict[int, str]] = {}
+    cmaps: dict = {}  # each font's ToUnicode read once for the document
 
     def piece(n: int, mcid: int) -> tuple[str, float] | None:
         if n not in pieces:
-            pieces[n] = page_pieces(pdf.pages[n])
+            pieces[n] = page_pieces(pdf.pages[n], cmaps)
         return pieces[n].get(mcid)
 
     def visit(element) -> None:

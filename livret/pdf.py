@@ -33,7 +33,10 @@ VARIANTS = {
 }
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+# What the fetcher serves from the content folder: pictures only. An SVG is drawn by WeasyPrint
+# (its type from the suffix, as policy.py checks it) and may ask for more: every such fetch
+# goes through this same fetcher, so it gets a picture of the content or nothing.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
 
 
 def _fetcher_class():

@@ -9,7 +9,9 @@ character references as WeasyPrint does), never the Markdown source:
   `rel="attachment"`, no `style`, no `id`): nothing else reaches the PDF;
 - links: http(s) addresses, `mailto:` a plain e-mail address (no `?bcc=`, no %-escapes),
   or the `#anchor` of a part present in every PDF that prints the text;
-- images: PNG, JPEG, GIF or WebP files inside the content folder that open and decode whole;
+- images: PNG, JPEG, GIF or WebP files inside the content folder that open and decode whole,
+  or SVG files that hold nothing but a drawing (svg.py: no script, no DOCTYPE, no reference
+  to another file), each problem reported at its line of the SVG file;
 - nesting bounded: deeper HTML than MAX_DEPTH is refused (WeasyPrint lays it out
   recursively).
 
@@ -28,7 +30,8 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from . import fields as f
-from .errors import Collector
+from . import svg
+from .errors import Collector, display_path
 from .i18n import _
 from .reader import BAD_CHAR, MAX_DEPTH, bad_char_message
 
@@ -181,11 +184,12 @@ class Policy:
         reader.feed(html)
         reader.close()
 
-        def where(needle: str) -> int:
-            for n, line in enumerate(source.split("\n")):
-                if needle and needle in line:
-                    return first_line + n
-            return first_line
+        def where(needle: str, nth: int = 0) -> int:
+            """The line of the `nth` (from 0) line holding `needle` (else of the first)."""
+            hits = [n for n, line in enumerate(source.split("\n")) if needle and needle in line]
+            return first_line + (hits[min(nth, len(hits) - 1)] if hits else 0)
+
+        shown: dict[str, int] = {}  # src → pictures seen so far: each at its own line
 
         if reader.too_deep:
             self.problems.error(
@@ -223,7 +227,8 @@ class Policy:
                     self._anchors.append((path, line, field_name, href))
             elif el.tag == "img":
                 src = el.attrs.get("src", "")
-                line = where(src) if src else first_line
+                line = where(src, shown.get(src, 0)) if src else first_line
+                shown[src] = shown.get(src, 0) + 1
                 self._image(src, path, line, field_name)
                 if not (el.attrs.get("alt") or "").strip():
                     # Read aloud and in the tagged PDF: a picture without it is a blank.
@@ -283,6 +288,8 @@ class Policy:
                 name=image.name, why=exc.strerror or exc
             )
         self.problems.digests[image] = hashlib.sha256(data).hexdigest()
+        if image.suffix.lower() == ".svg":  # as the renderer's fetcher tells WeasyPrint
+            return self._svg(image, data)
         # WeasyPrint, once imported (watch, a one-process build), makes Pillow accept
         # truncated files (ImageFile.LOAD_TRUNCATED_IMAGES): here they must fail.
         lenient = ImageFile.LOAD_TRUNCATED_IMAGES
@@ -293,7 +300,7 @@ class Policy:
                 with Image.open(io.BytesIO(data)) as picture:
                     if picture.format not in IMAGE_FORMATS:
                         return _(
-                            'image "{name}" is {format}: use a PNG, JPEG, GIF or WebP file'
+                            'image "{name}" is {format}: use a PNG, JPEG, GIF, WebP or SVG file'
                         ).format(name=image.name, format=picture.format)
                     width, height = picture.size
                     if width * height > MAX_PIXELS:
@@ -310,6 +317,24 @@ class Policy:
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = lenient
         return None
+
+    def _svg(self, image: Path, data: bytes) -> str | None:
+        """None if the SVG picture is safe to draw; else its problems are reported at their
+        lines of the SVG file, and the text that shows it is told where to look."""
+        if len(data) > svg.MAX_BYTES:
+            return _('image "{name}" is {size} MB: an SVG picture is at most {max} MB').format(
+                name=image.name,
+                size=f"{len(data) / 1e6:.1f}",
+                max=svg.MAX_BYTES // 1_000_000,
+            )
+        found = svg.problems(data)
+        for line, message in found:
+            self.problems.error(image, line, None, message)
+        if not found:
+            return None
+        return _(
+            'image "{name}" is not a plain SVG drawing: see the problems reported in {file}'
+        ).format(name=image.name, file=display_path(image))
 
     def finish(self, anchors_for) -> None:
         """Check the #anchors once every part of the booklet is known. `anchors_for(path)`:

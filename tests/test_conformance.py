@@ -39,6 +39,30 @@ def archive(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pictured(tmp_path_factory) -> dict[str, Path]:
+    """A sheet with an SVG figure (a chart: gradient, <use>, text), accessible and archive."""
+    import shutil
+
+    from test_svg import CHART
+
+    content = tmp_path_factory.mktemp("pictured") / "content"
+    shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
+    (content / "images").mkdir()
+    (content / "images/chart.svg").write_text(CHART, encoding="utf-8")
+    card = content / "actions/adie.md"
+    text = card.read_text(encoding="utf-8")
+    card.write_text(text + '\n![Un graphique en barres](images/chart.svg "Le graphique")\n')
+    out = {}
+    for variant in ("accessible", "archive"):
+        _, results = run(
+            content, content.parent / variant, booklet=False, themes=[], actions=["adie"],
+            variant=variant,
+        )  # fmt: skip
+        out[variant] = results[0].path
+    return out
+
+
+@pytest.fixture(scope="session")
 def controls(tmp_path_factory) -> dict[str, Path]:
     """Files the validator must reject: an untagged PDF, and something that is no PDF."""
     folder = tmp_path_factory.mktemp("controls")
@@ -52,7 +76,7 @@ def controls(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def verapdf(built, sheets, archive, controls) -> dict[Path, conformance.Report]:
+def verapdf(built, sheets, archive, pictured, controls) -> dict[Path, conformance.Report]:
     why = conformance.unavailable()
     if why:
         if os.environ.get("CI"):
@@ -61,6 +85,7 @@ def verapdf(built, sheets, archive, controls) -> dict[Path, conformance.Report]:
     out, _, results = built
     jobs = [(r.path, "ua1") for r in results] + [(p, "ua1") for p in sheets]
     jobs += [(archive, "3a"), (controls["untagged"], "ua1"), (controls["garbage"], "ua1")]
+    jobs += [(pictured["accessible"], "ua1"), (pictured["archive"], "3a")]
     reports = conformance.validate(jobs)
     assert [r.path for r in reports] == [p for p, _ in jobs]
     return {r.path: r for r in reports}
@@ -97,3 +122,9 @@ def test_archive_passes_pdf_a3a(verapdf, archive):
     report = verapdf[archive]
     assert report.flavour == "3a"
     assert report.ok, _failures([report])
+
+
+def test_an_svg_figure_passes_pdf_ua1_and_pdf_a3a(verapdf, pictured):
+    reports = [verapdf[pictured["accessible"]], verapdf[pictured["archive"]]]
+    assert [r.flavour for r in reports] == ["ua1", "3a"]
+    assert all(r.ok for r in reports), _failures(reports)
