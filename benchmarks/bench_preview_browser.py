@@ -32,12 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("build.py", "livret", "layouts", "styles", "content")
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "recipients*.csv", "output", ".preview")
-CARD = Path("actions") / "adie.md"
-SHEET = "retour-experience-01-action-adie.pdf"
-BOOKLET = "retour-experience-01.pdf"
+# The project snapshot, the card, the documents and the process tree's CPU: as the preview
+# benchmark has them (this script runs from benchmarks/, beside it).
+from bench_preview import BOOKLET, CARD, SHEET, edit, snapshot, tree_cpu
+
 GOAL_S = 1.0
 WAIT = 300
 
@@ -67,24 +65,6 @@ def log(message: str) -> None:
     print(f"[bench_preview_browser] {message}", file=sys.stderr, flush=True)
 
 
-def tree_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (from /proc)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    found, todo = [], [str(pid)]
-    while todo:  # the process, its render workers, theirs
-        p = todo.pop()
-        found.append(p)
-        todo += subprocess.run(["pgrep", "-P", p], capture_output=True, text=True).stdout.split()
-    for p in found:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -106,20 +86,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="livret-bench-browser-"))
     proc = driver = None
     try:
-        project = tmp / "project"
-        project.mkdir()
-        for part in PROJECT_PARTS:
-            src = REPO / part
-            if src.is_dir():
-                shutil.copytree(src, project / part, ignore=SKIP)
-            else:
-                shutil.copy2(src, project / part)
+        project = snapshot(tmp)
         card = project / "content" / CARD
-        versions = [card.read_text(encoding="utf-8")]
-        # One sentence more, or not: the card changes, the document does not grow.
-        versions.append(
-            versions[0].replace("## Contexte\n", "## Contexte\n\nUne phrase de plus.\n", 1)
-        )
+        original = card.read_text(encoding="utf-8")
         log_file = (tmp / "preview.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "build.py", "preview", "--no-open"],
@@ -161,7 +130,7 @@ def main() -> int:
             driver.execute_script("window.__shown = [];")
             cpu0 = tree_cpu(proc.pid)
             t0 = time.time() * 1000
-            card.write_text(versions[(n + 1) % 2], encoding="utf-8")
+            edit(card, original, n)
             firstseen: dict[tuple[str, int], float] = {}
             deadline = time.monotonic() + WAIT
             while time.monotonic() < deadline:

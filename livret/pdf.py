@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -183,10 +184,11 @@ class Printer:
     def fitted(self, html: str, variant: str = "accessible", cache: Path | None = None) -> str:
         """`html` with the page breaks that fit each card to whole pages (livret/fit.py):
         cards laid out on their own, once per version of a card (cached in `cache`)."""
-        salt = self._fit_salt(variant)
+        # Hashed at the first card, once: a sheet, which asks for no fitting, pays nothing.
+        salt = functools.cache(lambda: self._fit_salt(variant))
 
         def decide(head: str, card: str) -> list[int]:
-            key = fit.Decisions.key(salt, head, card, self.content_root)
+            key = fit.Decisions.key(salt(), head, card, self.content_root)
             found = self.decisions.get(key, cache)
             if found is None:
                 found = fit.fit_card(lambda doc: self._layout(doc, variant), head, card)

@@ -21,7 +21,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeGuard
 
 from . import __version__
 from .errors import LivretError, Problem, display_path, printable
@@ -274,19 +273,9 @@ def _run_locked(
         inputs = fingerprint(output)
         entry = old_entries.get(filename)
         target = out_dir / filename
-        if not force and _up_to_date(entry, inputs, target):
-            results.append(
-                Result(
-                    output,
-                    target,
-                    "up to date",
-                    entry["pages"],
-                    entry["bytes"],
-                    entry["sha256"],
-                    0.0,
-                    inputs,
-                )
-            )
+        kept = None if force else _kept(output, entry, inputs, target)
+        if kept:
+            results.append(kept)
         else:
             todo.append((output, filename, inputs))
 
@@ -347,13 +336,25 @@ def _run_locked(
     return manifest, results
 
 
-def _up_to_date(entry: dict | None, inputs: dict, target: Path) -> TypeGuard[dict]:
-    """The manifest's entry for `target` lists these inputs, and the file is still there."""
-    return bool(
+def _kept(output: Output, entry: dict | None, inputs: dict, target: Path) -> Result | None:
+    """The "up to date" result, when the manifest's entry for `target` lists these inputs and
+    the file is still there; None when it must be made."""
+    if not (
         entry
         and entry.get("inputs") == inputs
         and target.is_file()
         and target.stat().st_size == entry.get("bytes")
+    ):
+        return None
+    return Result(
+        output,
+        target,
+        "up to date",
+        entry["pages"],
+        entry["bytes"],
+        entry["sha256"],
+        0.0,
+        inputs,
     )
 
 
@@ -385,19 +386,9 @@ def _impose_all(
             output = replace(source.output, kind=IMPOSITION, filename=filename)
             entry = old_entries.get(filename)
             target = out_dir / filename
-            if not force and _up_to_date(entry, inputs, target):
-                out.append(
-                    Result(
-                        output,
-                        target,
-                        "up to date",
-                        entry["pages"],
-                        entry["bytes"],
-                        entry["sha256"],
-                        0.0,
-                        inputs,
-                    )
-                )
+            kept = None if force else _kept(output, entry, inputs, target)
+            if kept:
+                out.append(kept)
                 continue
             from .impose import impose
 

@@ -9,6 +9,7 @@ from collections import Counter
 import pikepdf
 import pytest
 from conftest import CONTENT
+from pressread import components, function_outputs, streams
 
 from livret import press
 from livret.pipeline import run
@@ -29,24 +30,6 @@ def press_files(tmp_path_factory):
         variant="print",
     )
     return [r.path for r in results]
-
-
-def _streams(pdf: pikepdf.Pdf):
-    """(owner, resources) for every page and every form XObject reachable from a page."""
-    seen = set()
-
-    def forms(resources):
-        for xobject in (resources or {}).get("/XObject", {}).values():
-            if xobject.objgen in seen:
-                continue
-            seen.add(xobject.objgen)
-            if xobject.get("/Subtype") == pikepdf.Name.Form:
-                yield xobject, xobject.get("/Resources")
-                yield from forms(xobject.get("/Resources"))
-
-    for page in pdf.pages:
-        yield page, page.obj.get("/Resources")
-        yield from forms(page.obj.get("/Resources"))
 
 
 def test_pdfx4_identification_and_cmyk_output_intent(press_files):
@@ -70,7 +53,7 @@ def test_no_rgb_anywhere(press_files):
     for path in press_files:
         with pikepdf.open(path) as pdf:
             operators = Counter()
-            for owner, resources in _streams(pdf):
+            for owner, resources in streams(pdf):
                 for item in pikepdf.parse_content_stream(owner):
                     if isinstance(item, pikepdf.ContentStreamInlineImage):
                         continue
@@ -91,23 +74,6 @@ def test_no_rgb_anywhere(press_files):
             assert operators["k"] + operators["scn"] > 50, path.name  # the colours are there
 
 
-def _components(space) -> int:
-    if space == pikepdf.Name.DeviceCMYK:
-        return 4
-    if space == pikepdf.Name.DeviceGray:
-        return 1
-    if isinstance(space, pikepdf.Array) and space[0] == pikepdf.Name.ICCBased:
-        return int(space[1].N)
-    raise AssertionError(f"unexpected shading colour space {space!r}")
-
-
-def _function_outputs(function) -> set[int]:
-    found = {len(function[k]) for k in ("/C0", "/C1") if k in function}
-    for sub in function.get("/Functions", []):
-        found |= _function_outputs(sub)
-    return found
-
-
 def test_every_gradient_gives_as_many_values_as_its_colour_space(press_files):
     """A gradient (the cover's stripes, the contents' leader dots) whose function gives sRGB
     triples under a CMYK space is what a RIP cannot read (poppler: "function with wrong output
@@ -122,8 +88,8 @@ def test_every_gradient_gives_as_many_values_as_its_colour_space(press_files):
             if "-action-" not in path.name:  # the excerpt has gradients; the sheet none
                 assert shadings, path.name
             for shading in shadings:
-                outputs = _function_outputs(shading.Function)
-                assert outputs == {_components(shading.ColorSpace)}, (path.name, outputs)
+                outputs = function_outputs(shading.Function)
+                assert outputs == {components(shading.ColorSpace)}, (path.name, outputs)
             rendered = subprocess.run(
                 ["pdftoppm", "-r", "10", "-png", str(path), str(path.with_suffix(""))],
                 capture_output=True,

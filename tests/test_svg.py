@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from pressread import components, function_outputs, streams
 
 from livret import press, svg
 from livret.cli import main
@@ -247,41 +248,6 @@ def test_the_renderer_refuses_what_an_svg_would_fetch(content, body):
 # --- the outputs ----------------------------------------------------------------------------
 
 
-def _contents(pdf: pikepdf.Pdf):
-    """(owner, resources) of every content stream: pages, forms and tiling patterns, nested."""
-    seen: set = set()
-
-    def inner(resources):
-        for group in ("/XObject", "/Pattern"):
-            for obj in (resources or {}).get(group, {}).values():
-                if obj.objgen in seen:
-                    continue
-                seen.add(obj.objgen)
-                if obj.get("/Subtype") == pikepdf.Name.Form or obj.get("/PatternType") == 1:
-                    yield obj, obj.get("/Resources")
-                    yield from inner(obj.get("/Resources"))
-
-    for page in pdf.pages:
-        yield page, page.obj.get("/Resources")
-        yield from inner(page.obj.get("/Resources"))
-
-
-def _outputs(function) -> int:
-    if "/C1" in function:
-        return len(function.C1)
-    return max(_outputs(sub) for sub in function.Functions)
-
-
-def _components(space) -> int:
-    if space == pikepdf.Name.DeviceCMYK:
-        return 4
-    if space == pikepdf.Name.DeviceGray:
-        return 1
-    if space == pikepdf.Name.DeviceRGB:
-        return 3
-    return int(space[1].N)  # [/ICCBased stream]
-
-
 def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
     from livret.pipeline import run
 
@@ -295,7 +261,7 @@ def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
     operators: Counter = Counter()
     shadings = 0
     with pikepdf.open(results[0].path) as pdf:
-        for owner, resources in _contents(pdf):
+        for owner, resources in streams(pdf):
             for item in pikepdf.parse_content_stream(owner):
                 if isinstance(item, pikepdf.ContentStreamInlineImage):
                     continue
@@ -310,7 +276,7 @@ def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
                 assert not press._is_rgb_space(space, None)
                 # as many colour values as the colour space has inks (WeasyPrint writes an
                 # SVG gradient's RGB stops in the CMYK space: livret.press converts them)
-                assert _outputs(shading.Function) == _components(space)
+                assert max(function_outputs(shading.Function)) == components(space)
     assert shadings >= 4  # the SVG gradients are there (and the alpha one, in grey)…
     assert operators["sh"] >= 1 and operators["k"] > 10  # …and the colours, in CMYK
 
