@@ -79,23 +79,16 @@ def _common(defaults: bool = False) -> ArgumentParser:
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--theme",
-        action="append",
-        default=[],
-        metavar=_("SLUG"),
-        help=_("build this theme's excerpt (repeatable)"),
-    )
-    p.add_argument(
-        "--action",
-        action="append",
-        default=[],
-        metavar=_("SLUG"),
-        help=_("build this action's sheet (repeatable)"),
-    )
+    from .outputs import KINDS
+
+    for kind in KINDS.values():
+        if kind.option:
+            p.add_argument(
+                kind.option, action="append", default=[], metavar=_("SLUG"), help=_(kind.help)
+            )
     p.add_argument(
         "--only",
-        choices=("booklet", "themes", "actions"),
+        choices=tuple(k.only for k in KINDS.values()),
         action="append",
         help=_("build only this kind of output (repeatable)"),
     )
@@ -243,17 +236,27 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
 
 
 def selection(args, site) -> dict:
-    """--theme/--action/--only → what to build. Default: the booklet and every theme excerpt."""
+    """--theme/--action/--only → what to build, one keyword per kind (outputs.plan): the
+    slugs named, all of a kind's outputs when --only names it, else the kinds built by
+    default (the booklet and every theme excerpt) when nothing is named."""
+    from .outputs import KINDS
+
     only = set(args.only or ())
-    explicit = bool(args.theme or args.action)
-    booklet = "booklet" in only or (not only and not explicit)
-    themes = list(args.theme)
-    actions = list(args.action)
-    if "themes" in only or (not only and not explicit):
-        themes = themes or [t.slug for t in site.themes]
-    if "actions" in only:
-        actions = actions or [a.slug for a in site.actions]
-    return {"booklet": booklet, "themes": themes, "actions": actions}
+    named = {k.only: list(getattr(args, _dest(k.option), ())) for k in KINDS.values() if k.option}
+    everything = not only and not any(named.values())
+    sel: dict = {}
+    for kind in KINDS.values():
+        whole = kind.only in only or (everything and kind.default)
+        if kind.option is None:
+            sel[kind.only] = whole
+        else:
+            sel[kind.only] = named[kind.only] or (kind.slugs(site) if whole else [])
+    return sel
+
+
+def _dest(option: str | None) -> str:
+    """The argparse attribute of an option: --theme → theme."""
+    return (option or "").lstrip("-").replace("-", "_")
 
 
 def cmd_new_edition(args) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__, design
 from .errors import LivretError, Problem
-from .i18n import _
+from .i18n import N_, _
 from .model import Site, Theme
 
 
@@ -27,12 +27,21 @@ class Output:
 
 
 class Kind:
-    """One kind of output and everything the build needs to know about it. Adding a kind is
-    one subclass below, one entry in KINDS and its layout."""
+    """One kind of output and everything the build, the command line, the mail and the
+    preview need to know about it: the one place that knows the kinds. Adding a kind is one
+    subclass below, one entry in KINDS and its layout (or its own module)."""
 
     name: str  # the manifest's and the JSON summary's "kind"
     template: str  # the layout that renders it
-    option: str  # the command-line option that names outputs of this kind
+    # The command-line option that names outputs of this kind by slug (repeatable), with its
+    # help; None: the kind is chosen as a whole (--only).
+    option: str | None = None
+    help: str = ""
+    only: str  # the --only choice, and the keyword of plan() and of the build's selection
+    default = False  # built when the command line names nothing
+    planned = False  # built when plan() is not told about this kind
+    imposable = False  # folded into a booklet on an office printer (--impose)
+    preview_rank = 9  # the preview builds and shows the lowest first
 
     def slugs(self, site: Site) -> list[str]:
         """The outputs of this kind the site can make, by slug, in their order."""
@@ -53,9 +62,23 @@ class Kind:
         """The message for a slug the site does not have (the booklet is chosen by a flag)."""
         raise NotImplementedError
 
+    def weight(self, site: Site, output: Output) -> int:
+        """How long it takes to make, relatively: the heaviest of a kind starts first."""
+        return 0
+
+    def mail_slug(self, entry: dict) -> str | None:
+        """The slug a recipient asks for to get this manifest entry attached (the booklet,
+        a theme's slug), or None: the mail never attaches outputs of this kind."""
+        return None
+
 
 class Booklet(Kind):
-    name, template, option = "booklet", "booklet.html", "--only"
+    name, template, only = "booklet", "booklet.html", "booklet"
+    default = planned = imposable = True
+    preview_rank = 1  # the longest: it starts at once on the other worker
+
+    def mail_slug(self, entry):
+        return "booklet"
 
     def slugs(self, site):
         return [site.edition.slug]
@@ -73,7 +96,10 @@ class Booklet(Kind):
 
 
 class ThemeExcerpt(Kind):
-    name, template, option = "theme", "booklet.html", "--theme"
+    name, template, only = "theme", "booklet.html", "themes"
+    option, help = "--theme", N_("build this theme's excerpt (repeatable)")
+    default = imposable = True
+    preview_rank = 2
 
     def slugs(self, site):
         return [t.slug for t in site.themes]
@@ -99,6 +125,12 @@ class ThemeExcerpt(Kind):
         theme = site.theme(_slug(output.theme))
         return (theme,), f"{site.edition.title} — extrait : {theme.title}"
 
+    def weight(self, site, output):
+        return len(site.theme(_slug(output.theme)).actions)
+
+    def mail_slug(self, entry):
+        return entry.get("theme") or None
+
     def unknown(self, slug, valid):
         return _('unknown theme "{slug}"; valid themes: {valid}').format(
             slug=slug, valid=", ".join(valid)
@@ -106,7 +138,9 @@ class ThemeExcerpt(Kind):
 
 
 class ActionSheet(Kind):
-    name, template, option = "action", "sheet.html", "--action"
+    name, template, only = "action", "sheet.html", "actions"
+    option, help = "--action", N_("build this action's sheet (repeatable)")
+    preview_rank = 0  # the edited card's sheet first: a page or two, fast
 
     def slugs(self, site):
         return [a.slug for a in site.actions]
@@ -142,7 +176,10 @@ class ActionSheet(Kind):
 # In this order in the manifest; rendered in this order too, the biggest first, so that the
 # booklet does not start last and finish alone.
 KINDS: dict[str, Kind] = {k.name: k for k in (Booklet(), ThemeExcerpt(), ActionSheet())}
-RANK = {name: i for i, name in enumerate(KINDS)}
+IMPOSITION = "imposition"  # the manifest's kind of an imposed PDF (livret/impose.py)
+RANK = {name: i for i, name in enumerate((*KINDS, IMPOSITION))}
+# The order the preview builds in (the edited card's sheet first).
+PREVIEW_ORDER = {k.name: k.preview_rank for k in KINDS.values()}
 
 
 def _slug(value: str | None) -> str:
@@ -150,28 +187,28 @@ def _slug(value: str | None) -> str:
     return value
 
 
-def plan(
-    site: Site,
-    *,
-    booklet: bool = True,
-    themes: Collection[str] | None = None,
-    actions: Collection[str] | None = None,
-) -> list[Output]:
-    """The outputs asked for, in a stable order; unknown slugs → one error listing valid ones."""
-    wanted: dict[str, Collection[str]] = {
-        "booklet": [site.edition.slug] if booklet else [],
-        "theme": themes or (),
-        "action": actions or (),
-    }
+Wanted = bool | Collection[str] | None
+
+
+def plan(site: Site, **wanted: Wanted) -> list[Output]:
+    """The outputs asked for, in a stable order; unknown slugs → one error listing valid ones.
+
+    One keyword per kind (its `only`: booklet=, themes=, actions=…): True for all of its
+    outputs, a list of slugs, or False; a kind not named is built when it is `planned`."""
+    unknown = set(wanted) - {k.only for k in KINDS.values()}
+    if unknown:
+        raise TypeError(f"plan(): no kind is selected by {', '.join(sorted(unknown))}")
     bad, out = [], []
     for kind in KINDS.values():
         valid = kind.slugs(site)
+        asked = wanted.get(kind.only, kind.planned)
+        named: Collection[str] = valid if asked is True else (asked or ())
         bad += [
-            Problem(kind.option, None, None, kind.unknown(s, valid))
-            for s in wanted[kind.name]
+            Problem(kind.option or "--only", None, None, kind.unknown(s, valid))
+            for s in named
             if s not in valid
         ]
-        out += [kind.output(site, s) for s in valid if s in wanted[kind.name]]
+        out += [kind.output(site, s) for s in valid if s in named]
     if bad:
         raise LivretError(bad)
     return out

@@ -27,7 +27,7 @@ from .errors import LivretError, Problem, display_path, printable
 from .i18n import _
 from .loader import load_site
 from .model import Site
-from .outputs import RANK, Fingerprints, Output, plan, tool_versions
+from .outputs import IMPOSITION, KINDS, RANK, Fingerprints, Output, Wanted, plan, tool_versions
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
@@ -55,12 +55,6 @@ def variant_filename(output: Output, variant: str) -> str:
     if variant == "accessible":
         return output.filename
     return output.filename.removesuffix(".pdf") + f"-{variant}.pdf"
-
-
-# Folded into booklets on an office printer (livret/impose.py): the booklet and the excerpts;
-# an action's one- or two-page sheet is printed as it is.
-IMPOSED_KINDS = ("booklet", "theme")
-IMPOSITION = "imposition"  # the manifest's kind of an imposed PDF
 
 
 def imposed_filename(source: str, sheet: str) -> str:
@@ -139,27 +133,24 @@ def build(
     content_dir: Path | str = "content",
     output_dir: Path | str = "output",
     *,
-    booklet: bool = True,
-    themes=None,
-    actions=None,
     force: bool = False,
     jobs: int | None = None,
     variant: str = "accessible",
     site: Site | None = None,
     progress=None,
+    **wanted: Wanted,
 ) -> dict:
-    """Build what is asked and out of date; return the manifest (also written to disk)."""
+    """Build what is asked (one keyword per kind, as outputs.plan) and out of date; return
+    the manifest (also written to disk)."""
     return run(
         content_dir,
         output_dir,
-        booklet=booklet,
-        themes=themes,
-        actions=actions,
         force=force,
         jobs=jobs,
         variant=variant,
         site=site,
         progress=progress,
+        **wanted,
     )[0]
 
 
@@ -167,9 +158,6 @@ def run(
     content_dir,
     output_dir,
     *,
-    booklet=True,
-    themes=None,
-    actions=None,
     force=False,
     jobs=None,
     variant="accessible",
@@ -179,6 +167,7 @@ def run(
     pool=None,
     order=None,
     impose=None,
+    **wanted: Wanted,
 ) -> tuple[dict, list[Result]]:
     """Build into `output_dir`, one build at a time per folder (see output_lock).
 
@@ -192,9 +181,7 @@ def run(
         return _run_locked(
             site,
             out_dir,
-            booklet,
-            themes,
-            actions,
+            wanted,
             force,
             jobs,
             variant,
@@ -244,9 +231,7 @@ def output_lock(out_dir: Path, on_wait=None):
 def _run_locked(
     site,
     out_dir,
-    booklet,
-    themes,
-    actions,
+    wanted,
     force,
     jobs,
     variant,
@@ -255,7 +240,7 @@ def _run_locked(
     order=None,
     impose=None,
 ):
-    outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
+    outputs = plan(site, **wanted)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
@@ -377,7 +362,7 @@ def _impose_all(
                 before.setdefault(str(inputs.get("source")), set()).add(sheet)
     out = []
     for source in sources:
-        if source.output.kind not in IMPOSED_KINDS:
+        if not KINDS[source.output.kind].imposable:
             continue
         name = source.path.name
         for sheet in sorted(set(sheets) | before.get(name, set()), key=list(SHEETS).index):
@@ -460,10 +445,10 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
     # alone, and the excerpts, largest first, share out evenly over the workers beside it.
     rank = order or RANK
 
-    def size(output) -> int:
-        return -len(site.theme(output.theme).actions) if output.kind == "theme" else 0
+    def key(output: Output) -> tuple[int, int]:
+        return rank.get(output.kind, len(rank)), -KINDS[output.kind].weight(site, output)
 
-    queue = sorted(todo, key=lambda t: (rank[t[0].kind], size(t[0])))
+    queue = sorted(todo, key=lambda t: key(t[0]))
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}

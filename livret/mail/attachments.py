@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import Collector, LivretError, Problem, display_path
 from ..loader import load_edition
 from ..model import Edition as EditionModel
+from ..outputs import KINDS
 from .recipients import BOOKLET
 
 
@@ -75,10 +76,10 @@ def attachments_from_manifest(
     where = display_path(Path(output_dir) / "manifest.json")
     by_slug: dict[str, dict] = {}
     for entry in manifest.get("outputs", []) if isinstance(manifest, dict) else []:
-        if entry.get("kind") == "booklet":
-            by_slug[BOOKLET] = entry
-        elif entry.get("kind") == "theme" and entry.get("theme"):
-            by_slug[entry["theme"]] = entry
+        kind = KINDS.get(str(entry.get("kind")))  # the registry says what mail may attach
+        slug = kind.mail_slug(entry) if kind else None
+        if slug:
+            by_slug[slug] = entry
     problems: list[Problem] = []
     out: dict[str, Attachment] = {}
     for slug in slugs:

@@ -31,15 +31,15 @@ from urllib.parse import urlsplit
 
 from ..errors import LivretError, Problem
 from ..i18n import _, language, seconds
+from ..outputs import PREVIEW_ORDER
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
     from .renderer import WarmPool
 
 STATIC = Path(__file__).resolve().parent / "static"
-# The edited card's sheet first (a page or two: fast), then the booklet, which takes longest
-# and so starts at once on the other worker, then the theme excerpts.
-ORDER = {"action": 0, "booklet": 1, "theme": 2}
+# The order of the kinds' preview_rank (livret/outputs.py): the edited card's sheet first.
+ORDER = PREVIEW_ORDER
 _PAGE = re.compile(r"/pages/([0-9a-f]{64})\.png")
 _PDF = re.compile(r"/pdf/([A-Za-z0-9][A-Za-z0-9._-]*\.pdf)")
 _STATIC = {"/static/preview.js": "text/javascript", "/static/preview.css": "text/css"}
