@@ -26,6 +26,15 @@ class Output:
     title: str
 
 
+@dataclass(frozen=True)
+class Made:
+    """What a kind's own writer made (manifest fields): pages, bytes, sha256."""
+
+    pages: int
+    bytes: int
+    sha256: str
+
+
 class Kind:
     """One kind of output and everything the build, the command line, the mail and the
     preview need to know about it: the one place that knows the kinds. Adding a kind is one
@@ -42,6 +51,33 @@ class Kind:
     planned = False  # built when plan() is not told about this kind
     imposable = False  # folded into a booklet on an office printer (--impose)
     preview_rank = 9  # the preview builds and shows the lowest first
+    # Rendered by WeasyPrint in the render pool and shown by the preview as page images; else
+    # written by the kind's own module (write()) after the PDFs, which it may link to.
+    pdf = True
+
+    def filename(self, output: Output, variant: str) -> str:
+        """The file written for `output` in this PDF variant."""
+        if variant == "accessible" or not self.pdf:
+            return output.filename
+        return output.filename.removesuffix(".pdf") + f"-{variant}.pdf"
+
+    def design(self, name: str) -> bool:
+        """Whether the design file `name` ("layouts/card.html") shapes this kind's outputs: a
+        folder named after a kind ("layouts/web/") belongs to that kind alone."""
+        parts = name.split("/")
+        return len(parts) < 3 or parts[1] not in KINDS or parts[1] == self.name
+
+    def intact(self, target: Path, entry: dict) -> bool:
+        """Whether the output the manifest's `entry` describes is still whole on the disk."""
+        return target.is_file() and target.stat().st_size == entry.get("bytes")
+
+    def linked(self, site: Site, entries: list[dict]) -> dict[str, str]:
+        """Inputs besides files, for a kind written after the PDFs (what it links to)."""
+        return {}
+
+    def write(self, site: Site, output: Output, out_dir: Path, entries: list[dict]) -> Made:
+        """Write a kind that is not a PDF (`pdf` False), given the manifest's entries."""
+        raise NotImplementedError
 
     def slugs(self, site: Site) -> list[str]:
         """The outputs of this kind the site can make, by slug, in their order."""
@@ -173,9 +209,55 @@ class ActionSheet(Kind):
         )
 
 
+class WebEdition(Kind):
+    """The edition as a static web site, output/web/ (livret/web/): written after the PDFs,
+    whose sizes its download links give."""
+
+    name, template, only = "web", "web/page.html", "web"
+    default = True
+    pdf = False
+    preview_rank = 3
+
+    def slugs(self, site):
+        return [site.edition.slug]
+
+    def output(self, site, slug):
+        from .web import home_path
+
+        ed = site.edition
+        return Output(self.name, None, None, home_path(ed), f"{ed.full_title} — {ed.title}")
+
+    def inputs(self, site, output):
+        return list(site.files)
+
+    def view(self, site, output):
+        ed = site.edition
+        return site.themes, f"{ed.title} — {ed.subtitle}"
+
+    def design(self, name):
+        return name.startswith(("layouts/web/", "styles/web/", "styles/fonts/"))
+
+    def intact(self, target, entry):
+        from .web import intact
+
+        return intact(target, entry)
+
+    def linked(self, site, entries):
+        from .web import linked
+
+        return linked(site, entries)
+
+    def write(self, site, output, out_dir, entries):
+        from .web import write
+
+        return write(site, output, out_dir, entries)
+
+
 # In this order in the manifest; rendered in this order too, the biggest first, so that the
 # booklet does not start last and finish alone.
-KINDS: dict[str, Kind] = {k.name: k for k in (Booklet(), ThemeExcerpt(), ActionSheet())}
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (Booklet(), ThemeExcerpt(), ActionSheet(), WebEdition())
+}
 IMPOSITION = "imposition"  # the manifest's kind of an imposed PDF (livret/impose.py)
 RANK = {name: i for i, name in enumerate((*KINDS, IMPOSITION))}
 # The order the preview builds in (the edited card's sheet first).
@@ -218,6 +300,11 @@ def shared_inputs(site: Site) -> dict[str, Path]:
     """Layouts, stylesheets and fonts (the project's own or livret's): inputs of every
     output, by the name they are looked up with."""
     return design.for_content(site.root).files()
+
+
+def kind_of(name: str) -> Kind:
+    """The kind of a manifest entry; an imposed PDF is checked as a PDF."""
+    return KINDS.get(name) or KINDS["booklet"]
 
 
 def content_inputs(site: Site, output: Output) -> list[Path]:
@@ -284,7 +371,7 @@ def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
 # scaffolding a new edition.
 NOT_PDF_CODE = frozenset(
     {"mail", "preview", "conformance", "htmlexport.py", "scaffold.py", "__pycache__"}
-)
+) | {k.name for k in KINDS.values() if not k.pdf}  # the kinds written by their own module
 
 
 @lru_cache(maxsize=4)
@@ -357,8 +444,11 @@ class Fingerprints:
         files = {self._rel(p): p for p in content_inputs(self.site, output)}
         self._keys.update(files)
         out = {key: self._hash(p) for key, p in files.items()}
-        out.update(self._shared)
+        kind = KINDS[output.kind]
+        out.update((name, h) for name, h in self._shared.items() if kind.design(name))
         out.update(self.versions)
+        if not kind.pdf:  # its own code, which the PDFs' "livret code" leaves out
+            out[f"livret {kind.name} code"] = code_hash(PACKAGE / kind.name)
         return out
 
     def _rel(self, path: Path) -> str:

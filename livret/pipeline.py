@@ -27,7 +27,17 @@ from .errors import LivretError, Problem, display_path, printable
 from .i18n import _
 from .loader import load_site
 from .model import Site
-from .outputs import IMPOSITION, KINDS, RANK, Fingerprints, Output, Wanted, plan, tool_versions
+from .outputs import (
+    IMPOSITION,
+    KINDS,
+    RANK,
+    Fingerprints,
+    Output,
+    Wanted,
+    kind_of,
+    plan,
+    tool_versions,
+)
 from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
@@ -52,9 +62,7 @@ class Result:
 
 
 def variant_filename(output: Output, variant: str) -> str:
-    if variant == "accessible":
-        return output.filename
-    return output.filename.removesuffix(".pdf") + f"-{variant}.pdf"
+    return KINDS[output.kind].filename(output, variant)
 
 
 def imposed_filename(source: str, sheet: str) -> str:
@@ -253,7 +261,10 @@ def _run_locked(
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
     results: list[Result] = []
+    later = [o for o in outputs if not KINDS[o.kind].pdf]  # written from the PDFs (web)
     for output in outputs:
+        if output in later:
+            continue
         filename = variant_filename(output, variant)
         inputs = fingerprint(output)
         entry = old_entries.get(filename)
@@ -284,29 +295,14 @@ def _run_locked(
     results.sort(key=lambda r: order_out.get(r.output.filename, 0))
     if impose is not None:  # each imposition after the PDFs, which it is made from
         results += _impose_all(results, impose, old_entries, out_dir, force)
-
-    by_name = {r.path.name: r for r in results}
-    entries = []
-    for name, entry in old_entries.items():  # keep other outputs that still exist
-        if name not in by_name and (out_dir / name).is_file():
-            entries.append(entry)
-    for r in results:
-        entries.append(
-            {
-                "path": r.path.name,
-                "kind": r.output.kind,
-                "theme": r.output.theme,
-                "action": r.output.action,
-                "title": r.output.title,
-                "variant": variant,
-                "edition": site.edition.slug,
-                "number": site.edition.number,
-                "pages": r.pages,
-                "bytes": r.bytes,
-                "sha256": r.sha256,
-                "inputs": r.inputs,
-            }
+    for output in later:  # each kind written by its own module, from the entries so far
+        entries = _entries(site, results, old_entries, out_dir, variant)
+        results.append(
+            _write_other(site, output, entries, old_entries, fingerprint, out_dir, force)
         )
+    results.sort(key=lambda r: order_out.get(r.output.filename, 0))
+
+    entries = _entries(site, results, old_entries, out_dir, variant)
     entries.sort(key=lambda e: (RANK.get(str(e.get("kind")), len(RANK)), e["path"]))
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -321,15 +317,51 @@ def _run_locked(
     return manifest, results
 
 
+def _entries(site: Site, results: list[Result], old_entries: dict, out_dir: Path, variant):
+    """The manifest's entries: this build's results, and the other outputs still there."""
+    by_name = {r.path.relative_to(out_dir).as_posix(): r for r in results}
+    entries = []
+    for name, entry in old_entries.items():  # keep other outputs that still exist
+        if name not in by_name and (out_dir / name).is_file():
+            entries.append(entry)
+    for name, r in by_name.items():
+        entries.append(
+            {
+                "path": name,
+                "kind": r.output.kind,
+                "theme": r.output.theme,
+                "action": r.output.action,
+                "title": r.output.title,
+                "variant": variant,
+                "edition": site.edition.slug,
+                "number": site.edition.number,
+                "pages": r.pages,
+                "bytes": r.bytes,
+                "sha256": r.sha256,
+                "inputs": r.inputs,
+            }
+        )
+    return entries
+
+
+def _write_other(site, output, entries, old_entries, fingerprint, out_dir: Path, force) -> Result:
+    """An output its kind's own module writes (not a PDF), unless it is up to date."""
+    kind = KINDS[output.kind]
+    inputs = {**fingerprint(output), **kind.linked(site, entries)}
+    target = out_dir / output.filename
+    kept = None if force else _kept(output, old_entries.get(output.filename), inputs, target)
+    if kept:
+        return kept
+    start = time.perf_counter()
+    made = kind.write(site, output, out_dir, entries)
+    seconds = time.perf_counter() - start
+    return Result(output, target, "built", made.pages, made.bytes, made.sha256, seconds, inputs)
+
+
 def _kept(output: Output, entry: dict | None, inputs: dict, target: Path) -> Result | None:
     """The "up to date" result, when the manifest's entry for `target` lists these inputs and
     the file is still there; None when it must be made."""
-    if not (
-        entry
-        and entry.get("inputs") == inputs
-        and target.is_file()
-        and target.stat().st_size == entry.get("bytes")
-    ):
+    if not (entry and entry.get("inputs") == inputs and kind_of(output.kind).intact(target, entry)):
         return None
     return Result(
         output,
