@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from ..errors import LivretError, Problem
 from ..i18n import _, language, seconds
-from ..outputs import PREVIEW_ORDER
+from ..outputs import KINDS, PREVIEW_ORDER
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 ORDER = PREVIEW_ORDER
 _PAGE = re.compile(r"/pages/([0-9a-f]{64})\.png")
 _PDF = re.compile(r"/pdf/([A-Za-z0-9][A-Za-z0-9._-]*\.pdf)")
+_SITE = re.compile(r"/site/((?:[A-Za-z0-9][A-Za-z0-9._-]*/)*(?:[A-Za-z0-9][A-Za-z0-9._-]*)?)")
 _STATIC = {"/static/preview.js": "text/javascript", "/static/preview.css": "text/css"}
 
 
@@ -52,6 +53,7 @@ class State:
     def __init__(self) -> None:
         self.docs: dict[str, Document] = {}
         self.problems: list[str] = []
+        self.sites: list[dict] = []  # outputs that are not PDFs (web edition): their links
         self.building = False
         self.generation = 0
         self._lock = threading.Lock()
@@ -64,6 +66,7 @@ class State:
                 "building": self.building,
                 "problems": list(self.problems),
                 "outputs": [d.as_json() for d in self.docs.values()],
+                "sites": list(self.sites),
             }
 
     def put(self, doc: Document) -> None:
@@ -107,6 +110,7 @@ def labels() -> dict[str, str]:
         "pages": _("pages"),
         "page": _("page {number}"),
         "download": _("download the PDF"),
+        "site": _("the web edition"),
         "building": _("building…"),
         "changed": _("changed"),
         "problems": _("The last save has errors: the pages shown are the last good ones."),
@@ -163,6 +167,13 @@ class Handler(BaseHTTPRequestHandler):
             png = preview.cache.path(match.group(1))
             if png.is_file() and png.resolve().is_relative_to(preview.cache.folder.resolve()):
                 return self._send(HTTPStatus.OK, png.read_bytes(), "image/png", body, cache=True)
+        match = _SITE.fullmatch(path)
+        if match:  # the web edition: only files its build listed (livret/web)
+            from ..web import served
+
+            found = served(preview.output, match.group(1))
+            if found:
+                return self._send(HTTPStatus.OK, found[0].read_bytes(), found[1], body)
         match = _PDF.fullmatch(path)
         if match and match.group(1) in preview.state.docs:
             pdf = preview.output / match.group(1)
@@ -279,7 +290,13 @@ class Preview:
                 order=ORDER,
                 **sel,
             )
-            order = [r.path.name for r in results]
+            pdfs = [r for r in results if KINDS[r.output.kind].pdf]
+            order = [r.path.name for r in pdfs]
+            self.state.sites = [
+                {"title": r.output.title, "href": "site/" + r.output.filename.partition("/")[2]}
+                for r in results
+                if not KINDS[r.output.kind].pdf
+            ]
             for name in order:
                 if name not in self.state.docs or not self.state.docs[name].keys:
                     self._show(name, *titles[name])

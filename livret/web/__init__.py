@@ -89,17 +89,47 @@ def write(site: Site, output: Output, out_dir: Path, entries: list[dict]) -> Mad
     for rel in before["files"]:  # pages of cards or themes that are gone
         if rel not in listing and rel.startswith(f"{edition_dir(site.edition.number)}/"):
             (web / rel).unlink(missing_ok=True)
+    shared = pages.shared_files(site, web, out_dir, entries)
     data_file = {
         "number": site.edition.number,
+        "shared": sorted(shared),
         "cards": pages.catalogue_cards(site),
         "home": pages.edition_home(site),
         "files": listing,
     }
     encoded = (json.dumps(data_file, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
     _write_if_changed(home.parent / LISTING, encoded)
-    # What every edition shares: the home, the catalogue, the assets.
+    # What every edition shares: the home, the catalogue, the assets (again: the home and the
+    # catalogue list this edition once its listing is written).
     for rel, data in pages.shared_files(site, web, out_dir, entries).items():
         _write_if_changed(web / rel, data)
     digest = hashlib.sha256(encoded).hexdigest()
     html_pages = sum(1 for rel in listing if rel.endswith(".html"))
     return Made(html_pages, sum(size for size, _ in listing.values()), digest)
+
+
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+    ".pdf": "application/pdf",
+    ".epub": "application/epub+zip",
+}
+
+
+def served(out_dir: Path, url_path: str) -> tuple[Path, str] | None:
+    """The file of the web edition at `url_path` (relative to web/; a folder means its
+    index.html) and its media type, when a build listed it; None otherwise. No path from the
+    URL is ever joined to a folder unchecked: only the listings' names are."""
+    rel = url_path if url_path and not url_path.endswith("/") else url_path + "index.html"
+    web = out_dir / ROOT
+    for listing in sorted(web.glob(f"*/{LISTING}")):
+        data = _listing(listing.parent / "index.html")
+        if data and (rel in data["files"] or rel in data.get("shared", ())):
+            path = web / rel
+            if path.is_file() and Path(rel).suffix in TYPES:
+                return path, TYPES[Path(rel).suffix]
+    return None

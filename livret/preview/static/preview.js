@@ -65,6 +65,11 @@
       if (doc.changed.length) li.append(el("span", { class: "changed-mark", title: L.changed }, "●"));
       return li;
     }));
+    (state.sites || []).forEach(function (site) {
+      const li = el("li", { class: "site" });
+      li.append(el("a", { href: site.href.replace(/index\.html$/, "") }, L.site), " — " + site.title);
+      list.append(li);
+    });
     banner.hidden = state.problems.length === 0;
     document.getElementById("problems").textContent = state.problems.join("\n");
     status.textContent = state.building ? L.building : "";
