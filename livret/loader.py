@@ -341,6 +341,25 @@ def _back_cover(value, ctx, key):
     return None if out is None else BackCover(**out)
 
 
+def _web_address(value, ctx, key):
+    """Where output/web/ is published (the web edition, livret/web): an https address, with
+    its final "/" added when it is missing; the pages then point to the PDFs there."""
+    text = f.text(value, ctx, key)
+    if text is None:
+        return None
+    if not (f.is_url(text) and text.startswith("https://")) or any(c in text for c in "?#"):
+        ctx.error(
+            key,
+            _(
+                "« {value} » is not a web address: write the address where the web edition "
+                "(output/web/) is published, starting with https://, e.g. "
+                "https://www.example.org/retour-experience/"
+            ).format(value=text),
+        )
+        return None
+    return text if text.endswith("/") else text + "/"
+
+
 EDITION_SPEC = {
     "series": (f.text, True),
     "number": (f.integer, True),
@@ -358,6 +377,7 @@ EDITION_SPEC = {
     "pdf_modified": (f.timestamp, True),
     "themes": (f.slug_list, True),
     "back_cover": (_back_cover, True),
+    "web_address": (_web_address, False),
     "logos": (
         f.records(
             {"file": (f.text, True), "alt": (f.text, True)},

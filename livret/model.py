@@ -141,6 +141,7 @@ class Edition:
     theme_slugs: tuple[str, ...]
     back_cover: BackCover
     logos: tuple[Logo, ...] = ()  # publisher's and partners' logos (optional)
+    web_address: str | None = None  # where output/web/ is published (optional)
 
     @property
     def number_label(self) -> str:

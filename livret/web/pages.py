@@ -167,7 +167,7 @@ class Builder:
         self.site = site
         self.ed = site.edition
         self.dir = edition_dir(self.ed.number)
-        self.address = getattr(self.ed, "web_address", None)
+        self.address = self.ed.web_address
         self.entries = downloads(site, entries)
         self.env = environment(for_content(site.root).layouts)
 
