@@ -523,7 +523,10 @@ def cmd_html(args) -> int:
     from .outputs import plan
 
     site = load_site(args.content)
-    written = export(site, plan(site, **selection(args, site)), args.html, args.variant)
+    from .outputs import KINDS
+
+    documents = [o for o in plan(site, **selection(args, site)) if KINDS[o.kind].pdf]
+    written = export(site, documents, args.html, args.variant)
     if not args.quiet:
         for path in written:
             print(path)

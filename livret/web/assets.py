@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from pathlib import Path
 
 from ..design import for_content
@@ -35,7 +36,13 @@ UNICODES = [
     *range(0x2190, 0x2194),
     0xFFFD,
 ]
-CACHE = ".livret-cache/web-fonts"
+
+
+def cache_dir() -> Path:
+    """The subsets depend only on the font files and fontTools: one cache per user
+    (XDG_CACHE_HOME), so that a fresh output folder does not subset them again."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "livret" / "web-fonts"
 
 
 def woff2_name(ttf: str) -> str:
@@ -69,15 +76,19 @@ def _cached_subset(ttf: Path, cache: Path) -> bytes:
     from fontTools import version
 
     key = hashlib.sha256(
-        ttf.read_bytes() + repr((UNICODES, version)).encode() + b"woff2"
+        ttf.read_bytes() + repr((UNICODES, version, "woff2 v1")).encode()
     ).hexdigest()
     path = cache / f"{key}.woff2"
     try:
         return path.read_bytes()
     except OSError:
-        data = subset_woff2(ttf)
+        pass
+    data = subset_woff2(ttf)
+    try:
         write_atomic(path, data, durable=False)
-        return data
+    except OSError:  # no cache where none can be written: the subset is made each time
+        pass
+    return data
 
 
 def font_faces() -> str:
@@ -100,7 +111,7 @@ def files(site: Site, out_dir: Path) -> dict[str, bytes]:
         if name.endswith(".css"):
             data = font_faces().encode() + data
         out[f"{ASSETS}/{name}"] = data
-    cache = out_dir / CACHE
+    cache = cache_dir()
     for ttf, _weight, _style in FACES:
         out[f"{ASSETS}/fonts/{woff2_name(ttf)}"] = _cached_subset(
             design.stylesheet(f"fonts/{ttf}"), cache
