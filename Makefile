@@ -33,8 +33,13 @@ lint: $(STAMP)
 # Every core (pytest-xdist); the tests of the session build share one worker (loadgroup), so
 # the booklet and excerpts are built once. PYTEST_ARGS='-m "not slow"' skips the slow ones.
 PYTEST_ARGS ?=
-test: sysdeps $(STAMP)
+test: sysdeps $(STAMP) node_modules/.package-lock.json
 	@$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+
+# The web edition's checkers (axe-core, vnu-jar) from package-lock.json; without npm, the
+# tests that need them say so (and fail in CI).
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --ignore-scripts; fi
 
 # veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
 conformance: sysdeps $(STAMP)

@@ -284,6 +284,7 @@ class Builder:
                 download_url=download_url,
                 subfields=SIDEBAR_SUBFIELDS,
                 edition_dir=self.dir,
+                plain=markup.plain_text,
                 canonical=urljoin(self.address, _folder(page.path)) if self.address else None,
                 **page.context,
                 **extra,
