@@ -79,6 +79,16 @@ class Kind:
         """Write a kind that is not a PDF (`pdf` False), given the manifest's entries."""
         raise NotImplementedError
 
+    def preview_link(self, output: Output) -> str | None:
+        """Where the preview links to an output it does not show as page images (a path
+        under its /site/), or None."""
+        return None
+
+    def served(self, out_dir: Path, path: str) -> tuple[Path, str] | None:
+        """The file the preview serves at /site/`path`, and its media type, if it is one of
+        this kind's (only files a build listed); else None."""
+        return None
+
     def slugs(self, site: Site) -> list[str]:
         """The outputs of this kind the site can make, by slug, in their order."""
         raise NotImplementedError
@@ -251,6 +261,14 @@ class WebEdition(Kind):
         from .web import write
 
         return write(site, output, out_dir, entries)
+
+    def preview_link(self, output):
+        return output.filename.removeprefix("web/").removesuffix("index.html")
+
+    def served(self, out_dir, path):
+        from .web import served
+
+        return served(out_dir, path)
 
 
 # In this order in the manifest; rendered in this order too, the biggest first, so that the

@@ -27,7 +27,7 @@ def preview(tmp_path_factory):
 def test_the_state_links_to_the_web_edition(preview):
     server, state = preview
     [site] = state["sites"]
-    assert site["href"] == "site/01/index.html"
+    assert site["href"] == "site/01/"
     assert [d["kind"] for d in state["outputs"]] == ["action"]  # the web is no page images
     status, body, headers = server.get("/site/01/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")

@@ -168,12 +168,11 @@ class Handler(BaseHTTPRequestHandler):
             if png.is_file() and png.resolve().is_relative_to(preview.cache.folder.resolve()):
                 return self._send(HTTPStatus.OK, png.read_bytes(), "image/png", body, cache=True)
         match = _SITE.fullmatch(path)
-        if match:  # the web edition: only files its build listed (livret/web)
-            from ..web import served
-
-            found = served(preview.output, match.group(1))
-            if found:
-                return self._send(HTTPStatus.OK, found[0].read_bytes(), found[1], body)
+        if match:  # what a kind that is not a PDF listed (the web edition's pages)
+            for kind in KINDS.values():
+                found = kind.served(preview.output, match.group(1))
+                if found:
+                    return self._send(HTTPStatus.OK, found[0].read_bytes(), found[1], body)
         match = _PDF.fullmatch(path)
         if match and match.group(1) in preview.state.docs:
             pdf = preview.output / match.group(1)
@@ -292,10 +291,9 @@ class Preview:
             )
             pdfs = [r for r in results if KINDS[r.output.kind].pdf]
             order = [r.path.name for r in pdfs]
+            links = [(r.output.title, KINDS[r.output.kind].preview_link(r.output)) for r in results]
             self.state.sites = [
-                {"title": r.output.title, "href": "site/" + r.output.filename.partition("/")[2]}
-                for r in results
-                if not KINDS[r.output.kind].pdf
+                {"title": t, "href": f"site/{ln}"} for t, ln in links if ln is not None
             ]
             for name in order:
                 if name not in self.state.docs or not self.state.docs[name].keys:

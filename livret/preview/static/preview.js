@@ -67,7 +67,7 @@
     }));
     (state.sites || []).forEach(function (site) {
       const li = el("li", { class: "site" });
-      li.append(el("a", { href: site.href.replace(/index\.html$/, "") }, L.site), " — " + site.title);
+      li.append(el("a", { href: site.href }, L.site), " — " + site.title);
       list.append(li);
     });
     banner.hidden = state.problems.length === 0;
