@@ -338,7 +338,7 @@ def _summary(results, elapsed, args) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    folder = results[0].path.parent if results else args.output
+    folder = args.output
     table = Table(
         title=_("livret → {folder}/ in {time}").format(folder=folder, time=seconds(elapsed)),
         title_justify="left",
@@ -349,7 +349,7 @@ def _summary(results, elapsed, args) -> None:
         )
     for r in results:
         table.add_row(
-            r.path.name,
+            os.path.relpath(r.path, folder),  # web/01/index.html: the web edition
             str(r.pages),
             size(r.bytes),
             seconds(r.seconds) if r.status == "built" else "—",

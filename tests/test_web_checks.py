@@ -17,8 +17,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import CONTENT, ROOT
 from test_web import build_web
+
+from livret.loader import load_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -165,3 +167,25 @@ def test_the_nu_html_checker_finds_no_error(web):
     )
     messages = json.loads(done.stderr or '{"messages": []}')["messages"]
     assert [(m.get("url", "").rsplit("/web/", 1)[-1], m["message"]) for m in messages] == []
+
+
+def test_catalogue_filters_and_search_narrow_the_list(web, server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "catalogue/")
+
+    def shown():
+        cards = browser.find_elements(By.CSS_SELECTOR, "#fiches > li")
+        return [c.get_attribute("data-path") for c in cards if c.is_displayed()]
+
+    site = load_site(CONTENT)
+    total = len(site.actions)
+    assert len(shown()) == total and browser.find_element(By.ID, "filtres").is_displayed()
+    Select(browser.find_element(By.ID, "f-theme")).select_by_value("mobilites")
+    assert len(shown()) == len(site.theme("mobilites").actions)
+    Select(browser.find_element(By.ID, "f-theme")).select_by_value("")
+    browser.find_element(By.ID, "q").send_keys("microcredit")  # accents need not be typed
+    WebDriverWait(browser, 30).until(lambda b: shown() == ["01/actions/adie/index.html"])
+    assert browser.find_element(By.ID, "compte").text == f"1 fiche affichée sur {total}."
