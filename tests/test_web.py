@@ -260,3 +260,23 @@ def test_the_preview_serves_only_listed_files(site_out):
     assert served(site_out, "assets/livret.css")[1].startswith("text/css")
     assert served(site_out, "../manifest.json") is None
     assert served(site_out, "01/actions/nope/") is None
+
+
+def test_pictures_of_the_content_are_copied_and_found(site_out, tmp_path, content_copy):
+    import io
+
+    from PIL import Image
+
+    out = tmp_path / "out"
+    shutil.copytree(site_out, out)
+    (content_copy / "images").mkdir()
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(buffer, "PNG")
+    (content_copy / "images" / "schema.png").write_bytes(buffer.getvalue())
+    card = content_copy / "actions" / "cd41.md"
+    card.write_text(card.read_text() + '\n![Un schéma du projet](images/schema.png "Le projet")\n')
+    run(content_copy, out, booklet=False, web=True)
+    html = (out / "web" / ED / "actions" / "cd41" / "index.html").read_text()
+    assert '<img alt="Un schéma du projet" src="../../images/schema.png"' in html
+    assert "<figcaption>Le projet</figcaption>" in html
+    assert (out / "web" / ED / "images" / "schema.png").read_bytes() == buffer.getvalue()

@@ -26,6 +26,8 @@ DOWNLOADS = "telechargements"
 CATALOGUE = "catalogue"
 SEARCH_INDEX = f"{CATALOGUE}/recherche.json"
 FORMATS = {".pdf": "PDF", ".epub": "EPUB"}
+# An <img> whose src is relative to the content folder (not a URL, not data:).
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\ssrc=")(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)')
 
 
 def edition_dir(number: int) -> str:
@@ -299,13 +301,29 @@ class Builder:
                     _("layout error: {error}").format(error=exc.message or exc),
                 )
             ) from None
+        # Pictures are written relative to the content folder ("images/x.png"): their copies
+        # are under NN/, where the page's links must find them.
+        prefix = posixpath.relpath(self.dir, posixpath.dirname(source) or ".") + "/"
+        html = _IMG_SRC.sub(lambda m: m[1] + prefix, html)
         return html.encode("utf-8")
+
+    def pictures(self) -> dict[str, bytes]:
+        """The content's pictures (and logos) the pages show, under NN/."""
+        root = Path(self.site.root).resolve()
+        found = {p for paths in self.site.images.values() for p in paths}
+        found |= {(root / logo.file).resolve() for logo in self.ed.logos}
+        out = {}
+        for path in sorted(found):
+            if path.is_relative_to(root) and path.is_file():
+                out[f"{self.dir}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
+        return out
 
 
 def edition_files(site: Site, entries: list[dict], out_dir: Path) -> dict[str, bytes]:
     """This edition's files under web/: its pages and its downloads."""
     b = Builder(site, entries)
     files = {p.path: b.render(p) for p in b.pages()}
+    files.update(b.pictures())
     for e in b.entries:
         files[f"{b.dir}/{DOWNLOADS}/{e['path']}"] = (out_dir / str(e["path"])).read_bytes()
     return files
