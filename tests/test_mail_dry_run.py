@@ -1,17 +1,11 @@
 """The dry run (the default): one .eml per recipient under output/mail/, nothing sent."""
 
 import email
-import sys
 from email import policy
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
+from livret.errors import LivretError
 
 
 def test_dry_run_writes_eml_files_that_parse_back(mail_env):

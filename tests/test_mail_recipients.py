@@ -1,17 +1,12 @@
 """The recipient list: what spreadsheets write is read, what would make a bad message is
 refused with file:line: field: message, every problem at once."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.recipients import check_address, read_recipients  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.recipients import check_address, read_recipients
 
 SLUGS = ["booklet", "precarite-energetique", "precarite-alimentaire", "mobilites"]
 

@@ -1,19 +1,14 @@
 """Settings: mail.yaml, flags of the same name on top, the password from the environment only."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.settings import (  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.settings import (
     Settings,
     check_for_sending,
-    load_settings,  # noqa: E402
+    load_settings,
     parse_size,
 )
 

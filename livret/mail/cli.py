@@ -183,17 +183,8 @@ def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int
 
 
 def _default_build() -> Callable:
-    try:
-        from ..pipeline import build
-    except ImportError as exc:
-        raise LivretError(
-            Problem(
-                "livret",
-                None,
-                None,
-                _("the build pipeline is not available ({error})").format(error=exc),
-            )
-        ) from None
+    from ..pipeline import build
+
     return build
 
 
@@ -287,7 +278,9 @@ def run(
         themes=[s for s in needed if s != "booklet"],
         actions=[],
     )
-    attachments = attachments_from_manifest(manifest, output, needed)
+    attachments = attachments_from_manifest(
+        manifest, output, needed, edition.slug, edition.number
+    )
     composer = Composer(
         edition, settings, templates, attachments, label=args.campaign or "", test_to=options.to
     )

@@ -85,29 +85,6 @@ def _reply(code: int, message: bytes | str) -> str:
     return _CONTROL.sub("?", f"{code} {' '.join(text.split())}".strip())
 
 
-class _DeferredConnect(smtplib.SMTP):
-    """smtplib connects inside its constructor, where no deadline can reach the socket; the
-    host must still go to the constructor (STARTTLS and SSL check the certificate against
-    it). So the constructor's call to the public `connect()` is skipped, and Sender calls
-    `connect()` itself under the watchdog."""
-
-    _constructed = False
-
-    def connect(self, host: str = "localhost", port: int = 0, source_address=None):
-        if not self._constructed:
-            self._constructed = True
-            return 220, b"connect deferred"
-        return super().connect(host, port, source_address)
-
-
-class _SMTP(_DeferredConnect):
-    pass
-
-
-class _SMTP_SSL(_DeferredConnect, smtplib.SMTP_SSL):
-    pass
-
-
 class Watchdog:
     """Shuts a socket down when the command in progress passes its deadline.
 
@@ -305,14 +282,15 @@ class Sender:
             return self.smtp
         s = self.settings
         context = ssl.create_default_context(cafile=str(s.cafile) if s.cafile else None)
-        # Created unconnected (see _DeferredConnect), so that the watchdog can reach the
-        # socket while connecting and reading the greeting.
+        # Created unconnected (no host given: smtplib's public way to defer the connection),
+        # so that connect() runs under the watchdog; connect() also records the host that
+        # STARTTLS and SSL check the certificate against.
         if s.security == "ssl":
-            self.smtp = _SMTP_SSL(
-                s.host, s.effective_port, _local_hostname(), timeout=s.timeout, context=context
+            self.smtp = smtplib.SMTP_SSL(
+                local_hostname=_local_hostname(), timeout=s.timeout, context=context
             )
         else:
-            self.smtp = _SMTP(s.host, s.effective_port, _local_hostname(), timeout=s.timeout)
+            self.smtp = smtplib.SMTP(local_hostname=_local_hostname(), timeout=s.timeout)
         self._used = False
         smtp = self.smtp
         try:
