@@ -67,6 +67,9 @@ class Attachment:
     pages: int
     size: int  # bytes of the PDF
     sha256: str
+    # What the PDF was built from, as manifest.json lists it ("content/edition.yaml", …):
+    # a real send checks these files for text still to write.
+    inputs: tuple[str, ...] = ()
 
 
 def _of_edition(entry: dict, manifest: dict, edition: str | None, number: int | None) -> bool:
@@ -112,9 +115,7 @@ def attachments_from_manifest(
                     where,
                     None,
                     slug,
-                    _("no PDF of edition {edition} after the build").format(
-                        edition=edition or "?"
-                    ),
+                    _("no PDF of edition {edition} after the build").format(edition=edition or "?"),
                 )
             )
             continue
@@ -129,6 +130,7 @@ def attachments_from_manifest(
                 pages=int(entry.get("pages") or 0),
                 size=int(entry["bytes"]),
                 sha256=str(entry["sha256"]).lower(),
+                inputs=tuple(str(k) for k in (entry.get("inputs") or {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(

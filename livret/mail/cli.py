@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import LivretError, Problem, display_path
+from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import ArgumentParser, _
+from ..reader import TODO_RE, todo_marks
 from ..writer import write_atomic
 from .attachments import Edition, attachments_from_manifest, read_edition
-from .compose import Composed, Composer, Planned, Templates, display_size
+from .compose import TEMPLATE_NAMES, Composed, Composer, Planned, Templates, display_size
 from .journal import Delivered, Journal, ReadOnlyJournal
 from .recipients import check_address, read_recipients
 from .send import Fatal, Outcome, Sender
@@ -278,16 +279,21 @@ def run(
         themes=[s for s in needed if s != "booklet"],
         actions=[],
     )
-    attachments = attachments_from_manifest(
-        manifest, output, needed, edition.slug, edition.number
-    )
+    attachments = attachments_from_manifest(manifest, output, needed, edition.slug, edition.number)
     composer = Composer(
-        edition, settings, templates, attachments, label=args.campaign or "", test_to=options.to
+        edition,
+        settings,
+        templates,
+        attachments,
+        label=args.campaign or "",
+        test_to=options.to,
+        source=display_path(options.recipients),
     )
     plans = [composer.plan(r) for r in recipients]
 
     if not options.send:
         return _dry_run(options, composer, plans, output, settings, edition, out)
+    _check_finished(content, composer, plans)
     _check_sizes(options, composer, plans, settings)
     return _send(options, composer, plans, settings, edition, out, stdin)
 
@@ -555,6 +561,73 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str], out: IO[str]) -
 
 
 # -- sending ----------------------------------------------------------------------------------
+
+
+def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> None:
+    """A real send refuses while anything it would send still holds « À COMPLÉTER » (what
+    new-edition and new-action write where the real text goes, and what `check` warns
+    about): the content files the attached PDFs were built from, the edition (it makes the
+    subject), and the rendered subject and bodies. Dry runs and builds stay allowed."""
+    root = content.resolve()
+    files: dict[Path, None] = {root / "edition.yaml": None}
+    for plan in plans:
+        for att in plan.attachments:
+            for key in att.inputs:
+                path = (root.parent / key).resolve()
+                if path.is_relative_to(root) and path.suffix in (".md", ".yaml", ".yml"):
+                    files[path] = None
+    found = Collector()
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            continue  # the build read it; a file gone since is the build's business
+        todo_marks(text, path, found)
+    problems = [Problem(display_path(p.path), p.line, None, p.message) for p in found.problems]
+    seen: set[tuple[str, str]] = set()
+    for plan in plans:
+        rendered = dict(
+            zip(TEMPLATE_NAMES, composer.templates.render(composer.context(plan)), strict=True)
+        )
+        for name, text in rendered.items():
+            where = composer.templates.where(name)
+            if (where, name) in seen or not TODO_RE.search(text):
+                continue
+            seen.add((where, name))
+            problems.append(
+                Problem(
+                    where,
+                    composer.templates.line_of(name, TODO_RE),
+                    None,
+                    _(
+                        "the {part} would hold « À COMPLÉTER » ({text}): write the real "
+                        "text first (the lines above say where)"
+                    ).format(
+                        part=_("subject") if name == "subject.txt" else _("message body"),
+                        text=_excerpt(text),
+                    ),
+                )
+            )
+    if problems:
+        problems.append(
+            Problem(
+                COMMAND_LINE,
+                None,
+                "--send",
+                _(
+                    "not sent: {count} place(s) still to write in what this send would carry; "
+                    "a dry run (without --send) stays possible"
+                ).format(count=len(problems)),
+            )
+        )
+        raise LivretError(problems)
+
+
+def _excerpt(text: str) -> str:
+    match = TODO_RE.search(text)
+    assert match is not None
+    start = max(0, match.start() - 30)
+    return "…" * (start > 0) + " ".join(text[start : match.end() + 30].split()) + "…"
 
 
 def _too_large(options: Options, plan: Planned, size: int, settings: Settings) -> Problem:

@@ -125,6 +125,20 @@ class Templates:
         filename = template.filename if template is not None else None
         return display_path(filename or self.folder / name)
 
+    def line_of(self, name: str, pattern) -> int | None:
+        """The first line of a template's own file that matches `pattern`, if any."""
+        template = self.templates.get(name)
+        if template is None or not template.filename:
+            return None
+        try:
+            text = Path(template.filename).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        for n, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line):
+                return n
+        return None
+
     def render(self, context: dict) -> tuple[str, str, str]:
         subject = " ".join(self._render("subject.txt", context).split())
         if not subject:
@@ -211,6 +225,15 @@ class PartCache:
         return entry
 
 
+def _one_header(folded: bytes) -> bool:
+    """A folded header is one header: CR LF only between lines, and every line after the
+    first a continuation (it starts with a space or a tab)."""
+    lines = folded.split(b"\r\n")
+    if lines[-1] != b"" or any(b"\r" in line or b"\n" in line for line in lines):
+        return False
+    return all(line[:1] in (b" ", b"\t") for line in lines[1:-1])
+
+
 def dot_stuff(data: bytes) -> bytes:
     """RFC 5321 §4.5.2 transparency: a line that starts with "." gets another one.
 
@@ -263,8 +286,10 @@ class Composer:
         label: str = "",
         parts: PartCache | None = None,
         test_to: str | None = None,
+        source: str = "",
     ):
         self.edition = edition
+        self.source = source or _("the recipient list")  # the list's file, for problems
         # --to: every message goes to this one address, as a campaign of its own, so that
         # the real send afterwards still reaches everyone (the journal keys on the campaign).
         self.test_to = test_to
@@ -331,7 +356,12 @@ class Composer:
         head, alternative = self._assemble(planned, subject, text, html, now)
         nl = POLICY.linesep.encode()
         dashes = b"--" + head.get_boundary("").encode()
-        pieces = [self._header_block(head), dashes, nl, alternative.as_bytes(policy=POLICY)]
+        pieces = [
+            self._header_block(head, planned),
+            dashes,
+            nl,
+            alternative.as_bytes(policy=POLICY),
+        ]
         for att in planned.attachments:
             pieces += [nl, dashes, nl, self.parts.flattened(att)]
         pieces += [nl, dashes, b"--", nl]
@@ -401,16 +431,32 @@ class Composer:
         )
         return msg, alternative
 
-    def _header_block(self, msg: EmailMessage) -> bytes:
+    def _header_block(self, msg: EmailMessage, planned: Planned) -> bytes:
         """The message's header lines and the blank line after them, as the generator writes
         them (policy.fold_binary for each header); the headers that are the same in every
-        message are folded once."""
+        message are folded once. Each header must stay one header: whatever reached it (an
+        encoded word decoded by the email package, a template), a line that is not a
+        continuation would add a header of its own, and the message is refused."""
         lines = []
         for name, value in msg.items():
             key = (name, str(value))
             folded = self._folded.get(key)
             if folded is None:
                 folded = POLICY.fold_binary(name, value)
+                if not _one_header(folded):
+                    raise LivretError(
+                        Problem(
+                            self.templates.where("subject.txt")
+                            if name == "Subject"
+                            else self.source,
+                            planned.recipient.line if name != "Subject" else None,
+                            name,
+                            _(
+                                "this header would carry a line break and add headers of "
+                                "its own (header injection); nothing was sent"
+                            ),
+                        )
+                    )
                 if self._headers.get(key) is value:  # one of the shared header objects
                     self._folded[key] = folded
             lines.append(folded)

@@ -41,6 +41,9 @@ SYNONYMS = {"livret": BOOKLET}
 # line breaks because str.splitlines() — used by parts of the email package — splits on them.
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# An RFC 2047 encoded word (=?charset?q?…?= or =?charset?b?…?=): the email package decodes it
+# when a header is set and writes what it decodes to, CR LF included.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
 
 
 def fold(word: str) -> str:
@@ -92,6 +95,12 @@ def line_break_problem(value: str) -> str | None:
         )
     if _CONTROL.search(value):
         return _("contains a control character")
+    if _ENCODED_WORD.search(value):
+        return _(
+            "contains an encoded word ({word}): a mail program would decode it, and what it "
+            "hides could add headers of its own (header injection); write the text as it "
+            "should read"
+        ).format(word=_ENCODED_WORD.search(value).group(0)[:40])
     return None
 
 
