@@ -85,6 +85,29 @@ def _reply(code: int, message: bytes | str) -> str:
     return _CONTROL.sub("?", f"{code} {' '.join(text.split())}".strip())
 
 
+class _ServerContext(ssl.SSLContext):
+    """The TLS settings of one relay: certificates checked (system authorities, or `cafile`)
+    against `host`. smtplib passes the host given to its constructor as the name to check;
+    an SMTP object made without one (so that connecting can be bounded) passes none, and
+    this context then checks the relay's own name."""
+
+    def __new__(cls, host: str, cafile=None):
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self, host: str, cafile=None) -> None:
+        # PROTOCOL_TLS_CLIENT (in __new__): certificate and host name checked.
+        self.server_host = host
+        if cafile:
+            self.load_verify_locations(cafile=str(cafile))
+        else:
+            self.load_default_certs(ssl.Purpose.SERVER_AUTH)
+
+    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):  # type: ignore[override]
+        return super().wrap_socket(
+            sock, *args, server_hostname=server_hostname or self.server_host, **kwargs
+        )
+
+
 class Watchdog:
     """Shuts a socket down when the command in progress passes its deadline.
 
@@ -281,10 +304,10 @@ class Sender:
         if self.smtp is not None:
             return self.smtp
         s = self.settings
-        context = ssl.create_default_context(cafile=str(s.cafile) if s.cafile else None)
-        # Created unconnected (no host given: smtplib's public way to defer the connection),
-        # so that connect() runs under the watchdog; connect() also records the host that
-        # STARTTLS and SSL check the certificate against.
+        context = _ServerContext(s.host, s.cafile)
+        # Created unconnected (no host given: smtplib's documented way to defer the
+        # connection), so that connect() runs under the watchdog. The host the certificate
+        # must name then comes from the TLS context (see _ServerContext).
         if s.security == "ssl":
             self.smtp = smtplib.SMTP_SSL(
                 local_hostname=_local_hostname(), timeout=s.timeout, context=context
