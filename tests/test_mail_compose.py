@@ -115,7 +115,7 @@ def test_bodies_in_french_mention_what_is_attached(mail_env):
             assert human_size(entry["bytes"]) in text
             assert f"{entry['pages']}\u00a0page" in text
     assert text.startswith("Bonjour Anaïs Dupré-Lefèvre,\n\n")
-    assert text.rstrip().endswith("Bien cordialement,\n\nLe Club des territoires\nDGCS")
+    assert "Bien cordialement,\n\nLe Club des territoires\nDGCS\n" in text
     assert "<li><strong>" in html
 
 

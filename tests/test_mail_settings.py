@@ -21,7 +21,7 @@ def test_absent_default_file_means_defaults(tmp_path, monkeypatch):
         "localhost",
         587,
         "starttls",
-        10_000_000,
+        7_000_000,
     )
 
 
@@ -136,4 +136,4 @@ def test_missing_cafile(tmp_path):
 def test_example_settings_file_is_valid():
     example = Path(__file__).parent.parent / "mail.example.yaml"
     s = load_settings(example, {}, environ={})
-    assert s.security == "starttls" and s.rate == 30 and s.max_size == 10_000_000
+    assert s.security == "starttls" and s.rate == 30 and s.max_size == 7_000_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import ArgumentParser, _
 from ..reader import TODO_RE, todo_marks
 from ..writer import write_atomic
+from . import lists
 from .attachments import Edition, attachments_from_manifest, read_edition
 from .compose import TEMPLATE_NAMES, Composed, Composer, Planned, Templates, display_size
 from .journal import Delivered, Journal, ReadOnlyJournal
@@ -39,8 +41,11 @@ from .settings import (
     flag_dest,
     load_settings,
 )
+from .suppress import SECRET_ENV, Unsubscribe, check_secret
+from .suppress import secret as unsubscribe_secret
 
 DRY_RUN_LIST = ".livret-dry-run"  # in output/mail/: the .eml files the last dry run wrote
+_LINK_URL = re.compile(r"https://[^\s<>\"'\\^`|{}]+")
 
 
 def _description() -> str:
@@ -77,6 +82,12 @@ def _flag_help() -> dict[str, str]:
         "backoff": _("seconds before the first retry, doubled for each next one (default 2)"),
         "templates": _("folder with subject.txt, body.txt and body.html (default layouts/mail)"),
         "journal": _("send journal (default {path})").format(path=DEFAULT_JOURNAL),
+        "unsubscribe-mailto": _("address that takes unsubscribe requests (List-Unsubscribe)"),
+        "unsubscribe-url": _(
+            "unsubscribe web form, with {token} where the person's token goes; the secret "
+            "comes from ${variable}"
+        ).format(token="{token}", variable=SECRET_ENV),
+        "privacy-url": _("page on personal data and rights, linked from every message"),
     }
 
 
@@ -90,10 +101,17 @@ def register(subparsers: Any, parents: list) -> None:
     )
     p.add_argument(
         "--recipients",
-        required=True,
         type=Path,
         metavar="FILE",
-        help=_("CSV list of recipients (see content/recipients.example.csv)"),
+        help=_("CSV list of recipients (see content/recipients.example.csv); needed to send"),
+    )
+    p.add_argument(
+        "--link",
+        metavar="BASE_URL",
+        help=_(
+            "instead of attaching the PDFs, link to them where they are published: "
+            "BASE_URL/file-name.pdf (https://…); the same documents per person"
+        ),
     )
     p.add_argument(
         "--send", action="store_true", help=_("really send (default: dry run writing .eml files)")
@@ -146,6 +164,7 @@ def register(subparsers: Any, parents: list) -> None:
         )
         p.add_argument(f"--{name}", dest=flag_dest(name), metavar=metavar, help=helps[name])
     p.set_defaults(func=run)
+    lists.register(p, parents)
 
 
 def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int:
@@ -199,6 +218,7 @@ class Options:
     limit: int | None
     resend_unknown: bool
     recipients: Path
+    link: str | None = None
 
 
 def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
@@ -226,7 +246,21 @@ def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
                     _('"{value}" is not a whole number ≥ 1').format(value=raw),
                 )
             )
+    link = getattr(args, "link", None)
+    if link is not None and not _LINK_URL.fullmatch(link.strip()):
+        problems.append(
+            Problem(
+                COMMAND_LINE,
+                None,
+                "--link",
+                _(
+                    '"{value}" is not an https:// address (the folder where the PDFs are '
+                    "published, e.g. https://example.org/publications/)"
+                ).format(value=link),
+            )
+        )
     options = Options(
+        link=link.strip() if link else None,
         send=bool(args.send),
         yes=bool(getattr(args, "yes", False)),
         to=to,
@@ -246,8 +280,19 @@ def run(
 ) -> int:
     out = out or sys.stdout
     stdin = stdin or sys.stdin
+    if getattr(args, "mail_action", None):
+        return lists.run(args, out)
     content = Path(getattr(args, "content", None) or "content")
     output = Path(getattr(args, "output", None) or "output")
+    if args.recipients is None:
+        raise LivretError(
+            Problem(
+                COMMAND_LINE,
+                None,
+                "--recipients",
+                _("which list? add --recipients FILE (a CSV file: see docs/mail.md)"),
+            )
+        )
 
     edition = read_edition(content)
     settings = recipients = None
@@ -262,13 +307,47 @@ def run(
         recipients = read_recipients(args.recipients, edition.slugs, warnings)
     except LivretError as exc:
         problems += exc.problems
+    secret = unsubscribe_secret(os.environ)
+    if settings is not None and (settings.unsubscribe_url or secret is not None):
+        why = check_secret(secret, "unsubscribe-url")
+        if why is not None:
+            problems.append(why)
     if problems or options is None or settings is None or recipients is None:
         raise LivretError(problems)
     for warning in warnings:
         print(warning, file=sys.stderr)
     if options.send:
         check_for_sending(settings)
+        if not (settings.unsubscribe_url or settings.unsubscribe_mailto):
+            print(
+                Problem(
+                    COMMAND_LINE,
+                    None,
+                    None,
+                    _(
+                        "no unsubscribe-mailto or unsubscribe-url: the messages carry no "
+                        "List-Unsubscribe header, which large providers ask of bulk senders "
+                        "(see docs/mail.md)"
+                    ),
+                    "warning",
+                ),
+                file=sys.stderr,
+            )
     templates = Templates(settings.templates, content)
+    # Nobody who unsubscribed, bounced for good or was suppressed is ever sent to.
+    suppressed = lists.suppressed(settings.journal, [r.key for r in recipients])
+    excluded = [r for r in recipients if r.key in suppressed]
+    recipients = [r for r in recipients if r.key not in suppressed]
+    if excluded:
+        print(
+            _("Suppressed addresses skipped (unsubscribed, bounced or suppressed): {count}").format(
+                count=len(excluded)
+            ),
+            file=out,
+        )
+    if not recipients:
+        print(_("Nobody left to send to: nothing to do."), file=out)
+        return 0
 
     needed = [s for s in edition.slugs if any(s in r.send for r in recipients)]
     build = build or _default_build()
@@ -288,8 +367,11 @@ def run(
         label=args.campaign or "",
         test_to=options.to,
         source=display_path(options.recipients),
+        unsubscribe=Unsubscribe(settings.unsubscribe_mailto, settings.unsubscribe_url, secret),
+        link_base=options.link,
     )
     plans = [composer.plan(r) for r in recipients]
+    composer.excluded = len(excluded)
 
     if not options.send:
         return _dry_run(options, composer, plans, output, settings, edition, out)
@@ -369,6 +451,11 @@ def _summary(
         ),
         file=out,
     )
+    if composer.excluded:
+        print(
+            "  " + _("suppressed addresses skipped: {count}").format(count=composer.excluded),
+            file=out,
+        )
     print("  " + _("From: {sender}").format(sender=composer.sender), file=out)
     if plan.todo:
         subject = composer.templates.render(composer.context(plan.todo[0]))[0]
@@ -669,6 +756,7 @@ class Report:
     failed: list = field(default_factory=list)
     not_attempted: list = field(default_factory=list)
     later: list = field(default_factory=list)  # beyond --limit: by choice, not a problem
+    suppressed: int = 0  # addresses of the list that must not be mailed any more
 
     @property
     def clean(self) -> bool:
@@ -710,7 +798,7 @@ def _send(
     out: IO[str],
     stdin: IO[str],
 ) -> int:
-    report = Report()
+    report = Report(suppressed=composer.excluded)
     where = display_path(options.recipients)
     envelope_from = composer.sender.addr_spec
     bcc = [] if options.to else [a.addr_spec for a in settings.bcc]  # a test run: only --to
@@ -875,6 +963,11 @@ def _print_report(report: Report, where: str, out: IO[str], interrupted: bool) -
         + (
             _(", not attempted: {count}").format(count=len(report.not_attempted))
             if report.not_attempted
+            else ""
+        )
+        + (
+            _(", suppressed (not sent): {count}").format(count=report.suppressed)
+            if report.suppressed
             else ""
         ),
         file=out,

@@ -95,12 +95,13 @@ def line_break_problem(value: str) -> str | None:
         )
     if _CONTROL.search(value):
         return _("contains a control character")
-    if _ENCODED_WORD.search(value):
+    word = _ENCODED_WORD.search(value)
+    if word:
         return _(
             "contains an encoded word ({word}): a mail program would decode it, and what it "
             "hides could add headers of its own (header injection); write the text as it "
             "should read"
-        ).format(word=_ENCODED_WORD.search(value).group(0)[:40])
+        ).format(word=word.group(0)[:40])
     return None
 
 

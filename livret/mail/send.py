@@ -102,9 +102,22 @@ class _ServerContext(ssl.SSLContext):
         else:
             self.load_default_certs(ssl.Purpose.SERVER_AUTH)
 
-    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):  # type: ignore[override]
+    def wrap_socket(
+        self,
+        sock,
+        server_side=False,
+        do_handshake_on_connect=True,
+        suppress_ragged_eofs=True,
+        server_hostname=None,
+        session=None,
+    ):
         return super().wrap_socket(
-            sock, *args, server_hostname=server_hostname or self.server_host, **kwargs
+            sock,
+            server_side,
+            do_handshake_on_connect,
+            suppress_ragged_eofs,
+            server_hostname or self.server_host,
+            session,
         )
 
 
