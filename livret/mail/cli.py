@@ -723,9 +723,11 @@ def _too_large(options: Options, plan: Planned, size: int, settings: Settings) -
         plan.recipient.line,
         "send",
         _(
-            "the message for {email} would be {size} encoded, over the limit of {limit} "
-            "(max-size); send fewer documents to this address, or raise max-size if the "
-            "relay accepts more"
+            "the message for {email} would be {size} once encoded (base64 adds a third to "
+            "each PDF), over the limit of {limit} (max-size): many mail servers refuse such a "
+            "message (Exchange: 10 MB by default). Send fewer documents to this address, send "
+            "links to the published PDFs instead (--link BASE_URL), or raise max-size if the "
+            "relay and the recipients accept more"
         ).format(
             email=plan.recipient.email,
             size=display_size(size),

@@ -104,9 +104,9 @@ def https_url(value, ctx: f.Ctx, key: str, with_token: bool):
         ctx.error(
             key,
             _(
-                "put {{token}} where the person's token goes, e.g. "
-                "https://example.org/desinscription?jeton={{token}}"
-            ),
+                "put {token} where the person's token goes, e.g. "
+                "https://example.org/desinscription?jeton={token}"
+            ).format(token="{token}"),
         )
         return None
     if not _URL.fullmatch(written.replace("{token}", "x")):
