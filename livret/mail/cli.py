@@ -30,13 +30,13 @@ from .journal import Delivered, Journal, ReadOnlyJournal
 from .recipients import check_address, read_recipients
 from .send import Fatal, Outcome, Sender
 from .settings import (
-    COMMAND_LINE,
     DEFAULT_JOURNAL,
     FLAGS,
     PASSWORD_ENV,
     SECURITY,
     Settings,
     check_for_sending,
+    command_line,
     describe,
     flag_dest,
     load_settings,
@@ -228,7 +228,7 @@ def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
         to, why = check_address(args.to.strip())
         if why:
             problems.append(
-                Problem(COMMAND_LINE, None, "--to", _("invalid address: {why}").format(why=why))
+                Problem(command_line(), None, "--to", _("invalid address: {why}").format(why=why))
             )
     limit = None
     raw = getattr(args, "limit", None)
@@ -240,7 +240,7 @@ def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
         if limit < 1:
             problems.append(
                 Problem(
-                    COMMAND_LINE,
+                    command_line(),
                     None,
                     "--limit",
                     _('"{value}" is not a whole number ≥ 1').format(value=raw),
@@ -250,7 +250,7 @@ def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
     if link is not None and not _LINK_URL.fullmatch(link.strip()):
         problems.append(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--link",
                 _(
@@ -287,7 +287,7 @@ def run(
     if args.recipients is None:
         raise LivretError(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--recipients",
                 _("which list? add --recipients FILE (a CSV file: see docs/mail.md)"),
@@ -321,7 +321,7 @@ def run(
         if not (settings.unsubscribe_url or settings.unsubscribe_mailto):
             print(
                 Problem(
-                    COMMAND_LINE,
+                    command_line(),
                     None,
                     None,
                     _(
@@ -698,7 +698,7 @@ def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> 
     if problems:
         problems.append(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--send",
                 _(
@@ -721,7 +721,7 @@ def _too_large(options: Options, plan: Planned, size: int, settings: Settings) -
     return Problem(
         display_path(options.recipients),
         plan.recipient.line,
-        "send",
+        plan.recipient.label("send"),
         _(
             "the message for {email} would be {size} once encoded (base64 adds a third to "
             "each PDF), over the limit of {limit} (max-size): many mail servers refuse such a "
@@ -771,7 +771,7 @@ def _confirm(options: Options, count: int, out: IO[str], stdin: IO[str]) -> bool
     if not stdin.isatty():
         raise LivretError(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--yes",
                 _(
@@ -940,11 +940,21 @@ def _settle_interrupted(
     return 0
 
 
+def _status_word(status: str) -> str:
+    return {
+        "sent": _("sent"),
+        "refused": _("refused"),
+        "failed": _("failed"),
+        "unknown": _("unknown"),
+    }.get(status, status)
+
+
 def _progress(plan: Planned, outcome: Outcome, size: int, out: IO[str]) -> None:
     docs = " ".join(plan.slugs)
     detail = "" if outcome.status == "sent" else f" — {outcome.reply}"
+    word = _status_word(outcome.status)
     print(
-        f"  {outcome.status:<8} {plan.recipient.email}  [{docs}]  {display_size(size)}{detail}",
+        f"  {word:<8} {plan.recipient.email}  [{docs}]  {display_size(size)}{detail}",
         file=out,
         flush=True,
     )

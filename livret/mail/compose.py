@@ -426,7 +426,7 @@ class Composer:
         """The message's headers (no body yet) and its multipart/alternative text part."""
         why = line_break_problem(subject)
         if why:  # collapsed already; a stray control character still has no place in a header
-            raise LivretError(Problem(self.templates.where("subject.txt"), None, "subject", why))
+            raise LivretError(Problem(self.templates.where("subject.txt"), None, None, why))
         # Fixed boundaries spare the generator a scan of every part for a collision; "=_"
         # can appear neither in base64 nor in quoted-printable, so none can collide. One per
         # campaign rather than per message: the Content-Type headers are then shared too.

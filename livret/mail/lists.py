@@ -23,7 +23,7 @@ from ..errors import LivretError, Problem, display_path
 from ..i18n import _
 from .journal import SOFT_BOUNCE_LIMIT, Journal, ReadOnlyJournal
 from .recipients import check_address
-from .settings import COMMAND_LINE, DEFAULT_JOURNAL, flag_dest, load_settings
+from .settings import DEFAULT_JOURNAL, command_line, flag_dest, load_settings
 from .suppress import (
     SECRET_ENV,
     automatic,
@@ -132,7 +132,7 @@ def _addresses(values: list[str]) -> list[str]:
         address, why = check_address(value.strip())
         if why:
             problems.append(
-                Problem(COMMAND_LINE, None, None, _("invalid address: {why}").format(why=why))
+                Problem(command_line(), None, None, _("invalid address: {why}").format(why=why))
             )
         else:
             assert address is not None
@@ -156,7 +156,7 @@ def _days(given: str | None, retention: int | None) -> int:
     if raw is None:
         raise LivretError(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--older-than",
                 _("how old? give --older-than DAYS, or set retention: DAYS in mail.yaml"),
@@ -169,7 +169,7 @@ def _days(given: str | None, retention: int | None) -> int:
     if days < 0:
         raise LivretError(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--older-than",
                 _('"{value}" is not a whole number of days').format(value=raw),
@@ -247,7 +247,7 @@ def _unsubscribe(journal: Journal, key: str, tokens: list[str], out: IO[str]) ->
         raise LivretError(
             [
                 Problem(
-                    COMMAND_LINE,
+                    command_line(),
                     None,
                     None,
                     _(

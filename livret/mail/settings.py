@@ -26,7 +26,11 @@ DEFAULT_CONFIG = Path("mail.yaml")
 DEFAULT_JOURNAL = Path(".livret/mail-journal.sqlite")
 SECURITY = ("none", "starttls", "ssl")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
-COMMAND_LINE = "command line"
+
+
+def command_line() -> str:
+    """Where a problem of an option is: the command line, in the interface's language."""
+    return _("command line")
 
 
 @dataclass(frozen=True)
@@ -215,10 +219,10 @@ def _from_flags(overrides: dict[str, object], problems: Collector) -> dict[str, 
         return {}
     found = Collector()
     checked = f.check_fields(
-        given, f.Ctx(Located(Path(COMMAND_LINE), given), found), SPEC, _("mail settings")
+        given, f.Ctx(Located(Path(command_line()), given), found), SPEC, _("mail settings")
     )
     for p in found.problems:  # on the command line, a flag has no line
-        problems.problems.append(Problem(COMMAND_LINE, None, f"--{p.field}", p.message))
+        problems.problems.append(Problem(command_line(), None, f"--{p.field}", p.message))
     return _clean(checked)
 
 
@@ -229,7 +233,7 @@ def check_for_sending(settings: Settings) -> None:
     if settings.user and not settings.password:
         problems.append(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 None,
                 _(
@@ -240,7 +244,7 @@ def check_for_sending(settings: Settings) -> None:
     if settings.user and settings.security == "none" and not _is_loopback(settings.host):
         problems.append(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "security",
                 _(
