@@ -686,11 +686,17 @@ def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> 
                     where,
                     composer.templates.line_of(name, TODO_RE),
                     None,
-                    _(
-                        "the {part} would hold « À COMPLÉTER » ({text}): write the real "
-                        "text first (the lines above say where)"
+                    (
+                        _(
+                            "the subject would hold « À COMPLÉTER » ({text}): write the real "
+                            "text first (the lines above say where)"
+                        )
+                        if name == "subject.txt"
+                        else _(
+                            "the message body would hold « À COMPLÉTER » ({text}): write the "
+                            "real text first (the lines above say where)"
+                        )
                     ).format(
-                        part=_("subject") if name == "subject.txt" else _("message body"),
                         text=_excerpt(text),
                     ),
                 )
