@@ -199,4 +199,3 @@ def test_tricky_but_harmless_values_give_exactly_the_expected_headers(mail_env):
         assert msg.get_all("Bcc") is None and msg.get_all("Reply-To") is None
         body = msg.get_body(("plain",)).get_content()
         assert name in body or name.split()[0] in body
-
