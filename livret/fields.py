@@ -44,8 +44,70 @@ def check_email(value: str) -> tuple[str | None, str | None]:
     try:
         found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        return None, str(exc)
+        return None, email_reason(str(exc))
     return found.ascii_email, None
+
+
+def email_reason(message: str) -> str:
+    """email-validator explains in English: its usual reasons in the interface's language,
+    with the detail it gives after a colon (the characters at fault)."""
+    detail = message.partition(": ")[2].rstrip(".") if ": " in message else ""
+    for start, reason in (
+        (
+            "There must be something after the @-sign",
+            N_("nothing after the @: the domain is missing (name@example.org)"),
+        ),
+        ("There must be something before the @-sign", N_("nothing before the @")),
+        (
+            "An email address must have an @-sign",
+            N_("no @: an address is written name@example.org"),
+        ),
+        ("An email address cannot have two periods in a row", N_("two periods in a row")),
+        (
+            "An email address cannot have a period and a hyphen",
+            N_("a period and a hyphen side by side"),
+        ),
+        (
+            "The part after the @-sign is not valid. It should have a period",
+            N_("the part after the @ is not a domain: it has no period (example.org)"),
+        ),
+        (
+            "The part after the @-sign is not valid. It is not within a valid top-level domain",
+            N_("the part after the @ does not end with a real domain extension (.fr, .org…)"),
+        ),
+        (
+            "The part after the @-sign is a special-use or reserved name",
+            N_("the part after the @ is a reserved name that cannot receive mail"),
+        ),
+        (
+            "Internationalized characters before the @-sign",
+            N_("accents or other non-ASCII characters before the @ (few mail servers accept them)"),
+        ),
+        (
+            "The email address contains invalid characters before the @-sign",
+            N_("characters not allowed before the @"),
+        ),
+        (
+            "The part after the @-sign contains invalid characters",
+            N_("characters not allowed after the @"),
+        ),
+        ("The email address contains unsafe characters", N_("invisible or control characters")),
+        ("The email address contains an invalid character", N_("a character that is not allowed")),
+        ("There can't be anything after the email address", N_("something follows the address")),
+        ("The email address is too long", N_("the address is too long")),
+        ("A display name and angle brackets", N_('"Name <address>": only the address goes here')),
+        ("Quoting the part before the @-sign", N_("quotes before the @ are not accepted")),
+        (
+            "A bracketed IP address",
+            N_("an IP address after the @ is not accepted: use the domain name"),
+        ),
+        ('The email address has the "small commercial at"', N_("a ﹫ instead of the usual @")),
+    ):
+        if message.startswith(start):
+            if detail:
+                return _("{reason}: {detail}").format(reason=_(reason), detail=detail)
+            return _(reason)
+    return _("not a valid address ({detail})").format(detail=message)
 
 
 def is_email(value: str) -> bool:

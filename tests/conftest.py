@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# The mail tests' fixtures (a real SMTP server, fake outputs): one plugin for every test file.
+pytest.register_assert_rewrite("conftest_mail")
+pytest_plugins = ["conftest_mail"]
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 SEED = Path(

@@ -1,4 +1,5 @@
-"""Fixtures for the mail tests (a pytest plugin: test files list it in `pytest_plugins`).
+"""Fixtures for the mail tests (a pytest plugin, registered by tests/conftest.py; messages are in
+English unless a test asks for the `french` fixture, as everywhere).
 
 - fake outputs: small but valid PDFs (pypdf), different per output, and a matching
   output/manifest.json, so that the mail tests need neither WeasyPrint nor the pipeline;
@@ -33,17 +34,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "S3cr3t-pa55word-do-not-leak"
 SMTP_USER = "club"
-
-
-@pytest.fixture(autouse=True)
-def english_messages(monkeypatch):
-    """The mail tests assert the English msgids; the French ones are tested apart."""
-    from livret import i18n
-
-    monkeypatch.setenv("LIVRET_LANG", "en")
-    i18n.set_language("en")
-    yield
-    i18n.set_language(None)
 
 
 # -- outputs ------------------------------------------------------------------------------------
@@ -98,6 +88,9 @@ def write_outputs(content: Path, output: Path, padding: int = 2000, seed: int = 
                 "theme": theme,
                 "action": None,
                 "title": title,
+                "variant": "accessible",
+                "edition": slug,
+                "number": ed["number"],
                 "pages": 1 if kind == "theme" else 3,
                 "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
@@ -107,6 +100,7 @@ def write_outputs(content: Path, output: Path, padding: int = 2000, seed: int = 
     manifest = {
         "format": 1,
         "edition": slug,
+        "number": ed["number"],
         "livret_version": "0.1.0",
         "weasyprint_version": "70.0",
         "outputs": entries,

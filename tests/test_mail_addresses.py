@@ -3,20 +3,16 @@ settings and the bare addresses that the booklet's text turns into links agree o
 address, because they all ask livret.fields.check_email (email-validator)."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest_plugins = ["conftest_mail"]
-
-from livret import fields  # noqa: E402
-from livret.errors import Collector, LivretError  # noqa: E402
-from livret.mail.recipients import read_recipients  # noqa: E402
-from livret.mail.settings import load_settings  # noqa: E402
-from livret.markup import link_emails  # noqa: E402
-from livret.reader import Located  # noqa: E402
+from livret import fields
+from livret.errors import Collector, LivretError
+from livret.mail.recipients import read_recipients
+from livret.mail.settings import load_settings
+from livret.markup import link_emails
+from livret.reader import Located
 
 REFUSED = [
     "a..b@example.org",

@@ -7,18 +7,11 @@ import io
 import json
 import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
+from conftest_mail import make_pdf
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from conftest_mail import make_pdf  # noqa: E402
-
-from livret.errors import LivretError  # noqa: E402
+from livret.errors import LivretError
 
 
 def people(n, send="booklet"):

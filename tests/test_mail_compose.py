@@ -2,33 +2,28 @@
 
 import email
 import re
-import sys
 from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.attachments import (  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.attachments import (
     attachments_from_manifest,
-    campaign_id,  # noqa: E402
+    campaign_id,
     read_edition,
     readable_filename,
 )
-from livret.mail.compose import (  # noqa: E402
+from livret.mail.compose import (
     Composer,
     PartCache,
     Templates,
-    dot_stuff,  # noqa: E402
+    dot_stuff,
     human_size,
 )
-from livret.mail.recipients import Recipient  # noqa: E402
-from livret.mail.settings import Settings, load_settings  # noqa: E402
+from livret.mail.recipients import Recipient
+from livret.mail.settings import Settings, load_settings
 
 NOW = datetime(2023, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -120,7 +115,7 @@ def test_bodies_in_french_mention_what_is_attached(mail_env):
             assert human_size(entry["bytes"]) in text
             assert f"{entry['pages']}\u00a0page" in text
     assert text.startswith("Bonjour Anaïs Dupré-Lefèvre,\n\n")
-    assert text.rstrip().endswith("Bien cordialement,\n\nLe Club des territoires\nDGCS")
+    assert "Bien cordialement,\n\nLe Club des territoires\nDGCS\n" in text
     assert "<li><strong>" in html
 
 

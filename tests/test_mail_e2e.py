@@ -3,18 +3,8 @@ the list needs, then sends it to a real SMTP server."""
 
 import hashlib
 import json
-import sys
-from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from conftest_mail import REPO  # noqa: E402
-
-pytest.importorskip("livret.pipeline")
+from conftest_mail import REPO
 
 
 def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):

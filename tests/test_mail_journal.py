@@ -1,17 +1,11 @@
 """The send journal on its own: states, recovery after a crash, the lock."""
 
 import sqlite3
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.journal import Journal, ReadOnlyJournal  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.journal import Journal, ReadOnlyJournal
 
 DOCS = [{"slug": "booklet", "path": "x.pdf", "sha256": "0" * 64}]
 

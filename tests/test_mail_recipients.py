@@ -1,17 +1,12 @@
 """The recipient list: what spreadsheets write is read, what would make a bad message is
 refused with file:line: field: message, every problem at once."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.recipients import check_address, read_recipients  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.recipients import check_address, read_recipients
 
 SLUGS = ["booklet", "precarite-energetique", "precarite-alimentaire", "mobilites"]
 
@@ -73,15 +68,15 @@ def test_comma_separated_send_and_case(tmp_path):
 @pytest.mark.parametrize(
     "address, fragment",
     [
-        ("ana.example.org", "must have an @-sign"),
-        ("ana@@example.org", "after the @-sign contains invalid characters"),
+        ("ana.example.org", "no @: an address is written name@example.org"),
+        ("ana@@example.org", "characters not allowed after the @: '@'"),
         ("ana @example.org", "SPACE"),
         ("Ana <ana@example.org>", 'looks like "Name <address>"'),
-        ("ana@localhost", "after the @-sign is not valid"),
-        ("ana@exa_mple.org", "after the @-sign contains invalid characters"),
+        ("ana@localhost", "the part after the @ is not a domain"),
+        ("ana@exa_mple.org", "characters not allowed after the @: '_'"),
         ("ana..b@example.org", "two periods in a row"),
-        ("x@example.123", "not within a valid top-level domain"),
-        ("anaïs@example.org", "Internationalized characters before the @-sign"),
+        ("x@example.123", "does not end with a real domain extension"),
+        ("anaïs@example.org", "accents or other non-ASCII characters before the @"),
         ("", "is empty"),
     ],
 )

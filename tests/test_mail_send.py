@@ -3,20 +3,13 @@ resuming after a kill, unknown outcomes, TLS and authentication, limits."""
 
 import re
 import sqlite3
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest_mail import PASSWORD, SMTP_USER, kill, wait_for
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from conftest_mail import PASSWORD, SMTP_USER, kill, wait_for  # noqa: E402
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.journal import Journal  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.journal import Journal
 
 FROM = "dgcs-club-des-territoires@social.gouv.fr"  # content/edition.yaml contact_email
 

@@ -1,19 +1,14 @@
 """Settings: mail.yaml, flags of the same name on top, the password from the environment only."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("conftest_mail")
-pytest_plugins = ["conftest_mail"]
-
-from livret.errors import LivretError  # noqa: E402
-from livret.mail.settings import (  # noqa: E402
+from livret.errors import LivretError
+from livret.mail.settings import (
     Settings,
     check_for_sending,
-    load_settings,  # noqa: E402
+    load_settings,
     parse_size,
 )
 
@@ -26,7 +21,7 @@ def test_absent_default_file_means_defaults(tmp_path, monkeypatch):
         "localhost",
         587,
         "starttls",
-        10_000_000,
+        7_000_000,
     )
 
 
@@ -141,4 +136,4 @@ def test_missing_cafile(tmp_path):
 def test_example_settings_file_is_valid():
     example = Path(__file__).parent.parent / "mail.example.yaml"
     s = load_settings(example, {}, environ={})
-    assert s.security == "starttls" and s.rate == 30 and s.max_size == 10_000_000
+    assert s.security == "starttls" and s.rate == 30 and s.max_size == 7_000_000

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Collector, LivretError, Problem, display_path
+from ..i18n import _
 from ..loader import load_edition
 from ..model import Edition as EditionModel
 from ..outputs import KINDS
@@ -67,15 +68,40 @@ class Attachment:
     pages: int
     size: int  # bytes of the PDF
     sha256: str
+    # What the PDF was built from, as manifest.json lists it ("content/edition.yaml", …):
+    # a real send checks these files for text still to write.
+    inputs: tuple[str, ...] = ()
+
+
+def _of_edition(entry: dict, manifest: dict, edition: str | None, number: int | None) -> bool:
+    """Whether a manifest entry is a PDF of this edition: editions share `output/`, and the
+    booklet of #02 must never go out under the subject of #01. An entry names its edition
+    (`edition`, `number`); one of an older manifest without them takes the manifest's."""
+    if edition is None:
+        return True
+    if entry.get("edition", manifest.get("edition")) != edition:
+        return False
+    found = entry.get("number", manifest.get("number"))
+    return number is None or found is None or found == number
 
 
 def attachments_from_manifest(
-    manifest: dict, output_dir: Path, slugs: Iterable[str]
+    manifest: dict,
+    output_dir: Path,
+    slugs: Iterable[str],
+    edition: str | None = None,
+    number: int | None = None,
 ) -> dict[str, Attachment]:
-    """slug → Attachment for every slug asked for; each must be listed and present."""
+    """slug → Attachment for every slug asked for; each must be listed and present, and be a
+    PDF of `edition` (its slug; and `number`), whatever other editions `output/` holds."""
     where = display_path(Path(output_dir) / "manifest.json")
     by_slug: dict[str, dict] = {}
-    for entry in manifest.get("outputs", []) if isinstance(manifest, dict) else []:
+    entries = manifest.get("outputs", []) if isinstance(manifest, dict) else []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not _of_edition(entry, manifest, edition, number):
+            continue
+        if entry.get("variant", "accessible") != "accessible":
+            continue  # the print and archive variants are not for e-mail
         kind = KINDS.get(str(entry.get("kind")))  # the registry says what mail may attach
         slug = kind.mail_slug(entry) if kind else None
         if slug:
@@ -85,7 +111,14 @@ def attachments_from_manifest(
     for slug in slugs:
         entry = by_slug.get(slug)
         if entry is None:
-            problems.append(Problem(where, None, slug, "no such output after the build"))
+            problems.append(
+                Problem(
+                    where,
+                    None,
+                    slug,
+                    _("no PDF of edition {edition} after the build").format(edition=edition or "?"),
+                )
+            )
             continue
         try:
             path = Path(output_dir) / entry["path"]
@@ -98,9 +131,19 @@ def attachments_from_manifest(
                 pages=int(entry.get("pages") or 0),
                 size=int(entry["bytes"]),
                 sha256=str(entry["sha256"]).lower(),
+                inputs=tuple(str(k) for k in (entry.get("inputs") or {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            problems.append(Problem(where, None, slug, f"manifest entry is incomplete: {exc}"))
+            problems.append(
+                Problem(
+                    where,
+                    None,
+                    slug,
+                    _("manifest entry is incomplete ({error}); run the build again").format(
+                        error=exc
+                    ),
+                )
+            )
             continue
         try:
             size = path.stat().st_size
@@ -110,7 +153,7 @@ def attachments_from_manifest(
                     display_path(path),
                     None,
                     None,
-                    "listed in manifest.json but missing; run the build again",
+                    _("listed in manifest.json but missing; run the build again"),
                 )
             )
             continue
@@ -120,8 +163,10 @@ def attachments_from_manifest(
                     display_path(path),
                     None,
                     None,
-                    f"{size} bytes on disk but {att.size} in manifest.json: "
-                    "the file changed after the build; run the build again",
+                    _(
+                        "{size} bytes on disk but {listed} in manifest.json: the file changed "
+                        "after the build; run the build again"
+                    ).format(size=size, listed=att.size),
                 )
             )
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -18,28 +19,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import LivretError, Problem, display_path
+from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import ArgumentParser, _
+from ..reader import TODO_RE, todo_marks
 from ..writer import write_atomic
+from . import lists
 from .attachments import Edition, attachments_from_manifest, read_edition
-from .compose import Composed, Composer, Planned, Templates, display_size
+from .compose import TEMPLATE_NAMES, Composed, Composer, Planned, Templates, display_size
 from .journal import Delivered, Journal, ReadOnlyJournal
 from .recipients import check_address, read_recipients
 from .send import Fatal, Outcome, Sender
 from .settings import (
-    COMMAND_LINE,
     DEFAULT_JOURNAL,
     FLAGS,
     PASSWORD_ENV,
     SECURITY,
     Settings,
     check_for_sending,
+    command_line,
     describe,
     flag_dest,
     load_settings,
 )
+from .suppress import SECRET_ENV, Unsubscribe, check_secret
+from .suppress import secret as unsubscribe_secret
 
 DRY_RUN_LIST = ".livret-dry-run"  # in output/mail/: the .eml files the last dry run wrote
+_LINK_URL = re.compile(r"https://[^\s<>\"'\\^`|{}]+")
 
 
 def _description() -> str:
@@ -76,6 +82,12 @@ def _flag_help() -> dict[str, str]:
         "backoff": _("seconds before the first retry, doubled for each next one (default 2)"),
         "templates": _("folder with subject.txt, body.txt and body.html (default layouts/mail)"),
         "journal": _("send journal (default {path})").format(path=DEFAULT_JOURNAL),
+        "unsubscribe-mailto": _("address that takes unsubscribe requests (List-Unsubscribe)"),
+        "unsubscribe-url": _(
+            "unsubscribe web form, with {token} where the person's token goes; the secret "
+            "comes from ${variable}"
+        ).format(token="{token}", variable=SECRET_ENV),
+        "privacy-url": _("page on personal data and rights, linked from every message"),
     }
 
 
@@ -89,10 +101,17 @@ def register(subparsers: Any, parents: list) -> None:
     )
     p.add_argument(
         "--recipients",
-        required=True,
         type=Path,
         metavar="FILE",
-        help=_("CSV list of recipients (see content/recipients.example.csv)"),
+        help=_("CSV list of recipients (see content/recipients.example.csv); needed to send"),
+    )
+    p.add_argument(
+        "--link",
+        metavar="BASE_URL",
+        help=_(
+            "instead of attaching the PDFs, link to them where they are published: "
+            "BASE_URL/file-name.pdf (https://…); the same documents per person"
+        ),
     )
     p.add_argument(
         "--send", action="store_true", help=_("really send (default: dry run writing .eml files)")
@@ -145,6 +164,7 @@ def register(subparsers: Any, parents: list) -> None:
         )
         p.add_argument(f"--{name}", dest=flag_dest(name), metavar=metavar, help=helps[name])
     p.set_defaults(func=run)
+    lists.register(p, parents)
 
 
 def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int:
@@ -183,17 +203,8 @@ def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int
 
 
 def _default_build() -> Callable:
-    try:
-        from ..pipeline import build
-    except ImportError as exc:
-        raise LivretError(
-            Problem(
-                "livret",
-                None,
-                None,
-                _("the build pipeline is not available ({error})").format(error=exc),
-            )
-        ) from None
+    from ..pipeline import build
+
     return build
 
 
@@ -207,6 +218,7 @@ class Options:
     limit: int | None
     resend_unknown: bool
     recipients: Path
+    link: str | None = None
 
 
 def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
@@ -216,7 +228,7 @@ def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
         to, why = check_address(args.to.strip())
         if why:
             problems.append(
-                Problem(COMMAND_LINE, None, "--to", _("invalid address: {why}").format(why=why))
+                Problem(command_line(), None, "--to", _("invalid address: {why}").format(why=why))
             )
     limit = None
     raw = getattr(args, "limit", None)
@@ -228,13 +240,27 @@ def _options(args: argparse.Namespace) -> tuple[Options | None, list[Problem]]:
         if limit < 1:
             problems.append(
                 Problem(
-                    COMMAND_LINE,
+                    command_line(),
                     None,
                     "--limit",
                     _('"{value}" is not a whole number ≥ 1').format(value=raw),
                 )
             )
+    link = getattr(args, "link", None)
+    if link is not None and not _LINK_URL.fullmatch(link.strip()):
+        problems.append(
+            Problem(
+                command_line(),
+                None,
+                "--link",
+                _(
+                    '"{value}" is not an https:// address (the folder where the PDFs are '
+                    "published, e.g. https://example.org/publications/)"
+                ).format(value=link),
+            )
+        )
     options = Options(
+        link=link.strip() if link else None,
         send=bool(args.send),
         yes=bool(getattr(args, "yes", False)),
         to=to,
@@ -254,8 +280,19 @@ def run(
 ) -> int:
     out = out or sys.stdout
     stdin = stdin or sys.stdin
+    if getattr(args, "mail_action", None):
+        return lists.run(args, out)
     content = Path(getattr(args, "content", None) or "content")
     output = Path(getattr(args, "output", None) or "output")
+    if args.recipients is None:
+        raise LivretError(
+            Problem(
+                command_line(),
+                None,
+                "--recipients",
+                _("which list? add --recipients FILE (a CSV file: see docs/mail.md)"),
+            )
+        )
 
     edition = read_edition(content)
     settings = recipients = None
@@ -270,13 +307,47 @@ def run(
         recipients = read_recipients(args.recipients, edition.slugs, warnings)
     except LivretError as exc:
         problems += exc.problems
+    secret = unsubscribe_secret(os.environ)
+    if settings is not None and (settings.unsubscribe_url or secret is not None):
+        why = check_secret(secret, "unsubscribe-url")
+        if why is not None:
+            problems.append(why)
     if problems or options is None or settings is None or recipients is None:
         raise LivretError(problems)
     for warning in warnings:
         print(warning, file=sys.stderr)
     if options.send:
         check_for_sending(settings)
+        if not (settings.unsubscribe_url or settings.unsubscribe_mailto):
+            print(
+                Problem(
+                    command_line(),
+                    None,
+                    None,
+                    _(
+                        "no unsubscribe-mailto or unsubscribe-url: the messages carry no "
+                        "List-Unsubscribe header, which large providers ask of bulk senders "
+                        "(see docs/mail.md)"
+                    ),
+                    "warning",
+                ),
+                file=sys.stderr,
+            )
     templates = Templates(settings.templates, content)
+    # Nobody who unsubscribed, bounced for good or was suppressed is ever sent to.
+    suppressed = lists.suppressed(settings.journal, [r.key for r in recipients])
+    excluded = [r for r in recipients if r.key in suppressed]
+    recipients = [r for r in recipients if r.key not in suppressed]
+    if excluded:
+        print(
+            _("Suppressed addresses skipped (unsubscribed, bounced or suppressed): {count}").format(
+                count=len(excluded)
+            ),
+            file=out,
+        )
+    if not recipients:
+        print(_("Nobody left to send to: nothing to do."), file=out)
+        return 0
 
     needed = [s for s in edition.slugs if any(s in r.send for r in recipients)]
     build = build or _default_build()
@@ -287,14 +358,24 @@ def run(
         themes=[s for s in needed if s != "booklet"],
         actions=[],
     )
-    attachments = attachments_from_manifest(manifest, output, needed)
+    attachments = attachments_from_manifest(manifest, output, needed, edition.slug, edition.number)
     composer = Composer(
-        edition, settings, templates, attachments, label=args.campaign or "", test_to=options.to
+        edition,
+        settings,
+        templates,
+        attachments,
+        label=args.campaign or "",
+        test_to=options.to,
+        source=display_path(options.recipients),
+        unsubscribe=Unsubscribe(settings.unsubscribe_mailto, settings.unsubscribe_url, secret),
+        link_base=options.link,
     )
     plans = [composer.plan(r) for r in recipients]
+    composer.excluded = len(excluded)
 
     if not options.send:
         return _dry_run(options, composer, plans, output, settings, edition, out)
+    _check_finished(content, composer, plans)
     _check_sizes(options, composer, plans, settings)
     return _send(options, composer, plans, settings, edition, out, stdin)
 
@@ -370,6 +451,11 @@ def _summary(
         ),
         file=out,
     )
+    if composer.excluded:
+        print(
+            "  " + _("suppressed addresses skipped: {count}").format(count=composer.excluded),
+            file=out,
+        )
     print("  " + _("From: {sender}").format(sender=composer.sender), file=out)
     if plan.todo:
         subject = composer.templates.render(composer.context(plan.todo[0]))[0]
@@ -564,15 +650,90 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str], out: IO[str]) -
 # -- sending ----------------------------------------------------------------------------------
 
 
+def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> None:
+    """A real send refuses while anything it would send still holds « À COMPLÉTER » (what
+    new-edition and new-action write where the real text goes, and what `check` warns
+    about): the content files the attached PDFs were built from, the edition (it makes the
+    subject), and the rendered subject and bodies. Dry runs and builds stay allowed."""
+    root = content.resolve()
+    files: dict[Path, None] = {root / "edition.yaml": None}
+    for plan in plans:
+        for att in plan.attachments:
+            for key in att.inputs:
+                path = (root.parent / key).resolve()
+                if path.is_relative_to(root) and path.suffix in (".md", ".yaml", ".yml"):
+                    files[path] = None
+    found = Collector()
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            continue  # the build read it; a file gone since is the build's business
+        todo_marks(text, path, found)
+    problems = [Problem(display_path(p.path), p.line, None, p.message) for p in found.problems]
+    seen: set[tuple[str, str]] = set()
+    for plan in plans:
+        rendered = dict(
+            zip(TEMPLATE_NAMES, composer.templates.render(composer.context(plan)), strict=True)
+        )
+        for name, text in rendered.items():
+            where = composer.templates.where(name)
+            if (where, name) in seen or not TODO_RE.search(text):
+                continue
+            seen.add((where, name))
+            problems.append(
+                Problem(
+                    where,
+                    composer.templates.line_of(name, TODO_RE),
+                    None,
+                    (
+                        _(
+                            "the subject would hold « À COMPLÉTER » ({text}): write the real "
+                            "text first (the lines above say where)"
+                        )
+                        if name == "subject.txt"
+                        else _(
+                            "the message body would hold « À COMPLÉTER » ({text}): write the "
+                            "real text first (the lines above say where)"
+                        )
+                    ).format(
+                        text=_excerpt(text),
+                    ),
+                )
+            )
+    if problems:
+        problems.append(
+            Problem(
+                command_line(),
+                None,
+                "--send",
+                _(
+                    "not sent: {count} place(s) still to write in what this send would carry; "
+                    "a dry run (without --send) stays possible"
+                ).format(count=len(problems)),
+            )
+        )
+        raise LivretError(problems)
+
+
+def _excerpt(text: str) -> str:
+    match = TODO_RE.search(text)
+    assert match is not None
+    start = max(0, match.start() - 30)
+    return "…" * (start > 0) + " ".join(text[start : match.end() + 30].split()) + "…"
+
+
 def _too_large(options: Options, plan: Planned, size: int, settings: Settings) -> Problem:
     return Problem(
         display_path(options.recipients),
         plan.recipient.line,
-        "send",
+        plan.recipient.label("send"),
         _(
-            "the message for {email} would be {size} encoded, over the limit of {limit} "
-            "(max-size); send fewer documents to this address, or raise max-size if the "
-            "relay accepts more"
+            "the message for {email} would be {size} once encoded (base64 adds a third to "
+            "each PDF), over the limit of {limit} (max-size): many mail servers refuse such a "
+            "message (Exchange: 10 MB by default). Send fewer documents to this address, send "
+            "links to the published PDFs instead (--link BASE_URL), or raise max-size if the "
+            "relay and the recipients accept more"
         ).format(
             email=plan.recipient.email,
             size=display_size(size),
@@ -603,6 +764,7 @@ class Report:
     failed: list = field(default_factory=list)
     not_attempted: list = field(default_factory=list)
     later: list = field(default_factory=list)  # beyond --limit: by choice, not a problem
+    suppressed: int = 0  # addresses of the list that must not be mailed any more
 
     @property
     def clean(self) -> bool:
@@ -615,7 +777,7 @@ def _confirm(options: Options, count: int, out: IO[str], stdin: IO[str]) -> bool
     if not stdin.isatty():
         raise LivretError(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "--yes",
                 _(
@@ -644,7 +806,7 @@ def _send(
     out: IO[str],
     stdin: IO[str],
 ) -> int:
-    report = Report()
+    report = Report(suppressed=composer.excluded)
     where = display_path(options.recipients)
     envelope_from = composer.sender.addr_spec
     bcc = [] if options.to else [a.addr_spec for a in settings.bcc]  # a test run: only --to
@@ -784,11 +946,21 @@ def _settle_interrupted(
     return 0
 
 
+def _status_word(status: str) -> str:
+    return {
+        "sent": _("sent"),
+        "refused": _("refused"),
+        "failed": _("failed"),
+        "unknown": _("unknown"),
+    }.get(status, status)
+
+
 def _progress(plan: Planned, outcome: Outcome, size: int, out: IO[str]) -> None:
     docs = " ".join(plan.slugs)
     detail = "" if outcome.status == "sent" else f" — {outcome.reply}"
+    word = _status_word(outcome.status)
     print(
-        f"  {outcome.status:<8} {plan.recipient.email}  [{docs}]  {display_size(size)}{detail}",
+        f"  {word:<8} {plan.recipient.email}  [{docs}]  {display_size(size)}{detail}",
         file=out,
         flush=True,
     )
@@ -809,6 +981,11 @@ def _print_report(report: Report, where: str, out: IO[str], interrupted: bool) -
         + (
             _(", not attempted: {count}").format(count=len(report.not_attempted))
             if report.not_attempted
+            else ""
+        )
+        + (
+            _(", suppressed (not sent): {count}").format(count=report.suppressed)
+            if report.suppressed
             else ""
         ),
         file=out,

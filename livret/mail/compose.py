@@ -30,6 +30,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import (
     Environment,
@@ -48,8 +49,12 @@ from ..i18n import _
 from .attachments import Attachment, Edition, campaign_id, message_id
 from .recipients import Recipient, line_break_problem
 from .settings import Settings
+from .suppress import Unsubscribe
 
-POLICY = email_policy.SMTP  # CRLF line ends, RFC 2047 headers, RFC 2231 parameters
+# CRLF line ends, RFC 2047 headers, RFC 2231 parameters. refold_source="none": a header set
+# as written (set_raw: only List-Unsubscribe, whose URLs a mail provider reads as they are and
+# must never find as RFC 2047 encoded words) is written as given, folded by us.
+POLICY = email_policy.SMTP.clone(refold_source="none")
 TEMPLATE_NAMES = ("subject.txt", "body.txt", "body.html")
 NBSP = "\u00a0"
 
@@ -124,6 +129,20 @@ class Templates:
         template = self.templates.get(name)
         filename = template.filename if template is not None else None
         return display_path(filename or self.folder / name)
+
+    def line_of(self, name: str, pattern) -> int | None:
+        """The first line of a template's own file that matches `pattern`, if any."""
+        template = self.templates.get(name)
+        if template is None or not template.filename:
+            return None
+        try:
+            text = Path(template.filename).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        for n, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line):
+                return n
+        return None
 
     def render(self, context: dict) -> tuple[str, str, str]:
         subject = " ".join(self._render("subject.txt", context).split())
@@ -211,6 +230,15 @@ class PartCache:
         return entry
 
 
+def _one_header(folded: bytes) -> bool:
+    """A folded header is one header: CR LF only between lines, and every line after the
+    first a continuation (it starts with a space or a tab)."""
+    lines = folded.split(b"\r\n")
+    if lines[-1] != b"" or any(b"\r" in line or b"\n" in line for line in lines):
+        return False
+    return all(line[:1] in (b" ", b"\t") for line in lines[1:-1])
+
+
 def dot_stuff(data: bytes) -> bytes:
     """RFC 5321 §4.5.2 transparency: a line that starts with "." gets another one.
 
@@ -263,8 +291,16 @@ class Composer:
         label: str = "",
         parts: PartCache | None = None,
         test_to: str | None = None,
+        source: str = "",
+        unsubscribe: Unsubscribe | None = None,
+        link_base: str | None = None,
     ):
         self.edition = edition
+        self.source = source or _("the recipient list")  # the list's file, for problems
+        self.unsubscribe = unsubscribe or Unsubscribe()
+        self.excluded = 0  # suppressed addresses left out of this run (for the summaries)
+        # --link: links to the published PDFs (under this URL) instead of attachments.
+        self.link_base = link_base.rstrip("/") + "/" if link_base else None
         # --to: every message goes to this one address, as a campaign of its own, so that
         # the real send afterwards still reaches everyone (the journal keys on the campaign).
         self.test_to = test_to
@@ -284,7 +320,9 @@ class Composer:
 
     def plan(self, recipient: Recipient) -> Planned:
         atts = tuple(self.attachments[s] for s in recipient.send)
-        label = self.label if self.test_to is None else f"test:{self.test_to}:{self.label}"
+        label = self.label if self.link_base is None else f"link:{self.link_base}:{self.label}"
+        if self.test_to is not None:
+            label = f"test:{self.test_to}:{label}"
         campaign = campaign_id(self.edition.slug, label, atts)
         return Planned(
             recipient,
@@ -299,10 +337,23 @@ class Composer:
             return planned.recipient.address
         return Address(addr_spec=self.test_to)
 
+    def link(self, att: Attachment) -> str | None:
+        """The address of a published PDF (--link), or None when it is attached."""
+        return self.link_base + quote(att.path.name) if self.link_base else None
+
+    def attached(self, planned: Planned) -> tuple[Attachment, ...]:
+        """The PDFs that travel inside the message: none with --link."""
+        return () if self.link_base else planned.attachments
+
     def context(self, planned: Planned) -> dict:
         r = planned.recipient
         return {
             "recipient": {"email": r.email, "name": r.name, "organisation": r.organisation},
+            "unsubscribe": (
+                self.unsubscribe.for_address(r.email) if self.unsubscribe.active else None
+            ),
+            "privacy_url": self.settings.privacy_url,
+            "linked": self.link_base is not None,
             "edition": self.edition.context(),
             "attachments": [
                 {
@@ -311,6 +362,7 @@ class Composer:
                     "filename": a.filename,
                     "pages": a.pages,
                     "size": a.size,
+                    "url": self.link(a),
                 }
                 for a in planned.attachments
             ],
@@ -322,7 +374,7 @@ class Composer:
         """The whole message as an EmailMessage (compose() gives its bytes)."""
         subject, text, html = self.templates.render(self.context(planned))
         msg, alternative = self._assemble(planned, subject, text, html, now)
-        msg.set_payload([alternative, *(self.parts.part(a) for a in planned.attachments)])
+        msg.set_payload([alternative, *(self.parts.part(a) for a in self.attached(planned))])
         return msg
 
     def compose(self, planned: Planned, now: datetime | None = None) -> Composed:
@@ -331,8 +383,13 @@ class Composer:
         head, alternative = self._assemble(planned, subject, text, html, now)
         nl = POLICY.linesep.encode()
         dashes = b"--" + head.get_boundary("").encode()
-        pieces = [self._header_block(head), dashes, nl, alternative.as_bytes(policy=POLICY)]
-        for att in planned.attachments:
+        pieces = [
+            self._header_block(head, planned),
+            dashes,
+            nl,
+            alternative.as_bytes(policy=POLICY),
+        ]
+        for att in self.attached(planned):
             pieces += [nl, dashes, nl, self.parts.flattened(att)]
         pieces += [nl, dashes, b"--", nl]
         return Composed(b"".join(pieces))
@@ -354,7 +411,8 @@ class Composer:
         bodies = len(text.encode()) + len(html.encode())
         # In a header, encoded-word and folding overhead can bring it close to 4 per byte.
         headers = sum(len(s.encode()) for s in (subject, r.name, r.email, planned.message_id))
-        fixed = sum(self.parts.encoded_size(a) + 64 for a in planned.attachments)
+        headers += sum(len(n) + len(v) + 8 for n, v in self.unsubscribe.headers(r.email))
+        fixed = sum(self.parts.encoded_size(a) + 64 for a in self.attached(planned))
         bound = fixed + bodies * 33 // 10 + headers * 4 + self._header_overhead
         self._bounds[planned.message_id] = bound
         return bound
@@ -368,7 +426,7 @@ class Composer:
         """The message's headers (no body yet) and its multipart/alternative text part."""
         why = line_break_problem(subject)
         if why:  # collapsed already; a stray control character still has no place in a header
-            raise LivretError(Problem(self.templates.where("subject.txt"), None, "subject", why))
+            raise LivretError(Problem(self.templates.where("subject.txt"), None, None, why))
         # Fixed boundaries spare the generator a scan of every part for a collision; "=_"
         # can appear neither in base64 nor in quoted-printable, so none can collide. One per
         # campaign rather than per message: the Content-Type headers are then shared too.
@@ -392,6 +450,10 @@ class Composer:
         if self.test_to is not None:  # a test run (--to): say who it stands for
             msg["X-Livret-Test-For"] = str(planned.recipient.address)
         msg["Subject"] = subject
+        for name, value in self.unsubscribe.headers(planned.recipient.email):
+            # As written: a URL must reach the provider as it is (see POLICY); one form per
+            # line. Every piece of it was checked (the settings, a token of [A-Za-z0-9_-]).
+            msg.set_raw(name, value.replace(", <", f",{POLICY.linesep} <"))
         msg["Date"] = format_datetime((now or datetime.now()).astimezone())
         msg["Message-ID"] = planned.message_id
         msg["Content-Language"] = self._header("Content-Language", self.edition.language)
@@ -401,16 +463,32 @@ class Composer:
         )
         return msg, alternative
 
-    def _header_block(self, msg: EmailMessage) -> bytes:
+    def _header_block(self, msg: EmailMessage, planned: Planned) -> bytes:
         """The message's header lines and the blank line after them, as the generator writes
         them (policy.fold_binary for each header); the headers that are the same in every
-        message are folded once."""
+        message are folded once. Each header must stay one header: whatever reached it (an
+        encoded word decoded by the email package, a template), a line that is not a
+        continuation would add a header of its own, and the message is refused."""
         lines = []
-        for name, value in msg.items():
+        for name, value in msg.raw_items():  # as email.generator does
             key = (name, str(value))
             folded = self._folded.get(key)
             if folded is None:
                 folded = POLICY.fold_binary(name, value)
+                if not _one_header(folded):
+                    raise LivretError(
+                        Problem(
+                            self.templates.where("subject.txt")
+                            if name == "Subject"
+                            else self.source,
+                            planned.recipient.line if name != "Subject" else None,
+                            name,
+                            _(
+                                "this header would carry a line break and add headers of "
+                                "its own (header injection); nothing was sent"
+                            ),
+                        )
+                    )
                 if self._headers.get(key) is value:  # one of the shared header objects
                     self._folded[key] = folded
             lines.append(folded)

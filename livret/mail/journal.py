@@ -28,6 +28,7 @@ on what its path resolves to, whatever symlink or other spelling leads there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -81,6 +82,31 @@ CREATE TABLE IF NOT EXISTS events (             -- every change of status, for t
 """
 
 
+# Added to journals of any age when they are opened for writing (nothing else changes):
+# who must not be mailed any more, by a salted hash of the address so that `mail forget`
+# can erase the address itself and keep the person suppressed.
+_SUPPRESSION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS suppressions (
+    hash     TEXT PRIMARY KEY,              -- sha256(salt, address in lower case)
+    address  TEXT,                          -- NULL once forgotten or past the retention
+    reason   TEXT NOT NULL,                 -- manual, unsubscribe, bounce
+    detail   TEXT,                          -- where it came from (DSN status, file…)
+    at       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS soft_bounces (   -- temporary failures (4.x.x) in a row
+    hash     TEXT PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    detail   TEXT,
+    at       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (        -- delivery reports already counted
+    id       TEXT PRIMARY KEY,
+    at       TEXT NOT NULL
+);
+"""
+SOFT_BOUNCE_LIMIT = 3  # temporary failures in a row before an address is suppressed
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -107,6 +133,7 @@ class Journal:
         self.real = self.path.resolve()  # symlinks resolved: the file that is really used
         self._lock: int | None = None
         self.db: sqlite3.Connection | None = None
+        self.salt = ""  # of the suppressions' hashes; read from the journal when opened
         try:
             self.real.parent.mkdir(parents=True, exist_ok=True)
             if not self.real.exists():
@@ -136,6 +163,14 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         _check_database(self.db, self.path)
+        with _Transaction(self.db):
+            for statement in _SUPPRESSION_SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (os.urandom(16).hex(),)
+            )
+        self.salt = _salt(self.db) or ""
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self.db is not None, "journal closed"
@@ -206,6 +241,131 @@ class Journal:
 
         found = self._call(read)
         return Row(*found) if found else None
+
+    def suppressed(self, keys) -> set[str]:
+        """Which of these addresses (lower case) must not be mailed."""
+        return self._call(lambda db: _suppressed(db, self.salt, keys))
+
+    def known_addresses(self) -> set[str]:
+        """Every address the journal still knows (lower case): those a token can stand for."""
+
+        def read(db: sqlite3.Connection) -> set[str]:
+            found = {r for (r,) in db.execute("SELECT DISTINCT recipient FROM deliveries")}
+            found |= {
+                a.lower()
+                for (a,) in db.execute("SELECT address FROM suppressions WHERE address IS NOT NULL")
+            }
+            return found
+
+        return self._call(read)
+
+    # -- suppressions, delivery reports, erasure ----------------------------------------
+
+    def suppress(self, address: str, reason: str, detail: str | None = None) -> bool:
+        """Never mail `address` again; False if it already was suppressed."""
+        key = address.strip().lower()
+
+        def write(db: sqlite3.Connection) -> bool:
+            with _Transaction(db):
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?, ?)",
+                    (address_hash(self.salt, key), key, reason, detail, _now()),
+                )
+                db.execute("DELETE FROM soft_bounces WHERE hash=?", (address_hash(self.salt, key),))
+            return cur.rowcount == 1
+
+        return self._call(write)
+
+    def report_seen(self, report_id: str) -> bool:
+        """Record a delivery report as counted; False if it already was (read twice)."""
+
+        def write(db: sqlite3.Connection) -> bool:
+            with _Transaction(db):
+                cur = db.execute("INSERT OR IGNORE INTO reports VALUES (?, ?)", (report_id, _now()))
+            return cur.rowcount == 1
+
+        return self._call(write)
+
+    def soft_bounce(self, address: str, detail: str) -> int:
+        """One more temporary failure in a row for `address`: how many now."""
+        digest = address_hash(self.salt, address.strip().lower())
+
+        def write(db: sqlite3.Connection) -> int:
+            with _Transaction(db):
+                db.execute(
+                    "INSERT INTO soft_bounces VALUES (?, 1, ?, ?) ON CONFLICT (hash) DO UPDATE "
+                    "SET count=count+1, detail=excluded.detail, at=excluded.at",
+                    (digest, detail, _now()),
+                )
+                (count,) = db.execute(
+                    "SELECT count FROM soft_bounces WHERE hash=?", (digest,)
+                ).fetchone()
+            return int(count)
+
+        return self._call(write)
+
+    def delivered(self, address: str) -> None:
+        """A report of a delivery: the temporary failures are no longer in a row."""
+        digest = address_hash(self.salt, address.strip().lower())
+
+        def write(db: sqlite3.Connection) -> None:
+            with _Transaction(db):
+                db.execute("DELETE FROM soft_bounces WHERE hash=?", (digest,))
+
+        self._call(write)
+
+    def forget(self, address: str) -> dict[str, int]:
+        """Erase `address` from the journal (its deliveries, their history, its counts) and
+        keep only its salted hash among the suppressions: the person is never mailed again
+        and the journal no longer says who they were."""
+        key = address.strip().lower()
+        digest = address_hash(self.salt, key)
+
+        def write(db: sqlite3.Connection) -> dict[str, int]:
+            with _Transaction(db):
+                deliveries = db.execute("DELETE FROM deliveries WHERE recipient=?", (key,))
+                events = db.execute("DELETE FROM events WHERE recipient=?", (key,))
+                db.execute("DELETE FROM soft_bounces WHERE hash=?", (digest,))
+                db.execute(
+                    "INSERT INTO suppressions VALUES (?, NULL, 'forgotten', NULL, ?) "
+                    "ON CONFLICT (hash) DO UPDATE SET address=NULL, detail=NULL",
+                    (digest, _now()),
+                )
+            return {"deliveries": deliveries.rowcount, "events": events.rowcount}
+
+        return self._call(write)
+
+    def purge(self, before: str) -> dict[str, int]:
+        """Drop the personal data recorded before `before` (ISO date and time, UTC): the
+        deliveries finished by then and their history, the addresses of the suppressions
+        (their hashes stay: a person who objected is still never mailed), old counts of
+        temporary failures and of reports read."""
+
+        def write(db: sqlite3.Connection) -> dict[str, int]:
+            with _Transaction(db):
+                done = "status IN ('sent', 'refused', 'failed', 'unknown')"
+                events = db.execute(
+                    "DELETE FROM events WHERE (campaign, recipient) IN (SELECT campaign, "
+                    f"recipient FROM deliveries WHERE updated_at < ? AND {done})",
+                    (before,),
+                )
+                deliveries = db.execute(
+                    f"DELETE FROM deliveries WHERE updated_at < ? AND {done}", (before,)
+                )
+                addresses = db.execute(
+                    "UPDATE suppressions SET address=NULL, detail=NULL "
+                    "WHERE at < ? AND address IS NOT NULL",
+                    (before,),
+                )
+                db.execute("DELETE FROM soft_bounces WHERE at < ?", (before,))
+                db.execute("DELETE FROM reports WHERE at < ?", (before,))
+            return {
+                "deliveries": deliveries.rowcount,
+                "events": events.rowcount,
+                "addresses": addresses.rowcount,
+            }
+
+        return self._call(write)
 
     # -- writing (each call is one committed transaction) ---------------------------------
 
@@ -292,6 +452,28 @@ def _set(db, campaign, recipient, status, code, reply, now) -> None:
         "smtp_reply) VALUES (?, ?, ?, ?, ?, ?)",
         (campaign, recipient, now, status, code, reply),
     )
+
+
+def address_hash(salt: str, key: str) -> str:
+    return hashlib.sha256(f"livret-suppression/1\0{salt}\0{key}".encode()).hexdigest()
+
+
+def _salt(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0] if row else None
+
+
+def _suppressed(db: sqlite3.Connection, salt: str | None, keys) -> set[str]:
+    if salt is None:
+        return set()
+    try:
+        known = {h for (h,) in db.execute("SELECT hash FROM suppressions")}
+    except sqlite3.OperationalError:  # a journal from before suppressions: none yet
+        return set()
+    return {k for k in keys if address_hash(salt, k) in known}
 
 
 @dataclass(frozen=True)
@@ -465,6 +647,11 @@ class ReadOnlyJournal:
 
     def history(self, edition: str) -> dict[str, list[Delivered]]:
         return {} if self.db is None else _history(self.db, edition)
+
+    def suppressed(self, keys) -> set[str]:
+        if self.db is None:
+            return set()
+        return _suppressed(self.db, _salt(self.db), keys)
 
     def close(self) -> None:
         if self.db is not None:

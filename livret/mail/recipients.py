@@ -35,12 +35,18 @@ ALIASES = {
     "send": ("send", "envoi", "envoyer", "documents"),
 }
 _COLUMN_OF = {alias: column for column, names in ALIASES.items() for alias in names}
+# The names a French header uses, to name the columns as the file does.
+FRENCH = {"email": "courriel", "name": "nom", "organisation": "organisation", "send": "envoi"}
+_FRENCH_ALIASES = {"courriel", "adresse e-mail", "nom", "envoi", "envoyer", "structure"}
 # Document names as people write them: "livret" is the booklet.
 SYNONYMS = {"livret": BOOKLET}
 # Characters that end a header line somewhere: CR and LF for SMTP, and the other Unicode
 # line breaks because str.splitlines() — used by parts of the email package — splits on them.
 _LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# An RFC 2047 encoded word (=?charset?q?…?= or =?charset?b?…?=): the email package decodes it
+# when a header is set and writes what it decodes to, CR LF included.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
 
 
 def fold(word: str) -> str:
@@ -56,6 +62,11 @@ class Recipient:
     name: str
     organisation: str
     send: tuple[str, ...]  # "booklet" first, then themes in the edition's order
+    # The file's own names of the columns email, name, organisation, send ("Courriel"…).
+    labels: tuple[str, ...] = COLUMNS
+
+    def label(self, column: str) -> str:
+        return self.labels[COLUMNS.index(column)]
 
     @property
     def key(self) -> str:
@@ -92,6 +103,13 @@ def line_break_problem(value: str) -> str | None:
         )
     if _CONTROL.search(value):
         return _("contains a control character")
+    word = _ENCODED_WORD.search(value)
+    if word:
+        return _(
+            "contains an encoded word ({word}): a mail program would decode it, and what it "
+            "hides could add headers of its own (header injection); write the text as it "
+            "should read"
+        ).format(word=word.group(0)[:40])
     return None
 
 
@@ -110,8 +128,9 @@ def read_recipients(
     if text is None:
         problems.raise_if_errors()
         return []
-    rows = _rows(text, path, problems)
-    recipients = _check_rows(rows, path, list(slugs), problems)
+    labels: dict[str, str] = {}
+    rows = _rows(text, path, problems, labels)
+    recipients = _check_rows(rows, path, list(slugs), problems, labels)
     if not recipients and not problems.has_errors:
         problems.error(path, None, None, _("no recipients: the file has no row after the header"))
     problems.raise_if_errors()
@@ -132,7 +151,9 @@ def _delimiter(header_line: str) -> str:
     return max((",", ";", "\t"), key=lambda sep: (known(sep), sep == ","))
 
 
-def _rows(text: str, path: Path, problems: Collector) -> Iterable[tuple[int, dict, int]]:
+def _rows(
+    text: str, path: Path, problems: Collector, labels: dict[str, str]
+) -> Iterable[tuple[int, dict, int]]:
     """(line, {column: value}, number of values) for each non-blank row; header checked."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
@@ -146,7 +167,7 @@ def _rows(text: str, path: Path, problems: Collector) -> Iterable[tuple[int, dic
                 continue  # blank line, or a row of empty cells left by a spreadsheet
             if header is None:
                 header_line = start
-                header = _check_header(values, path, start, problems)
+                header = _check_header(values, path, start, problems, labels)
                 if header is None:
                     return
                 continue
@@ -181,40 +202,47 @@ def _rows(text: str, path: Path, problems: Collector) -> Iterable[tuple[int, dic
         )
 
 
-def _check_header(values: list[str], path: Path, line: int, problems: Collector):
-    header: list[str | None] = []
+def _check_header(
+    values: list[str], path: Path, line: int, problems: Collector, labels: dict[str, str]
+):
+    """The canonical column of each value of the header line (None: ignored); `labels` gets
+    the file's own name of each column, so that problems name the columns as the file does
+    (a column the file lacks is named in the file's language: courriel, nom, envoi…)."""
+    french = any(fold(v) in _FRENCH_ALIASES for v in values)
+    for column in COLUMNS:
+        labels[column] = FRENCH[column] if french else column
+    header: list[str | None] = [_COLUMN_OF.get(fold(value)) for value in values]
     seen: set[str] = set()
-    for value in values:
-        name = _COLUMN_OF.get(fold(value))
+    for value, name in zip(values, header, strict=True):
         if name is not None:
             if name in seen:
-                problems.error(path, line, name, _("column given twice"))
+                problems.error(path, line, value.strip(), _("column given twice"))
             seen.add(name)
-            header.append(name)
-        else:
-            header.append(None)
-            if value.strip():
-                problems.warning(
-                    path,
-                    line,
-                    None,
-                    _('column "{column}" is ignored (known columns: {columns})').format(
-                        column=value.strip(), columns=", ".join(COLUMNS)
-                    ),
-                )
+            labels[name] = value.strip()
+    known = ", ".join(labels[c] for c in COLUMNS)
+    for value, name in zip(values, header, strict=True):
+        if name is None and value.strip():
+            problems.warning(
+                path,
+                line,
+                None,
+                _('column "{column}" is ignored (known columns: {columns})').format(
+                    column=value.strip(), columns=known
+                ),
+            )
     missing = [c for c in REQUIRED if c not in seen]
     if missing:
         for column in missing:
             problems.error(
                 path,
                 line,
-                column,
+                labels[column],
                 _(
                     "missing column (the header line must name {required} and, optionally, "
-                    "organisation — in French courriel, nom, envoi, organisation; found: "
-                    "{found})"
+                    "{optional}; found: {found})"
                 ).format(
-                    required=", ".join(REQUIRED),
+                    required=", ".join(labels[c] for c in REQUIRED),
+                    optional=labels["organisation"],
                     found=", ".join(v.strip() for v in values if v.strip()) or _("nothing"),
                 ),
             )
@@ -222,7 +250,9 @@ def _check_header(values: list[str], path: Path, line: int, problems: Collector)
     return header
 
 
-def _check_rows(rows, path: Path, slugs: list[str], problems: Collector) -> list[Recipient]:
+def _check_rows(
+    rows, path: Path, slugs: list[str], problems: Collector, labels: dict[str, str]
+) -> list[Recipient]:
     out: list[Recipient] = []
     first_seen: dict[str, int] = {}
     for line, row, _count in rows:
@@ -230,21 +260,21 @@ def _check_rows(rows, path: Path, slugs: list[str], problems: Collector) -> list
         for column in COLUMNS:
             why = line_break_problem(row.get(column, ""))
             if why:
-                problems.error(path, line, column, why)
+                problems.error(path, line, labels[column], why)
                 bad = True
         if bad:
             continue
         email, why = check_address(row.get("email", "").strip())
         if why:
-            problems.error(path, line, "email", _("invalid address: {why}").format(why=why))
-        send = _check_send(row.get("send", ""), path, line, slugs, problems)
+            problems.error(path, line, labels["email"], _("invalid address: {why}").format(why=why))
+        send = _check_send(row.get("send", ""), path, line, slugs, problems, labels["send"])
         if email is not None:
             key = email.lower()
             if key in first_seen:
                 problems.error(
                     path,
                     line,
-                    "email",
+                    labels["email"],
                     _(
                         "{email} is already on line {line} (addresses are compared without "
                         "regard to case)"
@@ -261,13 +291,14 @@ def _check_rows(rows, path: Path, slugs: list[str], problems: Collector) -> list
                 name=" ".join(row.get("name", "").split()),
                 organisation=" ".join(row.get("organisation", "").split()),
                 send=send,
+                labels=tuple(labels[c] for c in COLUMNS),
             )
         )
     return out
 
 
 def _check_send(
-    value: str, path: Path, line: int, slugs: list[str], problems: Collector
+    value: str, path: Path, line: int, slugs: list[str], problems: Collector, label: str
 ) -> tuple[str, ...] | None:
     # Spaces separate documents; commas too, because people type "booklet, mobilites".
     # Case and accents do not matter ("Mobilités", "Livret"); "livret" is the booklet.
@@ -276,7 +307,7 @@ def _check_send(
         problems.error(
             path,
             line,
-            "send",
+            label,
             _("empty: name at least one document among {documents}").format(
                 documents=", ".join(slugs)
             ),
@@ -293,7 +324,7 @@ def _check_send(
         problems.error(
             path,
             line,
-            "send",
+            label,
             message.format(word=word, close=close[0] if close else "", documents=", ".join(slugs)),
         )
     if unknown:

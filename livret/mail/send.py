@@ -85,27 +85,40 @@ def _reply(code: int, message: bytes | str) -> str:
     return _CONTROL.sub("?", f"{code} {' '.join(text.split())}".strip())
 
 
-class _DeferredConnect(smtplib.SMTP):
-    """smtplib connects inside its constructor, where no deadline can reach the socket; the
-    host must still go to the constructor (STARTTLS and SSL check the certificate against
-    it). So the constructor's call to the public `connect()` is skipped, and Sender calls
-    `connect()` itself under the watchdog."""
+class _ServerContext(ssl.SSLContext):
+    """The TLS settings of one relay: certificates checked (system authorities, or `cafile`)
+    against `host`. smtplib passes the host given to its constructor as the name to check;
+    an SMTP object made without one (so that connecting can be bounded) passes none, and
+    this context then checks the relay's own name."""
 
-    _constructed = False
+    def __new__(cls, host: str, cafile=None):
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
 
-    def connect(self, host: str = "localhost", port: int = 0, source_address=None):
-        if not self._constructed:
-            self._constructed = True
-            return 220, b"connect deferred"
-        return super().connect(host, port, source_address)
+    def __init__(self, host: str, cafile=None) -> None:
+        # PROTOCOL_TLS_CLIENT (in __new__): certificate and host name checked.
+        self.server_host = host
+        if cafile:
+            self.load_verify_locations(cafile=str(cafile))
+        else:
+            self.load_default_certs(ssl.Purpose.SERVER_AUTH)
 
-
-class _SMTP(_DeferredConnect):
-    pass
-
-
-class _SMTP_SSL(_DeferredConnect, smtplib.SMTP_SSL):
-    pass
+    def wrap_socket(
+        self,
+        sock,
+        server_side=False,
+        do_handshake_on_connect=True,
+        suppress_ragged_eofs=True,
+        server_hostname=None,
+        session=None,
+    ):
+        return super().wrap_socket(
+            sock,
+            server_side,
+            do_handshake_on_connect,
+            suppress_ragged_eofs,
+            server_hostname or self.server_host,
+            session,
+        )
 
 
 class Watchdog:
@@ -304,15 +317,16 @@ class Sender:
         if self.smtp is not None:
             return self.smtp
         s = self.settings
-        context = ssl.create_default_context(cafile=str(s.cafile) if s.cafile else None)
-        # Created unconnected (see _DeferredConnect), so that the watchdog can reach the
-        # socket while connecting and reading the greeting.
+        context = _ServerContext(s.host, s.cafile)
+        # Created unconnected (no host given: smtplib's documented way to defer the
+        # connection), so that connect() runs under the watchdog. The host the certificate
+        # must name then comes from the TLS context (see _ServerContext).
         if s.security == "ssl":
-            self.smtp = _SMTP_SSL(
-                s.host, s.effective_port, _local_hostname(), timeout=s.timeout, context=context
+            self.smtp = smtplib.SMTP_SSL(
+                local_hostname=_local_hostname(), timeout=s.timeout, context=context
             )
         else:
-            self.smtp = _SMTP(s.host, s.effective_port, _local_hostname(), timeout=s.timeout)
+            self.smtp = smtplib.SMTP(local_hostname=_local_hostname(), timeout=s.timeout)
         self._used = False
         smtp = self.smtp
         try:

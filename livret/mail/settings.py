@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
@@ -25,7 +26,11 @@ DEFAULT_CONFIG = Path("mail.yaml")
 DEFAULT_JOURNAL = Path(".livret/mail-journal.sqlite")
 SECURITY = ("none", "starttls", "ssl")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
-COMMAND_LINE = "command line"
+
+
+def command_line() -> str:
+    """Where a problem of an option is: the command line, in the interface's language."""
+    return _("command line")
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,18 @@ class Settings:
     rate: float | None = None  # messages per minute; None: as fast as the server answers
     cafile: Path | None = None
     timeout: float = 60.0  # seconds, for every network operation
-    max_size: int = 10_000_000  # bytes of the encoded message, headers included
+    # Bytes of the encoded message, headers included: Exchange refuses 10 MB by default,
+    # Outlook.com 20 MB, Gmail 25 MB; 7 MB leaves room for what relays add on the way.
+    max_size: int = 7_000_000
     attempts: int = 4  # tries per message for temporary failures
     backoff: float = 2.0  # seconds before the second try; doubled for each further one
     backoff_max: float = 60.0
     templates: Path | None = None  # None: layouts/mail of the project
     journal: Path = DEFAULT_JOURNAL
+    unsubscribe_mailto: str | None = None  # the address that takes unsubscribe requests
+    unsubscribe_url: str | None = None  # https://…{token}…: the organisation's web form
+    privacy_url: str | None = None  # the page on personal data (RGPD), in every message
+    retention: int | None = None  # days the journal keeps personal data (mail purge)
     password: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -76,10 +87,43 @@ OPTIONS: dict[str, tuple[str, f.Validator]] = {
     "backoff-max": ("backoff_max", f.non_negative_number),
     "templates": ("templates", f.path),
     "journal": ("journal", f.path),
+    "unsubscribe-mailto": ("unsubscribe_mailto", f.email),
+    "unsubscribe-url": ("unsubscribe_url", lambda v, ctx, key: https_url(v, ctx, key, True)),
+    "privacy-url": ("privacy_url", lambda v, ctx, key: https_url(v, ctx, key, False)),
+    "retention": ("retention", f.whole_number(1, 36500)),
 }
 SPEC = {name: (validator, False) for name, (_target, validator) in OPTIONS.items()}
 # Options that have a flag; the others (bcc, backoff-max) are rare enough for mail.yaml only.
-FLAGS = tuple(name for name in OPTIONS if name not in ("bcc", "backoff-max"))
+FLAGS = tuple(name for name in OPTIONS if name not in ("bcc", "backoff-max", "retention"))
+_URL = re.compile(r"https://[^\s<>\"'\\^`|{}]+")
+
+
+def https_url(value, ctx: f.Ctx, key: str, with_token: bool):
+    """An https address; for the unsubscribe form, with `{token}` where the person's token
+    goes (https://example.org/desinscription?t={token})."""
+    written = f.header_text(value, ctx, key)
+    if written is None:
+        return None
+    if with_token and "{token}" not in written:
+        ctx.error(
+            key,
+            _(
+                "put {token} where the person's token goes, e.g. "
+                "https://example.org/desinscription?jeton={token}"
+            ).format(token="{token}"),
+        )
+        return None
+    if not _URL.fullmatch(written.replace("{token}", "x")):
+        ctx.error(
+            key,
+            _('"{value}" is not an https:// address (no spaces, quotes or < >)').format(
+                value=written
+            ),
+        )
+        return None
+    return written
+
+
 PASSWORD_KEYS = ("password", "pass", "passwd", "smtp-password")
 
 
@@ -175,10 +219,10 @@ def _from_flags(overrides: dict[str, object], problems: Collector) -> dict[str, 
         return {}
     found = Collector()
     checked = f.check_fields(
-        given, f.Ctx(Located(Path(COMMAND_LINE), given), found), SPEC, _("mail settings")
+        given, f.Ctx(Located(Path(command_line()), given), found), SPEC, _("mail settings")
     )
     for p in found.problems:  # on the command line, a flag has no line
-        problems.problems.append(Problem(COMMAND_LINE, None, f"--{p.field}", p.message))
+        problems.problems.append(Problem(command_line(), None, f"--{p.field}", p.message))
     return _clean(checked)
 
 
@@ -189,7 +233,7 @@ def check_for_sending(settings: Settings) -> None:
     if settings.user and not settings.password:
         problems.append(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 None,
                 _(
@@ -200,7 +244,7 @@ def check_for_sending(settings: Settings) -> None:
     if settings.user and settings.security == "none" and not _is_loopback(settings.host):
         problems.append(
             Problem(
-                COMMAND_LINE,
+                command_line(),
                 None,
                 "security",
                 _(
