@@ -16,6 +16,24 @@ from .i18n import N_, _
 from .reader import Located, quote
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Names Windows keeps for devices, whatever the extension (con.md, nul.yaml): such a file
+# cannot be checked out or opened there.
+WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])$", re.IGNORECASE)
+
+
+def slug_problem(name: str) -> str | None:
+    """Why `name` cannot be a slug — the name of a file of the content folder — or None."""
+    if not SLUG_RE.match(name):
+        return _(
+            '"{slug}" is not a slug: lower-case letters, digits and "-" only (no "/", "." '
+            "or space: it names a file inside the content folder)"
+        ).format(slug=name)
+    if WINDOWS_RESERVED.match(name):
+        return _(
+            '"{slug}" is a name Windows keeps for a device: such a file cannot be opened '
+            "or checked out there; choose another name"
+        ).format(slug=name)
+    return None
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 _URL_SYNTAX = re.compile(r"[%?&=#/!]")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")

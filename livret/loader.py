@@ -640,6 +640,9 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
                 _('the file name is the slug: lower-case letters, digits and "-" only'),
             )
             continue
+        if f.WINDOWS_RESERVED.match(path.stem):
+            problems.error(path, None, None, f.slug_problem(path.stem))
+            continue
         if path.stem in out:
             problems.error(
                 path,

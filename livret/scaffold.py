@@ -181,16 +181,17 @@ def new_action(slug: str, theme: str, content: Path = Path("content")) -> list[P
     """actions/SLUG.md from the template, and SLUG appended to the theme's `actions:` list
     (the theme file is edited as text: its comments and layout stay as they are)."""
     content = Path(content)
-    if not f.SLUG_RE.match(slug):
-        _fail(
-            slug,
-            _('"{slug}" is not a slug: lower-case letters, digits and "-" only').format(slug=slug),
-        )
+    known = sorted(p.stem for p in (content / "themes").glob("*.yaml"))
+    why = f.slug_problem(slug)
+    if why is not None:
+        _fail(slug, why)
     theme_path = content / "themes" / f"{theme}.yaml"
-    if not theme_path.is_file():
-        known = sorted(p.stem for p in (content / "themes").glob("*.yaml"))
+    # A theme is a file of content/themes/ named by its slug: never a path (../../x, /etc/x)
+    # that would make this command edit a file elsewhere.
+    inside = theme_path.resolve().parent == (content / "themes").resolve()
+    if f.slug_problem(theme) is not None or not inside or not theme_path.is_file():
         _fail(
-            theme_path,
+            theme_path if f.SLUG_RE.match(theme) else theme,
             _('unknown theme "{theme}" (themes: {known})').format(
                 theme=theme, known=", ".join(known) or "—"
             ),

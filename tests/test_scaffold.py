@@ -156,3 +156,48 @@ def test_new_action_refuses_unknown_theme_and_existing_card(content_copy):
 )
 def test_add_to_list_keeps_the_file_as_written(text, expected):
     assert add_to_list(text, "actions", "new") == expected
+
+
+@pytest.mark.parametrize("theme", ["../../x", "../themes/mobilites", "ABS", "mobilites/", "."])
+def test_new_action_theme_names_a_theme_never_a_path(content_copy, tmp_path, theme):
+    """A theme is a file of content/themes/, named by its slug: `--theme ../../x` or an
+    absolute path would edit a YAML file outside the content folder."""
+    outside = tmp_path / "x.yaml"
+    outside.write_text("title: T\nactions: []\n", encoding="utf-8")
+    (content_copy.parent / "x.yaml").write_text("actions: []\n", encoding="utf-8")
+    if theme == "ABS":
+        theme = str(outside.with_suffix(""))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.yaml")}
+    with pytest.raises(LivretError) as info:
+        new_action("velo", theme, content_copy)
+    assert "unknown theme" in str(info.value) and "mobilites" in str(info.value)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.yaml")} == before
+    assert not (content_copy / "actions" / "velo.md").exists()
+
+
+def test_new_action_theme_symlinked_outside_is_refused(content_copy, tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("title: T\ncolour: '#123456'\nactions: []\n", encoding="utf-8")
+    (content_copy / "themes" / "lien.yaml").symlink_to(outside)
+    with pytest.raises(LivretError):
+        new_action("velo", "lien", content_copy)
+    assert outside.read_text(encoding="utf-8").endswith("actions: []\n")
+
+
+@pytest.mark.parametrize("slug", ["con", "nul", "aux", "prn", "com1", "lpt9"])
+def test_new_action_refuses_windows_device_names(content_copy, slug, capsys):
+    rc = main(["new-action", slug, "--theme", "mobilites", "--content", str(content_copy)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "Windows" in err
+    assert not (content_copy / "actions" / f"{slug}.md").exists()
+
+
+def test_check_refuses_existing_windows_device_names(content_copy, capsys):
+    (content_copy / "actions" / "adie.md").rename(content_copy / "actions" / "nul.md")
+    (content_copy / "themes" / "mobilites.yaml").rename(content_copy / "themes" / "con.yaml")
+    rc = main(["check", "--content", str(content_copy)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "nul.md: " in err and "con.yaml: " in err
+    assert err.count("Windows") == 2
