@@ -218,6 +218,13 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
         metavar=_("FOLDER"),
         help=_("the edition to start from (default: content)"),
     )
+    e.add_argument(
+        "--output",
+        type=Path,
+        default=Path("output"),
+        metavar=_("DIR"),
+        help=_("output folder the editions share (default: output): its numbers are taken"),
+    )
     e.set_defaults(func=cmd_new_edition)
     a = sub.add_parser(
         "new-action",
@@ -259,7 +266,7 @@ def selection(args, site) -> dict:
 def cmd_new_edition(args) -> int:
     from .scaffold import new_edition
 
-    written = new_edition(args.folder, args.number, args.source)
+    written = new_edition(args.folder, args.number, args.source, args.output)
     print(
         _("{folder}: edition no. {number} created ({count} files).").format(
             folder=args.folder, number=args.number, count=len(written)
