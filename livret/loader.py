@@ -16,6 +16,7 @@ from . import fields as f
 from . import markup
 from .errors import Collector, LivretError, Problem
 from .i18n import N_, _
+from .impose import SHEETS
 from .model import (
     SIDEBAR_FIELDS,
     Action,
@@ -657,6 +658,32 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
     return out
 
 
+# What the build adds to a PDF's name for the other variants (pipeline.variant_filename: the
+# names of pdf.VARIANTS but the default one) and for an imposition (pipeline.imposed_filename).
+VARIANT_NAMES = ("archive", "print")
+_NAME_SUFFIXES = (*VARIANT_NAMES, *(f"imposition-{sheet}" for sheet in SHEETS))
+
+
+def name_clash(slug: str, kind: str) -> str | None:
+    """Why the PDF named after this theme's or action's slug would have the name of another
+    output (`retour-experience-01-action-adie.pdf` is adie's sheet: a theme « action-adie »
+    would write over it), or None."""
+    for suffix in _NAME_SUFFIXES:
+        if slug == suffix or slug.endswith(f"-{suffix}"):
+            return _(
+                "« {slug} » ends with « {suffix} », which the build adds to the name of "
+                "another PDF ({example}): its PDF would replace that one; rename the file "
+                "and this line"
+            ).format(slug=slug, suffix=suffix, example=f"…-{suffix}.pdf")
+    if kind == "theme" and slug.startswith("action-"):
+        return _(
+            "« {slug} » starts with « action- », as the names of the cards' PDFs do "
+            "(…-action-NAME.pdf): its excerpt could replace a card's PDF; rename the file "
+            "and this line"
+        ).format(slug=slug)
+    return None
+
+
 def load_site(root: Path | str = "content") -> Site:
     """Read and validate a content folder; raise LivretError with every problem found."""
     root = Path(root)
@@ -694,7 +721,12 @@ def load_site(root: Path | str = "content") -> Site:
 
     if edition is not None:
         src_line = line_of(edition.path, "themes")
-        for slug in edition.theme_slugs:
+        for i, slug in enumerate(edition.theme_slugs):
+            clash = name_clash(slug, "theme")
+            if clash is not None:
+                problems.error(
+                    edition.path, line_of(edition.path, f"themes.{i}"), f"themes.{i}", clash
+                )
             if slug not in theme_files:
                 problems.error(
                     edition.path,
@@ -741,6 +773,9 @@ def load_site(root: Path | str = "content") -> Site:
                 )
                 continue
             placed[a] = slug
+            clash = name_clash(a, "action")
+            if clash is not None:
+                problems.error(theme.path, line, f"actions.{i}", clash)
             action = actions.get(a)
             if action is not None:
                 if action.theme != slug:

@@ -616,3 +616,55 @@ def test_recursive_yaml_alias_is_a_problem_not_a_crash(content_copy, capsys):
     rc, out, err = check(content_copy, capsys)
     assert rc == 1
     assert "content/actions/adil-31.md:5:" in err
+
+
+# --- output names --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "theme, action",
+    [("action-adie", "velo"), ("imposition-a4", "velo"), ("mobilites", "adie-archive")],
+)
+def test_a_slug_whose_pdf_would_take_another_pdfs_name_is_refused(
+    content_copy, capsys, theme, action
+):
+    """A theme « action-adie » writes retour-experience-01-action-adie.pdf, adie's sheet; a
+    theme « imposition-a4 » the booklet's imposition; an action « adie-archive » the archive
+    variant of adie's sheet: the manifest would list one file twice."""
+    from livret.outputs import Output
+    from livret.pipeline import imposed_filename, variant_filename
+
+    ed = "retour-experience-01"
+    theme_pdf = Output("theme", theme, None, f"{ed}-{theme}.pdf", "")
+    action_pdf = Output("action", "x", action, f"{ed}-action-{action}.pdf", "")
+    others = {
+        variant_filename(Output(kind, None, s, f"{ed}{s}.pdf", ""), v)
+        for kind, s in (("booklet", ""), ("action", "-action-adie"))
+        for v in ("accessible", "archive", "print")
+    }
+    others |= {imposed_filename(n, sheet) for n in list(others) for sheet in ("a4", "a3")}
+    assert {theme_pdf.filename, action_pdf.filename} & others  # the names do collide
+    themes = content_copy / "themes"
+    if theme != "mobilites":
+        (themes / "mobilites.yaml").rename(themes / f"{theme}.yaml")
+        edit(content_copy / "edition.yaml", ", mobilites]", f", {theme}]")
+        for card in ("apfe", "adie", "gas-18", "mde-marseille"):
+            edit(content_copy / "actions" / f"{card}.md", "theme: mobilites", f"theme: {theme}")
+    if action != "velo":
+        (content_copy / "actions" / "adie.md").rename(content_copy / "actions" / f"{action}.md")
+        edit(themes / f"{theme}.yaml", "apfe, adie,", f"apfe, {action},")
+    problems = problems_of(content_copy)
+    if theme != "mobilites":
+        p = one(problems, EDITION, line_of(content_copy / "edition.yaml", "themes:"), "themes.2")
+        assert f"« {theme} »" in p.message and "rename" in p.message
+    if action != "velo":
+        theme_file = f"content/themes/{theme}.yaml"
+        p = one(problems, theme_file, line_of(themes / f"{theme}.yaml", "actions:"), "actions.1")
+        assert "« archive »" in p.message
+
+
+def test_variant_names_are_the_renderers():
+    from livret.loader import VARIANT_NAMES
+    from livret.pdf import VARIANTS
+
+    assert set(VARIANT_NAMES) == set(VARIANTS) - {"accessible"}
