@@ -54,6 +54,13 @@ PLAIN_LINE = re.compile(r"^(?![\s>*+#=-]|\d+[.)])[^<\[&@>\n\r`]*$")
 PLAIN_BLOCK = re.compile(r"^(?!.*^[ \t]{17})[^<\[&@>`]*\Z", re.S | re.M)
 
 
+# A card prints on 2 to 4 pages: the longest of edition #01 is 8.3 kB. Twice that is
+# worth a warning (the card will not fit); what could never be a card is refused before it
+# is parsed, rendered, and rendered again on every save of the preview.
+CARD_WARN_BYTES = 16_000
+MAX_CARD_BYTES = 64_000
+
+
 # Python-Markdown's link parsing, and html.parser (Markdown's and ours), take time growing with
 # the square of some inputs: thousands of "[" in one paragraph, or "<tag" never closed before
 # the next "<". No booklet needs either; both are refused, after a linear scan, before any
@@ -395,7 +402,7 @@ def load_edition(
     root: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
 ) -> Edition | None:
     path = root / "edition.yaml"
-    src = read_yaml(path, problems)
+    src = read_yaml(path, problems, root)
     if src is None:
         return None
     _check_inline_links(src, policy or Policy(root, problems))
@@ -464,7 +471,7 @@ ACTION_SPEC = {
 def load_action(
     path: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
 ) -> Action | None:
-    doc = read_markdown(path, problems)
+    doc = read_markdown(path, problems, path.parent.parent, MAX_CARD_BYTES)
     if doc is None:
         return None
     policy = policy or Policy(path.parent.parent, problems)
@@ -526,7 +533,7 @@ THEME_SPEC = {
 def load_theme(
     path: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
 ) -> Theme | None:
-    src = read_yaml(path, problems)
+    src = read_yaml(path, problems, path.parent.parent)
     if src is None:
         return None
     policy = policy or Policy(path.parent.parent, problems)
@@ -559,7 +566,7 @@ def load_introduction(
     root: Path, problems: Collector, policy: Policy | None = None
 ) -> Introduction | None:
     path = root / "introduction.md"
-    doc = read_markdown(path, problems)
+    doc = read_markdown(path, problems, root)
     if doc is None:
         return None
     policy = policy or Policy(root, problems)
@@ -598,7 +605,7 @@ _groups = f.records(
 
 def load_thanks(root: Path, problems: Collector, policy: Policy | None = None) -> Thanks | None:
     path = root / "thanks.yaml"
-    src = read_yaml(path, problems)
+    src = read_yaml(path, problems, root)
     if src is None:
         return None
     _check_inline_links(src, policy or Policy(root, problems))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,12 +56,43 @@ class Located:
         return self.start_line
 
 
+# No text of a booklet comes near: a bigger file is refused before it is parsed.
+MAX_FILE_BYTES = 1_000_000
+
+
 def read_text(
-    path: Path, problems: Collector, what: str | None = None, fix: str | None = None
+    path: Path,
+    problems: Collector,
+    what: str | None = None,
+    fix: str | None = None,
+    *,
+    inside: Path | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> str | None:
-    """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem."""
+    """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem.
+
+    `inside`: the folder the file must really be in (the content folder): a link to a file
+    elsewhere is refused, as pictures are (policy.py). Only a regular file is read (a FIFO
+    would block, a device never end), and at most `max_bytes` of it."""
     try:
-        raw = path.read_bytes()
+        if inside is not None and not path.resolve().is_relative_to(Path(inside).resolve()):
+            problems.error(
+                path,
+                None,
+                None,
+                _(
+                    "this file is a link to a file outside the content folder ({target}): "
+                    "content files must be inside it; copy the file here instead of linking it"
+                ).format(target=path.resolve()),
+            )
+            return None
+        if not stat.S_ISREG(path.stat().st_mode):
+            problems.error(
+                path, None, None, _("not a regular file: content is read from plain files only")
+            )
+            return None
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
     except OSError as exc:
         problems.error(
             path,
@@ -69,6 +101,17 @@ def read_text(
             _("cannot read {what}: {reason}").format(
                 what=what or _("file"), reason=exc.strerror or exc
             ),
+        )
+        return None
+    if len(raw) > max_bytes:
+        problems.error(
+            path,
+            raw[:max_bytes].count(b"\n") + 1,
+            None,
+            _(
+                "the file is longer than {max} kB (from this line on): this is not the text of "
+                "a booklet page; split it or remove what was pasted by mistake"
+            ).format(max=max_bytes // 1000),
         )
         return None
     # The build fingerprints these very bytes: a save after this read is a change.
@@ -482,8 +525,8 @@ def _build(loader, node, prefix, lines, offset, path, problems, seen, raw=()):
     return value
 
 
-def read_yaml(path: Path, problems: Collector) -> Located | None:
-    text = read_text(path, problems)
+def read_yaml(path: Path, problems: Collector, inside: Path | None = None) -> Located | None:
+    text = read_text(path, problems, inside=inside)
     return None if text is None else load_yaml(text, path, problems)
 
 
@@ -500,9 +543,11 @@ class MarkdownFile:
         return self.meta.data
 
 
-def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
+def read_markdown(
+    path: Path, problems: Collector, inside: Path | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> MarkdownFile | None:
     """A Markdown file with YAML front matter between two `---` lines."""
-    text = read_text(path, problems)
+    text = read_text(path, problems, inside=inside, max_bytes=max_bytes)
     if text is None:
         return None
     lines = text.split("\n")
