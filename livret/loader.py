@@ -57,8 +57,73 @@ PLAIN_BLOCK = re.compile(r"^(?!.*^[ \t]{17})[^<\[&@>`]*\Z", re.S | re.M)
 # A card prints on 2 to 4 pages: the longest of edition #01 is 8.3 kB. Twice that is
 # worth a warning (the card will not fit); what could never be a card is refused before it
 # is parsed, rendered, and rendered again on every save of the preview.
-CARD_WARN_BYTES = 16_000
-MAX_CARD_BYTES = 64_000
+CARD_WARN_BYTES = 14_000  # of text below the front matter: the longest of #01 has 6.7 kB
+MAX_CARD_BYTES = 64_000  # the whole file
+# List items in a card's text (#01: at most 28) and in one field of its grey column (#01: 9).
+CARD_WARN_ITEMS, MAX_CARD_ITEMS = 60, 300
+SIDEBAR_WARN_ITEMS = 20
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+
+
+def check_card_size(doc, path: Path, problems: Collector) -> bool:
+    """A card prints on 2 to 4 pages: a warning well before it cannot, an error for what
+    could never be a card, each at the line where the card passes the mark. True when the
+    card is refused (its text is not worth parsing)."""
+    size = items = 0
+    fence = False
+    warned = False
+    for n, line in enumerate(doc.body.split("\n")):
+        size += len(line.encode("utf-8")) + 1
+        if size > CARD_WARN_BYTES and not warned:
+            warned = True
+            problems.warning(
+                path,
+                doc.body_line + n,
+                "body",
+                _(
+                    "the card's text passes {max} kB here, twice the longest card of edition "
+                    "#01: a card prints on 2 to 4 pages; shorten it"
+                ).format(max=CARD_WARN_BYTES // 1000),
+            )
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if fence or not _LIST_ITEM.match(line):
+            continue
+        items += 1
+        if items == CARD_WARN_ITEMS + 1:
+            problems.warning(
+                path,
+                doc.body_line + n,
+                "body",
+                _(
+                    "more than {max} list items in the card's text (edition #01: at most 28): "
+                    "a card prints on 2 to 4 pages; shorten the lists"
+                ).format(max=CARD_WARN_ITEMS),
+            )
+        if items == MAX_CARD_ITEMS + 1:
+            problems.error(
+                path,
+                doc.body_line + n,
+                "body",
+                _(
+                    "more than {max} list items in the card's text: this cannot be printed on a "
+                    "card of 2 to 4 pages; keep the essential ones"
+                ).format(max=MAX_CARD_ITEMS),
+            )
+            return True
+    for key in SIDEBAR_FIELDS:
+        value = doc.fields.get(key)
+        if isinstance(value, list) and SIDEBAR_WARN_ITEMS < len(value) <= f.MAX_ITEMS:
+            problems.warning(
+                path,
+                doc.meta.line(f"{key}.{SIDEBAR_WARN_ITEMS}"),
+                key,
+                _(
+                    "{count} items: the grey column of a card holds a few (edition #01: at "
+                    "most 9); it will not fit beside the card's text"
+                ).format(count=len(value)),
+            )
+    return False
 
 
 # Python-Markdown's link parsing, and html.parser (Markdown's and ours), take time growing with
@@ -477,10 +542,12 @@ def load_action(
     policy = policy or Policy(path.parent.parent, problems)
     ctx = f.Ctx(doc.meta, problems)
     out = f.check_fields(doc.fields, ctx, ACTION_SPEC, N_("the card's front matter"))
+    refused = check_card_size(doc, path, problems)
     _check_inline_links(doc.meta, policy)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
-    check_headings(doc.body, doc.body_line, path, problems)
-    check_body(doc.body, doc.body_line, path, policy, whole=False)
+    if not refused:
+        check_headings(doc.body, doc.body_line, path, problems)
+        check_body(doc.body, doc.body_line, path, policy, whole=False)
     if located is not None:
         located[path] = doc.meta
     if out is None:

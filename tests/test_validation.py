@@ -668,3 +668,66 @@ def test_variant_names_are_the_renderers():
     from livret.pdf import VARIANTS
 
     assert set(VARIANT_NAMES) == set(VARIANTS) - {"accessible"}
+
+
+# --- size: a card is 2 to 4 pages ----------------------------------------------------------
+
+
+def _append(path: Path, text: str) -> int:
+    """Append `text` to the file; the 1-based line of its first line."""
+    old = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    path.write_text(old + text, encoding="utf-8")
+    return old.count("\n") + 1
+
+
+def nth_item_line(card: Path, n: int) -> int:
+    """The line of the n-th list item (from 1) of the card's text, below the front matter."""
+    lines = card.read_text(encoding="utf-8").split("\n")
+    body = lines.index("---", 1) + 1
+    items = [i + 1 for i in range(body, len(lines)) if lines[i].startswith("- ")]
+    return items[n - 1]
+
+
+def test_what_cannot_be_a_card_is_refused_at_its_line(content_copy, capsys):
+    card = content_copy / "actions" / "adie.md"
+    first = _append(card, "- p\n" * 10_000)  # what fits in a file of 64 kB
+    edit(card, "partners:\n", "partners:\n" + "  - P\n" * 2_000)
+    partners = line_of(card, "partners:")
+    problems = problems_of(content_copy)
+    p = one(problems, ADIE, partners + 1 + 100, "partners.100")
+    assert "2005 items" in p.message and "100" in p.message
+    assert first > partners
+    p = one(problems, ADIE, nth_item_line(card, 301), "body")
+    assert "more than 300 list items" in p.message
+
+
+def test_a_five_megabyte_card_is_refused_before_it_is_read(content_copy, capsys):
+    card = content_copy / "actions" / "adie.md"
+    _append(card, ("Un paragraphe de texte. " * 40 + "\n\n") * 5_000)
+    problems = problems_of(content_copy)
+    (p,) = [p for p in problems if p.path == ADIE]
+    assert "longer than 64 kB" in p.message
+    text = card.read_bytes()
+    assert p.line == text[:64_000].count(b"\n") + 1
+
+
+def test_a_card_too_long_to_fit_is_a_warning_at_its_line(content_copy, capsys):
+    card = content_copy / "actions" / "adie.md"
+    body_bytes = len(card.read_text(encoding="utf-8").split("\n---\n", 1)[1].encode())
+    item = "avec une phrase assez longue pour remplir la fiche au-delà de ce qui tient"
+    first = _append(card, "".join(f"- un point {i}, {item}\n\n" for i in range(100)))
+    edit(card, "partners:\n", "partners:\n" + "  - Partenaire\n" * 25)
+    site = load_site(content_copy)  # warnings only: the card still builds
+    warnings = {(p.line, p.field): p.message for p in site.warnings if p.path == ADIE}
+    partners = line_of(card, "partners:")
+    assert "30 items" in warnings[(partners + 1 + 20, "partners")]
+    assert first > partners
+    assert "more than 60 list items" in warnings[(nth_item_line(card, 61), "body")]
+    passes = [(line, m) for (line, field), m in warnings.items() if "14 kB" in m]
+    assert len(passes) == 1
+    line = passes[0][0]
+    text = card.read_text(encoding="utf-8").split("\n")
+    body_start = text.index("---", 1) + 2
+    before = sum(len(t.encode()) + 1 for t in text[body_start - 1 : line - 1])
+    assert before <= 14_000 < before + len(text[line - 1].encode()) + 1
+    assert body_bytes < 14_000
