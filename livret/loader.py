@@ -763,7 +763,18 @@ def load_site(root: Path | str = "content") -> Site:
     root = Path(root)
     problems = Collector()
     if not root.is_dir():
-        raise LivretError(Problem(str(root), None, None, _("content folder not found")))
+        raise LivretError(
+            Problem(
+                str(root),
+                None,
+                None,
+                _(
+                    "content folder not found: looked for {path} from the folder {cwd}; run "
+                    "the command from the project folder (the one that holds {name}/), or name "
+                    "the content folder with --content FOLDER"
+                ).format(path=root.absolute(), cwd=Path.cwd(), name=root.name or root),
+            )
+        )
 
     # file → its YAML with lines: cross-file problems, found after reading, point at a line too
     located: dict[Path, Located] = {}
@@ -819,6 +830,16 @@ def load_site(root: Path | str = "content") -> Site:
                     _('theme "{slug}" is not listed in edition.yaml themes').format(slug=slug),
                 )
 
+    def theme_of(slug: str) -> str | None:
+        """A card's theme, even when another field of the card is wrong: every problem of a
+        card is reported at once, the cross-file ones too."""
+        action = actions.get(slug)
+        if action is not None:
+            return action.theme
+        src = located.get(action_files[slug])
+        value = src.data.get("theme") if src is not None and isinstance(src.data, dict) else None
+        return value if isinstance(value, str) and f.SLUG_RE.match(value) else None
+
     placed: dict[str, str] = {}
     for slug, theme in themes.items():
         if theme is None:
@@ -850,42 +871,44 @@ def load_site(root: Path | str = "content") -> Site:
             clash = name_clash(a, "action")
             if clash is not None:
                 problems.error(theme.path, line, f"actions.{i}", clash)
+            card_theme = theme_of(a)
+            if card_theme is not None and card_theme != slug:
+                problems.error(
+                    action_files[a],
+                    line_of(action_files[a], "theme"),
+                    "theme",
+                    _('"{theme}" but the card is listed in themes/{listed}.yaml').format(
+                        theme=card_theme, listed=slug
+                    ),
+                )
             action = actions.get(a)
             if action is not None:
-                if action.theme != slug:
-                    problems.error(
-                        action.path,
-                        line_of(action.path, "theme"),
-                        "theme",
-                        _('"{theme}" but the card is listed in themes/{listed}.yaml').format(
-                            theme=action.theme, listed=slug
-                        ),
-                    )
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
 
-    for slug, action in actions.items():
-        if action is None:
-            continue
-        if action.theme in theme_files and themes.get(action.theme) is None:
+    for slug, path in action_files.items():
+        card_theme = theme_of(slug)
+        if card_theme is None:
+            continue  # no card, or no theme that could be one: already reported
+        if card_theme in theme_files and themes.get(card_theme) is None:
             continue  # its theme file is broken: that problem is already reported
-        if action.theme not in theme_files:
+        if card_theme not in theme_files:
             problems.error(
-                action.path,
-                line_of(action.path, "theme"),
+                path,
+                line_of(path, "theme"),
                 "theme",
                 _('unknown theme slug "{slug}" (themes: {known})').format(
-                    slug=action.theme, known=", ".join(theme_files) or _("none")
+                    slug=card_theme, known=", ".join(theme_files) or _("none")
                 ),
             )
         elif slug not in placed:
             problems.error(
-                action.path,
-                line_of(action.path, "theme"),
+                path,
+                line_of(path, "theme"),
                 "theme",
                 _(
                     'the action is in no theme: add "{slug}" to actions in themes/{theme}.yaml'
-                ).format(slug=slug, theme=action.theme),
+                ).format(slug=slug, theme=card_theme),
             )
 
     # Cards in no theme are reported above (and not printed): copies among the printed ones.

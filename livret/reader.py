@@ -204,7 +204,7 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     reported at once; the file is refused all the same.
     """
     lines = text.split("\n")
-    failed = False
+    failed = _no_break_spaces(lines, path, problems, line_offset)
     reported: set[int | None] = set()
     for _attempt in range(50):
         loader = _LineLoader("\n".join(lines))
@@ -237,6 +237,52 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     return None
 
 
+# No-break spaces (U+00A0, U+202F, U+2007), which word processors paste where YAML needs an
+# ordinary space: after « key: », after a list's « - », or to indent. YAML then reads the
+# line as text, and complains a line later about something else.
+_NBSP = "\u00a0\u202f\u2007"
+_NBSP_AFTER_KEY = re.compile(rf"^([ \t]*(?:-[ \t]+)?[A-Za-z_][\w-]*):[{_NBSP}]")
+_NBSP_AFTER_DASH = re.compile(rf"^([ \t]*)-[{_NBSP}]")
+_NBSP_INDENT = re.compile(rf"^[ \t]*[{_NBSP}]")
+
+
+def _no_break_spaces(lines: list[str], path: Path, problems: Collector, offset: int) -> bool:
+    """Report (and repair in `lines`, for the parse to go on) each no-break space where YAML
+    needs an ordinary one. True when there was one."""
+    found = False
+    for i, line in enumerate(lines):
+        key = _NBSP_AFTER_KEY.match(line)
+        if key:
+            message = _(
+                "a no-break space after « {key}: » (pasted from a word processor): YAML needs "
+                "an ordinary space there; delete the space after « : » and type it again"
+            ).format(key=key[1].strip(" -\t"))
+            fixed = key[1] + ": " + line[key.end() :].lstrip(_NBSP)
+        elif _NBSP_AFTER_DASH.match(line):
+            message = _(
+                "a no-break space after the « - » of a list item (pasted from a word "
+                "processor): YAML needs an ordinary space there; delete it and type a space"
+            )
+            fixed = re.sub(rf"-[{_NBSP}]+", "- ", line, count=1)
+        elif _NBSP_INDENT.match(line):
+            message = _(
+                "no-break spaces at the start of the line (pasted from a word processor): YAML "
+                "indents with ordinary spaces; delete them and indent with the space bar"
+            )
+            fixed = re.sub(rf"^[ \t{_NBSP}]+", lambda m: " " * len(m.group()), line)
+        else:
+            continue
+        problems.error(path, i + 1 + offset, None, message)
+        lines[i] = fixed
+        found = True
+    return found
+
+
+# A list item pasted from a word processor: « - », « * » or « + » then a no-break space, or a
+# « • » bullet. Markdown would read the list as one paragraph; it is a list, and read as one.
+WORD_BULLET = re.compile(rf"^([ \t]*)(?:[-*+][{_NBSP}]+|•[ \t{_NBSP}]+)", re.MULTILINE)
+
+
 TODO_RE = re.compile(r"à compléter", re.IGNORECASE)
 
 
@@ -261,9 +307,19 @@ _KEY_VALUE = re.compile(
 _QUOTES = "\"'"
 
 
+# Curly quotes a word processor types where the editor meant YAML's own quotes: around the
+# whole value they are the quotes of the value, not text (« » are text: French quotes).
+_CURLY_PAIRS = (("“", "”"), ("”", "”"), ("‘", "’"), ("’", "’"), ("„", "“"))
+
+
 def quote(text: str) -> str:
-    """The value as YAML text in double quotes (single quotes if it holds a double quote)."""
+    """The value as YAML text in double quotes (single quotes if it holds a double quote);
+    curly quotes around the whole value are taken for the quotes they stand for."""
     text = text.strip()
+    for opening, closing in _CURLY_PAIRS:
+        if len(text) > 1 and text.startswith(opening) and text.endswith(closing):
+            text = text[1:-1].strip()
+            break
     if '"' not in text:
         return f'"{text}"'
     if "'" not in text:
@@ -575,6 +631,6 @@ def read_markdown(
     if not isinstance(meta.data, dict):
         problems.error(path, 2, None, _("front matter must be 'field: value' lines"))
         return None
-    body = "\n".join(lines[end + 1 :])
+    body = WORD_BULLET.sub(r"\1- ", "\n".join(lines[end + 1 :]))
     todo_marks(body, path, problems, end + 2)
     return MarkdownFile(meta, body, end + 2)

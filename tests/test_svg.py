@@ -358,8 +358,12 @@ DRAWS = {
     ),
     "markers-in-markers": (
         '<marker id="m0"><rect width="1" height="1"/></marker>'
-        + _chain(lambda i: f'<marker id="m{i}"><path d="{VERTICES}" marker-mid="url(#m{i - 1})"/>'
-                 "</marker>", 4)
+        + _chain(
+            lambda i: (
+                f'<marker id="m{i}"><path d="{VERTICES}" marker-mid="url(#m{i - 1})"/></marker>'
+            ),
+            4,
+        )
         + f'<path d="{VERTICES}" marker-mid="url(#m4)"/>',
         "elements",
     ),
@@ -372,9 +376,11 @@ DRAWS = {
     "patterns-clips-filters-in-styles": (
         '<pattern id="q0"><rect width="1" height="1"/></pattern>'
         + _chain(
-            lambda i: f'<pattern id="q{i}">'
-            + f'<rect style="fill: url(#q{i - 1})"/><rect clip-path="url(#q{i - 1})"/>' * 5
-            + "</pattern>"
+            lambda i: (
+                f'<pattern id="q{i}">'
+                + f'<rect style="fill: url(#q{i - 1})"/><rect clip-path="url(#q{i - 1})"/>' * 5
+                + "</pattern>"
+            )
         )
         + '<rect width="9" height="9" fill="url(#q8)"/>',
         "elements",
@@ -415,7 +421,7 @@ def test_ordinary_references_stay_accepted():
         '</marker><clipPath id="c"><rect width="50" height="50"/></clipPath>'
         '<filter id="f"><feOffset dx="2" dy="2"/></filter>'
         '<mask id="k"><rect width="100" height="100" fill="white"/></mask></defs>'
-        '<style>.axis { marker-end: url(#arrow) }</style>'
+        "<style>.axis { marker-end: url(#arrow) }</style>"
         f'<path class="axis" d="M0 0{" L2 3" * 200}" marker-mid="url(#arrow)"/>'
         '<g clip-path="url(#c)" filter="url(#f)" mask="url(#k)"><rect width="9" height="9"/></g>'
         '<text x="1" y="9" data-id="123456789">Légende : 1 500 000 habitants</text>'
