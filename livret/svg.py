@@ -123,8 +123,8 @@ def _numbers_problem(value: str) -> str | None:
     for m in _NUMBER.finditer(value):
         if abs(float(m.group())) > MAX_NUMBER:
             return m.group()
-    m = _NOT_FINITE.search(value)
-    return m.group() if m else None
+    infinite = _NOT_FINITE.search(value)
+    return infinite.group() if infinite else None
 
 
 class _Node:
