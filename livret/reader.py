@@ -327,136 +327,202 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, str, list | None]:
-    """(0-based line, message, the lines repaired or None) for a YAML syntax error."""
-    problem = exc.problem or ""
-    mark = exc.problem_mark or exc.context_mark
-    at = mark.line if mark else None
-    if isinstance(exc, _TooDeep):
-        return at, problem, None
-    raw = lines[at] if at is not None and at < len(lines) else ""
-    context = exc.context or ""
+Explained = tuple[int | None, str, list | None]  # (0-based line, message, repaired lines)
 
-    # A tab: YAML indents with spaces only.
-    tab_line = next((i for i in ([at] if at is not None else []) if "\t" in lines[i]), None)
-    if "'\\t'" in problem or tab_line is not None and "\t" in raw.partition(raw.lstrip())[0]:
-        fixed = list(lines)
-        if at is not None:
-            # Repair: indent like the line above (one level deeper after a « field: » line).
-            above = next((lines[i] for i in range(at - 1, -1, -1) if lines[i].strip()), "")
-            indent = above[: len(above) - len(above.lstrip())]
-            if above.rstrip().endswith(":"):
-                indent += "  "
-            fixed[at] = indent + lines[at].lstrip(" \t").replace("\t", " ")
-        return (
-            at,
-            _(
-                "a tab character: YAML indents with spaces only; replace the tab with spaces, "
-                "in the same column as the lines above"
-            ),
-            fixed,
-        )
 
-    # A quote opened and never closed: YAML goes on reading to the next quote, lines below,
-    # or to the end of the file, and complains there.
-    unclosed = _unclosed_quote(lines, at)
-    if unclosed is None and "quoted scalar" in context and exc.context_mark is not None:
-        start = exc.context_mark
-        q = lines[start.line][start.column] if start.column < len(lines[start.line]) else '"'
-        unclosed = (start.line, q)
-    if unclosed is not None:
-        line_no, q = unclosed
-        fixed = list(lines)
-        fixed[line_no] = fixed[line_no].rstrip() + q
-        start_line = line_no
-        return (
-            start_line,
-            _(
-                "the quote {quote} that opens this value is never closed: end the value with "
-                "{quote} on the same line"
-            ).format(quote=q),
-            fixed,
-        )
+@dataclass
+class Slip:
+    """A YAML syntax error as the rules below read it: PyYAML's English words, where it
+    stopped, and the line there."""
 
-    m = _KEY_VALUE.match(raw)
-    if problem.startswith("mapping values are not allowed") and m:
-        value = m["value"]
-        if ":" in value:
-            # `title: Atelier vélo : solidaire`: the second « : » looks like a new field.
-            if m["lead"].strip() == "-" and not re.match(r"^[a-z_]+$", m["key"]):
-                # `- 27 665 € : dont 10 €`: a list item, not a field
-                fixed_line = f"{m['lead']}{quote(m['key'] + ': ' + value)}"
-            else:
-                fixed_line = f"{m['lead']}{m['key']}: {quote(value)}"
-            fixed = [fixed_line if i == at else line for i, line in enumerate(lines)]
-            return (
-                at,
-                _(
-                    "the text contains « : », which YAML reads as the start of a field: put the "
-                    "whole text in double quotes: {fixed}"
-                ).format(fixed=fixed_line.strip()),
-                fixed,
-            )
-    if re.search(r"found '[\]}]'", problem):
-        return (
-            at,
-            _(
-                "a « ] » or « } » closes nothing on this line: remove it, or put the whole "
-                "text in double quotes"
-            ),
-            None,
-        )
-    if (
+    problem: str  # PyYAML's problem ("mapping values are not allowed here")
+    context: str  # and its context ("while scanning a quoted scalar")
+    at: int | None  # 0-based line where PyYAML stopped
+    raw: str  # that line
+    lines: list[str]
+    context_mark: yaml.Mark | None
+    key_value: re.Match | None  # the line read as « key: value », if it is one
+
+    def repaired(self, line: int, text: str) -> list[str]:
+        return [text if i == line else old for i, old in enumerate(self.lines)]
+
+
+def _tab(slip: Slip) -> Explained | None:
+    """A tab: YAML indents with spaces only (PyYAML: "found character '\\t'…")."""
+    at, lines = slip.at, slip.lines
+    indent = slip.raw[: len(slip.raw) - len(slip.raw.lstrip())]
+    if "'\\t'" not in slip.problem and "\t" not in indent:
+        return None
+    fixed = list(lines)
+    if at is not None:
+        # Repair: indent like the line above (one level deeper after a « field: » line).
+        above = next((lines[i] for i in range(at - 1, -1, -1) if lines[i].strip()), "")
+        new_indent = above[: len(above) - len(above.lstrip())]
+        if above.rstrip().endswith(":"):
+            new_indent += "  "
+        fixed[at] = new_indent + lines[at].lstrip(" \t").replace("\t", " ")
+    return (
+        at,
+        _(
+            "a tab character: YAML indents with spaces only; replace the tab with spaces, "
+            "in the same column as the lines above"
+        ),
+        fixed,
+    )
+
+
+def _open_quote(slip: Slip) -> Explained | None:
+    """A quote opened and never closed: YAML goes on reading to the next quote, lines below,
+    or to the end of the file, and complains there."""
+    unclosed = _unclosed_quote(slip.lines, slip.at)
+    start = slip.context_mark
+    if unclosed is None and "quoted scalar" in slip.context and start is not None:
+        line = slip.lines[start.line]
+        unclosed = (start.line, line[start.column] if start.column < len(line) else '"')
+    if unclosed is None:
+        return None
+    line_no, q = unclosed
+    return (
+        line_no,
+        _(
+            "the quote {quote} that opens this value is never closed: end the value with "
+            "{quote} on the same line"
+        ).format(quote=q),
+        slip.repaired(line_no, slip.lines[line_no].rstrip() + q),
+    )
+
+
+def _colon_in_value(slip: Slip) -> Explained | None:
+    """`title: Atelier vélo : solidaire`: the second « : » looks like a new field."""
+    m = slip.key_value
+    if not (slip.problem.startswith("mapping values are not allowed") and m):
+        return None
+    if ":" not in m["value"]:
+        return None
+    if m["lead"].strip() == "-" and not re.match(r"^[a-z_]+$", m["key"]):
+        # `- 27 665 € : dont 10 €`: a list item, not a field
+        fixed_line = f"{m['lead']}{quote(m['key'] + ': ' + m['value'])}"
+    else:
+        fixed_line = f"{m['lead']}{m['key']}: {quote(m['value'])}"
+    return (
+        slip.at,
+        _(
+            "the text contains « : », which YAML reads as the start of a field: put the "
+            "whole text in double quotes: {fixed}"
+        ).format(fixed=fixed_line.strip()),
+        slip.repaired(slip.at, fixed_line) if slip.at is not None else None,
+    )
+
+
+def _stray_bracket(slip: Slip) -> Explained | None:
+    """PyYAML: "found ']'" or "found '}'" where nothing is open."""
+    if not re.search(r"found '[\]}]'", slip.problem):
+        return None
+    return (
+        slip.at,
+        _(
+            "a « ] » or « } » closes nothing on this line: remove it, or put the whole "
+            "text in double quotes"
+        ),
+        None,
+    )
+
+
+def _indentation(slip: Slip) -> Explained | None:
+    """A line more (or less) indented than its neighbours."""
+    problem = slip.problem
+    if not (
         problem.startswith("mapping values are not allowed")
         or ("expected <block end>" in problem and "<scalar>" not in problem)
         or "did not find expected" in problem
     ):
-        # An indentation slip: a line more (or less) indented than its neighbours.
-        return (
-            at,
-            _(
-                "this line is not indented like the lines above: the fields of one group start "
-                "in the same column, and so do the « - » items of one list; add or remove "
-                "spaces at the start of the line"
-            ),
-            None,
-        )
+        return None
+    return (
+        slip.at,
+        _(
+            "this line is not indented like the lines above: the fields of one group start "
+            "in the same column, and so do the « - » items of one list; add or remove "
+            "spaces at the start of the line"
+        ),
+        None,
+    )
 
-    if "<scalar>" in problem and m and m["value"][:1] in _QUOTES:
-        # `title: "Le "Club" des territoires"` or `title: 'L'atelier'`.
-        q = m["value"][0]
-        inner = m["value"].strip()[1:]
-        inner = inner[:-1] if inner.endswith(q) else inner
-        if q == '"':
-            inner = re.sub(r'"([^"]*)"', "« \\1 »", inner)
-        fixed_line = f"{m['lead']}{m['key']}: {quote(inner)}"
-        fixed = [fixed_line if i == at else line for i, line in enumerate(lines)]
-        return (
-            at,
-            _(
-                "the text starts with {quote} and holds {quote} again, which ends it too early: "
-                "write instead: {fixed}"
-            ).format(quote=q, fixed=fixed_line.strip()),
-            fixed,
-        )
 
-    if "flow sequence" in context or "flow mapping" in context:
-        opening = exc.context_mark or mark
-        return (
-            opening.line if opening else at,
-            _(
-                "a list written between [ ] is not closed, or one of its items holds a comma, "
-                "a bracket or a quote: close it with « ] » on the same line, or write one item "
-                "per line, each starting with « - »"
-            ),
-            None,
-        )
+def _quote_inside_quotes(slip: Slip) -> Explained | None:
+    """`title: "Le "Club" des territoires"` or `title: 'L'atelier'`."""
+    m = slip.key_value
+    if not ("<scalar>" in slip.problem and m and m["value"][:1] in _QUOTES):
+        return None
+    q = m["value"][0]
+    inner = m["value"].strip()[1:]
+    inner = inner[:-1] if inner.endswith(q) else inner
+    if q == '"':
+        inner = re.sub(r'"([^"]*)"', "« \\1 »", inner)
+    fixed_line = f"{m['lead']}{m['key']}: {quote(inner)}"
+    return (
+        slip.at,
+        _(
+            "the text starts with {quote} and holds {quote} again, which ends it too early: "
+            "write instead: {fixed}"
+        ).format(quote=q, fixed=fixed_line.strip()),
+        slip.repaired(slip.at, fixed_line) if slip.at is not None else None,
+    )
 
+
+def _open_flow(slip: Slip) -> Explained | None:
+    """A list between [ ] (or a mapping between { }) that is not closed."""
+    if "flow sequence" not in slip.context and "flow mapping" not in slip.context:
+        return None
+    opening = slip.context_mark
+    return (
+        opening.line if opening else slip.at,
+        _(
+            "a list written between [ ] is not closed, or one of its items holds a comma, "
+            "a bracket or a quote: close it with « ] » on the same line, or write one item "
+            "per line, each starting with « - »"
+        ),
+        None,
+    )
+
+
+# The slips editors make, each recognised from PyYAML's (English) words: tried in this order,
+# the first that recognises the error explains it; else the generic message of _explain.
+RULES = (
+    _tab,
+    _open_quote,
+    _colon_in_value,
+    _stray_bracket,
+    _indentation,
+    _quote_inside_quotes,
+    _open_flow,
+)
+
+
+def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> Explained:
+    """(0-based line, message, the lines repaired or None) for a YAML syntax error."""
+    mark = exc.problem_mark or exc.context_mark
+    at = mark.line if mark else None
+    if isinstance(exc, _TooDeep):
+        return at, exc.problem or "", None
+    raw = lines[at] if at is not None and at < len(lines) else ""
+    slip = Slip(
+        exc.problem or "",
+        exc.context or "",
+        at,
+        raw,
+        lines,
+        exc.context_mark,
+        _KEY_VALUE.match(raw),
+    )
+    for rule in RULES:
+        found = rule(slip)
+        if found is not None:
+            return found
     return (
         at,
         _(
             "invalid YAML ({problem}): check the quotes, the « : » and the indentation of this line"
-        ).format(problem=problem or context or "?"),
+        ).format(problem=slip.problem or slip.context or "?"),
         None,
     )
 

@@ -731,3 +731,73 @@ def test_a_card_too_long_to_fit_is_a_warning_at_its_line(content_copy, capsys):
     before = sum(len(t.encode()) + 1 for t in text[body_start - 1 : line - 1])
     assert before <= 14_000 < before + len(text[line - 1].encode()) + 1
     assert body_bytes < 14_000
+
+
+# --- YAML slips: a table of rules (issue 19) ---------------------------------------------------
+
+SLIPS = {
+    "_tab": "a: 1\n\tb: 2\n",
+    "_open_quote": 'a: "x\nb: 2\n',
+    "_colon_in_value": "title: Atelier vélo : solidaire\n",
+    "_stray_bracket": "a: x]\nb: [1]]\n",
+    "_indentation": "a:\n  b: 1\n   c: 2\n",
+    "_quote_inside_quotes": 'title: "Le "Club" des territoires"\n',
+    "_open_flow": "a: [x, y\nb: 2\n",
+}
+
+
+@pytest.mark.parametrize("name,text", SLIPS.items(), ids=SLIPS.keys())
+def test_each_yaml_slip_is_explained_by_its_own_rule(name, text):
+    """`_explain` is a table of small rules, each reading PyYAML's words for one slip."""
+    import yaml
+
+    from livret import reader
+
+    with pytest.raises(yaml.MarkedYAMLError) as info:
+        yaml.safe_load(text)
+    lines = text.split("\n")
+    exc = info.value
+    mark = exc.problem_mark or exc.context_mark
+    raw = lines[mark.line] if mark else ""
+    slip = reader.Slip(
+        exc.problem or "",
+        exc.context or "",
+        mark.line if mark else None,
+        raw,
+        lines,
+        exc.context_mark,
+        reader._KEY_VALUE.match(raw),
+    )
+    fired = [rule.__name__ for rule in reader.RULES if rule(slip) is not None]
+    assert fired[:1] == [name], fired
+    assert reader._explain(exc, lines) == getattr(reader, name)(slip)
+
+
+def test_explaining_a_yaml_slip_stays_simple():
+    """No function of the explanation grows back into one long chain of tests."""
+    import subprocess
+    import sys
+
+    from livret import reader
+
+    names = {"_explain", *(rule.__name__ for rule in reader.RULES)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--select",
+            "C901",
+            "--config",
+            "lint.mccabe.max-complexity=6",
+            "--output-format",
+            "concise",
+            reader.__file__,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    complex_ = {n for n in names if f"`{n}`" in proc.stdout}
+    assert not complex_, proc.stdout
