@@ -169,6 +169,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     c = sub.add_parser(
         "check", parents=[common], help=_("validate the content, print every problem")
     )
+    c.add_argument("-q", "--quiet", action="store_true", help=_("print only errors"))
     c.set_defaults(func=cmd_check)
     w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
     _selection(w)
@@ -210,6 +211,13 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
         default=Path("content"),
         metavar=_("FOLDER"),
         help=_("the edition to start from (default: content)"),
+    )
+    e.add_argument(
+        "--output",
+        type=Path,
+        default=Path("output"),
+        metavar=_("DIR"),
+        help=_("output folder the editions share (default: output): its numbers are taken"),
     )
     e.set_defaults(func=cmd_new_edition)
     a = sub.add_parser(
@@ -262,7 +270,7 @@ def _dest(option: str | None) -> str:
 def cmd_new_edition(args) -> int:
     from .scaffold import new_edition
 
-    written = new_edition(args.folder, args.number, args.source)
+    written = new_edition(args.folder, args.number, args.source, args.output)
     print(
         _("{folder}: edition no. {number} created ({count} files).").format(
             folder=args.folder, number=args.number, count=len(written)
@@ -298,7 +306,8 @@ def cmd_check(args) -> int:
     from .loader import load_site
 
     site = load_site(args.content)
-    print_warnings(site)
+    if not args.quiet:
+        print_warnings(site)
     counts = {
         "themes": ngettext("{n} theme", "{n} themes", len(site.themes)).format(n=len(site.themes)),
         "actions": ngettext("{n} action", "{n} actions", len(site.actions)).format(
@@ -553,7 +562,7 @@ def cmd_watch(args) -> int:
             build_once(args, pool=pool)
         except LivretError as exc:
             # Keep watching: the last good PDFs stay in place until the content is fixed.
-            print_problems(exc)
+            print_problems(exc, args.quiet)
             print(
                 _("livret: the last good PDFs are kept; fix the content and save again."),
                 file=sys.stderr,
@@ -634,9 +643,12 @@ def report_internal_error(exc: BaseException) -> None:
     print(printable(message), file=sys.stderr, flush=True)
 
 
-def print_problems(exc: LivretError) -> None:
+def print_problems(exc: LivretError, quiet: bool = False) -> None:
+    """Errors first (what stops the build), then warnings unless `quiet` (-q: errors only)."""
     errors = 0
-    for p in exc.problems:
+    for p in sorted(exc.problems, key=lambda p: p.severity != "error"):
+        if quiet and p.severity != "error":
+            continue
         print(p, file=sys.stderr)
         errors += p.severity == "error"
     print(
@@ -665,11 +677,37 @@ def _command_at(argv: list[str]) -> int:
     return i
 
 
+def _unknown_command(argv: list[str], at: int) -> None:
+    """`livret chek`: a word where the command goes is not taken for build's argument (build
+    takes none) but named, with the command it is closest to."""
+    word = argv[at + 1] if argv[at] == "build" and at + 1 < len(argv) else ""
+    if not word or word.startswith("-") or word in COMMANDS:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = (
+        _("did you mean « {command} »?").format(command=close[0])
+        if close
+        else _("commands: {commands}").format(commands=", ".join(COMMANDS))
+    )
+    raise LivretError(
+        Problem(
+            "livret",
+            None,
+            None,
+            _("unknown command « {word} »: {hint}").format(word=word, hint=hint),
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     # The language is set; "--lang X", if given, is now at the end.
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     at = _command_at(argv)
+    quiet = "-q" in argv or "--quiet" in argv
     try:
+        _unknown_command(argv, at)
         # One way to run mail: `python -m livret.mail …` is `livret mail …`, same exit codes.
         full = argv[at] in ("mail", "-h", "--help")
         args = parser(full=full).parse_args(argv)
@@ -677,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe is seen here, not at exit
         return code
     except LivretError as exc:
-        print_problems(exc)
+        print_problems(exc, quiet)
         return 1
     except KeyboardInterrupt:
         print(_("livret: interrupted"), file=sys.stderr)

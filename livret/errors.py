@@ -7,6 +7,7 @@ once so that the CLI prints every problem in one go, one line each, and never a 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +68,14 @@ class Problem:
 def display_path(path: Path | str) -> str:
     """A path as a person would type it: relative to the working directory when inside it."""
     p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(p)
+    cwd = Path.cwd().resolve()
+    # The path as named (a link keeps its own name, not its target's), else as resolved.
+    for candidate in (Path(os.path.abspath(p)), p.resolve()):
+        try:
+            return str(candidate.relative_to(cwd))
+        except ValueError:
+            continue
+    return str(p)
 
 
 class LivretError(Exception):

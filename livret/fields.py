@@ -16,6 +16,26 @@ from .i18n import N_, _
 from .reader import Located, quote
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Names Windows keeps for devices, whatever the extension (con.md, nul.yaml): such a file
+# cannot be checked out or opened there.
+WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])$", re.IGNORECASE)
+
+
+def slug_problem(name: str) -> str | None:
+    """Why `name` cannot be a slug — the name of a file of the content folder — or None."""
+    if not SLUG_RE.match(name):
+        return _(
+            '"{slug}" is not a slug: lower-case letters, digits and "-" only (no "/", "." '
+            "or space: it names a file inside the content folder)"
+        ).format(slug=name)
+    if WINDOWS_RESERVED.match(name):
+        return _(
+            '"{slug}" is a name Windows keeps for a device: such a file cannot be opened '
+            "or checked out there; choose another name"
+        ).format(slug=name)
+    return None
+
+
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 _URL_SYNTAX = re.compile(r"[%?&=#/!]")
 URL_RE = re.compile(r"^(https?)://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]\S*)?$")
@@ -199,8 +219,30 @@ def text_list(value, ctx: Ctx, key: str):
     if not isinstance(value, list):
         ctx.error(key, _("expected a list of items, got {what}").format(what=_type_name(value)))
         return None
+    if too_long(value, ctx, key):
+        return None
     items = [text(v, ctx, f"{key}.{i}") for i, v in enumerate(value)]
     return None if None in items else tuple(items)
+
+
+# No list of a booklet comes near (edition #01: 15 people in a group of the thanks, 9
+# partners on a card): a longer list is a paste gone wrong, refused before it is printed.
+MAX_ITEMS = 100
+
+
+def too_long(value: list, ctx: Ctx, key: str) -> bool:
+    """True, and the problem reported at the first item too many, when `value` has more than
+    MAX_ITEMS items."""
+    if len(value) <= MAX_ITEMS:
+        return False
+    ctx.error(
+        f"{key}.{MAX_ITEMS}",
+        _(
+            "{count} items: no list of a booklet is this long (at most {max}); keep the "
+            "essential ones"
+        ).format(count=len(value), max=MAX_ITEMS),
+    )
+    return True
 
 
 def email(value, ctx: Ctx, key: str):
@@ -318,6 +360,8 @@ def records(
                 key,
                 _("expected a list of {what} ({example})").format(what=_(many), example=example),
             )
+            return None
+        if too_long(value, ctx, key):
             return None
         out, ok = [], True
         for i, item in enumerate(value):

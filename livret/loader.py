@@ -16,6 +16,7 @@ from . import fields as f
 from . import markup
 from .errors import Collector, LivretError, Problem
 from .i18n import N_, _
+from .impose import SHEETS
 from .model import (
     SIDEBAR_FIELDS,
     Action,
@@ -51,6 +52,78 @@ def is_backup_file(name: str) -> bool:
 PLAIN_LINE = re.compile(r"^(?![\s>*+#=-]|\d+[.)])[^<\[&@>\n\r`]*$")
 # Paragraphs and lists at most four levels deep, with none of those characters.
 PLAIN_BLOCK = re.compile(r"^(?!.*^[ \t]{17})[^<\[&@>`]*\Z", re.S | re.M)
+
+
+# A card prints on 2 to 4 pages: the longest of edition #01 is 8.3 kB. Twice that is
+# worth a warning (the card will not fit); what could never be a card is refused before it
+# is parsed, rendered, and rendered again on every save of the preview.
+CARD_WARN_BYTES = 14_000  # of text below the front matter: the longest of #01 has 6.7 kB
+MAX_CARD_BYTES = 64_000  # the whole file
+# List items in a card's text (#01: at most 28) and in one field of its grey column (#01: 9).
+CARD_WARN_ITEMS, MAX_CARD_ITEMS = 60, 300
+SIDEBAR_WARN_ITEMS = 20
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+
+
+def check_card_size(doc, path: Path, problems: Collector) -> bool:
+    """A card prints on 2 to 4 pages: a warning well before it cannot, an error for what
+    could never be a card, each at the line where the card passes the mark. True when the
+    card is refused (its text is not worth parsing)."""
+    size = items = 0
+    fence = False
+    warned = False
+    for n, line in enumerate(doc.body.split("\n")):
+        size += len(line.encode("utf-8")) + 1
+        if size > CARD_WARN_BYTES and not warned:
+            warned = True
+            problems.warning(
+                path,
+                doc.body_line + n,
+                "body",
+                _(
+                    "the card's text passes {max} kB here, twice the longest card of edition "
+                    "#01: a card prints on 2 to 4 pages; shorten it"
+                ).format(max=CARD_WARN_BYTES // 1000),
+            )
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if fence or not _LIST_ITEM.match(line):
+            continue
+        items += 1
+        if items == CARD_WARN_ITEMS + 1:
+            problems.warning(
+                path,
+                doc.body_line + n,
+                "body",
+                _(
+                    "more than {max} list items in the card's text (edition #01: at most 28): "
+                    "a card prints on 2 to 4 pages; shorten the lists"
+                ).format(max=CARD_WARN_ITEMS),
+            )
+        if items == MAX_CARD_ITEMS + 1:
+            problems.error(
+                path,
+                doc.body_line + n,
+                "body",
+                _(
+                    "more than {max} list items in the card's text: this cannot be printed on a "
+                    "card of 2 to 4 pages; keep the essential ones"
+                ).format(max=MAX_CARD_ITEMS),
+            )
+            return True
+    for key in SIDEBAR_FIELDS:
+        value = doc.fields.get(key)
+        if isinstance(value, list) and SIDEBAR_WARN_ITEMS < len(value) <= f.MAX_ITEMS:
+            problems.warning(
+                path,
+                doc.meta.line(f"{key}.{SIDEBAR_WARN_ITEMS}"),
+                key,
+                _(
+                    "{count} items: the grey column of a card holds a few (edition #01: at "
+                    "most 9); it will not fit beside the card's text"
+                ).format(count=len(value)),
+            )
+    return False
 
 
 # Python-Markdown's link parsing, and html.parser (Markdown's and ours), take time growing with
@@ -414,7 +487,7 @@ def load_edition(
     root: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
 ) -> Edition | None:
     path = root / "edition.yaml"
-    src = read_yaml(path, problems)
+    src = read_yaml(path, problems, root)
     if src is None:
         return None
     _check_inline_links(src, policy or Policy(root, problems))
@@ -483,16 +556,18 @@ ACTION_SPEC = {
 def load_action(
     path: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
 ) -> Action | None:
-    doc = read_markdown(path, problems)
+    doc = read_markdown(path, problems, path.parent.parent, MAX_CARD_BYTES)
     if doc is None:
         return None
     policy = policy or Policy(path.parent.parent, problems)
     ctx = f.Ctx(doc.meta, problems)
     out = f.check_fields(doc.fields, ctx, ACTION_SPEC, N_("the card's front matter"))
+    refused = check_card_size(doc, path, problems)
     _check_inline_links(doc.meta, policy)
     sections = split_sections(doc.body, doc.body_line, path, problems, require_heading=True)
-    check_headings(doc.body, doc.body_line, path, problems)
-    check_body(doc.body, doc.body_line, path, policy, whole=False)
+    if not refused:
+        check_headings(doc.body, doc.body_line, path, problems)
+        check_body(doc.body, doc.body_line, path, policy, whole=False)
     if located is not None:
         located[path] = doc.meta
     if out is None:
@@ -545,7 +620,7 @@ THEME_SPEC = {
 def load_theme(
     path: Path, problems: Collector, located: dict | None = None, policy: Policy | None = None
 ) -> Theme | None:
-    src = read_yaml(path, problems)
+    src = read_yaml(path, problems, path.parent.parent)
     if src is None:
         return None
     policy = policy or Policy(path.parent.parent, problems)
@@ -578,7 +653,7 @@ def load_introduction(
     root: Path, problems: Collector, policy: Policy | None = None
 ) -> Introduction | None:
     path = root / "introduction.md"
-    doc = read_markdown(path, problems)
+    doc = read_markdown(path, problems, root)
     if doc is None:
         return None
     policy = policy or Policy(root, problems)
@@ -617,7 +692,7 @@ _groups = f.records(
 
 def load_thanks(root: Path, problems: Collector, policy: Policy | None = None) -> Thanks | None:
     path = root / "thanks.yaml"
-    src = read_yaml(path, problems)
+    src = read_yaml(path, problems, root)
     if src is None:
         return None
     _check_inline_links(src, policy or Policy(root, problems))
@@ -660,6 +735,9 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
                 _('the file name is the slug: lower-case letters, digits and "-" only'),
             )
             continue
+        if f.WINDOWS_RESERVED.match(path.stem):
+            problems.error(path, None, None, f.slug_problem(path.stem))
+            continue
         if path.stem in out:
             problems.error(
                 path,
@@ -674,12 +752,49 @@ def _files(folder: Path, suffixes: tuple[str, ...], problems: Collector) -> dict
     return out
 
 
+# What the build adds to a PDF's name for the other variants (pipeline.variant_filename: the
+# names of pdf.VARIANTS but the default one) and for an imposition (pipeline.imposed_filename).
+VARIANT_NAMES = ("archive", "print")
+_NAME_SUFFIXES = (*VARIANT_NAMES, *(f"imposition-{sheet}" for sheet in SHEETS))
+
+
+def name_clash(slug: str, kind: str) -> str | None:
+    """Why the PDF named after this theme's or action's slug would have the name of another
+    output (`retour-experience-01-action-adie.pdf` is adie's sheet: a theme « action-adie »
+    would write over it), or None."""
+    for suffix in _NAME_SUFFIXES:
+        if slug == suffix or slug.endswith(f"-{suffix}"):
+            return _(
+                "« {slug} » ends with « {suffix} », which the build adds to the name of "
+                "another PDF ({example}): its PDF would replace that one; rename the file "
+                "and this line"
+            ).format(slug=slug, suffix=suffix, example=f"…-{suffix}.pdf")
+    if kind == "theme" and slug.startswith("action-"):
+        return _(
+            "« {slug} » starts with « action- », as the names of the cards' PDFs do "
+            "(…-action-NAME.pdf): its excerpt could replace a card's PDF; rename the file "
+            "and this line"
+        ).format(slug=slug)
+    return None
+
+
 def load_site(root: Path | str = "content") -> Site:
     """Read and validate a content folder; raise LivretError with every problem found."""
     root = Path(root)
     problems = Collector()
     if not root.is_dir():
-        raise LivretError(Problem(str(root), None, None, _("content folder not found")))
+        raise LivretError(
+            Problem(
+                str(root),
+                None,
+                None,
+                _(
+                    "content folder not found: looked for {path} from the folder {cwd}; run "
+                    "the command from the project folder (the one that holds {name}/), or name "
+                    "the content folder with --content FOLDER"
+                ).format(path=root.absolute(), cwd=Path.cwd(), name=root.name or root),
+            )
+        )
 
     # file → its YAML with lines: cross-file problems, found after reading, point at a line too
     located: dict[Path, Located] = {}
@@ -711,7 +826,12 @@ def load_site(root: Path | str = "content") -> Site:
 
     if edition is not None:
         src_line = line_of(edition.path, "themes")
-        for slug in edition.theme_slugs:
+        for i, slug in enumerate(edition.theme_slugs):
+            clash = name_clash(slug, "theme")
+            if clash is not None:
+                problems.error(
+                    edition.path, line_of(edition.path, f"themes.{i}"), f"themes.{i}", clash
+                )
             if slug not in theme_files:
                 problems.error(
                     edition.path,
@@ -729,6 +849,16 @@ def load_site(root: Path | str = "content") -> Site:
                     None,
                     _('theme "{slug}" is not listed in edition.yaml themes').format(slug=slug),
                 )
+
+    def theme_of(slug: str) -> str | None:
+        """A card's theme, even when another field of the card is wrong: every problem of a
+        card is reported at once, the cross-file ones too."""
+        action = actions.get(slug)
+        if action is not None:
+            return action.theme
+        src = located.get(action_files[slug])
+        value = src.data.get("theme") if src is not None and isinstance(src.data, dict) else None
+        return value if isinstance(value, str) and f.SLUG_RE.match(value) else None
 
     placed: dict[str, str] = {}
     for slug, theme in themes.items():
@@ -758,42 +888,47 @@ def load_site(root: Path | str = "content") -> Site:
                 )
                 continue
             placed[a] = slug
+            clash = name_clash(a, "action")
+            if clash is not None:
+                problems.error(theme.path, line, f"actions.{i}", clash)
+            card_theme = theme_of(a)
+            if card_theme is not None and card_theme != slug:
+                problems.error(
+                    action_files[a],
+                    line_of(action_files[a], "theme"),
+                    "theme",
+                    _('"{theme}" but the card is listed in themes/{listed}.yaml').format(
+                        theme=card_theme, listed=slug
+                    ),
+                )
             action = actions.get(a)
             if action is not None:
-                if action.theme != slug:
-                    problems.error(
-                        action.path,
-                        line_of(action.path, "theme"),
-                        "theme",
-                        _('"{theme}" but the card is listed in themes/{listed}.yaml').format(
-                            theme=action.theme, listed=slug
-                        ),
-                    )
                 members.append(action)
         themes[slug] = Theme(**{**theme.__dict__, "actions": tuple(members)})
 
-    for slug, action in actions.items():
-        if action is None:
-            continue
-        if action.theme in theme_files and themes.get(action.theme) is None:
+    for slug, path in action_files.items():
+        card_theme = theme_of(slug)
+        if card_theme is None:
+            continue  # no card, or no theme that could be one: already reported
+        if card_theme in theme_files and themes.get(card_theme) is None:
             continue  # its theme file is broken: that problem is already reported
-        if action.theme not in theme_files:
+        if card_theme not in theme_files:
             problems.error(
-                action.path,
-                line_of(action.path, "theme"),
+                path,
+                line_of(path, "theme"),
                 "theme",
                 _('unknown theme slug "{slug}" (themes: {known})').format(
-                    slug=action.theme, known=", ".join(theme_files) or _("none")
+                    slug=card_theme, known=", ".join(theme_files) or _("none")
                 ),
             )
         elif slug not in placed:
             problems.error(
-                action.path,
-                line_of(action.path, "theme"),
+                path,
+                line_of(path, "theme"),
                 "theme",
                 _(
                     'the action is in no theme: add "{slug}" to actions in themes/{theme}.yaml'
-                ).format(slug=slug, theme=action.theme),
+                ).format(slug=slug, theme=card_theme),
             )
 
     # Cards in no theme are reported above (and not printed): copies among the printed ones.

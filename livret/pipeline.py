@@ -431,9 +431,24 @@ def _refuse_other_edition(site: Site, todo, old_entries: dict, old: dict, out_di
     """A PDF built from another edition (another number under the same name: a copied
     content folder whose slug was not changed) is never replaced without --force."""
     problems = []
-    for _output, filename, _inputs in todo:
+    for _output, filename, inputs in todo:
         entry = old_entries.get(filename)
         if not entry or not (out_dir / filename).is_file():
+            continue
+        other = _other_content(entry, inputs)
+        if other is not None:
+            problems.append(
+                Problem(
+                    display_path(out_dir / filename),
+                    None,
+                    None,
+                    _(
+                        "built from another content folder ({other}) with the same edition "
+                        "number and slug: give this edition its own number and slug in "
+                        "edition.yaml, or build with --force to replace the PDF"
+                    ).format(other=other),
+                )
+            )
             continue
         number = entry.get("number", old.get("number"))
         if number is not None and number != site.edition.number:
@@ -451,6 +466,22 @@ def _refuse_other_edition(site: Site, todo, old_entries: dict, old: dict, out_di
             )
     if problems:
         raise LivretError(problems)
+
+
+def _other_content(entry: dict, inputs: dict) -> str | None:
+    """The content folder an existing PDF was built from, when it is not the one of this
+    build (its inputs name another edition.yaml); None when the same or unknown."""
+    old_inputs = entry.get("inputs")
+    if not isinstance(old_inputs, dict):
+        return None
+    theirs = {k for k in old_inputs if isinstance(k, str) and k.rpartition("/")[2] == EDITION}
+    mine = {k for k in inputs if k.rpartition("/")[2] == EDITION}
+    if not theirs or not mine or theirs & mine:
+        return None
+    return min(theirs).rpartition("/")[0] or "."
+
+
+EDITION = "edition.yaml"  # every output's input: names the content folder it was built from
 
 
 # A render peaks at ~120 MB (benchmarks/bench_build.py); the budget leaves room for bigger

@@ -272,6 +272,17 @@ class Policy:
         if not image.is_relative_to(self.root) or image == self.root:
             return must, None
         if not image.is_file():
+            # `content/images/velo.png`: a path written from the project folder (or from
+            # wherever the editor is) names a file that exists, but paths start inside the
+            # content folder.
+            for base in (self.root.parent, Path.cwd()):
+                meant = Path(unquote(urlsplit(urljoin(base.as_uri() + "/", src)).path)).resolve()
+                if meant.is_file() and meant.is_relative_to(self.root):
+                    right = meant.relative_to(self.root).as_posix()
+                    return _(
+                        'image "{src}": paths start inside the content folder ({folder}/): '
+                        "write ({right})"
+                    ).format(src=src, folder=self.root.name, right=right), None
             return _('image "{src}" not found: no file {path}').format(
                 src=src, path=image.relative_to(self.root).as_posix()
             ), None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,12 +56,43 @@ class Located:
         return self.start_line
 
 
+# No text of a booklet comes near: a bigger file is refused before it is parsed.
+MAX_FILE_BYTES = 1_000_000
+
+
 def read_text(
-    path: Path, problems: Collector, what: str | None = None, fix: str | None = None
+    path: Path,
+    problems: Collector,
+    what: str | None = None,
+    fix: str | None = None,
+    *,
+    inside: Path | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> str | None:
-    """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem."""
+    """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem.
+
+    `inside`: the folder the file must really be in (the content folder): a link to a file
+    elsewhere is refused, as pictures are (policy.py). Only a regular file is read (a FIFO
+    would block, a device never end), and at most `max_bytes` of it."""
     try:
-        raw = path.read_bytes()
+        if inside is not None and not path.resolve().is_relative_to(Path(inside).resolve()):
+            problems.error(
+                path,
+                None,
+                None,
+                _(
+                    "this file is a link to a file outside the content folder ({target}): "
+                    "content files must be inside it; copy the file here instead of linking it"
+                ).format(target=path.resolve()),
+            )
+            return None
+        if not stat.S_ISREG(path.stat().st_mode):
+            problems.error(
+                path, None, None, _("not a regular file: content is read from plain files only")
+            )
+            return None
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
     except OSError as exc:
         problems.error(
             path,
@@ -69,6 +101,17 @@ def read_text(
             _("cannot read {what}: {reason}").format(
                 what=what or _("file"), reason=exc.strerror or exc
             ),
+        )
+        return None
+    if len(raw) > max_bytes:
+        problems.error(
+            path,
+            raw[:max_bytes].count(b"\n") + 1,
+            None,
+            _(
+                "the file is longer than {max} kB (from this line on): this is not the text of "
+                "a booklet page; split it or remove what was pasted by mistake"
+            ).format(max=max_bytes // 1000),
         )
         return None
     # The build fingerprints these very bytes: a save after this read is a change.
@@ -161,7 +204,7 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     reported at once; the file is refused all the same.
     """
     lines = text.split("\n")
-    failed = False
+    failed = _no_break_spaces(lines, path, problems, line_offset)
     reported: set[int | None] = set()
     for _attempt in range(50):
         loader = _LineLoader("\n".join(lines))
@@ -194,6 +237,52 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     return None
 
 
+# No-break spaces (U+00A0, U+202F, U+2007), which word processors paste where YAML needs an
+# ordinary space: after « key: », after a list's « - », or to indent. YAML then reads the
+# line as text, and complains a line later about something else.
+_NBSP = "\u00a0\u202f\u2007"
+_NBSP_AFTER_KEY = re.compile(rf"^([ \t]*(?:-[ \t]+)?[A-Za-z_][\w-]*):[{_NBSP}]")
+_NBSP_AFTER_DASH = re.compile(rf"^([ \t]*)-[{_NBSP}]")
+_NBSP_INDENT = re.compile(rf"^[ \t]*[{_NBSP}]")
+
+
+def _no_break_spaces(lines: list[str], path: Path, problems: Collector, offset: int) -> bool:
+    """Report (and repair in `lines`, for the parse to go on) each no-break space where YAML
+    needs an ordinary one. True when there was one."""
+    found = False
+    for i, line in enumerate(lines):
+        key = _NBSP_AFTER_KEY.match(line)
+        if key:
+            message = _(
+                "a no-break space after « {key}: » (pasted from a word processor): YAML needs "
+                "an ordinary space there; delete the space after « : » and type it again"
+            ).format(key=key[1].strip(" -\t"))
+            fixed = key[1] + ": " + line[key.end() :].lstrip(_NBSP)
+        elif _NBSP_AFTER_DASH.match(line):
+            message = _(
+                "a no-break space after the « - » of a list item (pasted from a word "
+                "processor): YAML needs an ordinary space there; delete it and type a space"
+            )
+            fixed = re.sub(rf"-[{_NBSP}]+", "- ", line, count=1)
+        elif _NBSP_INDENT.match(line):
+            message = _(
+                "no-break spaces at the start of the line (pasted from a word processor): YAML "
+                "indents with ordinary spaces; delete them and indent with the space bar"
+            )
+            fixed = re.sub(rf"^[ \t{_NBSP}]+", lambda m: " " * len(m.group()), line)
+        else:
+            continue
+        problems.error(path, i + 1 + offset, None, message)
+        lines[i] = fixed
+        found = True
+    return found
+
+
+# A list item pasted from a word processor: « - », « * » or « + » then a no-break space, or a
+# « • » bullet. Markdown would read the list as one paragraph; it is a list, and read as one.
+WORD_BULLET = re.compile(rf"^([ \t]*)(?:[-*+][{_NBSP}]+|•[ \t{_NBSP}]+)", re.MULTILINE)
+
+
 TODO_RE = re.compile(r"à compléter", re.IGNORECASE)
 
 
@@ -218,9 +307,19 @@ _KEY_VALUE = re.compile(
 _QUOTES = "\"'"
 
 
+# Curly quotes a word processor types where the editor meant YAML's own quotes: around the
+# whole value they are the quotes of the value, not text (« » are text: French quotes).
+_CURLY_PAIRS = (("“", "”"), ("”", "”"), ("‘", "’"), ("’", "’"), ("„", "“"))
+
+
 def quote(text: str) -> str:
-    """The value as YAML text in double quotes (single quotes if it holds a double quote)."""
+    """The value as YAML text in double quotes (single quotes if it holds a double quote);
+    curly quotes around the whole value are taken for the quotes they stand for."""
     text = text.strip()
+    for opening, closing in _CURLY_PAIRS:
+        if len(text) > 1 and text.startswith(opening) and text.endswith(closing):
+            text = text[1:-1].strip()
+            break
     if '"' not in text:
         return f'"{text}"'
     if "'" not in text:
@@ -228,136 +327,202 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int | None, str, list | None]:
-    """(0-based line, message, the lines repaired or None) for a YAML syntax error."""
-    problem = exc.problem or ""
-    mark = exc.problem_mark or exc.context_mark
-    at = mark.line if mark else None
-    if isinstance(exc, _TooDeep):
-        return at, problem, None
-    raw = lines[at] if at is not None and at < len(lines) else ""
-    context = exc.context or ""
+Explained = tuple[int | None, str, list | None]  # (0-based line, message, repaired lines)
 
-    # A tab: YAML indents with spaces only.
-    tab_line = next((i for i in ([at] if at is not None else []) if "\t" in lines[i]), None)
-    if "'\\t'" in problem or tab_line is not None and "\t" in raw.partition(raw.lstrip())[0]:
-        fixed = list(lines)
-        if at is not None:
-            # Repair: indent like the line above (one level deeper after a « field: » line).
-            above = next((lines[i] for i in range(at - 1, -1, -1) if lines[i].strip()), "")
-            indent = above[: len(above) - len(above.lstrip())]
-            if above.rstrip().endswith(":"):
-                indent += "  "
-            fixed[at] = indent + lines[at].lstrip(" \t").replace("\t", " ")
-        return (
-            at,
-            _(
-                "a tab character: YAML indents with spaces only; replace the tab with spaces, "
-                "in the same column as the lines above"
-            ),
-            fixed,
-        )
 
-    # A quote opened and never closed: YAML goes on reading to the next quote, lines below,
-    # or to the end of the file, and complains there.
-    unclosed = _unclosed_quote(lines, at)
-    if unclosed is None and "quoted scalar" in context and exc.context_mark is not None:
-        start = exc.context_mark
-        q = lines[start.line][start.column] if start.column < len(lines[start.line]) else '"'
-        unclosed = (start.line, q)
-    if unclosed is not None:
-        line_no, q = unclosed
-        fixed = list(lines)
-        fixed[line_no] = fixed[line_no].rstrip() + q
-        start_line = line_no
-        return (
-            start_line,
-            _(
-                "the quote {quote} that opens this value is never closed: end the value with "
-                "{quote} on the same line"
-            ).format(quote=q),
-            fixed,
-        )
+@dataclass
+class Slip:
+    """A YAML syntax error as the rules below read it: PyYAML's English words, where it
+    stopped, and the line there."""
 
-    m = _KEY_VALUE.match(raw)
-    if problem.startswith("mapping values are not allowed") and m:
-        value = m["value"]
-        if ":" in value:
-            # `title: Atelier vélo : solidaire`: the second « : » looks like a new field.
-            if m["lead"].strip() == "-" and not re.match(r"^[a-z_]+$", m["key"]):
-                # `- 27 665 € : dont 10 €`: a list item, not a field
-                fixed_line = f"{m['lead']}{quote(m['key'] + ': ' + value)}"
-            else:
-                fixed_line = f"{m['lead']}{m['key']}: {quote(value)}"
-            fixed = [fixed_line if i == at else line for i, line in enumerate(lines)]
-            return (
-                at,
-                _(
-                    "the text contains « : », which YAML reads as the start of a field: put the "
-                    "whole text in double quotes: {fixed}"
-                ).format(fixed=fixed_line.strip()),
-                fixed,
-            )
-    if re.search(r"found '[\]}]'", problem):
-        return (
-            at,
-            _(
-                "a « ] » or « } » closes nothing on this line: remove it, or put the whole "
-                "text in double quotes"
-            ),
-            None,
-        )
-    if (
+    problem: str  # PyYAML's problem ("mapping values are not allowed here")
+    context: str  # and its context ("while scanning a quoted scalar")
+    at: int | None  # 0-based line where PyYAML stopped
+    raw: str  # that line
+    lines: list[str]
+    context_mark: yaml.Mark | None
+    key_value: re.Match | None  # the line read as « key: value », if it is one
+
+    def repaired(self, line: int, text: str) -> list[str]:
+        return [text if i == line else old for i, old in enumerate(self.lines)]
+
+
+def _tab(slip: Slip) -> Explained | None:
+    """A tab: YAML indents with spaces only (PyYAML: "found character '\\t'…")."""
+    at, lines = slip.at, slip.lines
+    indent = slip.raw[: len(slip.raw) - len(slip.raw.lstrip())]
+    if "'\\t'" not in slip.problem and "\t" not in indent:
+        return None
+    fixed = list(lines)
+    if at is not None:
+        # Repair: indent like the line above (one level deeper after a « field: » line).
+        above = next((lines[i] for i in range(at - 1, -1, -1) if lines[i].strip()), "")
+        new_indent = above[: len(above) - len(above.lstrip())]
+        if above.rstrip().endswith(":"):
+            new_indent += "  "
+        fixed[at] = new_indent + lines[at].lstrip(" \t").replace("\t", " ")
+    return (
+        at,
+        _(
+            "a tab character: YAML indents with spaces only; replace the tab with spaces, "
+            "in the same column as the lines above"
+        ),
+        fixed,
+    )
+
+
+def _open_quote(slip: Slip) -> Explained | None:
+    """A quote opened and never closed: YAML goes on reading to the next quote, lines below,
+    or to the end of the file, and complains there."""
+    unclosed = _unclosed_quote(slip.lines, slip.at)
+    start = slip.context_mark
+    if unclosed is None and "quoted scalar" in slip.context and start is not None:
+        line = slip.lines[start.line]
+        unclosed = (start.line, line[start.column] if start.column < len(line) else '"')
+    if unclosed is None:
+        return None
+    line_no, q = unclosed
+    return (
+        line_no,
+        _(
+            "the quote {quote} that opens this value is never closed: end the value with "
+            "{quote} on the same line"
+        ).format(quote=q),
+        slip.repaired(line_no, slip.lines[line_no].rstrip() + q),
+    )
+
+
+def _colon_in_value(slip: Slip) -> Explained | None:
+    """`title: Atelier vélo : solidaire`: the second « : » looks like a new field."""
+    m = slip.key_value
+    if not (slip.problem.startswith("mapping values are not allowed") and m):
+        return None
+    if ":" not in m["value"]:
+        return None
+    if m["lead"].strip() == "-" and not re.match(r"^[a-z_]+$", m["key"]):
+        # `- 27 665 € : dont 10 €`: a list item, not a field
+        fixed_line = f"{m['lead']}{quote(m['key'] + ': ' + m['value'])}"
+    else:
+        fixed_line = f"{m['lead']}{m['key']}: {quote(m['value'])}"
+    return (
+        slip.at,
+        _(
+            "the text contains « : », which YAML reads as the start of a field: put the "
+            "whole text in double quotes: {fixed}"
+        ).format(fixed=fixed_line.strip()),
+        slip.repaired(slip.at, fixed_line) if slip.at is not None else None,
+    )
+
+
+def _stray_bracket(slip: Slip) -> Explained | None:
+    """PyYAML: "found ']'" or "found '}'" where nothing is open."""
+    if not re.search(r"found '[\]}]'", slip.problem):
+        return None
+    return (
+        slip.at,
+        _(
+            "a « ] » or « } » closes nothing on this line: remove it, or put the whole "
+            "text in double quotes"
+        ),
+        None,
+    )
+
+
+def _indentation(slip: Slip) -> Explained | None:
+    """A line more (or less) indented than its neighbours."""
+    problem = slip.problem
+    if not (
         problem.startswith("mapping values are not allowed")
         or ("expected <block end>" in problem and "<scalar>" not in problem)
         or "did not find expected" in problem
     ):
-        # An indentation slip: a line more (or less) indented than its neighbours.
-        return (
-            at,
-            _(
-                "this line is not indented like the lines above: the fields of one group start "
-                "in the same column, and so do the « - » items of one list; add or remove "
-                "spaces at the start of the line"
-            ),
-            None,
-        )
+        return None
+    return (
+        slip.at,
+        _(
+            "this line is not indented like the lines above: the fields of one group start "
+            "in the same column, and so do the « - » items of one list; add or remove "
+            "spaces at the start of the line"
+        ),
+        None,
+    )
 
-    if "<scalar>" in problem and m and m["value"][:1] in _QUOTES:
-        # `title: "Le "Club" des territoires"` or `title: 'L'atelier'`.
-        q = m["value"][0]
-        inner = m["value"].strip()[1:]
-        inner = inner[:-1] if inner.endswith(q) else inner
-        if q == '"':
-            inner = re.sub(r'"([^"]*)"', "« \\1 »", inner)
-        fixed_line = f"{m['lead']}{m['key']}: {quote(inner)}"
-        fixed = [fixed_line if i == at else line for i, line in enumerate(lines)]
-        return (
-            at,
-            _(
-                "the text starts with {quote} and holds {quote} again, which ends it too early: "
-                "write instead: {fixed}"
-            ).format(quote=q, fixed=fixed_line.strip()),
-            fixed,
-        )
 
-    if "flow sequence" in context or "flow mapping" in context:
-        opening = exc.context_mark or mark
-        return (
-            opening.line if opening else at,
-            _(
-                "a list written between [ ] is not closed, or one of its items holds a comma, "
-                "a bracket or a quote: close it with « ] » on the same line, or write one item "
-                "per line, each starting with « - »"
-            ),
-            None,
-        )
+def _quote_inside_quotes(slip: Slip) -> Explained | None:
+    """`title: "Le "Club" des territoires"` or `title: 'L'atelier'`."""
+    m = slip.key_value
+    if not ("<scalar>" in slip.problem and m and m["value"][:1] in _QUOTES):
+        return None
+    q = m["value"][0]
+    inner = m["value"].strip()[1:]
+    inner = inner[:-1] if inner.endswith(q) else inner
+    if q == '"':
+        inner = re.sub(r'"([^"]*)"', "« \\1 »", inner)
+    fixed_line = f"{m['lead']}{m['key']}: {quote(inner)}"
+    return (
+        slip.at,
+        _(
+            "the text starts with {quote} and holds {quote} again, which ends it too early: "
+            "write instead: {fixed}"
+        ).format(quote=q, fixed=fixed_line.strip()),
+        slip.repaired(slip.at, fixed_line) if slip.at is not None else None,
+    )
 
+
+def _open_flow(slip: Slip) -> Explained | None:
+    """A list between [ ] (or a mapping between { }) that is not closed."""
+    if "flow sequence" not in slip.context and "flow mapping" not in slip.context:
+        return None
+    opening = slip.context_mark
+    return (
+        opening.line if opening else slip.at,
+        _(
+            "a list written between [ ] is not closed, or one of its items holds a comma, "
+            "a bracket or a quote: close it with « ] » on the same line, or write one item "
+            "per line, each starting with « - »"
+        ),
+        None,
+    )
+
+
+# The slips editors make, each recognised from PyYAML's (English) words: tried in this order,
+# the first that recognises the error explains it; else the generic message of _explain.
+RULES = (
+    _tab,
+    _open_quote,
+    _colon_in_value,
+    _stray_bracket,
+    _indentation,
+    _quote_inside_quotes,
+    _open_flow,
+)
+
+
+def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> Explained:
+    """(0-based line, message, the lines repaired or None) for a YAML syntax error."""
+    mark = exc.problem_mark or exc.context_mark
+    at = mark.line if mark else None
+    if isinstance(exc, _TooDeep):
+        return at, exc.problem or "", None
+    raw = lines[at] if at is not None and at < len(lines) else ""
+    slip = Slip(
+        exc.problem or "",
+        exc.context or "",
+        at,
+        raw,
+        lines,
+        exc.context_mark,
+        _KEY_VALUE.match(raw),
+    )
+    for rule in RULES:
+        found = rule(slip)
+        if found is not None:
+            return found
     return (
         at,
         _(
             "invalid YAML ({problem}): check the quotes, the « : » and the indentation of this line"
-        ).format(problem=problem or context or "?"),
+        ).format(problem=slip.problem or slip.context or "?"),
         None,
     )
 
@@ -482,8 +647,8 @@ def _build(loader, node, prefix, lines, offset, path, problems, seen, raw=()):
     return value
 
 
-def read_yaml(path: Path, problems: Collector) -> Located | None:
-    text = read_text(path, problems)
+def read_yaml(path: Path, problems: Collector, inside: Path | None = None) -> Located | None:
+    text = read_text(path, problems, inside=inside)
     return None if text is None else load_yaml(text, path, problems)
 
 
@@ -500,9 +665,11 @@ class MarkdownFile:
         return self.meta.data
 
 
-def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
+def read_markdown(
+    path: Path, problems: Collector, inside: Path | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> MarkdownFile | None:
     """A Markdown file with YAML front matter between two `---` lines."""
-    text = read_text(path, problems)
+    text = read_text(path, problems, inside=inside, max_bytes=max_bytes)
     if text is None:
         return None
     lines = text.split("\n")
@@ -530,6 +697,6 @@ def read_markdown(path: Path, problems: Collector) -> MarkdownFile | None:
     if not isinstance(meta.data, dict):
         problems.error(path, 2, None, _("front matter must be 'field: value' lines"))
         return None
-    body = "\n".join(lines[end + 1 :])
+    body = WORD_BULLET.sub(r"\1- ", "\n".join(lines[end + 1 :]))
     todo_marks(body, path, problems, end + 2)
     return MarkdownFile(meta, body, end + 2)

@@ -38,10 +38,67 @@ def _fail(path, message: str) -> NoReturn:
     raise LivretError(Problem(display_path(path), None, None, message))
 
 
-def new_edition(target: Path, number: int, source: Path = Path("content")) -> list[Path]:
+def _edition_number(folder: Path) -> int | None:
+    """The `number:` of the content folder's edition.yaml, read as plainly as possible (the
+    folder may be unfinished: only its number matters here)."""
+    from .errors import Collector
+    from .reader import read_yaml
+
+    src = read_yaml(folder / "edition.yaml", Collector())
+    data = src.data if src is not None else None
+    number = data.get("number") if isinstance(data, dict) else None
+    return int(number) if isinstance(number, str) and number.isdigit() else None
+
+
+def _manifest_numbers(output: Path) -> dict[int, Path]:
+    """Edition number → the manifest that lists PDFs of it, in the output folder."""
+    manifest = Path(output) / "manifest.json"
+    try:
+        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST:
+            return {}
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("outputs") if isinstance(data, dict) else None
+    numbers = {data.get("number")} if isinstance(data, dict) else set()
+    if isinstance(entries, list):
+        numbers |= {e.get("number") for e in entries if isinstance(e, dict)}
+    return {n: manifest for n in numbers if isinstance(n, int) and not isinstance(n, bool)}
+
+
+MAX_MANIFEST = 16_000_000  # far more than any manifest; a bigger file is not one of ours
+
+
+def existing_editions(target: Path, source: Path, output: Path | None) -> dict[int, Path]:
+    """Edition number → where it already is: the edition started from, the content folders
+    beside it or beside the new one (a folder holding an edition.yaml), and the PDFs listed
+    in the output folder's manifest."""
+    found: dict[int, Path] = {}
+    folders = [source]
+    for parent in {source.resolve().parent, target.resolve().parent}:
+        try:
+            folders += sorted(d for d in parent.iterdir() if d.is_dir())
+        except OSError:
+            continue
+    for folder in folders:
+        if folder.resolve() == target.resolve() or not (folder / "edition.yaml").is_file():
+            continue
+        number = _edition_number(folder)
+        if number is not None:
+            found.setdefault(number, folder / "edition.yaml")
+    if output is not None:
+        for number, manifest in _manifest_numbers(output).items():
+            found.setdefault(number, manifest)
+    return found
+
+
+def new_edition(
+    target: Path, number: int, source: Path = Path("content"), output: Path | None = None
+) -> list[Path]:
     """A complete content folder for edition `number` in `target`, from the edition in
     `source`: same series, publisher, themes and colours; no card, introduction or thanks of
-    the old edition, one example card instead."""
+    the old edition, one example card instead. `output`: the output folder the editions
+    share (its manifest knows the numbers already built)."""
     target, source = Path(target), Path(source)
     if number < 1:
         _fail(target, _("--number must be a whole number ≥ 1"))
@@ -51,6 +108,18 @@ def new_edition(target: Path, number: int, source: Path = Path("content")) -> li
             _("the folder already exists and is not empty: choose a new folder name"),
         )
     site = load_site(source)
+    taken = existing_editions(target, source, output)
+    taken.setdefault(site.edition.number, site.edition.path)
+    if number in taken:
+        free = max(taken) + 1
+        _fail(
+            target,
+            _(
+                "edition no. {number} already exists ({where}): a second one would take the "
+                "names of its PDFs and replace them in the output folder; choose a new "
+                "number, e.g. --number {free}"
+            ).format(number=number, where=display_path(taken[number]), free=free),
+        )
     old = site.edition
     series_slug = re.sub(r"-\d+$", "", old.slug)
     slug = edition_slug(series_slug, number)
@@ -181,16 +250,17 @@ def new_action(slug: str, theme: str, content: Path = Path("content")) -> list[P
     """actions/SLUG.md from the template, and SLUG appended to the theme's `actions:` list
     (the theme file is edited as text: its comments and layout stay as they are)."""
     content = Path(content)
-    if not f.SLUG_RE.match(slug):
-        _fail(
-            slug,
-            _('"{slug}" is not a slug: lower-case letters, digits and "-" only').format(slug=slug),
-        )
+    known = sorted(p.stem for p in (content / "themes").glob("*.yaml"))
+    why = f.slug_problem(slug)
+    if why is not None:
+        _fail(slug, why)
     theme_path = content / "themes" / f"{theme}.yaml"
-    if not theme_path.is_file():
-        known = sorted(p.stem for p in (content / "themes").glob("*.yaml"))
+    # A theme is a file of content/themes/ named by its slug: never a path (../../x, /etc/x)
+    # that would make this command edit a file elsewhere.
+    inside = theme_path.resolve().parent == (content / "themes").resolve()
+    if f.slug_problem(theme) is not None or not inside or not theme_path.is_file():
         _fail(
-            theme_path,
+            theme_path if f.SLUG_RE.match(theme) else theme,
             _('unknown theme "{theme}" (themes: {known})').format(
                 theme=theme, known=", ".join(known) or "—"
             ),

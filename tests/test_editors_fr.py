@@ -274,3 +274,116 @@ def test_every_slip_of_a_file_is_reported_at_once(content_copy, capsys):
     assert any(line.startswith(f"{THEME}:1: le texte contient « : »") for line in lines), err
     assert any(line.startswith(f"{THEME}:6: une tabulation") for line in lines), err
     assert any(line.startswith(f"{THEME}:2: colour : « # » commence") for line in lines), err
+
+
+# --- issue 17: French, the rest of the way ----------------------------------------------------
+
+
+def test_no_break_space_after_a_key_is_named_at_its_own_line(content_copy, capsys):
+    """Word pastes « place:\u00a0… »: YAML complained « could not find expected ':' » one line
+    too low, in English."""
+    path = content_copy / "actions/adie.md"
+    edit(path, "place: Sur toute la France", "place:\u00a0Sur toute la France")
+    edit(path, "  - DDETS", "  -\u00a0DDETS")
+    err = refused(
+        capsys,
+        f"{ADIE}:5: une espace insécable après « place: » (collée depuis un traitement de "
+        "texte) : le YAML veut une espace ordinaire à cet endroit ; supprimez l'espace après "
+        "« : » et tapez-la de nouveau",
+    )
+    assert f"{ADIE}:13: une espace insécable après le « - »" in err
+    assert "could not find" not in err and f"{ADIE}:6:" not in err
+
+
+def test_a_word_bullet_is_a_list_item(content_copy, capsys):
+    """« -\u00a0» (and « • ») as Word pastes a bulleted list: read as the list it is, not one
+    paragraph (a no-break space cannot be seen in an editor: a message would puzzle)."""
+    from livret import markup
+    from livret.loader import load_site
+
+    path = content_copy / "actions/adie.md"
+    edit(path, "- Actions d'aller vers.", "-\u00a0Actions d'aller vers.")
+    edit(path, "- Assurance auto.", "•\tAssurance auto.")
+    rc, out, err = check(capsys)
+    assert rc == 0, err
+    site = load_site(content_copy)
+    (section,) = [s for s in site.action("adie").sections if s.title.startswith("Nature")]
+    html = markup.html_of(section.markdown)
+    assert html.count("<li>") == 7 and "<p>" not in html, html
+
+
+def test_every_problem_of_a_card_at_once(content_copy, capsys):
+    """A bad e-mail hid a wrong theme until it was fixed."""
+    path = content_copy / "actions/adie.md"
+    edit(path, "yjarland@adie.org", "yjarland@adie")
+    edit(path, "theme: mobilites", "theme: precarite-alimentaire")
+    rc, out, err = check(capsys)
+    assert rc == 1
+    assert f"{ADIE}:11: contact.emails n° 1 : " in err
+    assert f"{ADIE}:4: theme : " in err and "themes/mobilites.yaml" in err, err
+
+
+def test_quiet_prints_errors_only_and_errors_come_first(content_copy, capsys):
+    path = content_copy / "actions/adie.md"
+    edit(path, "## Enjeux", "## Enjeux\n\nÀ COMPLÉTER : les enjeux.\n\n### Enjeux")
+    edit(path, "yjarland@adie.org", "yjarland@adie")
+    rc, out, err = check(capsys)
+    lines = err.splitlines()
+    assert rc == 1 and any("attention" in line for line in lines), err
+    kinds = ["attention" in line for line in lines[:-1]]
+    assert kinds == sorted(kinds), err  # every error before the first warning
+    for argv in (["check", "-q"], ["-q"]):
+        capsys.readouterr()
+        assert main([*argv, "--content", "content"]) == 1
+        err = capsys.readouterr().err
+        assert "attention" not in err and "contact.emails" in err, err
+
+
+def test_an_image_path_written_from_the_project_folder(content_copy, capsys):
+    import io
+
+    from PIL import Image
+
+    (content_copy / "images").mkdir()
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(picture, "PNG")
+    (content_copy / "images/velo.png").write_bytes(picture.getvalue())
+    path = content_copy / "actions/adie.md"
+    edit(path, "- Assurance auto.", "- Assurance auto.\n\n![Un vélo](content/images/velo.png)")
+    err = refused(
+        capsys,
+        f"{ADIE}:82: body : image « content/images/velo.png » : les chemins partent de "
+        "l'intérieur du dossier de contenu (content/) : écrivez (images/velo.png)",
+    )
+    assert "pas de fichier" not in err
+
+
+def test_curly_quotes_used_as_yaml_quotes_are_not_kept_in_the_fix(content_copy, capsys):
+    edit(
+        content_copy / "actions/adie.md",
+        "place: Sur toute la France",
+        "place: “Atelier vélo : solidaire”",
+    )
+    refused(
+        capsys,
+        f"{ADIE}:5: le texte contient « : », que le YAML lit comme le début d'un champ : mettez "
+        'tout le texte entre guillemets droits : place: "Atelier vélo : solidaire"',
+    )
+
+
+def test_from_another_folder_says_where_it_looked_and_what_to_do(capsys, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "ailleurs"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rc, out, err = check(capsys)
+    assert rc == 1
+    assert f"dossier de contenu introuvable : cherché en {elsewhere / 'content'}" in err, err
+    assert "--content" in err and "dossier du projet" in err
+
+
+def test_a_mistyped_command_is_named_with_the_right_one(capsys):
+    assert main(["chek"]) == 1
+    err = capsys.readouterr().err
+    assert "commande inconnue « chek » : vouliez-vous dire « check » ?" in err, err
+    assert main(["--content", "content", "previw"]) == 1
+    assert "« preview »" in capsys.readouterr().err

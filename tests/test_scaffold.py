@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,98 @@ def test_new_action_refuses_unknown_theme_and_existing_card(content_copy):
 )
 def test_add_to_list_keeps_the_file_as_written(text, expected):
     assert add_to_list(text, "actions", "new") == expected
+
+
+@pytest.mark.parametrize("theme", ["../../x", "../themes/mobilites", "ABS", "mobilites/", "."])
+def test_new_action_theme_names_a_theme_never_a_path(content_copy, tmp_path, theme):
+    """A theme is a file of content/themes/, named by its slug: `--theme ../../x` or an
+    absolute path would edit a YAML file outside the content folder."""
+    outside = tmp_path / "x.yaml"
+    outside.write_text("title: T\nactions: []\n", encoding="utf-8")
+    (content_copy.parent / "x.yaml").write_text("actions: []\n", encoding="utf-8")
+    if theme == "ABS":
+        theme = str(outside.with_suffix(""))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.yaml")}
+    with pytest.raises(LivretError) as info:
+        new_action("velo", theme, content_copy)
+    assert "unknown theme" in str(info.value) and "mobilites" in str(info.value)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.yaml")} == before
+    assert not (content_copy / "actions" / "velo.md").exists()
+
+
+def test_new_action_theme_symlinked_outside_is_refused(content_copy, tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("title: T\ncolour: '#123456'\nactions: []\n", encoding="utf-8")
+    (content_copy / "themes" / "lien.yaml").symlink_to(outside)
+    with pytest.raises(LivretError):
+        new_action("velo", "lien", content_copy)
+    assert outside.read_text(encoding="utf-8").endswith("actions: []\n")
+
+
+@pytest.mark.parametrize("slug", ["con", "nul", "aux", "prn", "com1", "lpt9"])
+def test_new_action_refuses_windows_device_names(content_copy, slug, capsys):
+    rc = main(["new-action", slug, "--theme", "mobilites", "--content", str(content_copy)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "Windows" in err
+    assert not (content_copy / "actions" / f"{slug}.md").exists()
+
+
+def test_check_refuses_existing_windows_device_names(content_copy, capsys):
+    (content_copy / "actions" / "adie.md").rename(content_copy / "actions" / "nul.md")
+    (content_copy / "themes" / "mobilites.yaml").rename(content_copy / "themes" / "con.yaml")
+    rc = main(["check", "--content", str(content_copy)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "nul.md: " in err and "con.yaml: " in err
+    assert err.count("Windows") == 2
+
+
+def test_new_edition_refuses_the_number_of_the_edition_it_starts_from(tmp_path, capsys, french):
+    rc = main(["new-edition", str(tmp_path / "dup"), "--number", "1", "--from", str(CONTENT)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "l'édition n° 1 existe déjà" in err and "--number 2" in err, err
+    assert not (tmp_path / "dup").exists()
+
+
+def test_new_edition_refuses_the_number_of_a_sibling_folder_or_of_the_output(
+    content_copy, tmp_path
+):
+    new_edition(tmp_path / "edition-02", 2, content_copy)
+    with pytest.raises(LivretError) as info:
+        new_edition(tmp_path / "autre", 2, content_copy)
+    assert "edition no. 2 already exists" in str(info.value)
+    assert "edition-02/edition.yaml" in str(info.value) and "--number 3" in str(info.value)
+    out = tmp_path / "output"
+    out.mkdir()
+    (out / "manifest.json").write_text(
+        json.dumps({"number": 1, "outputs": [{"path": "x-07.pdf", "number": 7}]})
+    )
+    with pytest.raises(LivretError) as info:
+        new_edition(tmp_path / "autre", 7, content_copy, out)
+    assert "edition no. 7 already exists" in str(info.value) and "manifest.json" in str(info.value)
+    assert new_edition(tmp_path / "autre", 8, content_copy, out)
+
+
+def test_a_copied_content_folder_never_replaces_the_pdfs_of_the_same_number(
+    content_copy, tmp_path, capsys
+):
+    """A copy of content/ (same number, same slug) beside it, built into the same output
+    folder, would replace the real PDFs: refused, the real one stays; --force replaces it."""
+    out = tmp_path / "output"
+    dup = tmp_path / "dup"
+    shutil.copytree(content_copy, dup)
+    run(content_copy, out, booklet=False, themes=[], actions=["adie"], jobs=1)
+    pdf = out / "retour-experience-01-action-adie.pdf"
+    before = sha(pdf)
+    card = dup / "actions" / "adie.md"
+    card.write_text(card.read_text(encoding="utf-8") + "\nAutre texte.\n", encoding="utf-8")
+    argv = ["--content", str(dup), "--output", str(out), "--action", "adie", "-j", "1"]
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "built from another content folder (content)" in err, err
+    assert sha(pdf) == before
+    assert main([*argv, "-q", "--force"]) == 0
+    assert sha(pdf) != before

@@ -296,7 +296,8 @@ def test_yaml_alias_bomb_is_refused(content_copy):
         ("yaml", "notions:\n" + "".join("  " * i + "- \n" for i in range(1, 400))),
         ("yaml", "notions: " + "{a: " * 3000 + "b" + "}" * 3000),
         ("body", "> " * 3000 + "citation"),
-        ("body", "".join("    " * i + "- point\n" for i in range(300))),
+        # 150 levels: 300 would be a 180 kB card, refused for its size before any parsing
+        ("body", "".join("    " * i + "- point\n" for i in range(150))),
         ("body", "<em>" * 150 + "x"),
     ],
     ids=["flow-lists", "block-lists", "mappings", "md-quotes", "md-lists", "html"],
@@ -370,3 +371,49 @@ def test_editor_backup_and_lock_files_are_ignored(content_copy, capsys):
             (content_copy / folder / name).write_bytes(b"\x00\xff half-saved \x1b[2J")
     rc, out = check(capsys)
     assert rc == 0, out
+
+
+# --- content files through links, and what is not a file ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["actions/adie.md", "themes/mobilites.yaml", "edition.yaml", "thanks.yaml", "introduction.md"],
+)
+def test_a_content_file_linked_outside_the_content_folder_is_refused(
+    content_copy, tmp_path, capsys, link
+):
+    """As pictures: a link to a file elsewhere (here, a copy outside the project holding a
+    secret) is never read, printed or built."""
+    secret = tmp_path / "ailleurs" / Path(link).name
+    secret.parent.mkdir()
+    original = content_copy / link
+    secret.write_text(
+        original.read_text(encoding="utf-8").replace("Financ", "SECRET Financ"), encoding="utf-8"
+    )
+    original.unlink()
+    original.symlink_to(secret)
+    text = assert_refused(capsys, f"content/{link}:", "outside the content folder")
+    assert "SECRET" not in text
+
+
+def test_a_card_folder_linked_outside_is_refused(content_copy, tmp_path, capsys):
+    outside = tmp_path / "ailleurs"
+    (content_copy / "actions").rename(outside)
+    (content_copy / "actions").symlink_to(outside)
+    assert_refused(capsys, "content/actions/adie.md:", "outside the content folder")
+
+
+def test_a_link_inside_the_content_folder_is_followed(content_copy, capsys):
+    drafts = content_copy / "brouillons"
+    drafts.mkdir()
+    (content_copy / "actions" / "adie.md").rename(drafts / "adie.md")
+    (content_copy / "actions" / "adie.md").symlink_to(drafts / "adie.md")
+    rc, text = check(capsys)
+    assert rc == 0, text
+
+
+def test_a_fifo_as_a_content_file_is_refused_not_waited_for(content_copy, capsys):
+    (content_copy / "thanks.yaml").unlink()
+    os.mkfifo(content_copy / "thanks.yaml")
+    assert_refused(capsys, "content/thanks.yaml:", "regular file")

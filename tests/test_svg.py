@@ -334,3 +334,99 @@ def test_each_picture_is_reported_at_its_own_line(content, capsys):
     line = _append(content / CARD, '![](images/chart.svg "Le même")')
     rc, out = _check(capsys)
     assert rc == 1 and f"content/{CARD}:{line}: body: " in out and "alternative text" in out, out
+
+
+# --- what WeasyPrint will draw, every reference expanded (issue 17) ------------------------
+
+
+def _chain(make, levels: int = 8) -> str:
+    return "".join(make(i) for i in range(1, levels + 1))
+
+
+VERTICES = "M0 0" + " L1 1" * 99  # a path of 100 vertices
+DRAWS = {
+    # WeasyPrint draws the FIRST element of a name; empty decoys of the same names come last.
+    "duplicated-ids": (
+        '<g id="a0"><rect width="1" height="1"/></g>'
+        + _chain(lambda i: f'<g id="a{i}">' + f'<use href="#a{i - 1}"/>' * 10 + "</g>")
+        + _chain(lambda i: f'<g id="a{i}"/>'),
+        "elements",
+    ),
+    "path-data-through-use": (
+        f'<defs><path id="p" d="M0 0{" L1 1" * 80_000}"/></defs>' + '<use href="#p"/>' * 1000,
+        "path data",
+    ),
+    "markers-in-markers": (
+        '<marker id="m0"><rect width="1" height="1"/></marker>'
+        + _chain(
+            lambda i: (
+                f'<marker id="m{i}"><path d="{VERTICES}" marker-mid="url(#m{i - 1})"/></marker>'
+            ),
+            4,
+        )
+        + f'<path d="{VERTICES}" marker-mid="url(#m4)"/>',
+        "elements",
+    ),
+    "masks-in-masks": (
+        '<mask id="k0"><rect width="1" height="1"/></mask>'
+        + _chain(lambda i: f'<mask id="k{i}">' + f'<rect mask="url(#k{i - 1})"/>' * 10 + "</mask>")
+        + '<rect width="9" height="9" mask="url(#k8)"/>',
+        "elements",
+    ),
+    "patterns-clips-filters-in-styles": (
+        '<pattern id="q0"><rect width="1" height="1"/></pattern>'
+        + _chain(
+            lambda i: (
+                f'<pattern id="q{i}">'
+                + f'<rect style="fill: url(#q{i - 1})"/><rect clip-path="url(#q{i - 1})"/>' * 5
+                + "</pattern>"
+            )
+        )
+        + '<rect width="9" height="9" fill="url(#q8)"/>',
+        "elements",
+    ),
+    "style-sheet-marker": (
+        '<style>path { marker-mid: url(#m) }</style><marker id="m">'
+        + '<rect width="1" height="1"/>' * 1000
+        + "</marker>"
+        + f'<path d="M0 0{" L1 1" * 1000}"/>',
+        "elements",
+    ),
+    "marker-inside-itself": (
+        '<marker id="m"><path d="M0 0 L1 1" marker-end="url(#m)"/></marker>'
+        '<path d="M0 0 L1 1" marker-end="url(#m)"/>',
+        "#m",
+    ),
+    "long-text": ("<text>" + "texte " * 5_000 + "</text>", "text"),
+    "canvas-1e30": ('<svg width="1e30" height="1e30"><rect width="9" height="9"/></svg>', "1e30"),
+    "offset-1e30": ('<rect x="1e30" width="9" height="9"/>', "1e30"),
+    "translate-huge": ('<g transform="translate(100000000000000000000 0)"/>', "10000000"),
+    "infinite": ('<rect width="inf" height="9"/>', "inf"),
+    "name-with-a-quote": ('<rect width="9" height="9" mask="url(#a&quot;b)"/>', "#a"),
+}
+
+
+@pytest.mark.parametrize("body,word", DRAWS.values(), ids=DRAWS.keys())
+def test_check_bounds_what_weasyprint_will_draw(body, word):
+    """Each of these passed `check` and then held a build for minutes, or made a PDF that
+    qpdf --check rejects."""
+    found = svg.problems(_svg(body))
+    assert found, "accepted"
+    assert any(line >= 2 and word in message for line, message in found), found
+
+
+def test_ordinary_references_stay_accepted():
+    body = (
+        '<defs><marker id="arrow" markerWidth="4" markerHeight="4"><path d="M0 0L4 2L0 4z"/>'
+        '</marker><clipPath id="c"><rect width="50" height="50"/></clipPath>'
+        '<filter id="f"><feOffset dx="2" dy="2"/></filter>'
+        '<mask id="k"><rect width="100" height="100" fill="white"/></mask></defs>'
+        "<style>.axis { marker-end: url(#arrow) }</style>"
+        f'<path class="axis" d="M0 0{" L2 3" * 200}" marker-mid="url(#arrow)"/>'
+        '<g clip-path="url(#c)" filter="url(#f)" mask="url(#k)"><rect width="9" height="9"/></g>'
+        '<text x="1" y="9" data-id="123456789">Légende : 1 500 000 habitants</text>'
+    )
+    assert svg.problems(_svg(body)) == []
+    # A map in metres (Lambert-93) draws within the bounds.
+    lambert = '<path d="M700000 6600000 L710000 6610000" transform="scale(0.0001)"/>'
+    assert svg.problems(_svg(lambert)) == []

@@ -616,3 +616,188 @@ def test_recursive_yaml_alias_is_a_problem_not_a_crash(content_copy, capsys):
     rc, out, err = check(content_copy, capsys)
     assert rc == 1
     assert "content/actions/adil-31.md:5:" in err
+
+
+# --- output names --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "theme, action",
+    [("action-adie", "velo"), ("imposition-a4", "velo"), ("mobilites", "adie-archive")],
+)
+def test_a_slug_whose_pdf_would_take_another_pdfs_name_is_refused(
+    content_copy, capsys, theme, action
+):
+    """A theme « action-adie » writes retour-experience-01-action-adie.pdf, adie's sheet; a
+    theme « imposition-a4 » the booklet's imposition; an action « adie-archive » the archive
+    variant of adie's sheet: the manifest would list one file twice."""
+    from livret.outputs import Output
+    from livret.pipeline import imposed_filename, variant_filename
+
+    ed = "retour-experience-01"
+    theme_pdf = Output("theme", theme, None, f"{ed}-{theme}.pdf", "")
+    action_pdf = Output("action", "x", action, f"{ed}-action-{action}.pdf", "")
+    others = {
+        variant_filename(Output(kind, None, s, f"{ed}{s}.pdf", ""), v)
+        for kind, s in (("booklet", ""), ("action", "-action-adie"))
+        for v in ("accessible", "archive", "print")
+    }
+    others |= {imposed_filename(n, sheet) for n in list(others) for sheet in ("a4", "a3")}
+    assert {theme_pdf.filename, action_pdf.filename} & others  # the names do collide
+    themes = content_copy / "themes"
+    if theme != "mobilites":
+        (themes / "mobilites.yaml").rename(themes / f"{theme}.yaml")
+        edit(content_copy / "edition.yaml", ", mobilites]", f", {theme}]")
+        for card in ("apfe", "adie", "gas-18", "mde-marseille"):
+            edit(content_copy / "actions" / f"{card}.md", "theme: mobilites", f"theme: {theme}")
+    if action != "velo":
+        (content_copy / "actions" / "adie.md").rename(content_copy / "actions" / f"{action}.md")
+        edit(themes / f"{theme}.yaml", "apfe, adie,", f"apfe, {action},")
+    problems = problems_of(content_copy)
+    if theme != "mobilites":
+        p = one(problems, EDITION, line_of(content_copy / "edition.yaml", "themes:"), "themes.2")
+        assert f"« {theme} »" in p.message and "rename" in p.message
+    if action != "velo":
+        theme_file = f"content/themes/{theme}.yaml"
+        p = one(problems, theme_file, line_of(themes / f"{theme}.yaml", "actions:"), "actions.1")
+        assert "« archive »" in p.message
+
+
+def test_variant_names_are_the_renderers():
+    from livret.loader import VARIANT_NAMES
+    from livret.pdf import VARIANTS
+
+    assert set(VARIANT_NAMES) == set(VARIANTS) - {"accessible"}
+
+
+# --- size: a card is 2 to 4 pages ----------------------------------------------------------
+
+
+def _append(path: Path, text: str) -> int:
+    """Append `text` to the file; the 1-based line of its first line."""
+    old = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    path.write_text(old + text, encoding="utf-8")
+    return old.count("\n") + 1
+
+
+def nth_item_line(card: Path, n: int) -> int:
+    """The line of the n-th list item (from 1) of the card's text, below the front matter."""
+    lines = card.read_text(encoding="utf-8").split("\n")
+    body = lines.index("---", 1) + 1
+    items = [i + 1 for i in range(body, len(lines)) if lines[i].startswith("- ")]
+    return items[n - 1]
+
+
+def test_what_cannot_be_a_card_is_refused_at_its_line(content_copy, capsys):
+    card = content_copy / "actions" / "adie.md"
+    first = _append(card, "- p\n" * 10_000)  # what fits in a file of 64 kB
+    edit(card, "partners:\n", "partners:\n" + "  - P\n" * 2_000)
+    partners = line_of(card, "partners:")
+    problems = problems_of(content_copy)
+    p = one(problems, ADIE, partners + 1 + 100, "partners.100")
+    assert "2005 items" in p.message and "100" in p.message
+    assert first > partners
+    p = one(problems, ADIE, nth_item_line(card, 301), "body")
+    assert "more than 300 list items" in p.message
+
+
+def test_a_five_megabyte_card_is_refused_before_it_is_read(content_copy, capsys):
+    card = content_copy / "actions" / "adie.md"
+    _append(card, ("Un paragraphe de texte. " * 40 + "\n\n") * 5_000)
+    problems = problems_of(content_copy)
+    (p,) = [p for p in problems if p.path == ADIE]
+    assert "longer than 64 kB" in p.message
+    text = card.read_bytes()
+    assert p.line == text[:64_000].count(b"\n") + 1
+
+
+def test_a_card_too_long_to_fit_is_a_warning_at_its_line(content_copy, capsys):
+    card = content_copy / "actions" / "adie.md"
+    body_bytes = len(card.read_text(encoding="utf-8").split("\n---\n", 1)[1].encode())
+    item = "avec une phrase assez longue pour remplir la fiche au-delà de ce qui tient"
+    first = _append(card, "".join(f"- un point {i}, {item}\n\n" for i in range(100)))
+    edit(card, "partners:\n", "partners:\n" + "  - Partenaire\n" * 25)
+    site = load_site(content_copy)  # warnings only: the card still builds
+    warnings = {(p.line, p.field): p.message for p in site.warnings if p.path == ADIE}
+    partners = line_of(card, "partners:")
+    assert "30 items" in warnings[(partners + 1 + 20, "partners")]
+    assert first > partners
+    assert "more than 60 list items" in warnings[(nth_item_line(card, 61), "body")]
+    passes = [(line, m) for (line, field), m in warnings.items() if "14 kB" in m]
+    assert len(passes) == 1
+    line = passes[0][0]
+    text = card.read_text(encoding="utf-8").split("\n")
+    body_start = text.index("---", 1) + 2
+    before = sum(len(t.encode()) + 1 for t in text[body_start - 1 : line - 1])
+    assert before <= 14_000 < before + len(text[line - 1].encode()) + 1
+    assert body_bytes < 14_000
+
+
+# --- YAML slips: a table of rules (issue 19) ---------------------------------------------------
+
+SLIPS = {
+    "_tab": "a: 1\n\tb: 2\n",
+    "_open_quote": 'a: "x\nb: 2\n',
+    "_colon_in_value": "title: Atelier vélo : solidaire\n",
+    "_stray_bracket": "a: x]\nb: [1]]\n",
+    "_indentation": "a:\n  b: 1\n   c: 2\n",
+    "_quote_inside_quotes": 'title: "Le "Club" des territoires"\n',
+    "_open_flow": "a: [x, y\nb: 2\n",
+}
+
+
+@pytest.mark.parametrize("name,text", SLIPS.items(), ids=SLIPS.keys())
+def test_each_yaml_slip_is_explained_by_its_own_rule(name, text):
+    """`_explain` is a table of small rules, each reading PyYAML's words for one slip."""
+    import yaml
+
+    from livret import reader
+
+    with pytest.raises(yaml.MarkedYAMLError) as info:
+        yaml.safe_load(text)
+    lines = text.split("\n")
+    exc = info.value
+    mark = exc.problem_mark or exc.context_mark
+    raw = lines[mark.line] if mark else ""
+    slip = reader.Slip(
+        exc.problem or "",
+        exc.context or "",
+        mark.line if mark else None,
+        raw,
+        lines,
+        exc.context_mark,
+        reader._KEY_VALUE.match(raw),
+    )
+    fired = [rule.__name__ for rule in reader.RULES if rule(slip) is not None]
+    assert fired[:1] == [name], fired
+    assert reader._explain(exc, lines) == getattr(reader, name)(slip)
+
+
+def test_explaining_a_yaml_slip_stays_simple():
+    """No function of the explanation grows back into one long chain of tests."""
+    import subprocess
+    import sys
+
+    from livret import reader
+
+    names = {"_explain", *(rule.__name__ for rule in reader.RULES)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--select",
+            "C901",
+            "--config",
+            "lint.mccabe.max-complexity=6",
+            "--output-format",
+            "concise",
+            reader.__file__,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    complex_ = {n for n in names if f"`{n}`" in proc.stdout}
+    assert not complex_, proc.stdout
