@@ -28,10 +28,12 @@ from .i18n import _
 from .loader import load_site
 from .model import Site
 from .outputs import RANK, Fingerprints, Output, plan, tool_versions
-from .writer import read_json, write_atomic, write_json
+from .writer import read_json, read_small_regular_file, write_atomic, write_json
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+# Far above any edition's manifest (one entry is ~4 KB): a bigger file is not ours.
+MANIFEST_CAP = 32 * 1024 * 1024
 LOCK = ".livret.lock"
 FIT_CACHE = ".livret-cache/fit"  # copyfitting decisions (livret/fit.py), by card
 # Recorded instead of a digest when an input changed while the build was using it: the
@@ -258,12 +260,7 @@ def _run_locked(
     outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
-    old = read_json(manifest_path) or {}
-    old_entries: dict[str, dict] = {
-        e["path"]: e
-        for e in old.get("outputs", [])
-        if isinstance(e, dict) and isinstance(e.get("path"), str)
-    }
+    old, old_entries = read_manifest(manifest_path)
 
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
@@ -336,15 +333,68 @@ def _run_locked(
     return manifest, results
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_sha256(value) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value)
+
+
+HEX = frozenset("0123456789abcdef")
+
+
+def _valid_entry(entry) -> bool:
+    """An output entry of the shape a build writes (docs/manifest.md); fields added since
+    format 1 (`variant`, `edition`, `number`) may be absent."""
+    if not isinstance(entry, dict):
+        return False
+    path, inputs = entry.get("path"), entry.get("inputs")
+    return (
+        isinstance(path, str)
+        and path not in ("", ".", "..")
+        and "/" not in path
+        and "\0" not in path
+        and isinstance(entry.get("kind"), str)
+        and _is_int(entry.get("pages"))
+        and _is_int(entry.get("bytes"))
+        and _is_sha256(entry.get("sha256"))
+        and isinstance(inputs, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items())
+        and all(entry.get(f) is None or isinstance(entry[f], str) for f in ("theme", "action"))
+        and ("number" not in entry or _is_int(entry["number"]))
+    )
+
+
+def read_manifest(path: Path) -> tuple[dict, dict[str, dict]]:
+    """The manifest in `path` and its entries by file name. What is not a regular file of the
+    shape a build writes (within MANIFEST_CAP) counts as absent: ({}, {}); an entry of
+    another shape counts as absent (its output is made again)."""
+    old = read_json(path, MANIFEST_CAP)
+    if not (
+        isinstance(old, dict)
+        and isinstance(old.get("outputs"), list)
+        and ("number" not in old or _is_int(old["number"]))
+    ):
+        return {}, {}
+    return old, {e["path"]: e for e in old["outputs"] if _valid_entry(e)}
+
+
+def _unchanged(target: Path, entry: dict) -> bool:
+    """`target` holds the bytes the manifest's entry lists (size, then sha256: a damaged
+    file of the same size is not up to date)."""
+    data = read_small_regular_file(target, entry["bytes"])
+    return (
+        data is not None
+        and len(data) == entry["bytes"]
+        and hashlib.sha256(data).hexdigest() == entry["sha256"]
+    )
+
+
 def _kept(output: Output, entry: dict | None, inputs: dict, target: Path) -> Result | None:
     """The "up to date" result, when the manifest's entry for `target` lists these inputs and
-    the file is still there; None when it must be made."""
-    if not (
-        entry
-        and entry.get("inputs") == inputs
-        and target.is_file()
-        and target.stat().st_size == entry.get("bytes")
-    ):
+    the file is still there, as written; None when it must be made."""
+    if not (entry and entry.get("inputs") == inputs and _unchanged(target, entry)):
         return None
     return Result(
         output,
