@@ -191,7 +191,10 @@ def content_inputs(site: Site, output: Output) -> list[Path]:
 # Every distribution whose version can change the bytes of a PDF: what makes the HTML
 # (Markdown, Jinja2, PyYAML), WeasyPrint and what it prints with (tinyhtml5 parses the HTML,
 # tinycss2/cssselect2 the CSS, Pyphen hyphenates, fontTools subsets the fonts, Pillow decodes
-# images, pydyf writes the PDF). System libraries (Pango, HarfBuzz) are not covered.
+# images, pydyf writes the PDF), and pikepdf, which re-saves every PDF (tags, line ends, the
+# press file) with the qpdf it bundles, and lxml, which writes the press file's XMP. Each is
+# locked in constraints.txt (scripts/lock.sh). System libraries (Pango, HarfBuzz) are not
+# covered.
 SHAPING = (
     "weasyprint",
     "pydyf",
@@ -201,6 +204,8 @@ SHAPING = (
     "pyphen",
     "fonttools",
     "pillow",
+    "pikepdf",
+    "lxml",
     "markdown",
     "jinja2",
     "pyyaml",
