@@ -3,20 +3,42 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
+# Every package at the version of constraints.txt (the lock: same inputs, same bytes; update it
+# with `make lock`, see scripts/lock.sh). setuptools' notice that an editable install of a
+# package whose design lives beside it (layouts/, styles/) goes through an import hook is not
+# printed: it is information, not a problem.
+INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -q -c constraints.txt
 
-.PHONY: all build check lint test bench watch clean sysdeps i18n conformance
+.PHONY: all build check lint test test-fast bench watch clean sysdeps sysdeps-test sysdeps-test-fast i18n conformance lock
 
 all: build
 
+# What building needs (WeasyPrint's libraries); the tests add their tools (Chromium, Java…).
 sysdeps:
-	@scripts/sysdeps.sh
+	@scripts/sysdeps.sh build
 
-# Reinstall only when the project's dependencies change.
-$(STAMP): pyproject.toml
+sysdeps-test:
+	@scripts/sysdeps.sh test
+
+sysdeps-test-fast:
+	@scripts/sysdeps.sh test-fast
+
+# livret and what building needs; reinstalled only when the dependencies or the lock change.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[test,lint]'
+	@$(INSTALL) -e .
 	@touch $@
+
+# + the test and lint tools (make test, make lint, CI).
+$(DEV): $(STAMP)
+	@$(INSTALL) -e '.[test,lint]'
+	@touch $@
+
+# constraints.txt again, from the newest versions pyproject.toml allows (scripts/lock.sh).
+lock:
+	@PYTHON=$(PYTHON) scripts/lock.sh
 
 build: sysdeps $(STAMP)
 	@$(BIN)/python build.py
@@ -25,7 +47,7 @@ check: $(STAMP)
 	@$(BIN)/python build.py check
 
 # Lint, format and types: what CI runs before the tests.
-lint: $(STAMP)
+lint: $(DEV)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
@@ -33,8 +55,14 @@ lint: $(STAMP)
 # Every core (pytest-xdist); the tests of the session build share one worker (loadgroup), so
 # the booklet and excerpts are built once. PYTEST_ARGS='-m "not slow"' skips the slow ones.
 PYTEST_ARGS ?=
-test: sysdeps $(STAMP) node_modules/.package-lock.json
+test: sysdeps-test $(DEV) node_modules/.package-lock.json
 	@$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+
+# The fast tier, between two edits: no browser, no Java, no wheel install, no real process
+# killed (the markers of pyproject.toml), every module touched. `make test` runs everything.
+FAST := not browser and not java and not slow
+test-fast: sysdeps-test-fast $(DEV)
+	@$(BIN)/python -m pytest -q -n auto --dist loadgroup -m "$(FAST)" $(PYTEST_ARGS)
 
 # The web edition's checkers (axe-core, vnu-jar) from package-lock.json; without npm, the
 # tests that need them say so (and fail in CI).
@@ -42,10 +70,10 @@ node_modules/.package-lock.json: package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --ignore-scripts; fi
 
 # veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
-conformance: sysdeps $(STAMP)
+conformance: sysdeps-test $(DEV)
 	@$(BIN)/python -m livret.conformance --build output/conformance
 
-bench: sysdeps $(STAMP)
+bench: sysdeps-test-fast $(DEV)
 	@$(BIN)/python benchmarks/bench_build.py
 	@$(BIN)/python benchmarks/bench_mail.py
 	@$(BIN)/python benchmarks/bench_preview.py
@@ -57,7 +85,7 @@ watch: sysdeps $(STAMP)
 # messages appear untranslated or fuzzy: translate them in livret.po), compile the .mo shipped
 # with the package. tests/test_i18n.py fails while a message has no French translation.
 LOCALE := livret/locale
-i18n: $(STAMP)
+i18n: $(DEV)
 	@$(BIN)/pybabel -q extract -F babel.cfg --add-location=file --sort-output --no-wrap \
 		--project=livret --version=$$($(BIN)/python -c 'import livret; print(livret.__version__)') \
 		--copyright-holder='Club des territoires' --omit-header -o $(LOCALE)/livret.pot livret

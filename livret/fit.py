@@ -215,18 +215,21 @@ class Decisions:
                 digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()
 
-    def get(self, key: str, folder: Path | None = None) -> list[int] | None:
+    def get(
+        self, key: str, folder: Path | None = None, card: str | None = None
+    ) -> list[int] | None:
+        """The breaks kept for `key`: from memory, else from `folder`, where an entry is
+        taken only when it is exactly what `put` writes — a regular file holding the JSON
+        list of offsets, each one a place where `card` (the card the key was made from) may
+        break. Anything else (a damaged, foreign or hostile file) counts as absent."""
         if key in self.memory:
             return self.memory[key]
-        if folder is not None:
-            try:
-                value = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return None
-            if isinstance(value, list) and all(isinstance(v, int) for v in value):
-                self.memory[key] = value
-                return value
-        return None
+        if folder is None:
+            return None
+        value = _read_entry(folder / f"{key}.json", card)
+        if value is not None:
+            self.memory[key] = value
+        return value
 
     def put(self, key: str, value: list[int], folder: Path | None = None) -> None:
         from .writer import write_atomic
@@ -234,6 +237,36 @@ class Decisions:
         self.memory[key] = value
         if folder is not None:
             try:
-                write_atomic(folder / f"{key}.json", json.dumps(value).encode())
+                write_atomic(folder / f"{key}.json", _entry(value))
             except OSError:
                 pass  # a cache: the next build fits the card again
+
+
+ENTRY_CAP = 4096  # a decision is a few offsets: `[1234]`
+
+
+def _entry(value: list[int]) -> bytes:
+    """A decision as the cache keeps it (the one form `_read_entry` accepts)."""
+    return json.dumps(value).encode()
+
+
+def _read_entry(path: Path, card: str | None) -> list[int] | None:
+    from .writer import read_small_regular_file
+
+    data = read_small_regular_file(path, ENTRY_CAP)
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not (
+        isinstance(value, list)
+        and all(type(v) is int and v >= 0 for v in value)
+        and value == sorted(set(value))
+        and _entry(value) == data
+    ):
+        return None
+    if card is not None and not set(value) <= {c.offset for c in candidates(card)}:
+        return None
+    return value

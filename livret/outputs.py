@@ -15,6 +15,7 @@ from . import __version__, design
 from .errors import LivretError, Problem
 from .i18n import N_, _
 from .model import Site, Theme
+from .writer import read_small_regular_file
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,14 @@ class Kind:
         return len(parts) < 3 or parts[1] not in KINDS or parts[1] == self.name
 
     def intact(self, target: Path, entry: dict) -> bool:
-        """Whether the output the manifest's `entry` describes is still whole on the disk."""
-        return target.is_file() and target.stat().st_size == entry.get("bytes")
+        """Whether the output the manifest's `entry` describes is still whole on the disk: the
+        bytes it lists (size, then sha256: a damaged file of the same size is not intact)."""
+        data = read_small_regular_file(target, entry["bytes"])
+        return (
+            data is not None
+            and len(data) == entry["bytes"]
+            and hashlib.sha256(data).hexdigest() == entry["sha256"]
+        )
 
     def linked(self, site: Site, entries: list[dict]) -> dict[str, str]:
         """Inputs besides files, for a kind written after the PDFs (what it links to)."""
@@ -333,7 +340,10 @@ def content_inputs(site: Site, output: Output) -> list[Path]:
 # Every distribution whose version can change the bytes of a PDF: what makes the HTML
 # (Markdown, Jinja2, PyYAML), WeasyPrint and what it prints with (tinyhtml5 parses the HTML,
 # tinycss2/cssselect2 the CSS, Pyphen hyphenates, fontTools subsets the fonts, Pillow decodes
-# images, pydyf writes the PDF). System libraries (Pango, HarfBuzz) are not covered.
+# images, pydyf writes the PDF), and pikepdf, which re-saves every PDF (tags, line ends, the
+# press file) with the qpdf it bundles, and lxml, which writes the press file's XMP. Each is
+# locked in constraints.txt (scripts/lock.sh). System libraries (Pango, HarfBuzz) are not
+# covered.
 SHAPING = (
     "weasyprint",
     "pydyf",
@@ -343,6 +353,8 @@ SHAPING = (
     "pyphen",
     "fonttools",
     "pillow",
+    "pikepdf",
+    "lxml",
     "markdown",
     "jinja2",
     "pyyaml",

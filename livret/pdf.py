@@ -189,7 +189,7 @@ class Printer:
 
         def decide(head: str, card: str) -> list[int]:
             key = fit.Decisions.key(salt(), head, card, self.content_root)
-            found = self.decisions.get(key, cache)
+            found = self.decisions.get(key, cache, card)
             if found is None:
                 found = fit.fit_card(lambda doc: self._layout(doc, variant), head, card)
                 self.decisions.put(key, found, cache)

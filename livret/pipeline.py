@@ -42,6 +42,8 @@ from .writer import read_json, write_atomic, write_json
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+# Far above any edition's manifest (one entry is ~4 KB): a bigger file is not ours.
+MANIFEST_CAP = 32 * 1024 * 1024
 LOCK = ".livret.lock"
 FIT_CACHE = ".livret-cache/fit"  # copyfitting decisions (livret/fit.py), by card
 # Recorded instead of a digest when an input changed while the build was using it: the
@@ -251,12 +253,7 @@ def _run_locked(
     outputs = plan(site, **wanted)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
-    old = read_json(manifest_path) or {}
-    old_entries: dict[str, dict] = {
-        e["path"]: e
-        for e in old.get("outputs", [])
-        if isinstance(e, dict) and isinstance(e.get("path"), str)
-    }
+    old, old_entries = read_manifest(manifest_path)
 
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
@@ -358,9 +355,57 @@ def _write_other(site, output, entries, old_entries, fingerprint, out_dir: Path,
     return Result(output, target, "built", made.pages, made.bytes, made.sha256, seconds, inputs)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_sha256(value) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value)
+
+
+HEX = frozenset("0123456789abcdef")
+
+
+def _valid_entry(entry) -> bool:
+    """An output entry of the shape a build writes (docs/manifest.md); fields added since
+    format 1 (`variant`, `edition`, `number`) may be absent."""
+    if not isinstance(entry, dict):
+        return False
+    path, inputs = entry.get("path"), entry.get("inputs")
+    return (
+        isinstance(path, str)
+        and path not in ("", ".", "..")
+        and not path.startswith("/")
+        and ".." not in path.split("/")
+        and "\0" not in path
+        and isinstance(entry.get("kind"), str)
+        and _is_int(entry.get("pages"))
+        and _is_int(entry.get("bytes"))
+        and _is_sha256(entry.get("sha256"))
+        and isinstance(inputs, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items())
+        and all(entry.get(f) is None or isinstance(entry[f], str) for f in ("theme", "action"))
+        and ("number" not in entry or _is_int(entry["number"]))
+    )
+
+
+def read_manifest(path: Path) -> tuple[dict, dict[str, dict]]:
+    """The manifest in `path` and its entries by file name. What is not a regular file of the
+    shape a build writes (within MANIFEST_CAP) counts as absent: ({}, {}); an entry of
+    another shape counts as absent (its output is made again)."""
+    old = read_json(path, MANIFEST_CAP)
+    if not (
+        isinstance(old, dict)
+        and isinstance(old.get("outputs"), list)
+        and ("number" not in old or _is_int(old["number"]))
+    ):
+        return {}, {}
+    return old, {e["path"]: e for e in old["outputs"] if _valid_entry(e)}
+
+
 def _kept(output: Output, entry: dict | None, inputs: dict, target: Path) -> Result | None:
     """The "up to date" result, when the manifest's entry for `target` lists these inputs and
-    the file is still there; None when it must be made."""
+    the file is still there, as written; None when it must be made."""
     if not (entry and entry.get("inputs") == inputs and kind_of(output.kind).intact(target, entry)):
         return None
     return Result(

@@ -344,3 +344,57 @@ def test_livret_code_and_dependency_versions_make_outputs_out_of_date(
     real = outputs.installed_versions()
     monkeypatch.setattr(outputs, "installed_versions", lambda: {**real, "pydyf": "99.0"})
     assert inputs()["pydyf"] == "99.0" and inputs() != entry["inputs"]
+
+
+def _locked() -> dict[str, str]:
+    """constraints.txt (the lock, scripts/lock.sh): normalised name → version."""
+    from livret.outputs import _dist_key
+
+    out = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt pins one version per package: {line}"
+            out[_dist_key(name.strip())] = version.strip()
+    return out
+
+
+def test_what_shapes_the_bytes_is_locked_and_in_the_fingerprint(monkeypatch):
+    """Issue #19: pikepdf re-saves every PDF but was not in the fingerprint, and only
+    WeasyPrint was pinned. Each package that shapes the bytes is locked at the version
+    installed, and recorded; every package livret needs at run time is locked."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    from livret import outputs
+
+    locked = _locked()
+    assert {"pikepdf", "pydyf", "tinycss2", "weasyprint", "lxml", "pillow"} <= set(outputs.SHAPING)
+    versions = outputs.tool_versions("accessible")
+    for name in outputs.SHAPING:
+        assert versions[name] == locked[outputs._dist_key(name)], (
+            f"{name} {versions[name]} is installed, the lock says "
+            f"{locked.get(outputs._dist_key(name))}: run make (or make lock)"
+        )
+    # livret's run-time dependencies, and theirs: all locked
+    todo, seen = ["livret"], set()
+    while todo:
+        for text in metadata.requires(todo.pop()) or []:
+            req = Requirement(text)
+            if req.marker and not req.marker.evaluate({"extra": ""}):
+                continue
+            key = outputs._dist_key(req.name)
+            if key not in seen:
+                seen.add(key)
+                todo.append(req.name)
+    assert seen and seen <= set(locked), sorted(seen - set(locked))
+
+    # A pikepdf upgrade makes every output out of date.
+    kind = outputs.KINDS["booklet"]
+    booklet = kind.output(SITE, kind.slugs(SITE)[0])
+    before = outputs.Fingerprints(SITE, outputs.tool_versions("accessible"))(booklet)
+    real = outputs.installed_versions()
+    monkeypatch.setattr(outputs, "installed_versions", lambda: {**real, "pikepdf": "99.0"})
+    after = outputs.Fingerprints(SITE, outputs.tool_versions("accessible"))(booklet)
+    assert before["pikepdf"] == locked["pikepdf"] and after["pikepdf"] == "99.0"
