@@ -246,7 +246,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
 def selection(args, site) -> dict:
     """--theme/--action/--only → what to build, one keyword per kind (outputs.plan): the
     slugs named, all of a kind's outputs when --only names it, else the kinds built by
-    default (the booklet and every theme excerpt) when nothing is named."""
+    default (the booklet, every theme excerpt, the web edition) when nothing is named."""
     from .outputs import KINDS
 
     only = set(args.only or ())

@@ -297,7 +297,6 @@ def _run_locked(
         results.append(
             _write_other(site, output, entries, old_entries, fingerprint, out_dir, force)
         )
-    results.sort(key=lambda r: order_out.get(r.output.filename, 0))
 
     entries = _entries(site, results, old_entries, out_dir, variant)
     entries.sort(key=lambda e: (RANK.get(str(e.get("kind")), len(RANK)), e["path"]))

@@ -128,6 +128,12 @@ def test_downloads_name_format_and_size_and_are_there(site_out):
     assert "Télécharger la fiche" not in other and "Télécharger le livret complet" in other
 
 
+def test_titles_are_plain_text(site_out):
+    for page in pages(site_out):
+        title = re.search(r"<title>(.*)</title>", page.read_text())
+        assert title and "<" not in title[1], page
+
+
 def test_every_page_under_60_kb(site_out):
     sizes = {p.name: p.stat().st_size for p in pages(site_out)}
     assert max(sizes.values()) <= 60_000, sizes
@@ -280,3 +286,13 @@ def test_pictures_of_the_content_are_copied_and_found(site_out, tmp_path, conten
     assert '<img alt="Un schéma du projet" src="../../images/schema.png"' in html
     assert "<figcaption>Le projet</figcaption>" in html
     assert (out / "web" / ED / "images" / "schema.png").read_bytes() == buffer.getvalue()
+
+
+def test_a_deleted_file_of_the_site_is_written_again(site_out, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(site_out, out)
+    for rel in ("assets/livret.css", f"{ED}/actions/adie/index.html"):
+        (out / "web" / rel).unlink()
+        _, results = run(CONTENT, out, booklet=False, web=True)
+        assert [r.status for r in results] == ["built"]
+        assert (out / "web" / rel).read_bytes() == (site_out / "web" / rel).read_bytes()

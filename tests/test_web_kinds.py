@@ -45,6 +45,7 @@ def test_a_kind_declared_in_the_registry_alone_is_offered_and_planned(extra):
         "booklet": False,
         "themes": [],
         "actions": [],
+        "web": False,
         "extras": [t.slug for t in SITE.themes],
     }
     assert [o.kind for o in plan(SITE, **sel)] == ["extra"] * len(SITE.themes)
@@ -55,8 +56,9 @@ def test_a_kind_declared_in_the_registry_alone_is_offered_and_planned(extra):
 
 def test_default_selection_comes_from_the_kinds():
     sel = selection(parser().parse_args(["build"]), SITE)
-    assert sel == {"booklet": True, "themes": [t.slug for t in SITE.themes], "actions": []}
-    assert {k.only for k in KINDS.values() if k.default} == {"booklet", "themes"}
+    themes = [t.slug for t in SITE.themes]
+    assert sel == {"booklet": True, "themes": themes, "actions": [], "web": True}
+    assert {k.only for k in KINDS.values() if k.default} == {"booklet", "themes", "web"}
     assert [k.name for k in KINDS.values() if k.imposable] == ["booklet", "theme"]
     assert min(KINDS.values(), key=lambda k: k.preview_rank).name == "action"
 

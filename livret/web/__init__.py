@@ -59,7 +59,7 @@ def intact(target: Path, entry: dict) -> bool:
         path = web / rel
         if not path.is_file() or path.stat().st_size != size:
             return False
-    return True
+    return all((web / rel).is_file() for rel in listing.get("shared", ()))
 
 
 def linked(site: Site, entries: list[dict]) -> dict[str, str]:
