@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..console import common_options, guarded, take_lang
 from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import ArgumentParser, _
 from ..reader import TODO_RE, todo_marks
@@ -168,38 +169,19 @@ def register(subparsers: Any, parents: list) -> None:
 
 
 def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int:
-    """`python -m livret.mail …` and `livret mail …` (livret.cli.main hands the arguments after
-    `mail` to this function): one code path, so the same exit statuses — 0, 1 for problems
-    (listed as file:line lines), 2 for a bad option, 130 after Ctrl-C. `build` replaces the
-    build pipeline (tests)."""
-    from .. import cli
+    """`python -m livret.mail …`: the same parser and `run` as `livret mail …`, through the
+    same guard (livret.console.guarded), so the same exit statuses — 0, 1 for problems (listed
+    as file:line lines), 2 for a bad option, 130 after Ctrl-C. `build` replaces the build
+    pipeline (tests)."""
+    argv = take_lang(list(sys.argv[1:] if argv is None else argv))
 
-    argv = cli.take_lang(list(sys.argv[1:] if argv is None else argv))
-    parser = ArgumentParser(prog="livret", parents=[cli._common(defaults=True)])
-    register(parser.add_subparsers(dest="command", required=True), [cli._common()])
-    try:
+    def command() -> int:
+        parser = ArgumentParser(prog="livret", parents=[common_options(defaults=True)])
+        register(parser.add_subparsers(dest="command", required=True), [common_options()])
         args = parser.parse_args(["mail", *argv])
-        code = run(args, build=build)
-        sys.stdout.flush()  # a closed pipe is seen here, not at exit
-        return code
-    except LivretError as exc:
-        cli.print_problems(exc)
-        return 1
-    except KeyboardInterrupt:
-        print("livret: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return cli._pipe_closed()
-    except OSError as exc:
-        cli.print_problems(
-            LivretError(
-                Problem(str(exc.filename or "livret"), None, None, exc.strerror or str(exc))
-            )
-        )
-        return 1
-    except Exception as exc:
-        cli.report_internal_error(exc)
-        return 2
+        return run(args, build=build)
+
+    return guarded(command)
 
 
 def _default_build() -> Callable:
