@@ -277,6 +277,7 @@ class TLS:
 
     def __init__(self, folder: Path):
         import trustme
+
         self.ca = trustme.CA()
         self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
         self.cafile = folder / "test-ca.pem"
