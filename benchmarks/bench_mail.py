@@ -54,6 +54,9 @@ os.environ["LIVRET_LANG"] = "en"  # the report lines are parsed below; children 
 PYTHON = sys.executable
 MAILMERGE_VERSION = "2.3.0"
 SENDER = "club-des-territoires@example.org"
+UNSUBSCRIBE_MAILTO = "desinscription@example.org"
+UNSUBSCRIBE_URL = "https://example.org/lettre/desinscription?jeton={token}"
+UNSUBSCRIBE_SECRET = "bench-secret-not-a-real-one"
 
 
 def log(*args) -> None:
@@ -172,6 +175,11 @@ def mail_argv(work: Path, csv: Path, port: int, journal: Path) -> list[str]:
         str(journal),
         "--config",
         str(work / "none.yaml"),
+        # As a real campaign: both unsubscribe forms, a token per person (secret in main()).
+        "--unsubscribe-mailto",
+        UNSUBSCRIBE_MAILTO,
+        "--unsubscribe-url",
+        UNSUBSCRIBE_URL,
     ]
 
 
@@ -188,6 +196,7 @@ def prebuilt_messages(work: Path, csv: Path) -> list[tuple[str, bytes]]:
     from livret.mail.compose import Composer, Templates
     from livret.mail.recipients import read_recipients
     from livret.mail.settings import load_settings
+    from livret.mail.suppress import Unsubscribe
 
     edition = read_edition(REPO / "content")
     recipients = read_recipients(csv, edition.slugs)
@@ -197,7 +206,11 @@ def prebuilt_messages(work: Path, csv: Path) -> list[tuple[str, bytes]]:
         work / "none.yaml", {"from": f"Club des territoires <{SENDER}>"}, environ={}
     )
     composer = Composer(
-        edition, settings, Templates(), attachments_from_manifest(manifest, work / "output", needed)
+        edition,
+        settings,
+        Templates(),
+        attachments_from_manifest(manifest, work / "output", needed),
+        unsubscribe=Unsubscribe(UNSUBSCRIBE_MAILTO, UNSUBSCRIBE_URL, UNSUBSCRIBE_SECRET),
     )
     return [(r.email, composer.compose(composer.plan(r)).as_bytes()) for r in recipients]
 
@@ -364,6 +377,7 @@ def main() -> int:
     parser.add_argument("--no-mailmerge", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    os.environ["LIVRET_UNSUBSCRIBE_SECRET"] = UNSUBSCRIBE_SECRET  # inherited by the children
 
     work = Path(tempfile.mkdtemp(prefix="livret-bench-mail-"))
     # An empty settings file: a developer's own mail.yaml must not change the figures.

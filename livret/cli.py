@@ -9,73 +9,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import signal
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
-from .errors import LivretError, Problem, printable
-from .i18n import LANGUAGES, N_, ArgumentParser, _, ngettext, seconds, set_language, size
+from .console import _lang_option, guarded, print_problems, report_internal_error, take_lang
+from .console import common_options as _common
+from .errors import LivretError, printable
+from .i18n import N_, ArgumentParser, _, ngettext, seconds, size
 
 STATUS = {"built": N_("built"), "up to date": N_("up to date")}
 COMMANDS = ("build", "check", "watch", "preview", "serve", "mail", "new-edition", "new-action")
 
 
-def _lang_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lang",
-        choices=LANGUAGES,
-        help=_("language of the messages: fr (default) or en; also LIVRET_LANG"),
-    )
-
-
-def take_lang(argv: list[str]) -> list[str]:
-    """Set the messages' language from --lang before the parser (and its help) is made; the
-    option is moved to the end of the arguments, where every command accepts it."""
-    out, lang, i = [], None, 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--lang" and i + 1 < len(argv):
-            lang, i = argv[i + 1], i + 2
-            continue
-        if arg.startswith("--lang="):
-            lang, i = arg.partition("=")[2], i + 1
-            continue
-        out.append(arg)
-        i += 1
-    set_language(lang)
-    if lang is None:
-        return out
-    return [*out, "--lang", lang]
-
-
 # Options accepted before the command too (`livret --content c check`), each with a value.
 GLOBAL_OPTIONS = ("--content", "--output")
-
-
-def _common(defaults: bool = False) -> ArgumentParser:
-    """--content and --output (and --lang). The top-level parser holds the defaults; a
-    command's own copy sets them only when given after it, so that one given before is kept."""
-    p = ArgumentParser(add_help=False)
-    if not defaults:
-        _lang_option(p)  # the top-level parser has its own
-    p.add_argument(
-        "--content",
-        type=Path,
-        default=Path("content") if defaults else argparse.SUPPRESS,
-        metavar=_("DIR"),
-        help=_("content folder (default: content)"),
-    )
-    p.add_argument(
-        "--output",
-        type=Path,
-        default=Path("output") if defaults else argparse.SUPPRESS,
-        metavar=_("DIR"),
-        help=_("output folder (default: output)"),
-    )
-    return p
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
@@ -623,40 +572,6 @@ def cmd_watch(args) -> int:
     return 0
 
 
-def report_internal_error(exc: BaseException) -> None:
-    """A bug, not a content problem: one line for the editor, the traceback in a log file
-    for whoever fixes it."""
-    import tempfile
-    import traceback
-
-    try:
-        fd, log = tempfile.mkstemp(prefix="livret-error-", suffix=".log")
-        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(f"livret {__version__}\n")
-            fh.write("".join(traceback.format_exception(exc)))
-        where = _("details in {log}").format(log=log)
-    except OSError:
-        where = _("no log could be written")
-    message = _("livret: internal error ({kind}: {message}); {where}").format(
-        kind=type(exc).__name__, message=str(exc)[:300], where=where
-    )
-    print(printable(message), file=sys.stderr, flush=True)
-
-
-def print_problems(exc: LivretError, quiet: bool = False) -> None:
-    """Errors first (what stops the build), then warnings unless `quiet` (-q: errors only)."""
-    errors = 0
-    for p in sorted(exc.problems, key=lambda p: p.severity != "error"):
-        if quiet and p.severity != "error":
-            continue
-        print(p, file=sys.stderr)
-        errors += p.severity == "error"
-    print(
-        ngettext("livret: {n} error", "livret: {n} errors", errors).format(n=errors),
-        file=sys.stderr,
-    )
-
-
 def _command_at(argv: list[str]) -> int:
     """Where the command is in argv, after any global options; "build" is put there when
     none is given (`livret --theme x` = `livret build --theme x`)."""
@@ -706,40 +621,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     at = _command_at(argv)
     quiet = "-q" in argv or "--quiet" in argv
-    try:
+
+    def command() -> int:
         _unknown_command(argv, at)
         # One way to run mail: `python -m livret.mail …` is `livret mail …`, same exit codes.
         full = argv[at] in ("mail", "-h", "--help")
         args = parser(full=full).parse_args(argv)
-        code = args.func(args)
-        sys.stdout.flush()  # a closed pipe is seen here, not at exit
-        return code
-    except LivretError as exc:
-        print_problems(exc, quiet)
-        return 1
-    except KeyboardInterrupt:
-        print(_("livret: interrupted"), file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return _pipe_closed()
-    except OSError as exc:
-        print_problems(
-            LivretError(
-                Problem(str(exc.filename or "livret"), None, None, exc.strerror or str(exc))
-            )
-        )
-        return 1
-    except Exception as exc:
-        report_internal_error(exc)
-        return 2
+        return args.func(args)
 
+    return guarded(command, quiet)
 
-def _pipe_closed() -> int:
-    """The reader of our output went away (`livret --json | head`): stop quietly, with the
-    status of a process ended by SIGPIPE, as any command in a pipe does."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):  # nothing more to flush into the closed pipe
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(devnull, stream.fileno())
-    os.close(devnull)
-    return 128 + signal.SIGPIPE
+    return guarded(command)

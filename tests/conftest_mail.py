@@ -276,7 +276,8 @@ class TLS:
     """A throwaway certificate authority and a certificate for 127.0.0.1 and localhost."""
 
     def __init__(self, folder: Path):
-        trustme = pytest.importorskip("trustme")
+        import trustme
+
         self.ca = trustme.CA()
         self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
         self.cafile = folder / "test-ca.pem"

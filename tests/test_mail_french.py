@@ -19,9 +19,7 @@ def test_a_french_list_is_answered_with_its_own_column_names(mail_env, french):
     with pytest.raises(LivretError) as err:
         mail_env.run("--recipients", str(csv))
     shown = [str(p) for p in err.value.problems if p.severity == "error"]
-    assert shown[0].startswith("liste.csv:2: Courriel : adresse invalide : « jean.dupont@ »") or (
-        shown[0].startswith('liste.csv:2: Courriel : adresse invalide : "jean.dupont@"')
-    ), shown
+    assert shown[0].startswith("liste.csv:2: Courriel : adresse invalide : « jean.dupont@ » : ")
     assert "rien après le @ : il manque le domaine" in shown[0]
     assert shown[1].startswith("liste.csv:3: Envoi : document inconnu")
     for line in shown:

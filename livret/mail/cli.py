@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..console import common_options, guarded, take_lang
 from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import ArgumentParser, _
 from ..reader import TODO_RE, todo_marks
 from ..writer import write_atomic
 from . import lists
 from .attachments import Edition, attachments_from_manifest, read_edition
-from .compose import TEMPLATE_NAMES, Composed, Composer, Planned, Templates, display_size
+from .compose import Composed, Composer, Planned, Templates, display_size
 from .journal import Delivered, Journal, ReadOnlyJournal
 from .recipients import check_address, read_recipients
 from .send import Fatal, Outcome, Sender
@@ -168,38 +169,19 @@ def register(subparsers: Any, parents: list) -> None:
 
 
 def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int:
-    """`python -m livret.mail …` and `livret mail …` (livret.cli.main hands the arguments after
-    `mail` to this function): one code path, so the same exit statuses — 0, 1 for problems
-    (listed as file:line lines), 2 for a bad option, 130 after Ctrl-C. `build` replaces the
-    build pipeline (tests)."""
-    from .. import cli
+    """`python -m livret.mail …`: the same parser and `run` as `livret mail …`, through the
+    same guard (livret.console.guarded), so the same exit statuses — 0, 1 for problems (listed
+    as file:line lines), 2 for a bad option, 130 after Ctrl-C. `build` replaces the build
+    pipeline (tests)."""
+    argv = take_lang(list(sys.argv[1:] if argv is None else argv))
 
-    argv = cli.take_lang(list(sys.argv[1:] if argv is None else argv))
-    parser = ArgumentParser(prog="livret", parents=[cli._common(defaults=True)])
-    register(parser.add_subparsers(dest="command", required=True), [cli._common()])
-    try:
+    def command() -> int:
+        parser = ArgumentParser(prog="livret", parents=[common_options(defaults=True)])
+        register(parser.add_subparsers(dest="command", required=True), [common_options()])
         args = parser.parse_args(["mail", *argv])
-        code = run(args, build=build)
-        sys.stdout.flush()  # a closed pipe is seen here, not at exit
-        return code
-    except LivretError as exc:
-        cli.print_problems(exc)
-        return 1
-    except KeyboardInterrupt:
-        print("livret: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return cli._pipe_closed()
-    except OSError as exc:
-        cli.print_problems(
-            LivretError(
-                Problem(str(exc.filename or "livret"), None, None, exc.strerror or str(exc))
-            )
-        )
-        return 1
-    except Exception as exc:
-        cli.report_internal_error(exc)
-        return 2
+        return run(args, build=build)
+
+    return guarded(command)
 
 
 def _default_build() -> Callable:
@@ -375,8 +357,11 @@ def run(
 
     if not options.send:
         return _dry_run(options, composer, plans, output, settings, edition, out)
-    _check_finished(content, composer, plans)
-    _check_sizes(options, composer, plans, settings)
+    # Everything that would refuse the send, listed at once, before any connection.
+    too_large = _check_sizes(options, composer, plans, settings)
+    unfinished = _check_finished(content, composer, plans)
+    if too_large or unfinished:
+        raise LivretError(unfinished + too_large)
     return _send(options, composer, plans, settings, edition, out, stdin)
 
 
@@ -650,19 +635,19 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str], out: IO[str]) -
 # -- sending ----------------------------------------------------------------------------------
 
 
-def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> None:
+def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> list[Problem]:
     """A real send refuses while anything it would send still holds « À COMPLÉTER » (what
     new-edition and new-action write where the real text goes, and what `check` warns
     about): the content files the attached PDFs were built from, the edition (it makes the
-    subject), and the rendered subject and bodies. Dry runs and builds stay allowed."""
+    subject), and the rendered subject and bodies (seen by Composer.size_bound(), which
+    renders every message once before sending). Dry runs and builds stay allowed."""
     root = content.resolve()
     files: dict[Path, None] = {root / "edition.yaml": None}
-    for plan in plans:
-        for att in plan.attachments:
-            for key in att.inputs:
-                path = (root.parent / key).resolve()
-                if path.is_relative_to(root) and path.suffix in (".md", ".yaml", ".yml"):
-                    files[path] = None
+    for att in {a.path: a for plan in plans for a in plan.attachments}.values():
+        for key in att.inputs:
+            path = (root.parent / key).resolve()
+            if path.is_relative_to(root) and path.suffix in (".md", ".yaml", ".yml"):
+                files[path] = None
     found = Collector()
     for path in files:
         try:
@@ -671,36 +656,25 @@ def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> 
             continue  # the build read it; a file gone since is the build's business
         todo_marks(text, path, found)
     problems = [Problem(display_path(p.path), p.line, None, p.message) for p in found.problems]
-    seen: set[tuple[str, str]] = set()
-    for plan in plans:
-        rendered = dict(
-            zip(TEMPLATE_NAMES, composer.templates.render(composer.context(plan)), strict=True)
-        )
-        for name, text in rendered.items():
-            where = composer.templates.where(name)
-            if (where, name) in seen or not TODO_RE.search(text):
-                continue
-            seen.add((where, name))
-            problems.append(
-                Problem(
-                    where,
-                    composer.templates.line_of(name, TODO_RE),
-                    None,
-                    (
-                        _(
-                            "the subject would hold « À COMPLÉTER » ({text}): write the real "
-                            "text first (the lines above say where)"
-                        )
-                        if name == "subject.txt"
-                        else _(
-                            "the message body would hold « À COMPLÉTER » ({text}): write the "
-                            "real text first (the lines above say where)"
-                        )
-                    ).format(
-                        text=_excerpt(text),
-                    ),
-                )
+    for name, text in composer.unfinished.items():
+        problems.append(
+            Problem(
+                composer.templates.where(name),
+                composer.templates.line_of(name, TODO_RE),
+                None,
+                (
+                    _(
+                        "the subject would hold « À COMPLÉTER » ({text}): write the real "
+                        "text first (the lines above say where)"
+                    )
+                    if name == "subject.txt"
+                    else _(
+                        "the message body would hold « À COMPLÉTER » ({text}): write the "
+                        "real text first (the lines above say where)"
+                    )
+                ).format(text=_excerpt(text)),
             )
+        )
     if problems:
         problems.append(
             Problem(
@@ -713,7 +687,7 @@ def _check_finished(content: Path, composer: Composer, plans: list[Planned]) -> 
                 ).format(count=len(problems)),
             )
         )
-        raise LivretError(problems)
+    return problems
 
 
 def _excerpt(text: str) -> str:
@@ -744,15 +718,14 @@ def _too_large(options: Options, plan: Planned, size: int, settings: Settings) -
 
 def _check_sizes(
     options: Options, composer: Composer, plans: list[Planned], settings: Settings
-) -> None:
+) -> list[Problem]:
     problems = []
     for plan in plans:
         if composer.size_bound(plan) > settings.max_size:
             size = composer.compose(plan).size  # close to the limit: measure exactly
             if size > settings.max_size:
                 problems.append(_too_large(options, plan, size, settings))
-    if problems:
-        raise LivretError(problems)
+    return problems
 
 
 @dataclass

@@ -49,7 +49,7 @@ def register(mail: argparse.ArgumentParser, parents: list) -> None:
         metavar="FILE",
         help=_("send journal (default {path})").format(path=DEFAULT_JOURNAL),
     )
-    sub = mail.add_subparsers(dest="mail_action", metavar="ACTION", required=False)
+    sub = mail.add_subparsers(dest="mail_action", metavar="[ACTION]", required=False)
     common = [*parents, state]
     p = sub.add_parser("suppress", parents=common, help=_("never mail these addresses again"))
     p.add_argument("addresses", nargs="+", metavar="ADDRESS")

@@ -90,7 +90,7 @@ def check_address(value: str) -> tuple[str | None, str | None]:
         )
     address, why = check_email(value)
     if address is None:
-        return None, f'"{value}": {why}'
+        return None, _('"{value}": {why}').format(value=value, why=why)
     return address, None
 
 
