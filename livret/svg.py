@@ -56,6 +56,7 @@ _NAME = re.compile(r"^[\w.:-]+$")
 _FRAGMENT = re.compile(r"url\(\s*['\"]?#([^)]*?)['\"]?\s*\)", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _LONG_NUMBER = re.compile(r"\d{7}|\d[eE][-+]?\d|inf|nan", re.IGNORECASE)
+_HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{3,8}\b")
 _NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:inf(?:inity)?|nan)(?![A-Za-z])", re.IGNORECASE)
 _NOT_GEOMETRY = frozenset({"id", "class", "href", "font-family", "lang", "space"})
 FORBIDDEN = frozenset({"script", "foreignObject", "image"})
@@ -117,7 +118,7 @@ def _style_declarations(text: str) -> list[tuple[str, str]]:
 
 def _numbers_problem(value: str) -> str | None:
     """A number beyond ±MAX_NUMBER (or not finite) in an attribute value, or None."""
-    value = _FRAGMENT.sub("", value)
+    value = _HEX_COLOUR.sub("", _FRAGMENT.sub("", value))
     if not _LONG_NUMBER.search(value):
         return None  # fast path: no number of 7 digits or more, no exponent
     for m in _NUMBER.finditer(value):
@@ -248,15 +249,7 @@ class _Reader(ContentHandler):
         if tag not in SHAPES_WITH_VERTICES:
             node.vertices = 0
         if big is not None:
-            self.problems.append(
-                (
-                    line,
-                    _(
-                        "SVG number {number} is beyond ±{max}: such a size or position makes a "
-                        "PDF that readers reject; export the picture again at a normal size"
-                    ).format(number=big, max=MAX_NUMBER),
-                )
-            )
+            self.problems.append((line, _big_number(big)))
         self.nodes.append(node)
         if self.stack:
             self.nodes[self.stack[-1]].children.append(len(self.nodes) - 1)
@@ -278,6 +271,9 @@ class _Reader(ContentHandler):
             for n, target in _css_references(sheet):
                 if not _internal(target):
                     self.problems.append((first + n - 1, _reference_problem(target)))
+            big = _numbers_problem(sheet)
+            if big is not None:
+                self.problems.append((first, _big_number(big)))
             probe = _Node(first, None, "style")
             for prop, value in _style_declarations(sheet):
                 self._refs(probe, prop, value, first)
@@ -390,6 +386,13 @@ def _too_much(k: int) -> str:
         ),
     )
     return messages[k].format(max=LIMITS[k])
+
+
+def _big_number(number: str) -> str:
+    return _(
+        "SVG number {number} is beyond ±{max}: such a size or position makes a PDF that "
+        "readers reject; export the picture again at a normal size"
+    ).format(number=number, max=MAX_NUMBER)
 
 
 def _bad_name(target: str) -> str:

@@ -402,6 +402,7 @@ DRAWS = {
     "offset-1e30": ('<rect x="1e30" width="9" height="9"/>', "1e30"),
     "translate-huge": ('<g transform="translate(100000000000000000000 0)"/>', "10000000"),
     "infinite": ('<rect width="inf" height="9"/>', "inf"),
+    "style-sheet-1e30": ("<style>rect { stroke-width: 1e30 }</style>", "1e30"),
     "name-with-a-quote": ('<rect width="9" height="9" mask="url(#a&quot;b)"/>', "#a"),
 }
 
@@ -425,6 +426,7 @@ def test_ordinary_references_stay_accepted():
         f'<path class="axis" d="M0 0{" L2 3" * 200}" marker-mid="url(#arrow)"/>'
         '<g clip-path="url(#c)" filter="url(#f)" mask="url(#k)"><rect width="9" height="9"/></g>'
         '<text x="1" y="9" data-id="123456789">Légende : 1 500 000 habitants</text>'
+        '<rect width="9" height="9" fill="#12345678" style="stroke: #99999999"/>'
     )
     assert svg.problems(_svg(body)) == []
     # A map in metres (Lambert-93) draws within the bounds.
