@@ -75,7 +75,7 @@ def existing_editions(target: Path, source: Path, output: Path | None) -> dict[i
     in the output folder's manifest."""
     found: dict[int, Path] = {}
     folders = [source]
-    for parent in {source.resolve().parent, target.resolve().parent}:
+    for parent in dict.fromkeys((source.resolve().parent, target.resolve().parent)):
         try:
             folders += sorted(d for d in parent.iterdir() if d.is_dir())
         except OSError:
