@@ -47,6 +47,7 @@ LIMITS = (MAX_ELEMENTS, MAX_PATH_DATA, MAX_TEXT)
 MARKERS = frozenset({"marker", "marker-start", "marker-mid", "marker-end"})
 DRAWN_REFS = MARKERS | {"mask", "clip-path", "filter", "fill", "stroke"}
 SHAPES_WITH_VERTICES = frozenset({"path", "line", "polyline", "polygon"})
+READ_NOT_DRAWN = frozenset({"linearGradient", "radialGradient", "filter"})
 TEXT_TAGS = frozenset({"text", "tspan", "textPath"})
 # Elements a style sheet's rule may give a marker, mask, clip path, pattern or filter.
 GRAPHICS = frozenset(
@@ -224,8 +225,9 @@ class _Reader(ContentHandler):
                     self.problems.append((line, _reference_problem(value)))
                 elif not _NAME.match(value[1:]):
                     self.problems.append((line, _bad_name(value[1:])))
-                elif tag in ("use", "textPath"):
-                    node.refs.append(("use" if tag == "use" else "fill", value[1:]))
+                elif tag in ("use", "textPath", "pattern"):
+                    # <use> draws its target; a pattern draws the one it inherits from
+                    node.refs.append(("use" if tag == "use" else "href", value[1:]))
             if "\\" in value or _LOADS.search(_PLAIN_URL.sub("", value)):
                 for _n, target in _css_references(value):
                     if not _internal(target):
@@ -302,18 +304,27 @@ class _Reader(ContentHandler):
             if node.id:
                 ids.setdefault(node.id, i)  # the first one: WeasyPrint looks names up so
 
+        def drawn_target(prop: str, target: str) -> int | None:
+            """The element a reference draws: a gradient's stops or a filter's primitives
+            are read, not drawn (and a gradient's href is only inherited attributes)."""
+            d = ids.get(target)
+            if d is None or (prop != "use" and self.nodes[d].tag in READ_NOT_DRAWN):
+                return None
+            return d
+
         def deps(i: int) -> list[tuple[int, int]]:
             """(element, times it is drawn) for everything element i draws."""
             node = self.nodes[i]
             out = [(c, 1) for c in node.children]
             for prop, target in node.refs:
-                if target in ids:
-                    out.append((ids[target], max(1, node.vertices) if prop in MARKERS else 1))
+                d = drawn_target(prop, target)
+                if d is not None:
+                    out.append((d, max(1, node.vertices) if prop in MARKERS else 1))
             if node.tag in GRAPHICS:
                 # A style sheet's rule may apply to any element (its selector is not read):
                 # counted for each, but for the elements inside what it names.
                 for prop, target in self.sheet_refs:
-                    d = ids.get(target)
+                    d = drawn_target(prop, target)
                     if d is not None and not d <= i < self.nodes[d].end:
                         out.append((d, max(1, node.vertices) if prop in MARKERS else 1))
             return out

@@ -392,6 +392,12 @@ DRAWS = {
         + f'<path d="M0 0{" L1 1" * 1000}"/>',
         "elements",
     ),
+    "pattern-inherits-a-big-one": (
+        '<pattern id="p0">' + '<rect width="1" height="1"/>' * 30_000 + "</pattern>"
+        '<pattern id="p1" href="#p0"/><rect width="9" height="9" fill="url(#p1)"/>'
+        '<rect width="9" height="9" fill="url(#p1)"/>',
+        "elements",
+    ),
     "marker-inside-itself": (
         '<marker id="m"><path d="M0 0 L1 1" marker-end="url(#m)"/></marker>'
         '<path d="M0 0 L1 1" marker-end="url(#m)"/>',
@@ -429,6 +435,10 @@ def test_ordinary_references_stay_accepted():
         '<rect width="9" height="9" fill="#12345678" style="stroke: #99999999"/>'
     )
     assert svg.problems(_svg(body)) == []
+    # An exported map: 20 000 shapes whose class gives them a gradient, in a style sheet.
+    shapes = '<rect class="c" width="1" height="1"/>' * 20_000
+    gradient = '<linearGradient id="lg"><stop offset="0"/><stop offset="1"/></linearGradient>'
+    assert svg.problems(_svg(f"<style>.c {{ fill: url(#lg) }}</style>{gradient}{shapes}")) == []
     # A map in metres (Lambert-93) draws within the bounds.
     lambert = '<path d="M700000 6600000 L710000 6610000" transform="scale(0.0001)"/>'
     assert svg.problems(_svg(lambert)) == []
