@@ -44,7 +44,7 @@ def _edition_number(folder: Path) -> int | None:
     from .errors import Collector
     from .reader import read_yaml
 
-    src = read_yaml(folder / "edition.yaml", Collector())
+    src = read_yaml(folder / "edition.yaml", Collector(), folder)
     data = src.data if src is not None else None
     number = data.get("number") if isinstance(data, dict) else None
     return int(number) if isinstance(number, str) and number.isdigit() else None
