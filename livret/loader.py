@@ -18,6 +18,8 @@ from .errors import Collector, LivretError, Problem
 from .i18n import N_, _
 from .impose import SHEETS
 from .model import (
+    CARD_FIELDS,
+    CARD_SECTIONS,
     SIDEBAR_FIELDS,
     Action,
     BackCover,
@@ -253,17 +255,7 @@ def split_sections(
 HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 # The sections of a card (level 2, « ## ») and the questions of its « ## Bilan » (level 3):
 # written at another level, they would print as the wrong kind of heading, silently.
-SECTION_TITLES = (
-    "Contexte",
-    "Enjeux",
-    "Objectifs opérationnels",
-    "Nature des actions conduites",
-    "Description des actions",
-    "Indicateurs de résultat et objectifs cibles",
-    "Documentation produite",
-    "Documentations produites",
-    "Bilan",
-)
+SECTION_TITLES = tuple(section.title for section in CARD_SECTIONS)
 BILAN_QUESTIONS = (
     "Quels sont les écarts observés entre objectifs et résultats",
     "Quels sont les impacts du projet observés",
@@ -533,24 +525,15 @@ def _labels(value, ctx, key):
     return None if out is None else {k: v for k, v in out.items() if v is not None}
 
 
-ACTION_SPEC = {
-    "title": (f.text, True),
-    "organisation": (f.text, True),
-    "theme": (f.slug, True),
-    "place": (f.text, False),
-    "date": (f.text, False),
-    "pilot": (f.text_list, False),
-    "contact": (_contact, False),
-    "partners": (f.text_list, False),
-    "publics_direct": (f.text_list, False),
-    "publics_indirect": (f.text_list, False),
-    "cost_total": (f.text_list, False),
-    "cost_human": (f.text_list, False),
-    "cost_cofunders": (f.text_list, False),
-    "cost_self_funding": (f.text_list, False),
-    "notes": (f.text_list, False),
-    "labels": (_labels, False),
+# How each kind of card field (model.CARD_FIELDS) is validated.
+_VALIDATORS = {
+    "text": f.text,
+    "list": f.text_list,
+    "slug": f.slug,
+    "contact": _contact,
+    "labels": _labels,
 }
+ACTION_SPEC = {field.key: (_VALIDATORS[field.kind], field.required) for field in CARD_FIELDS}
 
 
 def load_action(

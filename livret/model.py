@@ -11,30 +11,136 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
+@dataclass(frozen=True)
+class CardField:
+    """One field of a card's front matter, declared once (MkDocs' typed config options are
+    the model): the loader validates it (loader.ACTION_SPEC), the layouts print it in the grey
+    column in this order, `new-action` writes it into a new card (scaffold.action_template)
+    and the guide's table of fields is this declaration (docs/content.md; a test compares)."""
+
+    key: str
+    kind: str  # how it is validated: "text", "list", "slug", "contact" or "labels"
+    required: bool = False
+    label: str | None = None  # printed label in the grey column (None: printed elsewhere)
+    sub: bool = False  # printed as a sub-item (« - dont … ») of the field above
+    where: str = ""  # the guide's « intitulé imprimé » of a field printed elsewhere
+    guide: str = ""  # the guide's « contenu »: what to write
+    # What a new card holds, with « À COMPLÉTER »: a text, a list of texts, or a mapping
+    # (contact); None: not written in a new card.
+    template: str | list | dict | None = None
+
+
+TODO = "À COMPLÉTER"
+CARD_FIELDS: tuple[CardField, ...] = (
+    CardField(
+        "title",
+        "text",
+        True,
+        where="(titre de la fiche)",
+        guide="obligatoire, un texte",
+        template=f"{TODO} : titre de l'action",
+    ),
+    CardField(
+        "organisation",
+        "text",
+        True,
+        where="(sous le titre)",
+        guide="obligatoire, un texte",
+        template=f"{TODO} : structure qui porte l'action",
+    ),
+    CardField(
+        "theme",
+        "slug",
+        True,
+        where="Thématique (titre du thème)",
+        guide="obligatoire, le slug d'un thème",
+        template="",  # the theme given to new-action
+    ),
+    CardField("place", "text", label="Lieu", guide="un texte", template=f"{TODO} : lieu"),
+    CardField(
+        "date",
+        "text",
+        label="Date",
+        guide="un texte (`Depuis mai 2023`)",
+        template=f"{TODO} : depuis quand",
+    ),
+    CardField("pilot", "list", label="Pilote", guide="une liste", template=[f"{TODO} : pilote"]),
+    CardField(
+        "contact",
+        "contact",
+        label="Contact",
+        guide="`name:` (un texte), `emails:` (liste d'adresses), `phones:` (liste)",
+        template={"name": f"{TODO} : Prénom NOM", "emails": []},
+    ),
+    CardField(
+        "partners",
+        "list",
+        label="Partenaires",
+        guide="une liste",
+        template=[f"{TODO} : partenaire"],
+    ),
+    CardField(
+        "publics_direct",
+        "list",
+        label="Publics directs",
+        guide="une liste",
+        template=[f"{TODO} : publics"],
+    ),
+    CardField("publics_indirect", "list", label="autres indirects", sub=True, guide="une liste"),
+    CardField("notes", "list", label="à noter", sub=True, guide="une liste"),
+    CardField(
+        "cost_total",
+        "list",
+        label="Coût total du projet",
+        guide="une liste",
+        template=[f"{TODO} : coût total"],
+    ),
+    CardField("cost_human", "list", label="dont moyens humains", sub=True, guide="une liste"),
+    CardField("cost_cofunders", "list", label="dont cofinanceurs", sub=True, guide="une liste"),
+    CardField(
+        "cost_self_funding", "list", label="dont autofinancement", sub=True, guide="une liste"
+    ),
+    CardField("labels", "labels", where="—", guide="remplace l'intitulé imprimé d'un champ"),
+)
+
 # Printed label of each sidebar field, in printed order; a card may override any of them
 # (`labels:` in its front matter) without a special case in the code.
-SIDEBAR_FIELDS: dict[str, str] = {
-    "place": "Lieu",
-    "date": "Date",
-    "pilot": "Pilote",
-    "contact": "Contact",
-    "partners": "Partenaires",
-    "publics_direct": "Publics directs",
-    "publics_indirect": "autres indirects",
-    "notes": "à noter",
-    "cost_total": "Coût total du projet",
-    "cost_human": "dont moyens humains",
-    "cost_cofunders": "dont cofinanceurs",
-    "cost_self_funding": "dont autofinancement",
-}
+SIDEBAR_FIELDS: dict[str, str] = {f.key: f.label for f in CARD_FIELDS if f.label is not None}
 # Fields printed as a sub-item ("- dont …") of the one before them.
-SIDEBAR_SUBFIELDS = {
-    "publics_indirect",
-    "notes",
-    "cost_human",
-    "cost_cofunders",
-    "cost_self_funding",
-}
+SIDEBAR_SUBFIELDS = {f.key for f in CARD_FIELDS if f.sub}
+
+
+@dataclass(frozen=True)
+class CardSection:
+    """A « ## » section of a card, declared once: `check` knows its level, `new-action`
+    writes it (when it has a template text), the guide lists it."""
+
+    title: str
+    template: str | None = None  # a new card's text for it, after « À COMPLÉTER : »
+    guide: bool = True  # listed in the guide (not a variant spelling)
+
+
+CARD_SECTIONS: tuple[CardSection, ...] = (
+    CardSection("Contexte", "le contexte de l'action."),
+    CardSection("Enjeux", "les enjeux."),
+    CardSection("Objectifs opérationnels", "les objectifs."),
+    CardSection("Nature des actions conduites"),
+    CardSection("Description des actions", "ce qui est fait."),
+    CardSection("Indicateurs de résultat et objectifs cibles", "les résultats."),
+    CardSection("Documentation produite"),
+    CardSection("Documentations produites", guide=False),
+    CardSection("Bilan"),
+)
+
+
+def guide_field_table() -> str:
+    """The guide's table of a card's fields (docs/content.md), as this declaration says."""
+    rows = ["| champ | intitulé imprimé | contenu |", "| --- | --- | --- |"]
+    for f in CARD_FIELDS:
+        printed = f.where or (f"- {f.label}" if f.sub else f.label)
+        rows.append(f"| `{f.key}` | {printed} | {f.guide} |")
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)

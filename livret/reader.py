@@ -67,13 +67,13 @@ def read_text(
     fix: str | None = None,
     *,
     inside: Path | None = None,
-    max_bytes: int = MAX_FILE_BYTES,
+    max_bytes: int | None = None,
 ) -> str | None:
     """The file's text (UTF-8, BOM dropped, Windows line ends made plain), or a Problem.
 
-    `inside`: the folder the file must really be in (the content folder): a link to a file
-    elsewhere is refused, as pictures are (policy.py). Only a regular file is read (a FIFO
-    would block, a device never end), and at most `max_bytes` of it."""
+    `inside`: the folder a content file must really be in (the content folder): a link to a
+    file elsewhere is refused, as pictures are (policy.py), and only a regular file is read
+    (a FIFO would block, a device never end). `max_bytes`: read no more than that."""
     try:
         if inside is not None and not path.resolve().is_relative_to(Path(inside).resolve()):
             problems.error(
@@ -86,13 +86,13 @@ def read_text(
                 ).format(target=path.resolve()),
             )
             return None
-        if not stat.S_ISREG(path.stat().st_mode):
+        if inside is not None and not stat.S_ISREG(path.stat().st_mode):
             problems.error(
                 path, None, None, _("not a regular file: content is read from plain files only")
             )
             return None
         with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
+            raw = fh.read(-1 if max_bytes is None else max_bytes + 1)
     except OSError as exc:
         problems.error(
             path,
@@ -103,7 +103,7 @@ def read_text(
             ),
         )
         return None
-    if len(raw) > max_bytes:
+    if max_bytes is not None and len(raw) > max_bytes:
         problems.error(
             path,
             raw[:max_bytes].count(b"\n") + 1,
@@ -648,7 +648,10 @@ def _build(loader, node, prefix, lines, offset, path, problems, seen, raw=()):
 
 
 def read_yaml(path: Path, problems: Collector, inside: Path | None = None) -> Located | None:
-    text = read_text(path, problems, inside=inside)
+    """`inside`: the content folder of a content file (see read_text), read up to
+    MAX_FILE_BYTES; None for other files (mail settings)."""
+    limit = None if inside is None else MAX_FILE_BYTES
+    text = read_text(path, problems, inside=inside, max_bytes=limit)
     return None if text is None else load_yaml(text, path, problems)
 
 

@@ -19,9 +19,9 @@ from . import fields as f
 from .errors import LivretError, Problem, display_path
 from .i18n import _
 from .loader import load_site
+from .model import CARD_FIELDS, CARD_SECTIONS, TODO
 from .reader import read_text
 
-TODO = "À COMPLÉTER"
 EXAMPLE = "exemple-de-fiche"
 
 
@@ -44,7 +44,7 @@ def _edition_number(folder: Path) -> int | None:
     from .errors import Collector
     from .reader import read_yaml
 
-    src = read_yaml(folder / "edition.yaml", Collector())
+    src = read_yaml(folder / "edition.yaml", Collector(), folder)
     data = src.data if src is not None else None
     number = data.get("number") if isinstance(data, dict) else None
     return int(number) if isinstance(number, str) and number.isdigit() else None
@@ -75,7 +75,7 @@ def existing_editions(target: Path, source: Path, output: Path | None) -> dict[i
     in the output folder's manifest."""
     found: dict[int, Path] = {}
     folders = [source]
-    for parent in {source.resolve().parent, target.resolve().parent}:
+    for parent in dict.fromkeys((source.resolve().parent, target.resolve().parent)):
         try:
             folders += sorted(d for d in parent.iterdir() if d.is_dir())
         except OSError:
@@ -205,45 +205,33 @@ groups:
     return written
 
 
+def _yaml_field(key: str, value, indent: str = "") -> str:
+    """`key: value` as YAML lines: a text in double quotes, a list one item a line (`[]`
+    when empty), a mapping one field a line."""
+    if isinstance(value, dict):
+        inner = "".join(_yaml_field(k, v, indent + "  ") for k, v in value.items())
+        return f"{indent}{key}:\n{inner}"
+    if isinstance(value, list):
+        if not value:
+            return f"{indent}{key}: []\n"
+        return f"{indent}{key}:\n" + "".join(f"{indent}  - {_q(v)}\n" for v in value)
+    return f"{indent}{key}: {_q(value)}\n"
+
+
 def action_template(theme: str) -> str:
-    return f"""---
-title: "{TODO} : titre de l'action"
-organisation: "{TODO} : structure qui porte l'action"
-theme: {theme}
-place: "{TODO} : lieu"
-date: "{TODO} : depuis quand"
-pilot:
-  - "{TODO} : pilote"
-contact:
-  name: "{TODO} : Prénom NOM"
-  emails: []
-partners:
-  - "{TODO} : partenaire"
-publics_direct:
-  - "{TODO} : publics"
-cost_total:
-  - "{TODO} : coût total"
----
-## Contexte
-
-{TODO} : le contexte de l'action.
-
-## Enjeux
-
-{TODO} : les enjeux.
-
-## Objectifs opérationnels
-
-{TODO} : les objectifs.
-
-## Description des actions
-
-{TODO} : ce qui est fait.
-
-## Indicateurs de résultat et objectifs cibles
-
-{TODO} : les résultats.
-"""
+    """A new card: the fields and sections that model.CARD_FIELDS and CARD_SECTIONS give a
+    template, each to complete."""
+    front = "".join(
+        f"{card.key}: {theme}\n" if card.kind == "slug" else _yaml_field(card.key, card.template)
+        for card in CARD_FIELDS
+        if card.template is not None
+    )
+    body = "\n".join(
+        f"## {section.title}\n\n{TODO} : {section.template}\n"
+        for section in CARD_SECTIONS
+        if section.template is not None
+    )
+    return f"---\n{front}---\n{body}"
 
 
 def new_action(slug: str, theme: str, content: Path = Path("content")) -> list[Path]:

@@ -47,6 +47,7 @@ LIMITS = (MAX_ELEMENTS, MAX_PATH_DATA, MAX_TEXT)
 MARKERS = frozenset({"marker", "marker-start", "marker-mid", "marker-end"})
 DRAWN_REFS = MARKERS | {"mask", "clip-path", "filter", "fill", "stroke"}
 SHAPES_WITH_VERTICES = frozenset({"path", "line", "polyline", "polygon"})
+READ_NOT_DRAWN = frozenset({"linearGradient", "radialGradient", "filter"})
 TEXT_TAGS = frozenset({"text", "tspan", "textPath"})
 # Elements a style sheet's rule may give a marker, mask, clip path, pattern or filter.
 GRAPHICS = frozenset(
@@ -56,6 +57,7 @@ _NAME = re.compile(r"^[\w.:-]+$")
 _FRAGMENT = re.compile(r"url\(\s*['\"]?#([^)]*?)['\"]?\s*\)", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _LONG_NUMBER = re.compile(r"\d{7}|\d[eE][-+]?\d|inf|nan", re.IGNORECASE)
+_HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{3,8}\b")
 _NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(?:inf(?:inity)?|nan)(?![A-Za-z])", re.IGNORECASE)
 _NOT_GEOMETRY = frozenset({"id", "class", "href", "font-family", "lang", "space"})
 FORBIDDEN = frozenset({"script", "foreignObject", "image"})
@@ -117,7 +119,7 @@ def _style_declarations(text: str) -> list[tuple[str, str]]:
 
 def _numbers_problem(value: str) -> str | None:
     """A number beyond ±MAX_NUMBER (or not finite) in an attribute value, or None."""
-    value = _FRAGMENT.sub("", value)
+    value = _HEX_COLOUR.sub("", _FRAGMENT.sub("", value))
     if not _LONG_NUMBER.search(value):
         return None  # fast path: no number of 7 digits or more, no exponent
     for m in _NUMBER.finditer(value):
@@ -223,8 +225,9 @@ class _Reader(ContentHandler):
                     self.problems.append((line, _reference_problem(value)))
                 elif not _NAME.match(value[1:]):
                     self.problems.append((line, _bad_name(value[1:])))
-                elif tag in ("use", "textPath"):
-                    node.refs.append(("use" if tag == "use" else "fill", value[1:]))
+                elif tag in ("use", "textPath", "pattern"):
+                    # <use> draws its target; a pattern draws the one it inherits from
+                    node.refs.append(("use" if tag == "use" else "href", value[1:]))
             if "\\" in value or _LOADS.search(_PLAIN_URL.sub("", value)):
                 for _n, target in _css_references(value):
                     if not _internal(target):
@@ -248,15 +251,7 @@ class _Reader(ContentHandler):
         if tag not in SHAPES_WITH_VERTICES:
             node.vertices = 0
         if big is not None:
-            self.problems.append(
-                (
-                    line,
-                    _(
-                        "SVG number {number} is beyond ±{max}: such a size or position makes a "
-                        "PDF that readers reject; export the picture again at a normal size"
-                    ).format(number=big, max=MAX_NUMBER),
-                )
-            )
+            self.problems.append((line, _big_number(big)))
         self.nodes.append(node)
         if self.stack:
             self.nodes[self.stack[-1]].children.append(len(self.nodes) - 1)
@@ -278,6 +273,9 @@ class _Reader(ContentHandler):
             for n, target in _css_references(sheet):
                 if not _internal(target):
                     self.problems.append((first + n - 1, _reference_problem(target)))
+            big = _numbers_problem(sheet)
+            if big is not None:
+                self.problems.append((first, _big_number(big)))
             probe = _Node(first, None, "style")
             for prop, value in _style_declarations(sheet):
                 self._refs(probe, prop, value, first)
@@ -306,18 +304,27 @@ class _Reader(ContentHandler):
             if node.id:
                 ids.setdefault(node.id, i)  # the first one: WeasyPrint looks names up so
 
+        def drawn_target(prop: str, target: str) -> int | None:
+            """The element a reference draws: a gradient's stops or a filter's primitives
+            are read, not drawn (and a gradient's href is only inherited attributes)."""
+            d = ids.get(target)
+            if d is None or (prop != "use" and self.nodes[d].tag in READ_NOT_DRAWN):
+                return None
+            return d
+
         def deps(i: int) -> list[tuple[int, int]]:
             """(element, times it is drawn) for everything element i draws."""
             node = self.nodes[i]
             out = [(c, 1) for c in node.children]
             for prop, target in node.refs:
-                if target in ids:
-                    out.append((ids[target], max(1, node.vertices) if prop in MARKERS else 1))
+                d = drawn_target(prop, target)
+                if d is not None:
+                    out.append((d, max(1, node.vertices) if prop in MARKERS else 1))
             if node.tag in GRAPHICS:
                 # A style sheet's rule may apply to any element (its selector is not read):
                 # counted for each, but for the elements inside what it names.
                 for prop, target in self.sheet_refs:
-                    d = ids.get(target)
+                    d = drawn_target(prop, target)
                     if d is not None and not d <= i < self.nodes[d].end:
                         out.append((d, max(1, node.vertices) if prop in MARKERS else 1))
             return out
@@ -390,6 +397,13 @@ def _too_much(k: int) -> str:
         ),
     )
     return messages[k].format(max=LIMITS[k])
+
+
+def _big_number(number: str) -> str:
+    return _(
+        "SVG number {number} is beyond ±{max}: such a size or position makes a PDF that "
+        "readers reject; export the picture again at a normal size"
+    ).format(number=number, max=MAX_NUMBER)
 
 
 def _bad_name(target: str) -> str:

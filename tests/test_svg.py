@@ -392,6 +392,12 @@ DRAWS = {
         + f'<path d="M0 0{" L1 1" * 1000}"/>',
         "elements",
     ),
+    "pattern-inherits-a-big-one": (
+        '<pattern id="p0">' + '<rect width="1" height="1"/>' * 30_000 + "</pattern>"
+        '<pattern id="p1" href="#p0"/><rect width="9" height="9" fill="url(#p1)"/>'
+        '<rect width="9" height="9" fill="url(#p1)"/>',
+        "elements",
+    ),
     "marker-inside-itself": (
         '<marker id="m"><path d="M0 0 L1 1" marker-end="url(#m)"/></marker>'
         '<path d="M0 0 L1 1" marker-end="url(#m)"/>',
@@ -402,6 +408,7 @@ DRAWS = {
     "offset-1e30": ('<rect x="1e30" width="9" height="9"/>', "1e30"),
     "translate-huge": ('<g transform="translate(100000000000000000000 0)"/>', "10000000"),
     "infinite": ('<rect width="inf" height="9"/>', "inf"),
+    "style-sheet-1e30": ("<style>rect { stroke-width: 1e30 }</style>", "1e30"),
     "name-with-a-quote": ('<rect width="9" height="9" mask="url(#a&quot;b)"/>', "#a"),
 }
 
@@ -425,8 +432,13 @@ def test_ordinary_references_stay_accepted():
         f'<path class="axis" d="M0 0{" L2 3" * 200}" marker-mid="url(#arrow)"/>'
         '<g clip-path="url(#c)" filter="url(#f)" mask="url(#k)"><rect width="9" height="9"/></g>'
         '<text x="1" y="9" data-id="123456789">Légende : 1 500 000 habitants</text>'
+        '<rect width="9" height="9" fill="#12345678" style="stroke: #99999999"/>'
     )
     assert svg.problems(_svg(body)) == []
+    # An exported map: 20 000 shapes whose class gives them a gradient, in a style sheet.
+    shapes = '<rect class="c" width="1" height="1"/>' * 20_000
+    gradient = '<linearGradient id="lg"><stop offset="0"/><stop offset="1"/></linearGradient>'
+    assert svg.problems(_svg(f"<style>.c {{ fill: url(#lg) }}</style>{gradient}{shapes}")) == []
     # A map in metres (Lambert-93) draws within the bounds.
     lambert = '<path d="M700000 6600000 L710000 6610000" transform="scale(0.0001)"/>'
     assert svg.problems(_svg(lambert)) == []
