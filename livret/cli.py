@@ -78,8 +78,8 @@ def _impose_option(p: argparse.ArgumentParser) -> None:
 
 def parser(full: bool = False) -> argparse.ArgumentParser:
     """The command line. `full`: with the mail command's own options (its modules — email,
-    smtplib, ssl… — cost ~50 ms to import: a build, the most frequent command, does not pay
-    for them)."""
+    smtplib, ssl… — take time to import: a build, the most frequent command, does not pay
+    for them; the figure is in benchmarks/README.md)."""
     common = _common()
     p = ArgumentParser(
         prog="livret",

@@ -62,7 +62,8 @@ def _shared_cmap(font, shared: dict) -> dict[int, str]:
 
 
 # WeasyPrint's content streams (pydyf), read with regular expressions: a parser walking every
-# operator and every glyph string in Python costs 5× more than the whole tag pass.
+# operator and every glyph string in Python costs several times the whole tag pass
+# (benchmarks/README.md).
 SEQUENCE = re.compile(rb"<</MCID (\d+)>>\s*BDC(.*?)\bEMC", re.S)
 TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
 

@@ -19,7 +19,7 @@ from .fields import check_email
 from .typography import french, french_html
 
 # Extension instances, not names: looking names up (entry points) and loading "extra" cost
-# ~25 ms per process, a tenth of livret's own share of a build.
+# a sizeable part of livret's own share of a build, per process (benchmarks/README.md).
 _MD = _markdown.Markdown(extensions=[TableExtension(), SaneListExtension()], output_format="html")
 # Text outside tags and outside <a>…</a>: where a bare e-mail address becomes a mailto link.
 # (Parts at most 64 characters long, as in any real address: each try is bounded, so the

@@ -368,8 +368,8 @@ def _dist_key(name: str) -> str:
 
 def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
     """{name: version} of installed distributions, from the names of the *.dist-info
-    folders on sys.path: one directory listing each (~1 ms), where importlib.metadata reads
-    every distribution's metadata (~20 ms), on the path of every no-change build."""
+    folders on sys.path: one directory listing each, where importlib.metadata reads every
+    distribution's metadata, on the path of every no-change build (benchmarks/README.md)."""
     wanted = {_dist_key(n): n for n in names}
     found: dict[str, str] = {}
     for entry in sys.path:

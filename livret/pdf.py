@@ -218,8 +218,8 @@ class Printer:
 
         pictures = _pictures(variant)
         # The garbage collector paused during the render: WeasyPrint makes millions of objects
-        # and the collector's passes over them cost 8–16 % of the render (benchmarks/); the
-        # garbage is collected once, after, by the next pass.
+        # and the collector's passes over them cost a share of the render (benchmarks/README.md);
+        # the garbage is collected once, after, by the next pass.
         collecting = gc.isenabled()
         gc.disable()
         try:

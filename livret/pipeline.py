@@ -105,8 +105,8 @@ def _worker_init(content_root: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     # A worker of one build: the garbage collector stays off for its whole life. Its passes
-    # would walk the parent's objects and WeasyPrint's import (0.1–0.2 s CPU), and the last
-    # laid-out document's garbage (0.2–0.4 s for the booklet) just before the process ends.
+    # would walk the parent's objects and WeasyPrint's import, and the last laid-out
+    # document's garbage just before the process ends (benchmarks/README.md).
     # _print collects once between two documents instead, so the memory does not grow.
     gc.freeze()  # the parent's objects, inherited: never walked (nor copied on write)
     gc.disable()
@@ -115,8 +115,8 @@ def _worker_init(content_root: str, parent: int) -> None:
 
 
 def _warm(content_root: str) -> None:
-    """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,
-    while the parent process is still turning the content into HTML."""
+    """Import WeasyPrint and load fonts and stylesheets: in the pool initializer, while the
+    parent process is still turning the content into HTML."""
     from .pdf import Printer
 
     _PRINTER.clear()
@@ -528,8 +528,8 @@ def _other_content(entry: dict, inputs: dict) -> str | None:
 EDITION = "edition.yaml"  # every output's input: names the content folder it was built from
 
 
-# A render peaks at ~120 MB (benchmarks/bench_build.py); the budget leaves room for bigger
-# editions. Workers are capped so that all of them fit in the memory that is free.
+# A render's peak memory is measured by benchmarks/bench_build.py; the budget leaves room for
+# bigger editions. Workers are capped so that all of them fit in the memory that is free.
 WORKER_BUDGET = 400 * 1024 * 1024
 
 

@@ -19,7 +19,7 @@ from livret.loader import load_site
 from livret.pipeline import run
 
 # Under pytest-xdist (--dist loadgroup), one worker runs them all: one Java process, one build.
-pytestmark = pytest.mark.xdist_group("verapdf")
+pytestmark = [pytest.mark.xdist_group("verapdf"), pytest.mark.java]  # not in make test-fast
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,7 @@ def test_export_writes_html_stylesheets_and_fonts(exported):
     assert "file:" not in html and str(ROOT) not in html  # nothing points outside the folder
 
 
+@pytest.mark.slow  # an excerpt printed again by the weasyprint command
 def test_bare_weasyprint_prints_the_same_pages(exported, tmp_path, built):
     out, _, results = built
     livret_pdf = out / f"retour-experience-01-{THEME}.pdf"

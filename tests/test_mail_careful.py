@@ -29,6 +29,7 @@ def statuses(env):
 # -- Ctrl-C -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a real process interrupted
 def test_ctrl_c_while_the_server_answers_records_unknown(mail_env, smtp_server):
     server = smtp_server()
     rows = people(6)
@@ -56,6 +57,7 @@ def test_ctrl_c_while_the_server_answers_records_unknown(mail_env, smtp_server):
     assert [server.handler.count_for(r[0]) for r in rows] == [1] * 6  # 0 duplicates, 0 missed
 
 
+@pytest.mark.slow  # a real process interrupted
 def test_ctrl_c_before_the_message_leaves_it_for_the_next_run(mail_env, smtp_server):
     server = smtp_server()
     rows = people(5)

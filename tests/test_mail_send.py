@@ -239,6 +239,7 @@ def spawn_send(env, server, csv, *extra):
     return env.spawn("--recipients", str(csv), "--send", *env.smtp_flags(server), *extra)
 
 
+@pytest.mark.slow  # a real process killed
 def test_a_killed_run_resumes_and_delivers_everyone_exactly_once(mail_env, smtp_server):
     server = smtp_server()
     rows = people(mail_env, 7)
@@ -267,6 +268,7 @@ def test_a_killed_run_resumes_and_delivers_everyone_exactly_once(mail_env, smtp_
     assert [r["status"] for r in mail_env.journal_rows()] == ["sent"] * 7
 
 
+@pytest.mark.slow  # a real process killed
 def test_a_run_killed_while_the_server_answers_leaves_an_unknown(mail_env, smtp_server):
     server = smtp_server()
     rows = people(mail_env, 5)

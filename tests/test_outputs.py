@@ -201,6 +201,7 @@ def _wait_for(predicate, timeout=60.0):
     return False
 
 
+@pytest.mark.slow  # a watch loop in a process of its own
 def test_watch_rebuilds_on_save_and_survives_a_bad_edit(content_copy, tmp_path):
     out = tmp_path / "out"
     log = tmp_path / "watch.log"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from preview_support import WAIT, PreviewProcess, ready
 
+pytestmark = pytest.mark.browser  # Chromium: not in make test-fast
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHEET = "retour-experience-01-action-adie.pdf"

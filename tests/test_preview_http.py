@@ -116,6 +116,7 @@ def test_listens_on_127_0_0_1_only(preview):
     assert _listening("/proc/net/tcp6", server.port) == set()
 
 
+@pytest.mark.slow  # a real process interrupted
 def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path):
     server = PreviewProcess(content_copy, tmp_path / "output", "--theme", "mobilites")
     server.wait_for(ready)

@@ -7,6 +7,7 @@ import gc
 import os
 import traceback
 
+import pytest
 from conftest import CONTENT
 
 from livret.loader import load_site
@@ -17,6 +18,7 @@ from livret.preview.server import ORDER
 THEME = "mobilites"
 
 
+@pytest.mark.slow  # the booklet and excerpts rendered twice again by warm workers
 def test_warm_workers_print_the_same_bytes_as_a_build(built, tmp_path):
     out, _, results = built
     expected = {r.path.name: r.sha256 for r in results}

@@ -184,6 +184,7 @@ def _wait_until(predicate, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow  # real processes killed
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize(
     "how", ["SIGKILL parent", "SIGTERM parent", "Ctrl-C group", "SIGINT parent"]
@@ -271,6 +272,7 @@ class _Lines:
                 self.cond.wait(left)
 
 
+@pytest.mark.slow  # a watch loop in a process of its own
 def test_watch_survives_any_error_and_rebuilds_later_saves(content_copy, tmp_path):
     out = tmp_path / "out"
     card = content_copy / "actions/adie.md"

@@ -57,6 +57,7 @@ def test_new_edition_refuses_a_folder_in_use(edition2):
     assert "not empty" in str(info.value)
 
 
+@pytest.mark.slow  # two editions built
 def test_two_editions_share_output_without_overwriting(edition2, tmp_path):
     out = tmp_path / "output"
     run(CONTENT, out, themes=[], jobs=1)

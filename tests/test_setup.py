@@ -4,7 +4,9 @@ prints no setuptools warning; the tests' tools come with `make test`."""
 
 from __future__ import annotations
 
+import ast
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -146,3 +148,101 @@ def test_makes_editable_install_prints_no_setuptools_warning(tmp_path):
         cwd=tmp_path,
     )
     assert Path(shown.stdout.strip()) == ROOT / "styles"
+
+
+# --- the fast tier (issue #19) ------------------------------------------------------------------
+
+# What the fast tier never does: drive Chromium, run Java (veraPDF), install a wheel, kill or
+# interrupt a real process. Looked for in the source of each test it collects.
+NOT_FAST = (
+    "selenium",
+    "webdriver",
+    "verapdf",
+    '"wheel"',
+    "SIGKILL",
+    "SIGINT",
+    "SIGTERM",
+    "send_signal(",
+    "os.kill(",
+    "kill(victim",
+)
+# Modules that no test names, exercised through the one that uses them.
+THROUGH = {
+    "livret.policy": "livret.loader",
+    "livret.mail": "livret.mail.cli",
+    "livret.preview": "livret.preview.server",
+}
+
+
+def _fast_items() -> list[str]:
+    [line] = [line for line in _make_n("test-fast") if "pytest" in line]
+    words = shlex.split(line)
+    expression = words[len(words) - 1 - words[::-1].index("-m") + 1]
+    assert {"browser", "java", "slow"} <= set(expression.replace("not", "").split()) - {"and"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+        + ["-m", expression],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return [line for line in proc.stdout.splitlines() if "::" in line]
+
+
+def _functions(path: Path) -> dict[str, str]:
+    text = path.read_text(encoding="utf-8")
+    return {
+        node.name: ast.get_source_segment(text, node) or ""
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def _livret_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("livret"):
+            names.add(str(node.module))
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("livret"))
+    return names
+
+
+def test_make_test_fast_leaves_out_browser_java_wheels_and_kills_and_touches_every_module():
+    items = _fast_items()
+    files = {item.split("::")[0] for item in items}
+    assert "tests/test_preview_browser.py" not in files
+    assert "tests/test_conformance.py" not in files
+    sources: dict[str, dict[str, str]] = {}
+    for item in items:
+        file, name = item.split("::")[0], item.split("::")[-1].split("[")[0]
+        if file not in sources:
+            sources[file] = _functions(ROOT / file)
+        source = sources[file][name]
+        found = [word for word in NOT_FAST if word in source]
+        assert not found, f"{item} is in make test-fast but uses {found}: mark it"
+    # Every module of livret is named by a test of the fast tier (or used by one that is).
+    named: set[str] = set()
+    for file in files:
+        named |= _livret_imports(ROOT / file)
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "livret").rglob("*.py")
+        if p.name != "__main__.py"
+    }
+    missing = {m for m in modules - named if THROUGH.get(m) not in named}
+    assert not missing, f"no test of make test-fast touches {sorted(missing)}"
+
+
+def test_without_java_conformance_says_what_to_install(monkeypatch, tmp_path):
+    """A newcomer's machine without Java: `make conformance` (and the veraPDF tests) name the
+    packages to install instead of failing somewhere in Java."""
+    from livret import conformance
+
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    why = conformance.unavailable()
+    assert why is not None and "default-jre-headless" in why

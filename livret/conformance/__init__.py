@@ -28,7 +28,7 @@ from ..errors import display_path
 HARNESS = Path(__file__).resolve().parent / "VeraHarness.java"
 JAXB_RUNTIME = Path("/usr/share/java/jaxb-runtime.jar")  # Debian's libjaxb-java
 # C1 only and the serial collector: the run is short, so the optimising compiler would
-# cost more than it saves (one excerpt: 4.9 s → 3.2 s).
+# cost more than it saves (benchmarks/README.md).
 JVM_FLAGS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 
 # The flavour each variant of livret claims (livret/pdf.py VARIANTS).

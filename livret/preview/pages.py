@@ -45,8 +45,8 @@ def page_keys(pdf: Path) -> list[str]:
     """One key per page: what draws it, without the parts that differ between two renders of
     the same page (object numbers, font subset tags).
 
-    pikepdf (qpdf) reads the file ~10× faster than pypdf did (a 36-page tagged booklet: 0.2 s
-    against 3 s on a loaded machine; the parent process does it while the workers render)."""
+    pikepdf (qpdf) reads the file many times faster than pypdf did (benchmarks/README.md);
+    the parent process does it while the workers render."""
     import pikepdf
 
     keys = []

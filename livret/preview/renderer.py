@@ -1,7 +1,7 @@
 """A warm renderer: render workers that live across saves.
 
 A fresh build forks workers that import WeasyPrint, load the fonts and parse the stylesheets
-(~0.4 s each) before rendering anything. The preview and `watch` keep one pool of such workers
+(each worker) before rendering anything. The preview and `watch` keep one pool of such workers
 for as long as they run: a save pays for the render only. The workers are restarted only when
 what they loaded changes (the styles and fonts, the edition's date that fixes the PDF timestamps).
 

@@ -387,7 +387,7 @@ def serve(args: argparse.Namespace) -> int:
                 *for_content(args.content).folders,
                 watch_filter=lambda change, path: not is_backup_file(Path(path).name),
                 debounce=150,
-                step=10,  # a save is one write (or a write and a rename): seen 10-20 ms after
+                step=10,  # a save is one write (or a write and a rename): seen soon after
                 rust_timeout=0,
             ):
                 started = time.perf_counter()
@@ -416,7 +416,7 @@ def _forget_caches(changes: Iterable[str], design_folders: Iterable[Path]) -> No
     """A layout or stylesheet changed: drop what this process made of them (the Jinja
     templates, compiled again, and what they were given). A saved card keeps them: they
     depend on the layouts and on the text given to them only, and compiling the templates
-    and converting every text again made each save ~0.1-0.3 s slower before its first page."""
+    and converting every text again made each save slower before its first page."""
     from .. import design, markup, pipeline, render
 
     folders = list(design_folders)
