@@ -144,11 +144,40 @@ def test_boxes_and_marks_outside_the_bleed(press_files):
 
 
 def test_slug_line_names_the_document_and_page(press_files):
-    from pypdf import PdfReader
+    """Each page's slug names that page (WeasyPrint shares one Resources dictionary between
+    all pages: one slug name there gave every page the last page's slug)."""
+    for path in press_files:
+        pages = int(pikepdf.open(path).pages.__len__())
+        for n in range(1, pages + 1):
+            text = subprocess.run(
+                ["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert f"PDF/X-4 · FOGRA39 · page {n} / {pages}" in text, (path.name, n)
 
-    reader = PdfReader(press_files[-1])
-    text = reader.pages[1].extract_text()
-    assert "PDF/X-4 · FOGRA39 · page 2 / 2" in text
+
+def test_every_font_program_has_its_own_subset_tag(press_files):
+    """`pdffonts`: one name, one font program (the slug's subset of Lato Regular came under
+    the body subset's name, EAIBFK+Livret-Lato twice)."""
+    for path in press_files:
+        with pikepdf.open(path) as pdf:
+            programs: dict[str, set[bytes]] = {}
+            for obj in pdf.objects:
+                if not isinstance(obj, pikepdf.Dictionary) or "/FontName" not in obj:
+                    continue
+                program = obj.get("/FontFile2") or obj.get("/FontFile3") or obj.get("/FontFile")
+                if program is not None:
+                    programs.setdefault(str(obj.FontName), set()).add(program.read_bytes())
+            assert programs, path.name
+            shared = {name: len(found) for name, found in programs.items() if len(found) > 1}
+            assert not shared, (path.name, shared)
+        listing = subprocess.run(
+            ["pdffonts", str(path)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[2:]
+        names = [line.split()[0] for line in listing]
+        assert len(names) == len(set(names)), (path.name, listing)
 
 
 def test_greys_go_to_black_only_and_colours_through_the_profile():
