@@ -41,6 +41,8 @@ CONDITION = "FOGRA39"
 CONDITION_INFO = "Coated FOGRA39 (ISO 12647-2:2004/Amd 1, paper type 1 or 2, coated)"
 
 RGB_OPS = {"rg": "k", "RG": "K"}
+# Colours whose channels differ by less than this (0–1) are greys to the press: K only.
+NEAR_GREY = 0.1
 
 
 @lru_cache(maxsize=1)
@@ -58,9 +60,11 @@ def _transform():
 
 @lru_cache(maxsize=4096)
 def rgb_to_cmyk(r: float, g: float, b: float) -> tuple[float, float, float, float]:
-    """sRGB (0–1) → CMYK (0–1) through the output profile. Greys, black and white go to
-    K only (no four-colour grey on press: text stays sharp whatever the registration)."""
-    if max(r, g, b) - min(r, g, b) < 0.02:
+    """sRGB (0–1) → CMYK (0–1) through the output profile. Greys and near-greys (the
+    muted text #5b6270, the Notes rules, the back cover's light grey), black and white go
+    to K only: no four-colour grey on press, so that hairlines, dots and small text stay
+    sharp whatever the registration."""
+    if max(r, g, b) - min(r, g, b) < NEAR_GREY:
         grey = (r + g + b) / 3
         return (0.0, 0.0, 0.0, round(1 - grey, 4))
     from PIL import Image, ImageCms

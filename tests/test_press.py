@@ -196,3 +196,35 @@ def test_the_press_file_is_reproducible(tmp_path):
         paths.append(results[0].path.read_bytes())
     assert paths[0] == paths[1]
     assert pikepdf.open(io.BytesIO(paths[0])).pages
+
+
+def test_fine_elements_print_in_one_ink(built_print):
+    """Hairlines, dots and small text in one ink (four inks there cannot register): the
+    contents' leader dots, the Notes rules, the back cover's 8 pt grey text, every grey and
+    near-grey (#5b6270…) to K only. Read from the booklet's content streams."""
+    from pressread import fine_elements, inks
+
+    out, _, _ = built_print
+    with pikepdf.open(out / "retour-experience-01-print.pdf") as pdf:
+        found = Counter()
+        for what, _owner, colour in fine_elements(pdf):
+            found[what.split()[-1]] += 1
+            assert colour is not None and inks(colour) <= 1, (what, colour)
+        assert found["stroke"] >= 25 and found["text"] >= 30, found  # Notes rules, folios…
+        # The leader dots: radial gradients, from a grey that is K only.
+        dots = 0
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/ShadingType") == 3:
+                for values in _stops(obj.Function):
+                    assert inks(values) <= 1, values
+                dots += 1
+        assert dots, "no leader dots found"
+    assert press.rgb_to_cmyk(0x5B / 255, 0x62 / 255, 0x70 / 255) == (0, 0, 0, 0.6078)
+
+
+def _stops(function):
+    for key in ("/C0", "/C1"):
+        if key in function:
+            yield [float(v) for v in function[key]]
+    for sub in function.get("/Functions", []):
+        yield from _stops(sub)
