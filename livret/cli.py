@@ -401,7 +401,8 @@ def build_once(args, site=None, pool=None):
 
 def _how_to_print(results, asked: bool = False) -> None:
     """Where each imposed PDF is and how to print it (livret/impose.py)."""
-    from .impose import FOLDED
+    from .i18n import quantity
+    from .impose import FOLDED, READABLE_PT, body_size
     from .pipeline import IMPOSITION
 
     pages = {r.path.name: r.pages for r in results}
@@ -446,6 +447,19 @@ def _how_to_print(results, asked: bool = False) -> None:
                     "added before the last one",
                     blanks,
                 ).format(source=source, pages=count, blanks=blanks)
+            )
+        if (body := body_size(sheet)) < READABLE_PT:
+            print(
+                "  "
+                + _(
+                    "warning: the body text is printed at {size} on {paper} sheets, under "
+                    "{readable} and hard to read: prefer --impose a3 (an A4 booklet on A3 "
+                    "sheets) if your printer takes A3"
+                ).format(
+                    size=quantity(body, "pt", 1),
+                    paper=sheet.upper(),
+                    readable=quantity(READABLE_PT, "pt"),
+                )
             )
     if imposed:
         print(
