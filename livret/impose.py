@@ -50,6 +50,8 @@ def shrink(sheet: str, page: tuple[float, float] = (210 * MM, 297 * MM)) -> floa
 def body_size(sheet: str) -> float:
     """The body text's size in points once imposed on `sheet` (10 pt at full size)."""
     return BODY_PT * shrink(sheet)
+
+
 # Document information kept from the source; the dates come from the edition (reproducible).
 INFO_KEYS = ("/Title", "/Author", "/Subject", "/Keywords", "/Creator", "/CreationDate", "/ModDate")
 
