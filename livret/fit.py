@@ -256,31 +256,35 @@ TAG = re.compile(r"<[^>]+>")
 SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Ý«])")
 QUOTE_LENGTH = (70, 170)  # characters: two to four lines at the pull quote's size
 # Cost of each change, to prefer the lightest that works (0: the card as the fitting left it).
-COSTS = {"": 0, "tight": 1, "loose": 1, "quote": 3}
+COSTS = {"": 0, "tight": 1, "loose": 1, "quote": 3, "stretch": 4}
 
 
 @dataclass(frozen=True)
 class Option:
     """One way to lay a card out: a copyfit (`""`, "tight", "loose"), a pull quote or not,
-    the breaks (offsets in the card as given), and the pages it then takes."""
+    the breaks (offsets in the card as given), the pages it then takes, and whether its
+    breaks were spread out to take a page more than its text needs (`stretched`)."""
 
     pages: int
     copyfit: str = ""
     quote: bool = False
     breaks: tuple[int, ...] = ()
+    stretched: bool = False
 
     @property
     def cost(self) -> int:
-        return COSTS[self.copyfit] + (COSTS["quote"] if self.quote else 0)
+        """What the change costs the reader: a page more white costs most."""
+        quote = COSTS["quote"] if self.quote else 0
+        return COSTS[self.copyfit] + quote + (COSTS["stretch"] if self.stretched else 0)
 
     def describe(self) -> str:
-        what = {"": "", "tight": "-0.5 pt", "loose": "+0.5 pt"}[self.copyfit]
+        what = {"": "", "tight": "0.5 pt tighter", "loose": "0.5 pt looser"}[self.copyfit]
         parts = [what] if what else []
         if self.quote:
-            parts.append("pull quote")
-        if len(self.breaks) > (0 if self.quote or self.copyfit else 1):
-            parts.append(f"{len(self.breaks)} page breaks moved")
-        return ", ".join(parts) or "as is"
+            parts.append("a pull quote")
+        if self.stretched:
+            parts.append(f"its text spread over {self.pages} pages")
+        return ", ".join(parts) or "as fitted"
 
 
 def pull_quote(card: str) -> str | None:
@@ -362,7 +366,7 @@ def options(layout, head: str, card: str) -> list[Option]:
         if copyfit == "loose" and want not in found and pages < want:
             spread = _spread(layout, head, text, want)
             if spread is not None:
-                found[want] = Option(want, copyfit, quote, spread)
+                found[want] = Option(want, copyfit, quote, spread, stretched=True)
     return sorted(found.values(), key=lambda o: (o.cost, o.pages))
 
 
@@ -421,12 +425,15 @@ def plan_spreads(
 
 
 def menu_to_json(menu: list[Option]) -> list:
-    return [[o.pages, o.copyfit, o.quote, list(o.breaks)] for o in menu]
+    return [[o.pages, o.copyfit, o.quote, list(o.breaks), o.stretched] for o in menu]
 
 
 def menu_from_json(value) -> list[Option] | None:
     try:
-        menu = [Option(int(p), str(c), bool(q), tuple(int(b) for b in bs)) for p, c, q, bs in value]
+        menu = [
+            Option(int(p), str(c), bool(q), tuple(int(b) for b in bs), bool(x))
+            for p, c, q, bs, x in value
+        ]
     except (TypeError, ValueError):
         return None
     return menu if menu and all(o.copyfit in COSTS for o in menu) else None

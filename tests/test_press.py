@@ -228,3 +228,33 @@ def _stops(function):
             yield [float(v) for v in function[key]]
     for sub in function.get("/Functions", []):
         yield from _stops(sub)
+
+
+def test_the_notes_rules_span_the_text_area(built_print, tmp_path):
+    """The Notes page's rules run across the text area, 17 mm from each trim edge (they
+    started 34 mm from the left and ran to the trim)."""
+    from pdftext import poppler_pages
+    from PIL import Image
+
+    path = built_print[0] / "retour-experience-01-print.pdf"
+    pages = poppler_pages(path)
+    notes = [n for n, text in enumerate(pages, 1) if text.startswith("Notes")]
+    assert notes, "no Notes page in the press booklet"
+    subprocess.run(
+        ["pdftoppm", "-gray", "-r", "72", "-f", str(notes[0]), "-l", str(notes[0]), str(path)]
+        + [str(tmp_path / "n")],
+        check=True,
+    )
+    (image,) = tmp_path.glob("n*.pgm")
+    page = Image.open(image).convert("L")
+    width, height = page.size
+    offset = press.SLUG + press.BLEED  # the trim's corner on the enlarged page
+    rows = []
+    for y in range(round(offset + 40 * MM), round(height - offset - 25 * MM)):
+        xs = [x for x in range(width) if page.getpixel((x, y)) < 245]
+        if len(xs) > 300:  # a rule, not a mark or the slug
+            rows.append((min(xs), max(xs)))
+    assert len(rows) >= 20, len(rows)
+    for left, right in rows:
+        assert abs((left - offset) / MM - 17) < 1, (left - offset) / MM
+        assert abs((right + 1 - offset) / MM - 193) < 1, (right - offset) / MM
