@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from . import __version__
 from .console import _lang_option, guarded, print_problems, report_internal_error, take_lang
 from .console import common_options as _common
-from .errors import LivretError, printable
+from .errors import LivretError, Problem, printable
 from .i18n import N_, ArgumentParser, _, ngettext, seconds, size
 
 STATUS = {"built": N_("built"), "up to date": N_("up to date")}
@@ -362,7 +363,8 @@ def build_once(args, site=None, pool=None):
 
 def _how_to_print(results, asked: bool = False) -> None:
     """Where each imposed PDF is and how to print it (livret/impose.py)."""
-    from .impose import FOLDED
+    from .i18n import quantity
+    from .impose import FOLDED, READABLE_PT, body_size
     from .pipeline import IMPOSITION
 
     pages = {r.path.name: r.pages for r in results}
@@ -407,6 +409,19 @@ def _how_to_print(results, asked: bool = False) -> None:
                     "added before the last one",
                     blanks,
                 ).format(source=source, pages=count, blanks=blanks)
+            )
+        if (body := body_size(sheet)) < READABLE_PT:
+            print(
+                "  "
+                + _(
+                    "warning: the body text is printed at {size} on {paper} sheets, under "
+                    "{readable} and hard to read: prefer --impose a3 (an A4 booklet on A3 "
+                    "sheets) if your printer takes A3"
+                ).format(
+                    size=quantity(body, "pt", 1),
+                    paper=sheet.upper(),
+                    readable=quantity(READABLE_PT, "pt"),
+                )
             )
     if imposed:
         print(

@@ -204,7 +204,7 @@ class Decisions:
     """
 
     def __init__(self) -> None:
-        self.memory: dict[str, list[int]] = {}
+        self.memory: dict[str, list] = {}
 
     @staticmethod
     def key(salt: str, head: str, card: str, root: Path) -> str:
@@ -216,22 +216,23 @@ class Decisions:
         return digest.hexdigest()
 
     def get(
-        self, key: str, folder: Path | None = None, card: str | None = None
-    ) -> list[int] | None:
-        """The breaks kept for `key`: from memory, else from `folder`, where an entry is
-        taken only when it is exactly what `put` writes — a regular file holding the JSON
-        list of offsets, each one a place where `card` (the card the key was made from) may
-        break. Anything else (a damaged, foreign or hostile file) counts as absent."""
+        self, key: str, folder: Path | None = None, valid: Callable[[list], bool] | None = None
+    ) -> list | None:
+        """The value kept for `key`: from memory, else from `folder`, where an entry is taken
+        only when it is exactly what `put` writes (a regular file holding the JSON list, in
+        `put`'s own form, within ENTRY_CAP) and `valid` accepts it. Anything else (a damaged,
+        foreign or hostile file) counts as absent."""
         if key in self.memory:
             return self.memory[key]
         if folder is None:
             return None
-        value = _read_entry(folder / f"{key}.json", card)
-        if value is not None:
-            self.memory[key] = value
+        value = _read_entry(folder / f"{key}.json")
+        if value is None or (valid is not None and not valid(value)):
+            return None
+        self.memory[key] = value
         return value
 
-    def put(self, key: str, value: list[int], folder: Path | None = None) -> None:
+    def put(self, key: str, value: list, folder: Path | None = None) -> None:
         from .writer import write_atomic
 
         self.memory[key] = value
@@ -242,15 +243,15 @@ class Decisions:
                 pass  # a cache: the next build fits the card again
 
 
-ENTRY_CAP = 4096  # a decision is a few offsets: `[1234]`
+ENTRY_CAP = 16384  # a decision is a few offsets (`[1234]`), a card's menu a few options
 
 
-def _entry(value: list[int]) -> bytes:
-    """A decision as the cache keeps it (the one form `_read_entry` accepts)."""
+def _entry(value: list) -> bytes:
+    """A value as the cache keeps it (the one form `_read_entry` accepts)."""
     return json.dumps(value).encode()
 
 
-def _read_entry(path: Path, card: str | None) -> list[int] | None:
+def _read_entry(path: Path) -> list | None:
     from .writer import read_small_regular_file
 
     data = read_small_regular_file(path, ENTRY_CAP)
@@ -260,13 +261,275 @@ def _read_entry(path: Path, card: str | None) -> list[int] | None:
         value = json.loads(data)
     except (ValueError, RecursionError):
         return None
-    if not (
-        isinstance(value, list)
-        and all(type(v) is int and v >= 0 for v in value)
-        and value == sorted(set(value))
-        and _entry(value) == data
-    ):
-        return None
-    if card is not None and not set(value) <= {c.offset for c in candidates(card)}:
+    if not isinstance(value, list) or _entry(value) != data:
         return None
     return value
+
+
+def breaks_of(card: str) -> Callable[[list], bool]:
+    """Whether a kept decision can be `card`'s breaks: offsets, in order, each one a place
+    where the card may break."""
+
+    def valid(value: list) -> bool:
+        return (
+            all(type(v) is int and v >= 0 for v in value)
+            and value == sorted(set(value))
+            and set(value) <= {c.offset for c in candidates(card)}
+        )
+
+    return valid
+
+
+# --- Spreads (the press file): every card opens on a left-hand page, at most a page or two
+# left blank. A card that would end on a left-hand page before another card leaves a blank
+# page; a designer fits it to whole spreads instead: a little tighter or looser (within
+# 0.5 pt of size and leading: styles/print.css, `data-copyfit`), or a pull quote taken from
+# the card's own text with the page breaks spread out. Each card is measured alone (its
+# options, cached like its breaks), then the document's plan picks, for all cards at once,
+# the options that leave the fewest blank pages, then the fewest changes.
+
+ARTICLE = re.compile(r'<article class="card"')
+QUOTE_SECTION = re.compile(
+    r'<section class="section section--([a-z0-9-]+)"[^>]*>(.*?)</section>', re.S
+)
+PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
+TAG = re.compile(r"<[^>]+>")
+SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Ý«])")
+QUOTE_LENGTH = (70, 170)  # characters: two to four lines at the pull quote's size
+# Cost of each change, to prefer the lightest that works (0: the card as the fitting left it).
+COSTS = {"": 0, "tight": 1, "loose": 1, "quote": 3, "stretch": 4}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to lay a card out: a copyfit (`""`, "tight", "loose"), a pull quote or not,
+    the breaks (offsets in the card as given), the pages it then takes, and whether its
+    breaks were spread out to take a page more than its text needs (`stretched`)."""
+
+    pages: int
+    copyfit: str = ""
+    quote: bool = False
+    breaks: tuple[int, ...] = ()
+    stretched: bool = False
+
+    @property
+    def cost(self) -> int:
+        """What the change costs the reader: a page more white costs most."""
+        quote = COSTS["quote"] if self.quote else 0
+        return COSTS[self.copyfit] + quote + (COSTS["stretch"] if self.stretched else 0)
+
+    def describe(self) -> str:
+        what = {"": "", "tight": "0.5 pt tighter", "loose": "0.5 pt looser"}[self.copyfit]
+        parts = [what] if what else []
+        if self.quote:
+            parts.append("a pull quote")
+        if self.stretched:
+            parts.append(f"its text spread over {self.pages} pages")
+        return ", ".join(parts) or "as fitted"
+
+
+def pull_quote(card: str) -> str | None:
+    """A sentence of the card's own text to set as a pull quote: from its Bilan if it has one
+    (what the people who carried the action say of it), else from its first sections; the
+    first sentence of a readable length. Its text as printed, tags dropped."""
+    sections = QUOTE_SECTION.findall(card)
+    sections.sort(key=lambda s: s[0] != "bilan")  # stable: Bilan first, then in order
+    for _slug, body in sections:
+        for paragraph in PARAGRAPH.findall(body):
+            for sentence in SENTENCE.split(TAG.sub("", paragraph).strip()):
+                if QUOTE_LENGTH[0] <= len(sentence) <= QUOTE_LENGTH[1]:
+                    return sentence
+    return None
+
+
+def treated(card: str, copyfit: str, quote: bool) -> str:
+    """The card with its copyfit marked and its pull quote set (before its middle section:
+    the quote is a repeat of the text, for the eye, hidden from screen readers)."""
+    if copyfit:
+        card = ARTICLE.sub(f'<article class="card" data-copyfit="{copyfit}"', card, count=1)
+    if quote and (sentence := pull_quote(card)) is not None:
+        starts = [m.start() for m in re.finditer(r'<section class="section ', card)]
+        if len(starts) >= 2:
+            at = starts[len(starts) // 2]
+            aside = (
+                '<aside class="pull-quote" aria-hidden="true">'
+                f"<p>«\u202f{sentence}\u202f»</p></aside>"
+            )
+            card = card[:at] + aside + card[at:]
+    return card
+
+
+def _spread(layout, head: str, card: str, pages: int) -> tuple[int, ...] | None:
+    """Breaks (offsets in `card`) that lay it out on exactly `pages` pages, none under
+    MIN_FILL: one break per full page, where the page is about as full as the card's text
+    spread evenly would make it; None when it cannot be done."""
+    cands = candidates(card)
+    breaks: set[int] = set()
+    first = measure(layout, head, card, cands)
+    share = max(TARGET + 0.1, (len(first.fills) - 1 + first.fills[-1]) / pages)
+    m = first
+    for page in range(pages - 1):
+        if len(m.fills) > pages:
+            return None
+        if len(m.fills) == pages and m.fills[-1] >= TARGET and min(m.fills) >= MIN_FILL:
+            return tuple(sorted(breaks))
+        options = [
+            (abs(above - share) + 0.05 * cands[i].rank, i)
+            for i, (on, above) in enumerate(m.starts)
+            if on == page and MIN_FILL <= above and cands[i].offset not in breaks
+        ]
+        if not options:
+            continue
+        breaks.add(cands[min(options)[1]].offset)
+        m = measure(layout, head, card, cands, breaks)
+    ok = len(m.fills) == pages and min(m.fills) >= MIN_FILL
+    return tuple(sorted(breaks)) if ok else None
+
+
+def options(layout, head: str, card: str) -> list[Option]:
+    """The ways to lay `card` out on whole pages: as the fitting leaves it, one page less
+    (tighter), one page more (looser, then with a pull quote and its breaks spread out)."""
+    found: dict[int, Option] = {}
+    base_breaks = fit_card(layout, head, card)
+    cands = candidates(card)
+    base = measure(layout, head, card, cands, set(base_breaks))
+    found[len(base.fills)] = Option(len(base.fills), breaks=tuple(base_breaks))
+    for copyfit, quote in (("tight", False), ("loose", False), ("loose", True)):
+        text = treated(card, copyfit, quote)
+        if quote and text == treated(card, copyfit, False):
+            continue  # no sentence to quote
+        breaks = fit_card(layout, head, text)
+        m = measure(layout, head, text, candidates(text), set(breaks))
+        pages = len(m.fills)
+        if pages not in found and min(m.fills) >= MIN_FILL:
+            found[pages] = Option(pages, copyfit, quote, tuple(breaks))
+        want = len(base.fills) + 1
+        if copyfit == "loose" and want not in found and pages < want:
+            spread = _spread(layout, head, text, want)
+            if spread is not None:
+                found[want] = Option(want, copyfit, quote, spread, stretched=True)
+    return sorted(found.values(), key=lambda o: (o.cost, o.pages))
+
+
+def apply_option(card: str, option: Option) -> str:
+    text = treated(card, option.copyfit, option.quote)
+    return mark(text, list(option.breaks), lambda _i: BREAK) if option.breaks else text
+
+
+PART = re.compile(r'<(?:section|article|nav)\b[^>]*\bid="(theme-[^"]+|action-[^"]+|thanks|back)"')
+
+
+def simulate(lead: int, themes: list[list[int]], thanks: int) -> tuple[int, list[bool], int]:
+    """Lay the parts out in spreads: `lead` pages before the first theme, each theme its
+    opener (one page; a spread when it falls on a left-hand page) and its cards (their page
+    counts, each opening on a left-hand page), the thanks, the back cover last of a multiple
+    of 4. → (blank pages, which openers are spreads, total pages)."""
+    page, blanks, spreads = lead + 1, 0, []
+    for cards in themes:
+        spreads.append(page % 2 == 0)
+        page += 2 if page % 2 == 0 else 1
+        for n in cards:
+            if page % 2:
+                blanks, page = blanks + 1, page + 1
+            page += n
+    page += thanks + 1
+    total = page - 1
+    return blanks + -total % 4, spreads, total + -total % 4
+
+
+@dataclass(frozen=True)
+class Plan:
+    blanks: int
+    spreads: list[bool]
+    choices: dict[str, Option]
+
+
+def plan_spreads(
+    lead: int, themes: list[list[str]], thanks: int, menus: dict[str, list[Option]]
+) -> Plan:
+    """The options, one per card, that leave the fewest blank pages, then change the least."""
+    import itertools
+
+    slugs = [s for cards in themes for s in cards]
+    best = None
+    for combo in itertools.product(*(menus[s] for s in slugs)):
+        counts, i = [], 0
+        for cards in themes:
+            counts.append([o.pages for o in combo[i : i + len(cards)]])
+            i += len(cards)
+        blanks, spreads, _total = simulate(lead, counts, thanks)
+        key = (blanks, sum(o.cost for o in combo))
+        if best is None or key < best[0]:
+            best = (key, Plan(blanks, spreads, dict(zip(slugs, combo, strict=True))))
+    assert best is not None
+    return best[1]
+
+
+def menu_to_json(menu: list[Option]) -> list:
+    return [[o.pages, o.copyfit, o.quote, list(o.breaks), o.stretched] for o in menu]
+
+
+def menu_from_json(value) -> list[Option] | None:
+    """A menu as `menu_to_json` writes it, or None for anything else (a cache entry of
+    another shape is recomputed, never trusted)."""
+
+    def option(item) -> Option | None:
+        if not (isinstance(item, list) and len(item) == 5):
+            return None
+        pages, copyfit, quote, breaks, stretched = item
+        if not (
+            type(pages) is int
+            and pages > 0
+            and copyfit in COSTS
+            and type(quote) is bool
+            and type(stretched) is bool
+            and isinstance(breaks, list)
+            and all(type(b) is int and b >= 0 for b in breaks)
+            and breaks == sorted(set(breaks))
+        ):
+            return None
+        return Option(pages, copyfit, quote, tuple(breaks), stretched)
+
+    menu = [option(item) for item in value] if isinstance(value, list) else []
+    return [o for o in menu if o is not None] if menu and None not in menu else None
+
+
+def apply_spreads(
+    html: str, menu_of: Callable[[str, str], list[Option]], layout: Callable[[str], object]
+) -> tuple[str, Plan | None]:
+    """`html` fitted to spreads (the press file): each card's option chosen from its menu
+    (`menu_of(head, card)`), the openers that fall on a left-hand page marked as spreads.
+    One layout of the whole document, with each card as the fitting leaves it, gives the
+    pages before the first theme and the thanks' length."""
+    head = head_of(html)
+    if head is None or "data-copyfit" not in head:
+        return html, None
+    cards = {m.group(1): m.group(0) for m in CARD.finditer(html)}
+    if not cards:
+        return html, None
+    menus = {slug: menu_of(head, card) for slug, card in cards.items()}
+    first = {slug: min(menu, key=lambda o: o.cost) for slug, menu in menus.items()}
+    document = layout(CARD.sub(lambda m: apply_option(m.group(0), first[m.group(1)]), html))
+    starts: dict[str, int] = {}
+    for number, page in enumerate(document.pages, 1):  # type: ignore[attr-defined]
+        for name in page.anchors:
+            starts.setdefault(name, number)
+    themes: list[list[str]] = []
+    names: list[str] = []
+    for ident in PART.findall(html):
+        if ident.startswith("theme-"):
+            themes.append([])
+            names.append(ident)
+        elif ident.startswith("action-") and themes:
+            themes[-1].append(ident.removeprefix("action-"))
+    if not names or "thanks" not in starts or "back" not in starts:
+        return html, None
+    lead = starts[names[0]] - 1
+    thanks = starts["back"] - starts["thanks"]
+    plan = plan_spreads(lead, themes, thanks, menus)
+    out = CARD.sub(lambda m: apply_option(m.group(0), plan.choices[m.group(1)]), html)
+    for name, spread in zip(names, plan.spreads, strict=True):
+        if spread:
+            opener = f'<section class="opener" id="{name}"'
+            out = out.replace(opener, opener.replace(" id=", " data-spread id="), 1)
+    return out, plan

@@ -9,8 +9,10 @@ sheets read in order. For N pages (a multiple of 4), sheet k (from 1) carries
 i.e. sheet 1 = [N, 1] / [2, N - 1], sheet 2 = [N - 2, 3] / [4, N - 3], …
 
 Two sheets: "a4" (A4 landscape: A4 pages shrunk to A5, an A5 booklet from an office printer)
-and "a3" (A3 landscape: an A4 booklet at full size). A document whose page count is not a
-multiple of 4 gets blank pages before its last page (the back cover stays on the back).
+and "a3" (A3 landscape: an A4 booklet, at 97 %). An office printer cannot print to the edge
+of the sheet: the pages are scaled to leave 5 mm blank there (they meet at the fold). A
+document whose page count is not a multiple of 4 gets blank pages before its last page (the
+back cover stays on the back).
 
 Each page is placed as a form XObject (pikepdf's `Page.as_form_xobject`), cut to its TrimBox,
 so the press variant's bleed and marks are left out. The imposed file keeps the document
@@ -31,6 +33,25 @@ MM = 72 / 25.4
 # Sheet (landscape) width and height in millimetres, and the booklet it makes once folded.
 SHEETS: dict[str, tuple[float, float]] = {"a4": (297, 210), "a3": (420, 297)}
 FOLDED = {"a4": "A5", "a3": "A4"}
+# An office printer cannot print the last few millimetres of a sheet: the pages are scaled
+# to leave this much blank at the sheet's edges (they meet at the fold, where it is folded).
+MARGIN = 5 * MM
+BODY_PT = 10  # the booklet's body text (styles/typography.css), to tell its imposed size
+READABLE_PT = 8  # under this, body text is hard to read: a warning points to --impose a3
+
+
+def shrink(sheet: str, page: tuple[float, float] = (210 * MM, 297 * MM)) -> float:
+    """The scale of a `page` (width, height in points; A4 by default) on `sheet`: two pages
+    side by side, MARGIN blank at the sheet's edges."""
+    width, height = (v * MM for v in SHEETS[sheet])
+    return min((width / 2 - MARGIN) / page[0], (height - 2 * MARGIN) / page[1])
+
+
+def body_size(sheet: str) -> float:
+    """The body text's size in points once imposed on `sheet` (10 pt at full size)."""
+    return BODY_PT * shrink(sheet)
+
+
 # Document information kept from the source; the dates come from the edition (reproducible).
 INFO_KEYS = ("/Title", "/Author", "/Subject", "/Keywords", "/Creator", "/CreationDate", "/ModDate")
 
@@ -108,14 +129,19 @@ def impose(data: bytes, sheet: str) -> Imposition:
 def _place(
     side: pikepdf.Page, form: pikepdf.Object, name: str, half: int, width: float, height: float
 ) -> None:
-    """Draw `form` scaled to fit the left (0) or right (1) half of the sheet side, centred.
-    (Page.add_overlay does the same under a random resource name: not reproducible.)"""
+    """Draw `form` on the left (0) or right (1) half of the sheet side, against the fold,
+    centred in height, scaled to leave MARGIN blank at the sheet's edges (what an office
+    printer cannot print stays blank: the covers' colour stops short of the edge).
+    (Page.add_overlay would name the resource at random: not reproducible.)"""
     import pikepdf
 
     placed = side.add_resource(form, pikepdf.Name.XObject, pikepdf.Name(name))
-    rect = pikepdf.Rectangle(half * width / 2, 0, (half + 1) * width / 2, height)
-    drawing = side.calc_form_xobject_placement(form, placed, rect, allow_expand=True)
-    side.contents_add(b"q\n" + drawing + b"\nQ\n")
+    x0, y0, x1, y1 = (float(v) for v in form.BBox)
+    scale = min((width / 2 - MARGIN) / (x1 - x0), (height - 2 * MARGIN) / (y1 - y0))
+    left = width / 2 - (x1 - x0) * scale if half == 0 else width / 2
+    bottom = (height - (y1 - y0) * scale) / 2
+    matrix = f"{scale:.6f} 0 0 {scale:.6f} {left - x0 * scale:.3f} {bottom - y0 * scale:.3f}"
+    side.contents_add(f"q\n{matrix} cm\n{placed} Do\nQ\n".encode())
 
 
 def _keep_metadata(src: pikepdf.Pdf, out: pikepdf.Pdf) -> None:

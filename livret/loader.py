@@ -617,6 +617,16 @@ def load_theme(
         located[path] = src
     if out is None:
         return None
+    if not out["actions"]:  # its opener would print alone, an empty list of cards
+        problems.warning(
+            path,
+            src.line("actions"),
+            "actions",
+            _(
+                "the theme has no card yet: its opener would stand alone in the booklet; "
+                "add one with: python build.py new-action NAME --theme {theme}"
+            ).format(theme=path.stem),
+        )
     return Theme(
         slug=path.stem,
         path=path,

@@ -142,6 +142,7 @@ class Printer:
         # Copyfitting decisions (livret/fit.py), kept for the life of this printer; a render
         # given a folder also reads and keeps them there, across builds.
         self.decisions = fit.Decisions()
+        self.spreads: fit.Plan | None = None  # the last press file's plan (livret/fit.py)
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -189,18 +190,34 @@ class Printer:
 
         def decide(head: str, card: str) -> list[int]:
             key = fit.Decisions.key(salt(), head, card, self.content_root)
-            found = self.decisions.get(key, cache, card)
+            found = self.decisions.get(key, cache, fit.breaks_of(card))
             if found is None:
                 found = fit.fit_card(lambda doc: self._layout(doc, variant), head, card)
                 self.decisions.put(key, found, cache)
             return found
 
-        return fit.apply(html, decide)
+        if variant != "print":
+            return fit.apply(html, decide)
+
+        # The press file, in spreads: each card's ways to fill whole pages, then one plan.
+        def menu(head: str, card: str) -> list[fit.Option]:
+            key = fit.Decisions.key("spreads\0" + salt(), head, card, self.content_root)
+            kept = self.decisions.get(key, cache)
+            found = None if kept is None else fit.menu_from_json(kept)
+            if found is None:
+                found = fit.options(lambda doc: self._layout(doc, variant), head, card)
+                self.decisions.put(key, fit.menu_to_json(found), cache)
+            return found
+
+        fitted, self.spreads = fit.apply_spreads(html, menu, lambda doc: self._layout(doc, variant))
+        return fitted
 
     def planned_html(self, html: str, variant: str = "accessible") -> str:
         """The HTML as finally laid out: the cards fitted to their pages, with the Notes
         pages the page plan adds (see pageplan.py), which needs one layout to count them."""
         html = self.fitted(html, variant)
+        if variant != "print":  # the screen PDFs leave no page blank
+            return html
         return pageplan.plan(html, len(self._layout(html, variant).pages)) or html
 
     def render(
@@ -225,8 +242,8 @@ class Printer:
         try:
             laid_out = self.fitted(html, variant, fit_cache)
             document = self._layout(laid_out, variant)
-            # A multiple of 4 pages: Notes pages before the back cover, laid out again.
-            if (planned := pageplan.plan(laid_out, len(document.pages))) is not None:
+            # The press file: a multiple of 4 pages, Notes pages before the back cover.
+            if variant == "print" and (planned := pageplan.plan(laid_out, len(document.pages))):
                 laid_out = planned
                 document = self._layout(planned, variant)
             pages = len(document.pages)

@@ -17,7 +17,9 @@ characterisation data of Debian's icc-profiles-free (zlib licence), see styles/i
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import zlib
 from collections.abc import Callable
 from functools import lru_cache
@@ -39,6 +41,8 @@ CONDITION = "FOGRA39"
 CONDITION_INFO = "Coated FOGRA39 (ISO 12647-2:2004/Amd 1, paper type 1 or 2, coated)"
 
 RGB_OPS = {"rg": "k", "RG": "K"}
+# Colours whose channels differ by less than this (0–1) are greys to the press: K only.
+NEAR_GREY = 0.1
 
 
 @lru_cache(maxsize=1)
@@ -56,9 +60,11 @@ def _transform():
 
 @lru_cache(maxsize=4096)
 def rgb_to_cmyk(r: float, g: float, b: float) -> tuple[float, float, float, float]:
-    """sRGB (0–1) → CMYK (0–1) through the output profile. Greys, black and white go to
-    K only (no four-colour grey on press: text stays sharp whatever the registration)."""
-    if max(r, g, b) - min(r, g, b) < 0.02:
+    """sRGB (0–1) → CMYK (0–1) through the output profile. Greys and near-greys (the
+    muted text #5b6270, the Notes rules, the back cover's light grey), black and white go
+    to K only: no four-colour grey on press, so that hairlines, dots and small text stay
+    sharp whatever the registration."""
+    if max(r, g, b) - min(r, g, b) < NEAR_GREY:
         grey = (r + g + b) / 3
         return (0.0, 0.0, 0.0, round(1 - grey, 4))
     from PIL import Image, ImageCms
@@ -277,6 +283,67 @@ def slug_html(pages: int) -> str:
     )
 
 
+def _own_resources(pdf, page) -> None:
+    """Give `page` a Resources dictionary (and XObject dictionary) of its own. WeasyPrint
+    shares one between all pages: a slug form added under one name to the shared dictionary
+    would be the last page's slug on every page."""
+    import pikepdf
+
+    shared = page.obj.get("/Resources")
+    own = pikepdf.Dictionary({k: v for k, v in shared.items()} if shared is not None else {})
+    xobjects = own.get("/XObject")
+    own.XObject = pikepdf.Dictionary(
+        {k: v for k, v in xobjects.items()} if xobjects is not None else {}
+    )
+    page.obj.Resources = pdf.make_indirect(own)
+
+
+SUBSET_TAG = re.compile(r"^/?[A-Z]{6}\+")
+
+
+def _subset_tag(program: bytes) -> str:
+    """Six capital letters from the font program's own bytes (ISO 32000-1 9.6.4)."""
+    digest = hashlib.sha256(program).digest()
+    return "".join(chr(ord("A") + b % 26) for b in digest[:6])
+
+
+def _retagged(name, tag: str):
+    import pikepdf
+
+    return pikepdf.Name("/" + tag + "+" + SUBSET_TAG.sub("", str(name)).lstrip("/"))
+
+
+def retag_fonts(pdf) -> None:
+    """Every embedded font subset named after its own program. WeasyPrint derives the tag
+    from the font file, not the subset: the slug document, rendered apart, brings a second
+    subset of Lato Regular under the body subset's name (preflight flags it; software that
+    merges fonts by name can lose glyphs)."""
+    import pikepdf
+
+    renamed: dict[tuple[int, int], str] = {}
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Dictionary) or obj.get("/Type") != pikepdf.Name.Font:
+            continue
+        descriptor = obj.get("/FontDescriptor")
+        if descriptor is None or not SUBSET_TAG.match(str(obj.get("/BaseFont", ""))):
+            continue
+        program = next(
+            (descriptor[k] for k in ("/FontFile2", "/FontFile3", "/FontFile") if k in descriptor),
+            None,
+        )
+        if program is None:
+            continue
+        tag = _subset_tag(program.read_bytes())
+        obj.BaseFont = _retagged(obj.BaseFont, tag)
+        descriptor.FontName = _retagged(descriptor.FontName, tag)
+        renamed[obj.objgen] = tag
+    for obj in pdf.objects:  # composite fonts take their descendant's name
+        if isinstance(obj, pikepdf.Dictionary) and obj.get("/Subtype") == pikepdf.Name.Type0:
+            descendant = obj.DescendantFonts[0]
+            if descendant.objgen in renamed and SUBSET_TAG.match(str(obj.BaseFont)):
+                obj.BaseFont = _retagged(obj.BaseFont, renamed[descendant.objgen])
+
+
 def finish(data: bytes, render_slug: Callable[[int, float, float], bytes]) -> bytes:
     """PDF/X-4 bytes from WeasyPrint → the press file. `render_slug(pages, width, height)`
     renders the slug document (one page per page, the size of the enlarged MediaBox)."""
@@ -300,6 +367,7 @@ def finish(data: bytes, render_slug: Callable[[int, float, float], bytes]) -> by
             del page.obj["/CropBox"]
         form = pdf.copy_foreign(slug_page.as_form_xobject())
         _convert_stream(pdf, form, form.get("/Resources"), seen)
+        _own_resources(pdf, page)
         name = page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name("/LivretSlug"))
         # WeasyPrint's page stream starts with an unbalanced `cm` (its y axis down): wrap it.
         page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
@@ -309,6 +377,7 @@ def finish(data: bytes, render_slug: Callable[[int, float, float], bytes]) -> by
             + f"\nq 1 0 0 1 {media[0]:.3f} {media[1]:.3f} cm {name} Do Q\nEMC\n".encode()
         )
         page.contents_add(pikepdf.Stream(pdf, overlay), prepend=False)
+    retag_fonts(pdf)
     for intent in pdf.Root.get("/OutputIntents", []):
         intent.OutputConditionIdentifier = pikepdf.String(CONDITION)
         intent.OutputCondition = pikepdf.String(CONDITION_INFO)

@@ -64,6 +64,19 @@ def built(tmp_path_factory):
     return out, manifest, results
 
 
+@pytest.fixture(scope="session")
+def built_print(tmp_path_factory):
+    """The press files (`--variant print`) of the booklet and the three excerpts, built once
+    for the session like `built`. Read-only."""
+    from livret.pipeline import run
+
+    out = _session_dir(tmp_path_factory) / "built-print"
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest, results = run(CONTENT, out, themes=list(THEMES), variant="print")
+    return out, manifest, results
+
+
 @pytest.fixture
 def built_copy(built, tmp_path) -> Path:
     """A private copy of the built output folder: what content/ (or a fresh content_copy,
@@ -77,7 +90,7 @@ def pytest_collection_modifyitems(items):
     # pytest-xdist --dist loadgroup: the tests of the session build run on one worker, which
     # builds once while the other workers run everything else.
     for item in items:
-        if "built" in getattr(item, "fixturenames", ()):
+        if {"built", "built_print"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("built"))
 
 

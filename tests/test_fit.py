@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 from conftest import CONTENT
+from pdftext import norm, poppler_pages
 from pypdf import PdfReader
 
 from livret import fit
@@ -84,7 +85,7 @@ def test_the_fitted_booklet_moves_breaks_only_where_a_page_was_short(built):
     decisions = [json.loads(p.read_text()) for p in (out / FIT_CACHE).glob("*.json")]
     assert len(decisions) == 10
     assert sorted(len(d) for d in decisions) == [0] * 5 + [1] * 5
-    assert len(page_fills(out / "retour-experience-01.pdf")) == 36
+    assert len(page_fills(out / "retour-experience-01.pdf")) == 30  # no Notes page
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +203,96 @@ def test_only_the_documents_that_ask_are_fitted():
     asked = []
     fit.apply(html, lambda _head, card: asked.append(card) or [])
     assert len(asked) == 10
+
+
+def _texts(path) -> list[str]:
+    """Each page's text in reading order (poppler), without the press file's slug line."""
+    return [
+        re.sub(
+            r"Retour d'expérience #\d+ — [^·]* · PDF/X4 · FOGRA39 · page \d+ / \d+", "", page
+        ).strip()
+        for page in poppler_pages(path)
+    ]
+
+
+def _blank(texts: list[str]) -> list[int]:
+    """Pages (from 1) left blank by the layout: nothing on them but the Notes label."""
+    return [n for n, text in enumerate(texts, 1) if text in ("", "Notes")]
+
+
+def _card_starts(path) -> list[tuple[int, str]]:
+    reader = PdfReader(path)
+    return [
+        (reader.get_destination_page_number(x) + 1, x.title)
+        for item in reader.outline
+        if isinstance(item, list)
+        for x in item
+    ]
+
+
+def _starts_with(text: str, title: str) -> bool:
+    return text.startswith(norm(title))
+
+
+def test_the_screen_pdfs_leave_no_page_blank_and_open_every_card_on_a_new_page(built):
+    """The booklet e-mailed and read on screen needs no spreads: no Notes page at all (6 of
+    36 before); each card still opens on a page of its own, its title at the top."""
+    out, _, _ = built
+    paths = [out / "retour-experience-01.pdf", *out.glob("retour-experience-01-*.pdf")]
+    assert len(paths) == 4
+    for path in paths:
+        texts = _texts(path)
+        assert _blank(texts) == [], path.name
+        starts = _card_starts(path)
+        assert starts, path.name
+        for page, title in starts:
+            assert _starts_with(texts[page - 1], title), (path.name, page, title)
+
+
+def test_the_press_file_keeps_spreads_with_at_most_two_blank_pages(built_print):
+    """The press file: every card opens on a left-hand (even) page, the back cover is the last
+    page of a multiple of 4, and cards fitted to whole spreads leave at most 2 Notes pages
+    (edition #01: 6 of 36 before), in the booklet and in each excerpt."""
+    out, _, results = built_print
+    paths = [r.path for r in results]
+    assert len(paths) == 4
+    for path in paths:
+        texts = _texts(path)
+        assert len(texts) % 4 == 0, (path.name, len(texts))
+        assert len(_blank(texts)) <= 2, (path.name, _blank(texts))
+        starts = _card_starts(path)
+        assert starts, path.name
+        for page, title in starts:
+            assert page % 2 == 0, (path.name, page, title)
+            assert _starts_with(texts[page - 1], title), (path.name, page, title)
+        assert "rejoignez le Club des territoires" in texts[-1], path.name
+
+
+def test_the_press_files_cards_are_at_least_40_percent_full(built_print):
+    """Fitting to spreads moves breaks and loosens type, never leaves a page of leftovers."""
+    out, _, results = built_print
+    for path in (r.path for r in results):
+        fills = page_fills(path, top_mm=18 + 15, bottom_mm=22 + 15, height_mm=297 + 30)
+        blank = _blank(_texts(path))
+        for pages in card_pages(path):
+            for p in (p for p in pages if p + 1 not in blank):
+                assert fills[p] >= fit.MIN_FILL, f"{path.name}: p. {p + 1} {fills[p]:.0%} full"
+
+
+def test_simulate_counts_the_blank_pages_of_a_plan():
+    # cover, contents, intro; opener on p. 4 (a spread: 4–5); cards of 2, 2, 1 pages; opener
+    # on p. 11; cards of 2, 1 (then a blank page), 2; thanks; back cover.
+    blanks, spreads, total = fit.simulate(3, [[2, 2, 1], [2, 1, 2]], 1)
+    assert spreads == [True, False]
+    assert blanks == 2 and total == 20  # p. 15 blank, and 19 pages → 20
+    plan = fit.plan_spreads(
+        3,
+        [["a", "b", "c"], ["d", "e", "f"]],
+        1,
+        {
+            **{s: [fit.Option(2)] for s in "abdf"},
+            "c": [fit.Option(1)],
+            "e": [fit.Option(1), fit.Option(2, "loose", breaks=(10,))],
+        },
+    )
+    assert plan.choices["e"].pages == 2 and plan.blanks == 1  # 19 pages → 20

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from conftest import CONTENT
+from conftest import CONTENT, ROOT
 from PIL import Image
 
 from livret.cli import main
-from livret.impose import MM, impose, padded, saddle_order
+from livret.impose import BODY_PT, MM, body_size, impose, padded, saddle_order, shrink
 
 A4 = (210 * MM, 297 * MM)
 
@@ -118,15 +118,61 @@ def test_a_small_document_is_imposed_in_saddle_stitch_order(tmp_path, sheet, siz
     assert halves(path) == expected
 
 
-def test_a4_pages_are_shrunk_to_a5_and_a3_sheets_keep_them_full_size():
-    for sheet, scale in (("a4", 2**-0.5), ("a3", 1.0)):
+def test_pages_meet_at_the_fold_and_leave_the_sheet_edges_blank():
+    """An office printer cannot print the sheet's last millimetres: A4 pages shrink to 67 %
+    on A4 sheets (71 % would reach the edge), 97 % on A3, 5 mm blank at the sheet's edges."""
+    for sheet, scale in (("a4", 0.6734), ("a3", 0.9663)):
+        assert shrink(sheet) == pytest.approx(scale, abs=1e-4)
         with pikepdf.open(io.BytesIO(impose(synthetic(4), sheet).data)) as pdf:
             ops = pikepdf.parse_content_stream(pdf.pages[0])
             matrices = [[float(v) for v in o.operands] for o in ops if str(o.operator) == "cm"]
             assert [m[0] for m in matrices] == pytest.approx([scale, scale], rel=1e-3), sheet
-            # the left page starts at the left edge, the right one at the fold
-            width = float(pdf.pages[0].mediabox[2])
-            assert [m[4] for m in matrices] == pytest.approx([0, width / 2], abs=0.05)  # 0.02 mm
+            width, height = (float(v) for v in pdf.pages[0].mediabox[2:])
+            # the left page ends at the fold, the right one starts there
+            assert matrices[0][4] + A4[0] * scale == pytest.approx(width / 2, abs=0.05)
+            assert matrices[1][4] == pytest.approx(width / 2, abs=0.05)
+            for m in matrices:  # 5 mm or more blank at every edge of the sheet
+                assert m[4] >= 5 * MM - 0.05 and m[4] + A4[0] * scale <= width - 5 * MM + 0.05
+                assert m[5] >= 5 * MM - 0.05 and m[5] + A4[1] * scale <= height - 5 * MM + 0.05
+
+
+def test_the_covers_stop_short_of_the_sheet_edge(built, tmp_path):
+    """Sheet 1 of the real booklet: the navy covers print up to 5 mm from the edge, not to it
+    (an office printer leaves its last millimetres white, unevenly)."""
+    path = tmp_path / "a4.pdf"
+    path.write_bytes(impose((built[0] / "retour-experience-01.pdf").read_bytes(), "a4").data)
+    subprocess.run(
+        ["pdftoppm", "-gray", "-r", "72", "-f", "1", "-l", "1", str(path), str(tmp_path / "s")],
+        check=True,
+    )
+    (image,) = tmp_path.glob("s*.pgm")
+    sheet = Image.open(image).convert("L")
+    width, height = sheet.size
+    edge = round(4.5 * MM)  # pixels at 72 dpi: points
+    inside = round(9 * MM)
+    for x, y in ((edge, height // 2), (width - 1 - edge, height // 2), (width // 4, edge),
+                 (width // 4, height - 1 - edge)):  # fmt: skip
+        assert sheet.getpixel((x, y)) > 250, (x, y)  # blank paper
+    for x, y in ((inside, height // 2), (width - 1 - inside, height // 2), (width // 4, inside)):
+        assert sheet.getpixel((x, y)) < 100, (x, y)  # the navy cover
+
+
+def test_a_warning_when_body_text_falls_under_8_pt(built_copy, capsys, french):
+    """A5 from A4 sheets prints the 10 pt body text at 6.7 pt: the build says so, in French,
+    and points to --impose a3; A3 sheets keep it readable (9.7 pt): no warning."""
+    assert BODY_PT == 10 and "font-size: 10pt" in (ROOT / "styles/typography.css").read_text()
+    assert body_size("a4") == pytest.approx(6.73, abs=0.01) and body_size("a3") > 8
+    argv = ["--content", str(CONTENT), "--output", str(built_copy), "--only", "booklet"]
+    assert main([*argv, "--impose", "a4"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "attention : sur feuilles A4, le texte courant est imprimé en 6,7\u202fpt, moins de "
+        "8\u202fpt : peu lisible ; préférez --impose a3" in printed
+    ), printed
+    assert main([*argv, "--impose", "a3"]) == 0  # the A4 imposition is kept up to date too
+    printed = capsys.readouterr().out
+    assert "un livret A4 de 32 pages" in printed and printed.count("peu lisible") == 1
+    assert "sur feuilles A3, le texte" not in printed
 
 
 def test_pages_not_a_multiple_of_4_get_blank_pages_before_the_last(tmp_path):
@@ -175,11 +221,12 @@ def test_the_real_booklet_imposed_on_a4_reads_page_by_page(built, tmp_path):
     data = booklet.read_bytes()
     imposed = impose(data, "a4")
     assert imposed.data == impose(data, "a4").data  # reproducible on a real, tagged PDF
-    assert (imposed.pages, imposed.blanks, imposed.sides) == (36, 0, 18)
+    # The screen booklet leaves no page blank: 30 pages, 2 blank ones added before the last.
+    assert (imposed.pages, imposed.blanks, imposed.sides) == (30, 2, 16)
     path = tmp_path / "booklet-a4.pdf"
     path.write_bytes(imposed.data)
     with pikepdf.open(path) as pdf, pikepdf.open(booklet) as src:
-        assert len(pdf.pages) == 18
+        assert len(pdf.pages) == 16
         assert all(
             [round(float(v) / MM) for v in p.mediabox] == [0, 0, 297, 210] for p in pdf.pages
         )
@@ -196,13 +243,16 @@ def test_the_real_booklet_imposed_on_a4_reads_page_by_page(built, tmp_path):
             text=True,
         ).stdout.split("\f")[:-1]
     ]
-    assert len(pages) == 36
+    assert len(pages) == 30
     got = halves(path)
-    for side, (left, right) in enumerate(saddle_order(36)):
+    order = padded(30)
+    for side, (left, right) in enumerate(saddle_order(32)):
         # the same words as the page (pdftotext's order may differ within a page)
-        assert sorted(got[side][0].split()) == sorted(pages[left - 1].split()), (side, left)
-        assert sorted(got[side][1].split()) == sorted(pages[right - 1].split()), (side, right)
-    assert "Sommaire" in got[1][0] and "Remerciements" in got[1][1]  # pages 2 and 35
+        for half, position in ((0, left), (1, right)):
+            number = order[position - 1]
+            want = sorted(pages[number - 1].split()) if number else []
+            assert sorted(got[side][half].split()) == want, (side, position)
+    assert "Sommaire" in got[1][0] and got[1][1] == ""  # page 2, and a blank page
 
 
 def _json_build(capsys, content: Path, out: Path, *extra: str) -> dict[str, str]:
@@ -262,7 +312,7 @@ def test_cli_says_where_the_imposed_file_is_and_how_to_print_it(built_copy, caps
     printed = capsys.readouterr().out
     path = out / "retour-experience-01-imposition-a3.pdf"
     assert path.is_file()
-    assert f"{path} : 9 feuilles A3 à imprimer et plier, un livret A4 de 36 pages" in printed
+    assert f"{path} : 8 feuilles A3 à imprimer et plier, un livret A4 de 32 pages" in printed
     assert "recto verso, retournement sur le bord court, taille réelle (100 %)" in printed
     assert "agrafez" in printed
 

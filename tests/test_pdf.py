@@ -313,3 +313,114 @@ def test_no_text_outside_the_page_margins(built):
                 # 8 mm (22.7 pt) from each edge at least: the smallest margin of any page
                 assert float(x0) >= 22 and float(x1) <= float(width) - 22, (pdf.name, n, text)
                 assert float(y0) >= 22 and float(y1) <= float(height) - 22, (pdf.name, n, text)
+
+
+def test_an_openers_page_number_stays_on_its_entrys_line(booklet):
+    """On the openers, "p. 20" ends its entry's last line: never on a line of its own (it
+    dropped below the first Mobilités entry)."""
+    pages = poppler_pages(booklet)
+    openers = [n for n, p in enumerate(pages, 1) if any(p.startswith(norm(t.title) + " →")
+               for t in SITE.themes)]  # fmt: skip
+    assert len(openers) == 3
+    word = re.compile(
+        r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<'
+    )
+    checked = 0
+    for n in openers:
+        xml = subprocess.run(
+            ["pdftotext", "-bbox", "-f", str(n), "-l", str(n), str(booklet), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        words = [(float(a), float(b), float(y), t) for a, b, y, t in word.findall(xml)]
+        for i, (x0, _x1, y, text) in enumerate(words[:-1]):
+            if text == "p." and words[i + 1][3].isdigit() and x0 > 400:
+                beside = [w for w in words if abs(w[2] - y) < 2 and w[1] < x0 - 20]
+                assert beside, (n, text, words[i + 1][3], "alone on its line")
+                checked += 1
+    assert checked == len(SITE.actions)
+
+
+def test_the_running_footer_has_the_texts_apostrophe(booklet):
+    """The footer reads "Retour d’expérience", with the text's ’ (it was straight)."""
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(booklet), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert text.count("Retour d’expérience #01 ·") >= 20
+    assert "d'expérience" not in text
+
+
+def test_a_sidebar_sub_group_never_opens_a_page(booklet, tmp_path):
+    """ "- dont cofinanceurs :" stood alone at the top of a page's sidebar: a sub-group keeps
+    with the fact it details."""
+    pages = len(PdfReader(booklet).pages)
+    checked = 0
+    for n in range(2, pages + 1):
+        top = subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), "-x", "390", "-y", "40", "-W", "170"]
+            + ["-H", "60", str(booklet), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if top:
+            checked += 1
+            assert not top.startswith(("- dont", "dont")), (n, top[:60])
+    assert checked >= 10
+
+
+def test_no_bullet_before_the_publisher_on_the_cover(booklet, tmp_path):
+    """The cover's "Club des territoires" line: the navy runs right up to its first letter."""
+    from PIL import Image
+
+    xml = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(booklet), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    x0, y0, _x1, y1 = (
+        float(v)
+        for v in re.search(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">Club</word>',
+            xml,
+        ).groups()
+    )
+    subprocess.run(
+        ["pdftoppm", "-gray", "-r", "144", "-f", "1", "-l", "1", str(booklet), str(tmp_path / "c")],
+        check=True,
+    )
+    (image,) = tmp_path.glob("c*.pgm")
+    cover = Image.open(image).convert("L")
+    left = [
+        cover.getpixel((x, y))
+        for x in range(round((x0 - 12) * 2), round((x0 - 0.5) * 2))
+        for y in range(round(y0 * 2), round(y1 * 2))
+    ]
+    assert max(left) < 100, "something light left of the publisher's name"
+
+
+def test_a_new_editions_empty_themes_print_no_empty_boxes(tmp_path, capsys):
+    """A scaffolded edition: its themes without cards or take-aways print no empty list or
+    "À retenir" box, and check warns of each theme without a card."""
+    from livret.cli import main
+
+    content = tmp_path / "edition-02"
+    assert main(["new-edition", str(content), "--number", "2"]) == 0
+    capsys.readouterr()
+    assert main(["--content", str(content), "check"]) == 0
+    err = capsys.readouterr()
+    warned = err.out + err.err
+    for theme in ("mobilites", "precarite-alimentaire"):
+        assert f"themes/{theme}.yaml:" in warned and "the theme has no card yet" in warned
+    assert "themes/precarite-energetique.yaml" not in warned
+    _, results = run(content, tmp_path / "out", booklet=True, themes=[])
+    texts = poppler_pages(results[0].path)
+    assert "À retenir" not in " ".join(texts)
+    for title in ("Précarité alimentaire", "Mobilités"):
+        opener = next(t for t in texts if t.startswith(title))
+        assert opener == title, opener  # the title band alone: no empty boxes

@@ -144,11 +144,40 @@ def test_boxes_and_marks_outside_the_bleed(press_files):
 
 
 def test_slug_line_names_the_document_and_page(press_files):
-    from pypdf import PdfReader
+    """Each page's slug names that page (WeasyPrint shares one Resources dictionary between
+    all pages: one slug name there gave every page the last page's slug)."""
+    for path in press_files:
+        pages = int(pikepdf.open(path).pages.__len__())
+        for n in range(1, pages + 1):
+            text = subprocess.run(
+                ["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert f"PDF/X-4 · FOGRA39 · page {n} / {pages}" in text, (path.name, n)
 
-    reader = PdfReader(press_files[-1])
-    text = reader.pages[1].extract_text()
-    assert "PDF/X-4 · FOGRA39 · page 2 / 2" in text
+
+def test_every_font_program_has_its_own_subset_tag(press_files):
+    """`pdffonts`: one name, one font program (the slug's subset of Lato Regular came under
+    the body subset's name, EAIBFK+Livret-Lato twice)."""
+    for path in press_files:
+        with pikepdf.open(path) as pdf:
+            programs: dict[str, set[bytes]] = {}
+            for obj in pdf.objects:
+                if not isinstance(obj, pikepdf.Dictionary) or "/FontName" not in obj:
+                    continue
+                program = obj.get("/FontFile2") or obj.get("/FontFile3") or obj.get("/FontFile")
+                if program is not None:
+                    programs.setdefault(str(obj.FontName), set()).add(program.read_bytes())
+            assert programs, path.name
+            shared = {name: len(found) for name, found in programs.items() if len(found) > 1}
+            assert not shared, (path.name, shared)
+        listing = subprocess.run(
+            ["pdffonts", str(path)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[2:]
+        names = [line.split()[0] for line in listing]
+        assert len(names) == len(set(names)), (path.name, listing)
 
 
 def test_greys_go_to_black_only_and_colours_through_the_profile():
@@ -167,3 +196,65 @@ def test_the_press_file_is_reproducible(tmp_path):
         paths.append(results[0].path.read_bytes())
     assert paths[0] == paths[1]
     assert pikepdf.open(io.BytesIO(paths[0])).pages
+
+
+def test_fine_elements_print_in_one_ink(built_print):
+    """Hairlines, dots and small text in one ink (four inks there cannot register): the
+    contents' leader dots, the Notes rules, the back cover's 8 pt grey text, every grey and
+    near-grey (#5b6270…) to K only. Read from the booklet's content streams."""
+    from pressread import fine_elements, inks
+
+    out, _, _ = built_print
+    with pikepdf.open(out / "retour-experience-01-print.pdf") as pdf:
+        found = Counter()
+        for what, _owner, colour in fine_elements(pdf):
+            found[what.split()[-1]] += 1
+            assert colour is not None and inks(colour) <= 1, (what, colour)
+        assert found["stroke"] >= 25 and found["text"] >= 30, found  # Notes rules, folios…
+        # The leader dots: radial gradients, from a grey that is K only.
+        dots = 0
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/ShadingType") == 3:
+                for values in _stops(obj.Function):
+                    assert inks(values) <= 1, values
+                dots += 1
+        assert dots, "no leader dots found"
+    assert press.rgb_to_cmyk(0x5B / 255, 0x62 / 255, 0x70 / 255) == (0, 0, 0, 0.6078)
+
+
+def _stops(function):
+    for key in ("/C0", "/C1"):
+        if key in function:
+            yield [float(v) for v in function[key]]
+    for sub in function.get("/Functions", []):
+        yield from _stops(sub)
+
+
+def test_the_notes_rules_span_the_text_area(built_print, tmp_path):
+    """The Notes page's rules run across the text area, 17 mm from each trim edge (they
+    started 34 mm from the left and ran to the trim)."""
+    from pdftext import poppler_pages
+    from PIL import Image
+
+    path = built_print[0] / "retour-experience-01-print.pdf"
+    pages = poppler_pages(path)
+    notes = [n for n, text in enumerate(pages, 1) if text.startswith("Notes")]
+    assert notes, "no Notes page in the press booklet"
+    subprocess.run(
+        ["pdftoppm", "-gray", "-r", "72", "-f", str(notes[0]), "-l", str(notes[0]), str(path)]
+        + [str(tmp_path / "n")],
+        check=True,
+    )
+    (image,) = tmp_path.glob("n*.pgm")
+    page = Image.open(image).convert("L")
+    width, height = page.size
+    offset = press.SLUG + press.BLEED  # the trim's corner on the enlarged page
+    rows = []
+    for y in range(round(offset + 40 * MM), round(height - offset - 25 * MM)):
+        xs = [x for x in range(width) if page.getpixel((x, y)) < 245]
+        if len(xs) > 300:  # a rule, not a mark or the slug
+            rows.append((min(xs), max(xs)))
+    assert len(rows) >= 20, len(rows)
+    for left, right in rows:
+        assert abs((left - offset) / MM - 17) < 1, (left - offset) / MM
+        assert abs((right + 1 - offset) / MM - 193) < 1, (right - offset) / MM
