@@ -10,12 +10,18 @@ meant; this pass writes it down, without touching what is drawn:
   inside it, the wrappers cut by the page break (div, section, list, list item) are joined;
 - the contents (<nav id="contents">) is a TOC with one TOCI per entry;
 - a link annotation's /Contents is its <a title="…">, the words a reader needs;
-- line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py).
+- a link has one annotation per line it covers (WeasyPrint writes one per box: the line, the
+  <b> and <i> inside it, each piece of text; a keyboard stopped up to 7 times on one link);
+- line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py);
+- page furniture (running heads, folios, the Notes pages' label: the @page margin boxes) is a
+  Pagination artifact: WeasyPrint tags it Span under elements that belong to no tree
+  (Kozea/WeasyPrint#1836), marked content a reader meets nowhere, or out of place.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from html.parser import HTMLParser
 
@@ -181,6 +187,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
     _lift_annotations(document, None, parents)
     _join_links(document, parents, pages)
+    _one_annotation_per_line(pdf, document, parents)
+    _paginate(pdf, root, parents)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
     for pdf_page in pdf.pages:
@@ -288,3 +296,124 @@ def _join_links(element, parents: dict, pages: dict) -> None:
             _join_links(kid, parents, pages)
     if len(kept) != len(_kids(element)):
         element.K = Array(kept)
+
+
+def _box(annot) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in annot.Rect)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _same_line(a, b) -> bool:
+    """Two boxes of one line: their heights overlap by more than half the smaller one."""
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return overlap > 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def _one_annotation_per_line(pdf, document, parents: dict) -> None:
+    """Each Link's annotations on one line of one page become one, over their union; the
+    others leave the page, the Link and the parent tree."""
+    on_page = {
+        annot.objgen: n
+        for n, page in enumerate(pdf.pages)
+        for annot in page.obj.get("/Annots", [])
+        if annot.is_indirect
+    }
+    dropped: set = set()
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        stack.extend(_struct_kids(element))
+        if element.get("/S") != "/Link":
+            continue
+        lines: list[tuple[int, object, list[float]]] = []  # (page, kept annotation, union)
+        for objr in _kids(element):
+            if not (isinstance(objr, Dictionary) and "/Obj" in objr):
+                continue
+            annot, box = objr.Obj, _box(objr.Obj)
+            page = on_page.get(annot.objgen, -1)
+            for n, _kept, union in lines:
+                if n == page and _same_line(union, box):
+                    union[:] = [
+                        min(union[0], box[0]), min(union[1], box[1]),
+                        max(union[2], box[2]), max(union[3], box[3]),
+                    ]  # fmt: skip
+                    dropped.add(annot.objgen)
+                    parents.pop(int(annot.get("/StructParent", -1)), None)
+                    break
+            else:
+                lines.append((page, annot, list(box)))
+        for _n, annot, union in lines:
+            annot.Rect = Array(union)
+            if "/QuadPoints" in annot:
+                del annot["/QuadPoints"]
+        element.K = Array(
+            [
+                k
+                for k in _kids(element)
+                if not (isinstance(k, Dictionary) and _is(k.get("/Obj"), dropped))
+            ]
+        )
+    for page in pdf.pages:
+        if dropped and "/Annots" in page.obj:
+            page.obj.Annots = Array([a for a in page.obj.Annots if not _is(a, dropped)])
+
+
+# A marked-content sequence as WeasyPrint (pydyf) writes it: tag, property list, BDC.
+MARKED = re.compile(rb"/[^\s/<>\[\]()]+\s*<</MCID (\d+)>>(\s*BDC)")
+FIRST_Y = re.compile(rb"[-\d.]+ [-\d.]+ [-\d.]+ [-\d.]+ [-\d.]+ ([-\d.]+) Tm")
+# WeasyPrint's page: y down from the top (1 0 0 -1 0 h cm), then CSS px to points (0.75).
+PAGE_SCALE = re.compile(rb"\A\s*1 0 0 -1 0 [\d.]+ cm\s+q\s+([\d.]+) 0 0 \1 0 0 cm")
+
+
+def _reachable(root) -> set:
+    """The structure elements a reader meets: those below the root."""
+    seen: set = set()
+    stack = [root]
+    while stack:
+        for kid in _struct_kids(stack.pop()):
+            if kid.objgen not in seen:
+                seen.add(kid.objgen)
+                stack.append(kid)
+    return seen
+
+
+def _paginate(pdf, root, parents: dict) -> None:
+    """Marked content whose element is in no tree (the margin boxes: running heads, folios,
+    the Notes label) becomes a Pagination artifact, a header or a footer after its place on
+    the page; its entry of the parent tree goes (the orphan elements with it)."""
+    reachable = _reachable(root)
+    for page in pdf.pages:
+        key = page.obj.get("/StructParents")
+        mcids = parents.get(int(key)) if key is not None else None
+        if not isinstance(mcids, Array):
+            continue
+        orphans = {
+            n
+            for n, owner in enumerate(mcids)
+            if isinstance(owner, Dictionary) and owner.objgen not in reachable
+        }
+        if not orphans:
+            continue
+        page.contents_coalesce()
+        content = page.obj.Contents.read_bytes()
+        page.obj.Contents = pikepdf.Stream(pdf, _as_artifacts(content, orphans, page))
+        for n in orphans:
+            mcids[n] = None
+
+
+def _as_artifacts(content: bytes, orphans: set[int], page) -> bytes:
+    """`content` with the sequences of `orphans` (MCIDs) made Pagination artifacts: a header
+    above the middle of the page, a footer below."""
+    scale = PAGE_SCALE.match(content)
+    middle = float(page.mediabox[3]) / 2 / (float(scale.group(1)) if scale else 1.0)
+
+    def artifact(m: re.Match) -> bytes:
+        if int(m.group(1)) not in orphans:
+            return m.group(0)
+        y = FIRST_Y.search(content, m.end(), content.find(b"EMC", m.end()))
+        where = b""
+        if y and scale:
+            where = b" /Subtype /Header" if float(y.group(1)) < middle else b" /Subtype /Footer"
+        return b"/Artifact <</Type /Pagination%s>>%s" % (where, m.group(2))
+
+    return MARKED.sub(artifact, content)

@@ -189,3 +189,41 @@ def test_an_untagged_pdf_goes_through_unchanged():
     data = io.BytesIO()
     pdf.save(data)
     assert finish(data.getvalue(), [set()], "<body><p id='x'>a</p></body>") == data.getvalue()
+
+
+def _rect(annot) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in annot.Rect)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _overlap(a, b) -> float:
+    """The area two rectangles share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def test_one_annotation_per_line_of_a_link_none_overlapping(trees):
+    """A keyboard stops once per line of a link: WeasyPrint wrote one annotation per box
+    (p. 2, the GAS 18 entry: 6 of them, one over the whole line; 115 for 40 links)."""
+    for name, pdf in trees.items():
+        for n, page in enumerate(pdf.pages, 1):
+            boxes = [_rect(a) for a in page.obj.get("/Annots", [])]
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1 :]:
+                    assert _overlap(a, b) < 0.01, (name, n, a, b)
+        where = {
+            a.objgen: n for n, page in enumerate(pdf.pages) for a in page.obj.get("/Annots", [])
+        }
+        links = 0
+        for element, _ in walk(_document(pdf)):
+            if element.S != "/Link":
+                continue
+            links += 1
+            annots = [k.Obj for k in _kids(element) if isinstance(k, Dictionary) and "/Obj" in k]
+            assert annots, name
+            lines = Counter((where[a.objgen], round(_rect(a)[1])) for a in annots)
+            assert max(lines.values()) == 1, (name, lines)
+        annots = sum(len(page.obj.get("/Annots", [])) for page in pdf.pages)
+        assert links <= annots <= links * 1.25, (name, links, annots)  # few links wrap
+    contents = trees["retour-experience-01.pdf"].pages[1].obj.Annots
+    gas = [a for a in contents if str(a.get("/Dest")) == "action-gas-18"]
+    assert len(gas) == 1, [_rect(a) for a in gas]
