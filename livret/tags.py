@@ -10,6 +10,8 @@ meant; this pass writes it down, without touching what is drawn:
   inside it, the wrappers cut by the page break (div, section, list, list item) are joined;
 - the contents (<nav id="contents">) is a TOC with one TOCI per entry;
 - a link annotation's /Contents is its <a title="…">, the words a reader needs;
+- a heading holds words, not blocks: a block inside <h1> (the cover's subtitle) made WeasyPrint
+  tag the heading's text as a second H1 inside the first; its blocks are read as spans of it;
 - a link has one annotation per line it covers (WeasyPrint writes one per box: the line, the
   <b> and <i> inside it, each piece of text; a keyboard stopped up to 7 times on one link);
 - line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py);
@@ -188,6 +190,7 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     _lift_annotations(document, None, parents)
     _join_links(document, parents, pages)
     _one_annotation_per_line(pdf, document, parents)
+    _inline_in_headings(document)
     _paginate(pdf, root, parents)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
@@ -296,6 +299,18 @@ def _join_links(element, parents: dict, pages: dict) -> None:
             _join_links(kid, parents, pages)
     if len(kept) != len(_kids(element)):
         element.K = Array(kept)
+
+
+# What WeasyPrint tags a block box inside a heading (its anonymous block: the heading's tag).
+BLOCKS_IN_HEADINGS = HEADINGS | {"/P", "/Div"}
+
+
+def _inline_in_headings(element, inside: bool = False) -> None:
+    """A heading holds one heading's words: the blocks in it become Spans."""
+    for kid in _struct_kids(element):
+        if inside and kid.S in BLOCKS_IN_HEADINGS:
+            kid.S = Name("/Span")
+        _inline_in_headings(kid, inside or kid.S in HEADINGS)
 
 
 def _box(annot) -> tuple[float, float, float, float]:

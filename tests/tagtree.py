@@ -92,3 +92,33 @@ def orphans(pdf) -> list[Sequence]:
         and s.tag != "/Artifact"
         and (s.owner is None or s.owner.objgen not in tree)
     ]
+
+
+class Reader:
+    """The words of structure elements, as a screen reader gets them: an element's
+    /ActualText when it has one, else its marked content and its children's, in order."""
+
+    def __init__(self, pdf):
+        self.pdf = pdf
+        self.pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+        self._pieces: dict[int, dict] = {}
+
+    def pieces(self, n: int) -> dict:
+        from livret.linebreaks import page_pieces
+
+        if n not in self._pieces:
+            self._pieces[n] = page_pieces(self.pdf.pages[n])
+        return self._pieces[n]
+
+    def text(self, element, page: int | None = None) -> str:
+        if "/Pg" in element:
+            page = self.pages[element.Pg.objgen]
+        if "/ActualText" in element:
+            return str(element.ActualText)
+        out = []
+        for kid in kids(element):
+            if isinstance(kid, int) and page is not None:
+                out.append(self.pieces(page).get(kid, ("", 0))[0])
+            elif isinstance(kid, Dictionary) and "/S" in kid:
+                out.append(self.text(kid, page))
+        return "".join(out)

@@ -227,3 +227,46 @@ def test_one_annotation_per_line_of_a_link_none_overlapping(trees):
     contents = trees["retour-experience-01.pdf"].pages[1].obj.Annots
     gas = [a for a in contents if str(a.get("/Dest")) == "action-gas-18"]
     assert len(gas) == 1, [_rect(a) for a in gas]
+
+
+HEADING_TAGS = {"/H", "/H1", "/H2", "/H3", "/H4", "/H5", "/H6"}
+
+
+def _heading_texts(pdf) -> list[tuple[str, str, str]]:
+    """(tag, its words, the tag of its top-level part) for every heading, in reading order."""
+    from tagtree import Reader
+
+    reader = Reader(pdf)
+    out = []
+    for part in _kids(_document(pdf)):
+        if isinstance(part, Dictionary) and "/S" in part:
+            for element, _ in walk(part):
+                if element.S in HEADING_TAGS:
+                    out.append((str(element.S), norm(reader.text(element)), str(part.S)))
+    return out
+
+
+def test_no_heading_inside_a_heading(trees):
+    """The cover's title holds its subtitle, a block span: WeasyPrint tagged the title's text
+    a second H1 inside the first. A heading holds words (Span, Link), never a block."""
+    for name, pdf in trees.items():
+        for element, ancestors in walk(_document(pdf)):
+            if set(ancestors) & HEADING_TAGS:
+                assert element.S not in HEADING_TAGS | {"/P", "/Div"}, (name, ancestors, element.S)
+        headings = _heading_texts(pdf)
+        cover = [h for h in headings if h[1].startswith(norm(SITE.edition.title))]
+        assert len(cover) == 1, (name, cover)
+        assert cover[0][0] == "/H1" and cover[0][1].endswith(norm(SITE.edition.subtitle)), cover
+
+
+def test_back_cover_heading_is_not_a_part_of_the_thanks(trees):
+    """After "Remerciements" (H1), the back cover's heading was an H2: announced as a group
+    of the thanks. It opens a part of its own."""
+    for name, pdf in trees.items():
+        headings = _heading_texts(pdf)
+        heading = norm(SITE.edition.back_cover.heading)
+        back = [h for h in headings if h[1] == heading]
+        assert len(back) == 1, (name, [h for h in headings if "Club" in h[1]])
+        assert back[0][0] == "/H1", (name, back)
+        thanks = [n for n, h in enumerate(headings) if h[1] == norm(SITE.thanks.title)]
+        assert thanks and thanks[0] < headings.index(back[0]), name
