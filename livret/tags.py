@@ -12,6 +12,9 @@ meant; this pass writes it down, without touching what is drawn:
 - a link annotation's /Contents is its <a title="…">, the words a reader needs;
 - a heading holds words, not blocks: a block inside <h1> (the cover's subtitle) made WeasyPrint
   tag the heading's text as a second H1 inside the first; its blocks are read as spans of it;
+- a list item holding blocks (a rail's sub-group: its label, then its own list) is Lbl +
+  LBody, its nested list inside its LBody: WeasyPrint tags the blocks beside the Lbl and the
+  nested list as a sibling of the item;
 - a link has one annotation per line it covers (WeasyPrint writes one per box: the line, the
   <b> and <i> inside it, each piece of text; a keyboard stopped up to 7 times on one link);
 - line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py);
@@ -191,6 +194,7 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     _join_links(document, parents, pages)
     _one_annotation_per_line(pdf, document, parents)
     _inline_in_headings(document)
+    _nest_lists(pdf, document)
     _paginate(pdf, root, parents)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
@@ -311,6 +315,51 @@ def _inline_in_headings(element, inside: bool = False) -> None:
         if inside and kid.S in BLOCKS_IN_HEADINGS:
             kid.S = Name("/Span")
         _inline_in_headings(kid, inside or kid.S in HEADINGS)
+
+
+def _nest_lists(pdf, element) -> None:
+    """In every list: an item's blocks after its label go in one LBody, and a list that
+    follows an item goes inside that item's LBody."""
+    kids = _kids(element)
+    if element.get("/S") == "/L":
+        kept: list = []
+        for kid in kids:
+            previous = kept[-1] if kept else None
+            if (
+                isinstance(kid, Dictionary)
+                and kid.get("/S") == "/L"
+                and isinstance(previous, Dictionary)
+                and previous.get("/S") == "/LI"
+            ):
+                body = _body(pdf, previous)
+                if body is not None:
+                    body.K = Array([*_kids(body), kid])
+                    kid.P = body
+                    continue
+            kept.append(kid)
+        if len(kept) != len(kids):
+            element.K = Array(kept)
+    for kid in _struct_kids(element):
+        _nest_lists(pdf, kid)
+
+
+def _body(pdf, item):
+    """The LBody of a list item, made from its blocks after the Lbl when it has none; None
+    when the item holds marked content of its own (page-bound, left as it is)."""
+    kids = _kids(item)
+    bodies = [k for k in kids if isinstance(k, Dictionary) and k.get("/S") == "/LBody"]
+    if bodies:
+        return bodies[-1]
+    if _holds_content(item):
+        return None
+    rest = [k for k in kids if k.S != "/Lbl"]
+    body = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.LBody, P=item, K=Array(rest)))
+    if "/Pg" in item:
+        body.Pg = item.Pg
+    for kid in rest:
+        kid.P = body
+    item.K = Array([k for k in kids if k.S == "/Lbl"] + [body])
+    return body
 
 
 def _box(annot) -> tuple[float, float, float, float]:

@@ -270,3 +270,31 @@ def test_back_cover_heading_is_not_a_part_of_the_thanks(trees):
         assert back[0][0] == "/H1", (name, back)
         thanks = [n for n, h in enumerate(headings) if h[1] == norm(SITE.thanks.title)]
         assert thanks and thanks[0] < headings.index(back[0]), name
+
+
+def test_a_rail_sub_group_is_a_list_inside_its_fact(trees):
+    """ "dont moyens humains :" and its items were a Div + P beside "Coût total du projet":
+    now a list (L/LI/Lbl/LBody) inside that fact, and every list is L > LI > Lbl, LBody."""
+    from tagtree import Reader
+
+    sub_labels = {
+        "dont moyens humains", "dont cofinanceurs", "dont autofinancement", "autres indirects",
+        "à noter",
+    }  # fmt: skip
+    for name, pdf in trees.items():
+        reader = Reader(pdf)
+        found = 0
+        for element, ancestors in walk(_document(pdf)):
+            if element.S == "/L":
+                assert {str(k.S) for k in _kids(element)} <= {"/LI", "/Caption"}, name
+            if element.S == "/LI":
+                tags = [str(k.S) for k in _kids(element)]
+                assert tags in (["/Lbl", "/LBody"], ["/LBody"]), (name, tags)
+            if element.S != "/P":
+                continue
+            words = norm(reader.text(element)).rstrip(" :")
+            if words not in sub_labels:
+                continue
+            found += 1
+            assert ancestors[-4:] == ("/Div", "/L", "/LI", "/LBody"), (name, words, ancestors)
+        assert found >= 3, (name, found)
