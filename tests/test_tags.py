@@ -298,3 +298,31 @@ def test_a_rail_sub_group_is_a_list_inside_its_fact(trees):
             found += 1
             assert ancestors[-4:] == ("/Div", "/L", "/LI", "/LBody"), (name, words, ancestors)
         assert found >= 3, (name, found)
+
+
+def test_en_savoir_plus_without_a_link_does_not_look_like_one(built, trees):
+    """ "→ En savoir plus." on the first opener: an arrow and the words of a link, and no link
+    (the source lost it). It is printed as the plain remark it is: no arrow, no annotation."""
+    out, _, _ = built
+    path = out / "retour-experience-01.pdf"
+    pages = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\f")
+    first = next(n for n, text in enumerate(pages) if "En savoir plus." in text)
+    line = next(x for x in pages[first].splitlines() if "En savoir plus." in x)
+    assert line.strip() == "En savoir plus.", line
+    pdf = trees["retour-experience-01.pdf"]
+    from tagtree import Reader
+
+    reader = Reader(pdf)
+    for element, ancestors in walk(_document(pdf)):
+        if element.S == "/LI" and norm(reader.text(element)).endswith("En savoir plus."):
+            assert "/Link" not in ancestors
+            labels = [k for k in _kids(element) if k.get("/S") == "/Lbl"]
+            assert not labels or "→" not in reader.text(labels[0])
+            break
+    else:
+        raise AssertionError("no list item 'En savoir plus.'")
