@@ -141,6 +141,8 @@ class Edition:
     theme_slugs: tuple[str, ...]
     back_cover: BackCover
     logos: tuple[Logo, ...] = ()  # publisher's and partners' logos (optional)
+    # (acronym, what it stands for), spelled out at its first use in each card (optional)
+    acronyms: tuple[tuple[str, str], ...] = ()
 
     @property
     def number_label(self) -> str:

@@ -29,6 +29,7 @@ import io
 import re
 from collections import Counter
 from html.parser import HTMLParser
+from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
@@ -52,11 +53,15 @@ class _Layout(HTMLParser):
         self.parts: list[str] = []
         self.titles: dict[str, str] = {}
         self.text: list[str] = []
+        self.abbrs: dict[str, str] = {}  # <abbr title="…">: the words → their expansion
+        self._abbr: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "a" and a.get("href") and a.get("title"):
             self.titles[a["href"]] = a["title"]
+        if tag == "abbr" and a.get("title"):
+            self._abbr = a["title"]
         if tag in self.VOID:
             return
         if tag == "body":
@@ -69,6 +74,9 @@ class _Layout(HTMLParser):
     def handle_data(self, data):
         if self.depth >= 0:
             self.text.append(data)
+        if self._abbr is not None:
+            self.abbrs[" ".join(data.split())] = self._abbr
+            self._abbr = None
 
     def handle_endtag(self, tag):
         if tag in self.VOID:
@@ -84,6 +92,13 @@ def read_layout(html: str) -> tuple[list[str], dict[str, str], str]:
     parser = _Layout()
     parser.feed(html)
     return parser.parts, parser.titles, " ".join(parser.text)
+
+
+def read_abbreviations(html: str) -> dict[str, str]:
+    """{words: expansion} of the <abbr title="…"> of the layout (livret/acronyms.py)."""
+    parser = _Layout()
+    parser.feed(html)
+    return parser.abbrs
 
 
 def _kids(element) -> list:
@@ -195,7 +210,9 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     _one_annotation_per_line(pdf, document, parents)
     _inline_in_headings(document)
     _nest_lists(pdf, document)
-    _paginate(pdf, root, parents)
+    texts = _Texts(pdf)
+    decorative = _decorative_labels(document, texts)
+    _paginate(pdf, root, parents, decorative)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
     for pdf_page in pdf.pages:
@@ -212,6 +229,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
                 annot.Contents = String(titles[href])
 
     linebreaks.fix(pdf, document, source)
+    _spoken(document, texts, str(pdf.Root.get("/Lang", "fr")))
+    _expansions(document, texts, read_abbreviations(html))
 
     out = io.BytesIO()
     pdf.save(out, deterministic_id=True)
@@ -389,7 +408,7 @@ def _one_annotation_per_line(pdf, document, parents: dict) -> None:
         stack.extend(_struct_kids(element))
         if element.get("/S") != "/Link":
             continue
-        lines: list[tuple[int, object, list[float]]] = []  # (page, kept annotation, union)
+        lines: list[tuple[int, Any, list[float]]] = []  # (page, kept annotation, union)
         for objr in _kids(element):
             if not (isinstance(objr, Dictionary) and "/Obj" in objr):
                 continue
@@ -406,10 +425,10 @@ def _one_annotation_per_line(pdf, document, parents: dict) -> None:
                     break
             else:
                 lines.append((page, annot, list(box)))
-        for _n, annot, union in lines:
-            annot.Rect = Array(union)
-            if "/QuadPoints" in annot:
-                del annot["/QuadPoints"]
+        for _n, kept, union in lines:
+            kept.Rect = Array(union)
+            if "/QuadPoints" in kept:
+                del kept["/QuadPoints"]
         element.K = Array(
             [
                 k
@@ -441,10 +460,11 @@ def _reachable(root) -> set:
     return seen
 
 
-def _paginate(pdf, root, parents: dict) -> None:
+def _paginate(pdf, root, parents: dict, decorative: set) -> None:
     """Marked content whose element is in no tree (the margin boxes: running heads, folios,
     the Notes label) becomes a Pagination artifact, a header or a footer after its place on
-    the page; its entry of the parent tree goes (the orphan elements with it)."""
+    the page; its entry of the parent tree goes (the orphan elements with it). The elements
+    of `decorative` (objgens, taken out of the tree) become Layout artifacts."""
     reachable = _reachable(root)
     for page in pdf.pages:
         key = page.obj.get("/StructParents")
@@ -460,20 +480,23 @@ def _paginate(pdf, root, parents: dict) -> None:
             continue
         page.contents_coalesce()
         content = page.obj.Contents.read_bytes()
-        page.obj.Contents = pikepdf.Stream(pdf, _as_artifacts(content, orphans, page))
+        layout = {n for n in orphans if mcids[n].objgen in decorative}
+        page.obj.Contents = pikepdf.Stream(pdf, _as_artifacts(content, orphans, layout, page))
         for n in orphans:
             mcids[n] = None
 
 
-def _as_artifacts(content: bytes, orphans: set[int], page) -> bytes:
-    """`content` with the sequences of `orphans` (MCIDs) made Pagination artifacts: a header
-    above the middle of the page, a footer below."""
+def _as_artifacts(content: bytes, orphans: set[int], layout: set[int], page) -> bytes:
+    """`content` with the sequences of `orphans` (MCIDs) made artifacts: Layout for those of
+    `layout`, else Pagination: a header above the middle of the page, a footer below."""
     scale = PAGE_SCALE.match(content)
     middle = float(page.mediabox[3]) / 2 / (float(scale.group(1)) if scale else 1.0)
 
     def artifact(m: re.Match) -> bytes:
         if int(m.group(1)) not in orphans:
             return m.group(0)
+        if int(m.group(1)) in layout:
+            return b"/Artifact <</Type /Layout>>%s" % m.group(2)
         y = FIRST_Y.search(content, m.end(), content.find(b"EMC", m.end()))
         where = b""
         if y and scale:
@@ -481,3 +504,109 @@ def _as_artifacts(content: bytes, orphans: set[int], page) -> bytes:
         return b"/Artifact <</Type /Pagination%s>>%s" % (where, m.group(2))
 
     return MARKED.sub(artifact, content)
+
+
+class _Texts:
+    """The words of structure elements, from the marked content of their pages."""
+
+    def __init__(self, pdf):
+        self.pdf = pdf
+        self.pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+        self.pieces: dict[int, dict] = {}
+        self.cmaps: dict = {}
+
+    def own(self, element) -> list[str]:
+        """The text of each MCID directly in `element`."""
+        if "/Pg" not in element or element.Pg.objgen not in self.pages:
+            return []
+        n = self.pages[element.Pg.objgen]
+        if n not in self.pieces:
+            self.pieces[n] = linebreaks.page_pieces(self.pdf.pages[n], self.cmaps)
+        return [self.pieces[n].get(k, ("", 0))[0] for k in _kids(element) if isinstance(k, int)]
+
+    def text(self, element) -> str:
+        """What a reader gets: the ActualText, else the marked content and the children's."""
+        if "/ActualText" in element:
+            return str(element.ActualText)
+        if not _struct_kids(element):
+            return "".join(self.own(element))
+        out = []
+        own = iter(self.own(element))
+        for kid in _kids(element):
+            if isinstance(kid, int):
+                out.append(next(own, ""))
+            elif isinstance(kid, Dictionary) and "/S" in kid:
+                out.append(self.text(kid))
+        return "".join(out)
+
+
+# List labels that are drawn for the eye only: an arrow is read "flèche droite" at each item.
+DECORATIVE_LABELS = {"→", "➜", "➔", "▸", "►"}
+
+
+def _decorative_labels(document, texts: _Texts) -> set:
+    """Each list label that is only an arrow leaves its item (the item keeps its LBody); →
+    the objgens of the elements taken out, whose marked content _paginate makes artifacts."""
+    out: set = set()
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        kids = _struct_kids(element)
+        stack.extend(kids)
+        if element.get("/S") != "/LI":
+            continue
+        labels = [k for k in kids if k.S == "/Lbl" and texts.text(k).strip() in DECORATIVE_LABELS]
+        if not labels:
+            continue
+        gone = {label.objgen for label in labels}
+        element.K = Array([k for k in _kids(element) if not _is(k, gone)])
+        for label in labels:
+            out.add(label.objgen)
+            inner = [label]
+            while inner:
+                for kid in _struct_kids(inner.pop()):
+                    out.add(kid.objgen)
+                    inner.append(kid)
+    return out
+
+
+# What a number sign and a page abbreviation are read as, by language.
+SPOKEN = {
+    "fr": ((re.compile(r"#0*(\d+)"), r"numéro \1"), (re.compile(r"\bp\.[\s]*(\d+)"), r"page \1")),
+    "en": ((re.compile(r"#0*(\d+)"), r"number \1"), (re.compile(r"\bp\.[\s]*(\d+)"), r"page \1")),
+}
+
+
+def _spoken(document, texts: _Texts, language: str) -> None:
+    """ "#01" read "numéro 1", "p. 6" read "page 6": the ActualText of the element holding the
+    words (every element with marked content of its own, after the line ends are set)."""
+    rules = SPOKEN.get(language.split("-")[0].lower(), SPOKEN["fr"])
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        stack.extend(_struct_kids(element))
+        if not any(isinstance(k, int) for k in _kids(element)) or _struct_kids(element):
+            continue
+        text = texts.text(element)
+        spoken = text
+        for pattern, words in rules:
+            spoken = pattern.sub(words, spoken)
+        if spoken != text:
+            element.ActualText = String(spoken)
+
+
+def _expansions(document, texts: _Texts, abbrs: dict[str, str]) -> None:
+    """An <abbr title> (an acronym's first use in a card, livret/acronyms.py) is tagged as
+    WeasyPrint tags an unknown element, NonStruct: a Span with its expansion, /E."""
+    if not abbrs:
+        return
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        if element.get("/S") in ("/NonStruct", "/Span"):
+            words = " ".join(texts.text(element).split())
+            if words in abbrs:
+                element.S = Name("/Span")
+                element.E = String(abbrs[words])
+                continue  # its words are expanded once, not again in its spans
+        stack.extend(_struct_kids(element))

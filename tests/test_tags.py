@@ -131,7 +131,8 @@ def source_words():
 
 # Words the layout adds around the content: "p. 5" in the openers, the running footers,
 # the heading of the deliberate Notes pages.
-GENERATED = {"p", "retour", "d'expérience", "sommaire", "notes"}
+# "numéro 1", "page 6": how "#01" and "p. 6" are read out.
+GENERATED = {"p", "retour", "d'expérience", "sommaire", "notes", "numéro", "page"}
 
 
 def test_tagged_text_reads_the_words_of_the_content(built, source_words):
@@ -326,3 +327,64 @@ def test_en_savoir_plus_without_a_link_does_not_look_like_one(built, trees):
             break
     else:
         raise AssertionError("no list item 'En savoir plus.'")
+
+
+def test_arrow_labels_are_drawn_not_read(trees):
+    """The "→" before each opener entry and initiative was a list label read "flèche droite"
+    22 times in the booklet: decoration, now a Layout artifact, the item without a label."""
+    from tagtree import Reader, sequences
+
+    for name, pdf in trees.items():
+        reader = Reader(pdf)
+        for element, _ in walk(_document(pdf)):
+            if element.S == "/Lbl":
+                assert "→" not in reader.text(element), name
+        drawn = [s for s in sequences(pdf) if s.properties.get("/Type") == "/Layout"]
+        assert len(drawn) >= 3 + 2, (name, len(drawn))  # an opener's entries, its initiatives
+
+
+def test_numbers_and_page_numbers_read_as_words(built):
+    """ "#01" is read "numéro 1" (the cover, the colophon), "p. 6" is read "page 6" (the
+    openers' entries): their ActualText, what a screen reader speaks."""
+    from pdftext import tagged_text
+
+    out, _, results = built
+    for result in results:
+        spoken = " ".join(tagged_text(result.path).split())
+        assert "#01" not in spoken, result.path.name
+        assert not re.search(r"\bp\.\s*\d", spoken), re.findall(r".{20}\bp\.\s*\d+", spoken)
+        assert "numéro 1" in spoken and re.search(r"\bpage \d+", spoken), result.path.name
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-f", "1", "-l", "1", str(results[0].path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "#01" in text  # printed as it was
+
+
+def test_first_use_of_each_acronym_in_a_card_is_spelled_out(trees):
+    """edition.yaml's acronyms: in each card, the first use of each is a Span whose /E is what
+    it stands for (DREETS, BRSA, QPV…), once; the words printed stay as they were."""
+    from tagtree import Reader
+
+    acronyms = dict(SITE.edition.acronyms)
+    assert len(acronyms) >= 40
+    for name, pdf in trees.items():
+        reader = Reader(pdf)
+        cards = [e for e, _ in walk(_document(pdf)) if e.S == "/Art"]
+        assert len(cards) == _cards(name)
+        expanded_somewhere = set()
+        for card in cards:
+            leaves = [
+                e
+                for e, _ in walk(card)
+                if not any(isinstance(k, Dictionary) and "/S" in k for k in _kids(e))
+            ]
+            text = " ".join(reader.text(e) for e in leaves)
+            used = {a for a in acronyms if re.search(rf"(?<!\w){re.escape(a)}(?!\w)", text)}
+            spelled = [(reader.text(e), str(e.E)) for e, _ in walk(card) if "/E" in e]
+            assert sorted(spelled) == sorted((a, acronyms[a]) for a in used), (name, text[:60])
+            expanded_somewhere |= used
+        if name == "retour-experience-01.pdf":
+            assert {"DREETS", "BRSA", "QPV"} <= expanded_somewhere
