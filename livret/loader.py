@@ -423,6 +423,45 @@ def _web_address(value, ctx, key):
         )
         return None
     return text if text.endswith("/") else text + "/"
+# An acronym as printed: capitals (and digits), two letters at least ("QPV", "DREETS").
+ACRONYM = re.compile(r"[A-ZÀ-Ý][A-ZÀ-Ý0-9]+")
+
+
+def _acronyms(value, ctx, key):
+    """`acronyms:` — one « ACRONYM: what it stands for » line each."""
+    if value is None:
+        return ()
+    data = f.mapping(value, ctx, key)
+    if data is None:
+        return None
+    out = []
+    ok = True
+    for word, words in data.items():
+        if not isinstance(word, str) or not ACRONYM.fullmatch(word):
+            ctx.error(
+                f"{key}.{word}",
+                _(
+                    "« {word} » is not an acronym as printed: write it in capitals, then « : » "
+                    "and what it stands for, for example « QPV: quartier prioritaire de la "
+                    "politique de la ville »"
+                ).format(word=word),
+            )
+            ok = False
+            continue
+        expansion = f.text(words, ctx.sub(key), word)
+        if expansion is None:
+            ok = False
+        elif expansion.upper() == expansion:
+            ctx.error(
+                f"{key}.{word}",
+                _("« {words} »: write what {word} stands for in words, not another acronym").format(
+                    words=expansion, word=word
+                ),
+            )
+            ok = False
+        else:
+            out.append((word, expansion))
+    return tuple(out) if ok else None
 
 
 EDITION_SPEC = {
@@ -443,6 +482,7 @@ EDITION_SPEC = {
     "themes": (f.slug_list, True),
     "back_cover": (_back_cover, True),
     "web_address": (_web_address, False),
+    "acronyms": (_acronyms, False),
     "logos": (
         f.records(
             {"file": (f.text, True), "alt": (f.text, True)},
@@ -491,6 +531,7 @@ def load_edition(
         return None
     out["theme_slugs"] = out.pop("themes")
     out["logos"] = out["logos"] or ()
+    out["acronyms"] = out["acronyms"] or ()
     # A logo is an image like any other (inside the content folder, a whole PNG/JPEG…): the
     # one image policy checks it, and counts it among the files the booklet is made from.
     checker = policy or Policy(root, problems)

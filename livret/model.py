@@ -248,6 +248,8 @@ class Edition:
     back_cover: BackCover
     logos: tuple[Logo, ...] = ()  # publisher's and partners' logos (optional)
     web_address: str | None = None  # where output/web/ is published (optional)
+    # (acronym, what it stands for), spelled out at its first use in each card (optional)
+    acronyms: tuple[tuple[str, str], ...] = ()
 
     @property
     def number_label(self) -> str:

@@ -29,7 +29,8 @@ from .tags import finish as finish_tags
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
     "accessible": ("pdf/ua-1", None),
-    "archive": ("pdf/a-3a", None),  # PDF/A-3 level "a": archival *and* tagged (accessible)
+    # PDF/A-3 level "a": archival and tagged; it claims PDF/UA-1 too (_also_pdf_ua)
+    "archive": ("pdf/a-3a", None),
     "print": ("pdf/x-4", "print.css"),  # finished for the press by livret.press
 }
 
@@ -119,6 +120,44 @@ class _Capture(logging.Handler):
 def _pictures(variant: str) -> dict:
     """Pictures: downsampled (200 dpi) for the screen PDFs, kept whole for the press."""
     return {} if variant == "print" else {"optimize_images": True, "dpi": 200}
+
+
+# PDF/UA's identification schema, declared as PDF/A wants every schema it does not predefine
+# (ISO 19005-3 6.6.2.3.1): the archive claims both, as public administrations ask.
+UA_SCHEMA = b"""<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" \
+pdfuaid:part="1"/><rdf:Description rdf:about="" \
+xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" \
+xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" \
+xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"><pdfaExtension:schemas><rdf:Bag>\
+<rdf:li rdf:parseType="Resource">\
+<pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>\
+<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>\
+<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix><pdfaSchema:property><rdf:Seq>\
+<rdf:li rdf:parseType="Resource"><pdfaProperty:name>part</pdfaProperty:name>\
+<pdfaProperty:valueType>Integer</pdfaProperty:valueType>\
+<pdfaProperty:category>internal</pdfaProperty:category>\
+<pdfaProperty:description>Indicates which part of ISO 14289 standard is followed\
+</pdfaProperty:description></rdf:li></rdf:Seq></pdfaSchema:property></rdf:li></rdf:Bag>\
+</pdfaExtension:schemas></rdf:Description>"""
+
+
+def _also_pdf_ua(data: bytes) -> bytes:
+    """The PDF/A-3a file claiming PDF/UA-1 as well: WeasyPrint writes one claim per file
+    (Kozea/WeasyPrint#2467); the rest PDF/UA asks (tags, title shown, language, artifacts) the
+    archive has already. The claim is added to the XMP metadata as it is, byte for byte."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(data))
+    xmp = pdf.Root.Metadata.read_bytes()
+    if b"pdfuaid:part" in xmp:
+        return data
+    end = xmp.rindex(b"</rdf:RDF>")
+    pdf.Root.Metadata.write(xmp[:end] + UA_SCHEMA + xmp[end:])
+    out = io.BytesIO()
+    pdf.save(out, deterministic_id=True)
+    return out.getvalue()
 
 
 class Printer:
@@ -272,6 +311,8 @@ class Printer:
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
         data = finish_tags(data, anchors, laid_out)
+        if variant == "archive":
+            data = _also_pdf_ua(data)
         if variant == "print":
             data = self._press(data, document.metadata.title or "")
         return data, pages

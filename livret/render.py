@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from . import __version__, markup
+from . import __version__, acronyms, markup
 from .design import for_content
 from .errors import LivretError, Problem, display_path
 from .i18n import _
@@ -72,7 +72,7 @@ def doc_view(site: Site, output: Output) -> DocView:
 def render_html(site: Site, output: Output) -> str:
     template = KINDS[output.kind].template
     try:
-        return (
+        html = (
             environment(for_content(site.root).layouts)
             .get_template(template)
             .render(
@@ -83,6 +83,8 @@ def render_html(site: Site, output: Output) -> str:
                 subfields=SIDEBAR_SUBFIELDS,
             )
         )
+        # Each card's first use of an acronym spelled out for screen readers (acronyms.py).
+        return acronyms.mark(html, site.edition.acronyms)
     except TemplateError as exc:
         # A layout bug, not a content one: name the template and its line for the developer.
         name = getattr(exc, "filename", None) or getattr(exc, "name", None) or template

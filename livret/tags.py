@@ -10,14 +10,26 @@ meant; this pass writes it down, without touching what is drawn:
   inside it, the wrappers cut by the page break (div, section, list, list item) are joined;
 - the contents (<nav id="contents">) is a TOC with one TOCI per entry;
 - a link annotation's /Contents is its <a title="…">, the words a reader needs;
-- line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py).
+- a heading holds words, not blocks: a block inside <h1> (the cover's subtitle) made WeasyPrint
+  tag the heading's text as a second H1 inside the first; its blocks are read as spans of it;
+- a list item holding blocks (a rail's sub-group: its label, then its own list) is Lbl +
+  LBody, its nested list inside its LBody: WeasyPrint tags the blocks beside the Lbl and the
+  nested list as a sibling of the item;
+- a link has one annotation per line it covers (WeasyPrint writes one per box: the line, the
+  <b> and <i> inside it, each piece of text; a keyboard stopped up to 7 times on one link);
+- line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py);
+- page furniture (running heads, folios, the Notes pages' label: the @page margin boxes) is a
+  Pagination artifact: WeasyPrint tags it Span under elements that belong to no tree
+  (Kozea/WeasyPrint#1836), marked content a reader meets nowhere, or out of place.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from html.parser import HTMLParser
+from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
@@ -41,11 +53,15 @@ class _Layout(HTMLParser):
         self.parts: list[str] = []
         self.titles: dict[str, str] = {}
         self.text: list[str] = []
+        self.abbrs: dict[str, str] = {}  # <abbr title="…">: the words → their expansion
+        self._abbr: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "a" and a.get("href") and a.get("title"):
             self.titles[a["href"]] = a["title"]
+        if tag == "abbr" and a.get("title"):
+            self._abbr = a["title"]
         if tag in self.VOID:
             return
         if tag == "body":
@@ -58,6 +74,9 @@ class _Layout(HTMLParser):
     def handle_data(self, data):
         if self.depth >= 0:
             self.text.append(data)
+        if self._abbr is not None:
+            self.abbrs[" ".join(data.split())] = self._abbr
+            self._abbr = None
 
     def handle_endtag(self, tag):
         if tag in self.VOID:
@@ -73,6 +92,13 @@ def read_layout(html: str) -> tuple[list[str], dict[str, str], str]:
     parser = _Layout()
     parser.feed(html)
     return parser.parts, parser.titles, " ".join(parser.text)
+
+
+def read_abbreviations(html: str) -> dict[str, str]:
+    """{words: expansion} of the <abbr title="…"> of the layout (livret/acronyms.py)."""
+    parser = _Layout()
+    parser.feed(html)
+    return parser.abbrs
 
 
 def _kids(element) -> list:
@@ -181,6 +207,12 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
     _lift_annotations(document, None, parents)
     _join_links(document, parents, pages)
+    _one_annotation_per_line(pdf, document, parents)
+    _inline_in_headings(document)
+    _nest_lists(pdf, document)
+    texts = _Texts(pdf)
+    decorative = _decorative_labels(document, texts)
+    _paginate(pdf, root, parents, decorative)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
     for pdf_page in pdf.pages:
@@ -197,6 +229,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
                 annot.Contents = String(titles[href])
 
     linebreaks.fix(pdf, document, source)
+    _spoken(document, texts, str(pdf.Root.get("/Lang", "fr")))
+    _expansions(document, texts, read_abbreviations(html))
 
     out = io.BytesIO()
     pdf.save(out, deterministic_id=True)
@@ -288,3 +322,291 @@ def _join_links(element, parents: dict, pages: dict) -> None:
             _join_links(kid, parents, pages)
     if len(kept) != len(_kids(element)):
         element.K = Array(kept)
+
+
+# What WeasyPrint tags a block box inside a heading (its anonymous block: the heading's tag).
+BLOCKS_IN_HEADINGS = HEADINGS | {"/P", "/Div"}
+
+
+def _inline_in_headings(element, inside: bool = False) -> None:
+    """A heading holds one heading's words: the blocks in it become Spans."""
+    for kid in _struct_kids(element):
+        if inside and kid.S in BLOCKS_IN_HEADINGS:
+            kid.S = Name("/Span")
+        _inline_in_headings(kid, inside or kid.S in HEADINGS)
+
+
+def _nest_lists(pdf, element) -> None:
+    """In every list: an item's blocks after its label go in one LBody, and a list that
+    follows an item goes inside that item's LBody."""
+    kids = _kids(element)
+    if element.get("/S") == "/L":
+        kept: list = []
+        for kid in kids:
+            previous = kept[-1] if kept else None
+            if (
+                isinstance(kid, Dictionary)
+                and kid.get("/S") == "/L"
+                and isinstance(previous, Dictionary)
+                and previous.get("/S") == "/LI"
+            ):
+                body = _body(pdf, previous)
+                if body is not None:
+                    body.K = Array([*_kids(body), kid])
+                    kid.P = body
+                    continue
+            kept.append(kid)
+        if len(kept) != len(kids):
+            element.K = Array(kept)
+    for kid in _struct_kids(element):
+        _nest_lists(pdf, kid)
+
+
+def _body(pdf, item):
+    """The LBody of a list item, made from its blocks after the Lbl when it has none; None
+    when the item holds marked content of its own (page-bound, left as it is)."""
+    kids = _kids(item)
+    bodies = [k for k in kids if isinstance(k, Dictionary) and k.get("/S") == "/LBody"]
+    if bodies:
+        return bodies[-1]
+    if _holds_content(item):
+        return None
+    rest = [k for k in kids if k.S != "/Lbl"]
+    body = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.LBody, P=item, K=Array(rest)))
+    if "/Pg" in item:
+        body.Pg = item.Pg
+    for kid in rest:
+        kid.P = body
+    item.K = Array([k for k in kids if k.S == "/Lbl"] + [body])
+    return body
+
+
+def _box(annot) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in annot.Rect)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _same_line(a, b) -> bool:
+    """Two boxes of one line: their heights overlap by more than half the smaller one."""
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return overlap > 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def _one_annotation_per_line(pdf, document, parents: dict) -> None:
+    """Each Link's annotations on one line of one page become one, over their union; the
+    others leave the page, the Link and the parent tree."""
+    on_page = {
+        annot.objgen: n
+        for n, page in enumerate(pdf.pages)
+        for annot in page.obj.get("/Annots", [])
+        if annot.is_indirect
+    }
+    dropped: set = set()
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        stack.extend(_struct_kids(element))
+        if element.get("/S") != "/Link":
+            continue
+        lines: list[tuple[int, Any, list[float]]] = []  # (page, kept annotation, union)
+        for objr in _kids(element):
+            if not (isinstance(objr, Dictionary) and "/Obj" in objr):
+                continue
+            annot, box = objr.Obj, _box(objr.Obj)
+            page = on_page.get(annot.objgen, -1)
+            for n, _kept, union in lines:
+                if n == page and _same_line(union, box):
+                    union[:] = [
+                        min(union[0], box[0]), min(union[1], box[1]),
+                        max(union[2], box[2]), max(union[3], box[3]),
+                    ]  # fmt: skip
+                    dropped.add(annot.objgen)
+                    parents.pop(int(annot.get("/StructParent", -1)), None)
+                    break
+            else:
+                lines.append((page, annot, list(box)))
+        for _n, kept, union in lines:
+            kept.Rect = Array(union)
+            if "/QuadPoints" in kept:
+                del kept["/QuadPoints"]
+        element.K = Array(
+            [
+                k
+                for k in _kids(element)
+                if not (isinstance(k, Dictionary) and _is(k.get("/Obj"), dropped))
+            ]
+        )
+    for page in pdf.pages:
+        if dropped and "/Annots" in page.obj:
+            page.obj.Annots = Array([a for a in page.obj.Annots if not _is(a, dropped)])
+
+
+# A marked-content sequence as WeasyPrint (pydyf) writes it: tag, property list, BDC.
+MARKED = re.compile(rb"/[^\s/<>\[\]()]+\s*<</MCID (\d+)>>(\s*BDC)")
+FIRST_Y = re.compile(rb"[-\d.]+ [-\d.]+ [-\d.]+ [-\d.]+ [-\d.]+ ([-\d.]+) Tm")
+# WeasyPrint's page: y down from the top (1 0 0 -1 0 h cm), then CSS px to points (0.75).
+PAGE_SCALE = re.compile(rb"\A\s*1 0 0 -1 0 [\d.]+ cm\s+q\s+([\d.]+) 0 0 \1 0 0 cm")
+
+
+def _reachable(root) -> set:
+    """The structure elements a reader meets: those below the root."""
+    seen: set = set()
+    stack = [root]
+    while stack:
+        for kid in _struct_kids(stack.pop()):
+            if kid.objgen not in seen:
+                seen.add(kid.objgen)
+                stack.append(kid)
+    return seen
+
+
+def _paginate(pdf, root, parents: dict, decorative: set) -> None:
+    """Marked content whose element is in no tree (the margin boxes: running heads, folios,
+    the Notes label) becomes a Pagination artifact, a header or a footer after its place on
+    the page; its entry of the parent tree goes (the orphan elements with it). The elements
+    of `decorative` (objgens, taken out of the tree) become Layout artifacts."""
+    reachable = _reachable(root)
+    for page in pdf.pages:
+        key = page.obj.get("/StructParents")
+        mcids = parents.get(int(key)) if key is not None else None
+        if not isinstance(mcids, Array):
+            continue
+        orphans = {
+            n
+            for n, owner in enumerate(mcids)
+            if isinstance(owner, Dictionary) and owner.objgen not in reachable
+        }
+        if not orphans:
+            continue
+        page.contents_coalesce()
+        content = page.obj.Contents.read_bytes()
+        layout = {n for n in orphans if mcids[n].objgen in decorative}
+        page.obj.Contents = pikepdf.Stream(pdf, _as_artifacts(content, orphans, layout, page))
+        for n in orphans:
+            mcids[n] = None
+
+
+def _as_artifacts(content: bytes, orphans: set[int], layout: set[int], page) -> bytes:
+    """`content` with the sequences of `orphans` (MCIDs) made artifacts: Layout for those of
+    `layout`, else Pagination: a header above the middle of the page, a footer below."""
+    scale = PAGE_SCALE.match(content)
+    middle = float(page.mediabox[3]) / 2 / (float(scale.group(1)) if scale else 1.0)
+
+    def artifact(m: re.Match) -> bytes:
+        if int(m.group(1)) not in orphans:
+            return m.group(0)
+        if int(m.group(1)) in layout:
+            return b"/Artifact <</Type /Layout>>%s" % m.group(2)
+        y = FIRST_Y.search(content, m.end(), content.find(b"EMC", m.end()))
+        where = b""
+        if y and scale:
+            where = b" /Subtype /Header" if float(y.group(1)) < middle else b" /Subtype /Footer"
+        return b"/Artifact <</Type /Pagination%s>>%s" % (where, m.group(2))
+
+    return MARKED.sub(artifact, content)
+
+
+class _Texts:
+    """The words of structure elements, from the marked content of their pages."""
+
+    def __init__(self, pdf):
+        self.pdf = pdf
+        self.pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+        self.pieces: dict[int, dict] = {}
+        self.cmaps: dict = {}
+
+    def own(self, element) -> list[str]:
+        """The text of each MCID directly in `element`."""
+        if "/Pg" not in element or element.Pg.objgen not in self.pages:
+            return []
+        n = self.pages[element.Pg.objgen]
+        if n not in self.pieces:
+            self.pieces[n] = linebreaks.page_pieces(self.pdf.pages[n], self.cmaps)
+        return [self.pieces[n].get(k, ("", 0))[0] for k in _kids(element) if isinstance(k, int)]
+
+    def text(self, element) -> str:
+        """What a reader gets: the ActualText, else the marked content and the children's."""
+        if "/ActualText" in element:
+            return str(element.ActualText)
+        if not _struct_kids(element):
+            return "".join(self.own(element))
+        out = []
+        own = iter(self.own(element))
+        for kid in _kids(element):
+            if isinstance(kid, int):
+                out.append(next(own, ""))
+            elif isinstance(kid, Dictionary) and "/S" in kid:
+                out.append(self.text(kid))
+        return "".join(out)
+
+
+# List labels that are drawn for the eye only: an arrow is read "flèche droite" at each item.
+DECORATIVE_LABELS = {"→", "➜", "➔", "▸", "►"}
+
+
+def _decorative_labels(document, texts: _Texts) -> set:
+    """Each list label that is only an arrow leaves its item (the item keeps its LBody); →
+    the objgens of the elements taken out, whose marked content _paginate makes artifacts."""
+    out: set = set()
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        kids = _struct_kids(element)
+        stack.extend(kids)
+        if element.get("/S") != "/LI":
+            continue
+        labels = [k for k in kids if k.S == "/Lbl" and texts.text(k).strip() in DECORATIVE_LABELS]
+        if not labels:
+            continue
+        gone = {label.objgen for label in labels}
+        element.K = Array([k for k in _kids(element) if not _is(k, gone)])
+        for label in labels:
+            out.add(label.objgen)
+            inner = [label]
+            while inner:
+                for kid in _struct_kids(inner.pop()):
+                    out.add(kid.objgen)
+                    inner.append(kid)
+    return out
+
+
+# What a number sign and a page abbreviation are read as, by language.
+SPOKEN = {
+    "fr": ((re.compile(r"#0*(\d+)"), r"numéro \1"), (re.compile(r"\bp\.[\s]*(\d+)"), r"page \1")),
+    "en": ((re.compile(r"#0*(\d+)"), r"number \1"), (re.compile(r"\bp\.[\s]*(\d+)"), r"page \1")),
+}
+
+
+def _spoken(document, texts: _Texts, language: str) -> None:
+    """ "#01" read "numéro 1", "p. 6" read "page 6": the ActualText of the element holding the
+    words (every element with marked content of its own, after the line ends are set)."""
+    rules = SPOKEN.get(language.split("-")[0].lower(), SPOKEN["fr"])
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        stack.extend(_struct_kids(element))
+        if not any(isinstance(k, int) for k in _kids(element)) or _struct_kids(element):
+            continue
+        text = texts.text(element)
+        spoken = text
+        for pattern, words in rules:
+            spoken = pattern.sub(words, spoken)
+        if spoken != text:
+            element.ActualText = String(spoken)
+
+
+def _expansions(document, texts: _Texts, abbrs: dict[str, str]) -> None:
+    """An <abbr title> (an acronym's first use in a card, livret/acronyms.py) is tagged as
+    WeasyPrint tags an unknown element, NonStruct: a Span with its expansion, /E."""
+    if not abbrs:
+        return
+    stack = [document]
+    while stack:
+        element = stack.pop()
+        if element.get("/S") in ("/NonStruct", "/Span"):
+            words = " ".join(texts.text(element).split())
+            if words in abbrs:
+                element.S = Name("/Span")
+                element.E = String(abbrs[words])
+                continue  # its words are expanded once, not again in its spans
+        stack.extend(_struct_kids(element))
