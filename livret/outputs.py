@@ -20,7 +20,7 @@ from .writer import read_small_regular_file
 
 @dataclass(frozen=True)
 class Output:
-    kind: str  # a key of KINDS: "booklet" | "theme" | "action"
+    kind: str  # a key of KINDS: "booklet" | "theme" | "action" | "web"
     theme: str | None
     action: str | None
     filename: str
@@ -230,7 +230,7 @@ class WebEdition(Kind):
     """The edition as a static web site, output/web/ (livret/web/): written after the PDFs,
     whose sizes its download links give."""
 
-    name, template, only = "web", "web/page.html", "web"
+    name, template, only = "web", "web/base.html", "web"
     default = True
     pdf = False
     preview_rank = 3
