@@ -20,7 +20,17 @@ from .errors import LivretError, Problem, printable
 from .i18n import LANGUAGES, N_, ArgumentParser, _, ngettext, seconds, set_language, size
 
 STATUS = {"built": N_("built"), "up to date": N_("up to date")}
-COMMANDS = ("build", "check", "watch", "preview", "serve", "mail", "new-edition", "new-action")
+COMMANDS = (
+    "build",
+    "check",
+    "check-equivalence",
+    "watch",
+    "preview",
+    "serve",
+    "mail",
+    "new-edition",
+    "new-action",
+)
 
 
 def _lang_option(p: argparse.ArgumentParser) -> None:
@@ -95,7 +105,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--only",
-        choices=("booklet", "themes", "actions"),
+        choices=("booklet", "themes", "actions", "epub"),
         action="append",
         help=_("build only this kind of output (repeatable)"),
     )
@@ -177,6 +187,12 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
         "check", parents=[common], help=_("validate the content, print every problem")
     )
     c.set_defaults(func=cmd_check)
+    q = sub.add_parser(
+        "check-equivalence",
+        parents=[common],
+        help=_("check that the EPUB says what the PDF says (RGAA 13.4), block by block"),
+    )
+    q.set_defaults(func=cmd_check_equivalence)
     w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
     _selection(w)
     _impose_option(w)
@@ -253,7 +269,16 @@ def selection(args, site) -> dict:
         themes = themes or [t.slug for t in site.themes]
     if "actions" in only:
         actions = actions or [a.slug for a in site.actions]
-    return {"booklet": booklet, "themes": themes, "actions": actions}
+    sel = {"booklet": booklet, "themes": themes, "actions": actions}
+    if "epub" in only:  # the EPUB edition (livret/epub), made from the booklet
+        sel["epub"] = True
+    return sel
+
+
+def cmd_check_equivalence(args) -> int:
+    from .equivalence import command
+
+    return command(args)
 
 
 def cmd_new_edition(args) -> int:

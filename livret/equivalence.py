@@ -627,3 +627,40 @@ def check_epub(pdf_data: bytes, epub: Path | bytes, part_ids: list[str]) -> list
         return None
 
     return compare_documents(pdf_parts(pdf_data, part_ids), other, "EPUB")
+
+
+def check_build(content_dir: Path, output_dir: Path) -> tuple[list[Difference], int]:
+    """Build the booklet and its EPUB (what is out of date) into `output_dir`, then compare
+    them: (the differences, the number of parts compared)."""
+    from .epub import part_ids
+    from .epub.build import filename
+    from .loader import load_site
+    from .outputs import KINDS
+    from .pipeline import run
+
+    site = load_site(content_dir)
+    run(content_dir, output_dir, site=site, booklet=True, themes=[], actions=[], epub=True)
+    booklet = Path(output_dir) / KINDS["booklet"].output(site, site.edition.slug).filename
+    ids = part_ids(site)
+    differences = check_epub(booklet.read_bytes(), Path(output_dir) / filename(site), ids)
+    return differences, len([p for p in ids if p not in NOT_COMPARED])
+
+
+def command(args) -> int:
+    """`livret check-equivalence`: every difference between the booklet's PDF and its EPUB,
+    one a line, then a count; status 1 when there is one."""
+    import sys
+
+    from .errors import printable
+    from .i18n import ngettext
+
+    differences, parts = check_build(args.content, args.output)
+    for difference in differences:
+        print(printable(str(difference)))
+    summary = ngettext(
+        "equivalence (RGAA 13.4), PDF and EPUB: {n} difference in {parts} parts",
+        "equivalence (RGAA 13.4), PDF and EPUB: {n} differences in {parts} parts",
+        len(differences),
+    ).format(n=len(differences), parts=parts)
+    print(printable(summary), file=sys.stderr if differences else sys.stdout)
+    return 1 if differences else 0

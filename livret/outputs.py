@@ -156,10 +156,12 @@ def plan(
     booklet: bool = True,
     themes: Collection[str] | None = None,
     actions: Collection[str] | None = None,
+    epub: bool = False,
 ) -> list[Output]:
-    """The outputs asked for, in a stable order; unknown slugs → one error listing valid ones."""
+    """The outputs asked for, in a stable order; unknown slugs → one error listing valid ones.
+    `epub`: the EPUB is asked for, made from the booklet (livret/epub/build.py)."""
     wanted: dict[str, Collection[str]] = {
-        "booklet": [site.edition.slug] if booklet else [],
+        "booklet": [site.edition.slug] if booklet or epub else [],
         "theme": themes or (),
         "action": actions or (),
     }
@@ -246,7 +248,16 @@ def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
 # Code that never shapes a PDF's bytes: sending, previewing, validating, exporting HTML,
 # scaffolding a new edition.
 NOT_PDF_CODE = frozenset(
-    {"mail", "preview", "conformance", "htmlexport.py", "scaffold.py", "__pycache__"}
+    {
+        "mail",
+        "preview",
+        "conformance",
+        "htmlexport.py",
+        "scaffold.py",
+        "__pycache__",
+        "epub",  # the EPUB's own code (livret/epub/build.py hashes it for the EPUB)
+        "equivalence.py",
+    }
 )
 
 

@@ -179,6 +179,7 @@ def run(
     pool=None,
     order=None,
     impose=None,
+    epub=False,
 ) -> tuple[dict, list[Result]]:
     """Build into `output_dir`, one build at a time per folder (see output_lock).
 
@@ -202,6 +203,7 @@ def run(
             pool,
             order,
             impose,
+            epub,
         )
 
 
@@ -254,8 +256,9 @@ def _run_locked(
     pool=None,
     order=None,
     impose=None,
+    epub=False,
 ):
-    outputs = plan(site, booklet=booklet, themes=themes, actions=actions)
+    outputs = plan(site, booklet=booklet, themes=themes, actions=actions, epub=epub)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old = read_json(manifest_path) or {}
@@ -299,6 +302,10 @@ def _run_locked(
     results.sort(key=lambda r: order_out.get(r.output.filename, 0))
     if impose is not None:  # each imposition after the PDFs, which it is made from
         results += _impose_all(results, impose, old_entries, out_dir, force)
+    if epub:  # the EPUB edition: its page list is the booklet's layout, so after it
+        from .epub.build import epub_result
+
+        results.append(epub_result(site, results, old_entries, out_dir, force))
 
     by_name = {r.path.name: r for r in results}
     entries = []
