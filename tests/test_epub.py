@@ -13,11 +13,10 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from conftest import CONTENT, ROOT
 
 from livret.cli import main
 from livret.pipeline import run
-
-from conftest import CONTENT, ROOT
 
 EPUB = "retour-experience-01.epub"
 BOOKLET = "retour-experience-01.pdf"
