@@ -346,9 +346,17 @@ def pdf_parts(pdf_data: bytes, part_ids: list[str], source: str = "") -> dict[st
     adapter = PdfAdapter(pdf)
     root = pdf.Root.get("/StructTreeRoot")
     if root is None:
-        raise ValueError("untagged PDF")
+        raise ValueError("untagged PDF")  # the print variant
     document = adapter.node(_first(root.K))
     parts = [c for c in adapter.children(document) if isinstance(c, PdfNode)]
+    # Each element is the part whose anchor is on the page it starts on, or this is not the
+    # document the ids describe.
+    anchors = named_pages(pdf_data)
+    if len(parts) != len(part_ids) or any(
+        anchors.get(part_id, node.page) != node.page
+        for part_id, node in zip(part_ids, parts, strict=True)
+    ):
+        raise ValueError("the PDF's parts are not the layout's")
     join = _line_end_join(linebreaks.vocabulary(source or adapter.all_text()))
     return {
         part_id: _Walker(adapter, join).walk(node)
@@ -642,7 +650,22 @@ def check_build(content_dir: Path, output_dir: Path) -> tuple[list[Difference], 
     run(content_dir, output_dir, site=site, booklet=True, themes=[], actions=[], epub=True)
     booklet = Path(output_dir) / KINDS["booklet"].output(site, site.edition.slug).filename
     ids = part_ids(site)
-    differences = check_epub(booklet.read_bytes(), Path(output_dir) / filename(site), ids)
+    try:
+        differences = check_epub(booklet.read_bytes(), Path(output_dir) / filename(site), ids)
+    except ValueError:
+        from .errors import LivretError, Problem, display_path
+
+        raise LivretError(
+            Problem(
+                display_path(booklet),
+                None,
+                None,
+                _(
+                    "not the tagged booklet of this content: build it again with "
+                    "python build.py --only booklet --force"
+                ),
+            )
+        ) from None
     return differences, len([p for p in ids if p not in NOT_COMPARED])
 
 

@@ -281,3 +281,31 @@ def test_ace_finds_nothing_critical_or_serious(epub_build, tmp_path):
     assert {"schema:accessMode", "schema:accessibilitySummary", "dcterms:conformsTo"} <= set(
         result["a11y-metadata"]["present"]
     )
+
+
+def test_a_page_that_starts_inside_a_block_is_marked_before_its_first_word():
+    """Edition #01's pages all start at a block (copyfitting, livret/fit.py); a page may also
+    start inside a paragraph (counted in words) or at a list item (marked inside it: a list
+    holds only items)."""
+    import tinyhtml5
+
+    from livret.epub.content import Part, mark_pages, strip_namespaces
+    from livret.epub.pagemap import PageBreak
+
+    html = (
+        '<article id="action-x"><h2>Titre</h2><p>Un <b>deux</b> trois quatre</p>'
+        "<ul><li>cinq six</li></ul></article>"
+    )
+    article = next(strip_namespaces(tinyhtml5.parse(html)).iter("article"))
+    part = Part("action-x", "action-x.xhtml", article, "Titre")
+    breaks = [("6", 0, 0), ("7", 1, 2), ("8", 2, 0), ("9", 2, 0)]
+    mark_pages(part, [PageBreak(label, "action-x", block, word) for label, block, word in breaks])
+
+    def marker(n: int) -> str:
+        return f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{n}" aria-label="{n}" />'
+
+    assert ET.tostring(article, encoding="unicode") == (
+        f'<article id="action-x">{marker(6)}<h2>Titre</h2>'
+        f"<p>Un <b>deux</b> {marker(7)}trois quatre</p>"
+        f"<ul><li>{marker(8)}{marker(9)}cinq six</li></ul></article>"
+    )

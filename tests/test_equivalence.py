@@ -155,3 +155,14 @@ def test_a_hyphenated_compound_is_a_word_of_the_vocabulary():
     was a word (the equivalence check found it, mde-marseille block 47)."""
     words, _tokens = vocabulary("acteurs socio-professionnel et socioprofessionnel")
     assert {"socio-professionnel", "socioprofessionnel"} <= words
+
+
+def test_the_pdf_must_be_the_layout_s_document(epub_build, ids):
+    """A PDF whose parts are not the ones named (another edition's, an excerpt) is refused,
+    never compared part against the wrong part."""
+    pdf = (epub_build / BOOKLET).read_bytes()
+    with pytest.raises(ValueError):
+        eq.pdf_parts(pdf, ids[:-1])
+    swapped = [*ids[:4], ids[5], ids[4], *ids[6:]]
+    with pytest.raises(ValueError):
+        eq.pdf_parts(pdf, swapped)

@@ -76,8 +76,10 @@ def epub_result(site: Site, results: list, old_entries: dict, out_dir: Path, for
     start = time.perf_counter()
     try:
         made = build_epub(site, booklet.path, target)
-    except ValueError:  # an untagged booklet (the print variant)
-        raise LivretError(
+    except ValueError as exc:
+        if "untagged" not in str(exc):
+            raise
+        raise LivretError(  # the print variant's booklet
             Problem(
                 "--only epub",
                 None,

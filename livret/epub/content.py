@@ -174,13 +174,12 @@ def _insert_in_text(element: ET.Element, word: int, markers: list[ET.Element]) -
     def walk(el: ET.Element) -> bool:
         if split(el, "text", el, 0):
             return True
-        for i, child in enumerate(list(el)):
+        for child in list(el):
             inline = isinstance(child.tag, str) and adapter.role(child) in ("other", "link")
             if inline and walk(child):
                 return True
             if split(child, "tail", el, list(el).index(child) + 1):
                 return True
-            del i
         return False
 
     if not walk(element):
