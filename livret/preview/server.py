@@ -279,7 +279,8 @@ class Preview:
                 order=ORDER,
                 **sel,
             )
-            order = [r.path.name for r in results]
+            # Pages of PDFs: an EPUB (--only epub) is built, not shown.
+            order = [r.path.name for r in results if r.path.suffix == ".pdf"]
             for name in order:
                 if name not in self.state.docs or not self.state.docs[name].keys:
                     self._show(name, *titles[name])
