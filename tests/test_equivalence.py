@@ -89,7 +89,7 @@ def test_a_missing_block_and_a_missing_part_are_reported(epub_build, ids, french
     altered = _altered(
         epub_build / EPUB,
         "EPUB/text/action-adie.xhtml",
-        '<li><span class="nh">DDETS</span></li>',
+        "<li>DDETS</li>",
         "",
     )
     messages = [str(d) for d in eq.check_epub(pdf, altered, ids)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
 from ..equivalence import HtmlAdapter, html_found, local
+from ..typography import NAME_CLASS
 from .pagemap import PageBreak, PageMap
 
 EPUB_TYPE = "epub:type"
@@ -74,6 +75,7 @@ def clean(part: Part, files: dict[str, str]) -> None:
         for child in list(parent):
             if isinstance(child.tag, str) and child.get("aria-hidden") == "true":
                 parent.remove(child)  # painted only (the cover's stripes)
+    unwrap_names(part.element)
     for el in part.element.iter():
         if not isinstance(el.tag, str):
             continue
@@ -85,6 +87,37 @@ def clean(part: Part, files: dict[str, str]) -> None:
             target = href[1:]
             if target in files:
                 el.set("href", f"{files[target]}#{target}")
+
+
+def unwrap_names(element: ET.Element) -> None:
+    """The typography's <span class="nh"> around a name (typography.py: no automatic hyphen
+    inside it on paper) is for the print layout: out, its text kept where it was."""
+    for parent in list(element.iter()):
+        index = 0
+        while index < len(parent):
+            child = parent[index]
+            if child.tag != "span" or child.attrib != {"class": NAME_CLASS}:
+                index += 1
+                continue
+            inner = list(child)
+            _append_text(parent, index, child.text or "")
+            tail = child.tail or ""
+            parent.remove(child)
+            for offset, grandchild in enumerate(inner):
+                parent.insert(index + offset, grandchild)
+            _append_text(parent, index + len(inner), tail)
+            # The same index again: a name inside a name is unwrapped too.
+
+
+def _append_text(parent: ET.Element, index: int, text: str) -> None:
+    """Append `text` where the child at `index` of `parent` would start."""
+    if not text:
+        return
+    if index == 0:
+        parent.text = (parent.text or "") + text
+    else:
+        previous = parent[index - 1]
+        previous.tail = (previous.tail or "") + text
 
 
 def add_page_references(part: Part, page_map: PageMap) -> None:
