@@ -21,7 +21,17 @@ from .errors import LivretError, Problem, printable
 from .i18n import N_, ArgumentParser, _, ngettext, seconds, size
 
 STATUS = {"built": N_("built"), "up to date": N_("up to date")}
-COMMANDS = ("build", "check", "watch", "preview", "serve", "mail", "new-edition", "new-action")
+COMMANDS = (
+    "build",
+    "check",
+    "check-equivalence",
+    "watch",
+    "preview",
+    "serve",
+    "mail",
+    "new-edition",
+    "new-action",
+)
 
 
 # Options accepted before the command too (`livret --content c check`), each with a value.
@@ -121,6 +131,12 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     )
     c.add_argument("-q", "--quiet", action="store_true", help=_("print only errors"))
     c.set_defaults(func=cmd_check)
+    q = sub.add_parser(
+        "check-equivalence",
+        parents=[common],
+        help=_("check that the EPUB says what the PDF says (RGAA 13.4), block by block"),
+    )
+    q.set_defaults(func=cmd_check_equivalence)
     w = sub.add_parser("watch", parents=[common], help=_("rebuild on every save"))
     _selection(w)
     _impose_option(w)
@@ -215,6 +231,12 @@ def selection(args, site) -> dict:
 def _dest(option: str | None) -> str:
     """The argparse attribute of an option: --theme → theme."""
     return (option or "").lstrip("-").replace("-", "_")
+
+
+def cmd_check_equivalence(args) -> int:
+    from .equivalence import command
+
+    return command(args)
 
 
 def cmd_new_edition(args) -> int:

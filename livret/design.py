@@ -75,7 +75,7 @@ def _walk(folder: Path) -> Iterator[Path]:
         if (
             path.is_file()
             and not any(part.startswith((".", "__")) for part in rel.parts)
-            and rel.parts[0] != "mail"
+            and rel.parts[0] not in ("mail", "epub")  # not part of a PDF
         ):
             yield path
 

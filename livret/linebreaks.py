@@ -104,9 +104,17 @@ def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]
     return pieces
 
 
+# A compound written with a hyphen ("socio-professionnel"): a word of its own, so that a line
+# end at its hyphen keeps it even where the text also writes it solid ("socioprofessionnel").
+COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
+
+
 def vocabulary(text: str) -> tuple[set[str], set[str]]:
-    """(the words of a text, lower case; its whitespace-separated tokens)."""
-    return {w.lower() for w in WORD.findall(text)}, set(text.split())
+    """(the words of a text and its hyphenated compounds, lower case; its whitespace-separated
+    tokens)."""
+    words = {w.lower() for w in WORD.findall(text)}
+    words |= {w.lower() for w in COMPOUND.findall(text)}
+    return words, set(text.split())
 
 
 def _lines(element, out: list) -> None:

@@ -55,6 +55,11 @@ class Kind:
     # Rendered by WeasyPrint in the render pool and shown by the preview as page images; else
     # written by the kind's own module (write()) after the PDFs, which it may link to.
     pdf = True
+    # The `only` of a kind this one is made from: planned with it (the EPUB: the booklet).
+    needs: str | None = None
+    # The PDF variants a build writes this kind with (a kind that is not a PDF may need the
+    # tagged booklet: the EPUB is not made by a print build).
+    variants: tuple[str, ...] = ("accessible", "archive", "print")
 
     def filename(self, output: Output, variant: str) -> str:
         """The file written for `output` in this PDF variant."""
@@ -226,6 +231,63 @@ class ActionSheet(Kind):
         )
 
 
+class EpubEdition(Kind):
+    """The booklet as an EPUB 3 (livret/epub/): written after the booklet, whose tagged PDF
+    gives its page list, and before the web edition, which offers it for download."""
+
+    name, template, only = "epub", "booklet.html", "epub"
+    default = True
+    pdf = False
+    needs = "booklet"
+    variants = ("accessible", "archive")  # the page list is read from a tagged booklet
+    preview_rank = 4
+
+    def slugs(self, site):
+        return [site.edition.slug]
+
+    def output(self, site, slug):
+        ed = site.edition
+        return Output(self.name, None, None, f"{ed.slug}.epub", f"{ed.full_title} — {ed.title}")
+
+    def inputs(self, site, output):
+        return list(site.files)
+
+    def view(self, site, output):
+        ed = site.edition
+        return site.themes, f"{ed.title} — {ed.subtitle}"
+
+    def _booklet(self, site: Site, entries: list[dict]) -> dict | None:
+        """The manifest's entry of this edition's tagged booklet (accessible first)."""
+        found = [
+            e
+            for e in entries
+            if e.get("kind") == "booklet"
+            and e.get("edition") == site.edition.slug
+            and e.get("variant", "accessible") in self.variants
+        ]
+        found.sort(key=lambda e: self.variants.index(e.get("variant", "accessible")))
+        return found[0] if found else None
+
+    def linked(self, site, entries):
+        from .epub import code_hash
+
+        booklet = self._booklet(site, entries)
+        return {
+            "source": booklet["path"] if booklet else "",
+            "source sha256": booklet["sha256"] if booklet else "",
+            "livret epub code": code_hash(),
+        }
+
+    def write(self, site, output, out_dir, entries):
+        from .epub import build_epub
+
+        booklet = self._booklet(site, entries)
+        if booklet is None:  # never: a build of the EPUB plans the booklet
+            raise LivretError(Problem("epub", None, None, _("the EPUB needs the booklet")))
+        made = build_epub(site, out_dir / booklet["path"], out_dir / output.filename)
+        return Made(made.pages, made.bytes, made.sha256)
+
+
 class WebEdition(Kind):
     """The edition as a static web site, output/web/ (livret/web/): written after the PDFs,
     whose sizes its download links give."""
@@ -281,7 +343,7 @@ class WebEdition(Kind):
 # In this order in the manifest; rendered in this order too, the biggest first, so that the
 # booklet does not start last and finish alone.
 KINDS: dict[str, Kind] = {
-    k.name: k for k in (Booklet(), ThemeExcerpt(), ActionSheet(), WebEdition())
+    k.name: k for k in (Booklet(), ThemeExcerpt(), ActionSheet(), EpubEdition(), WebEdition())
 }
 IMPOSITION = "imposition"  # the manifest's kind of an imposed PDF (livret/impose.py)
 RANK = {name: i for i, name in enumerate((*KINDS, IMPOSITION))}
@@ -305,6 +367,10 @@ def plan(site: Site, **wanted: Wanted) -> list[Output]:
     unknown = set(wanted) - {k.only for k in KINDS.values()}
     if unknown:
         raise TypeError(f"plan(): no kind is selected by {', '.join(sorted(unknown))}")
+    wanted = dict(wanted)
+    for kind in KINDS.values():  # a kind made from another plans that one too
+        if kind.needs and wanted.get(kind.only, kind.planned) and not wanted.get(kind.needs):
+            wanted[kind.needs] = True
     bad, out = [], []
     for kind in KINDS.values():
         valid = kind.slugs(site)
@@ -400,7 +466,15 @@ def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
 # Code that never shapes a PDF's bytes: sending, previewing, validating, exporting HTML,
 # scaffolding a new edition.
 NOT_PDF_CODE = frozenset(
-    {"mail", "preview", "conformance", "htmlexport.py", "scaffold.py", "__pycache__"}
+    {
+        "mail",
+        "preview",
+        "conformance",
+        "htmlexport.py",
+        "scaffold.py",
+        "equivalence.py",
+        "__pycache__",
+    }
 ) | {k.name for k in KINDS.values() if not k.pdf}  # the kinds written by their own module
 
 

@@ -258,7 +258,8 @@ def _run_locked(
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
     results: list[Result] = []
-    later = [o for o in outputs if not KINDS[o.kind].pdf]  # written from the PDFs (web)
+    outputs = [o for o in outputs if variant in KINDS[o.kind].variants]
+    later = [o for o in outputs if not KINDS[o.kind].pdf]  # written from the PDFs (EPUB, web)
     for output in outputs:
         if output in later:
             continue
