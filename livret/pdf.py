@@ -6,6 +6,7 @@
   render: each one means a booklet that is not what the layouts say.
 - The tag tree is finished after WeasyPrint (livret/tags.py): one element per part over all
   its pages, TOC/TOCI, link descriptions from the layouts' titles.
+- The archive variant (PDF/A-3a) claims PDF/UA-1 as well, in its XMP (_also_pdf_ua).
 - One FontConfiguration and one set of parsed stylesheets per process, reused by every
   document it renders (parsing the fonts is a large part of a small render).
 """

@@ -17,7 +17,10 @@ meant; this pass writes it down, without touching what is drawn:
   nested list as a sibling of the item;
 - a link has one annotation per line it covers (WeasyPrint writes one per box: the line, the
   <b> and <i> inside it, each piece of text; a keyboard stopped up to 7 times on one link);
+- a list label that is only an arrow is decoration: a Layout artifact, not "flèche droite";
 - line ends read as words, not glued or cut by a hyphen (livret/linebreaks.py);
+- "#01" reads "numéro 1", "p. 6" reads "page 6" (ActualText; printed as before);
+- an acronym's first use in a card (<abbr title>, livret/acronyms.py) has its expansion, /E;
 - page furniture (running heads, folios, the Notes pages' label: the @page margin boxes) is a
   Pagination artifact: WeasyPrint tags it Span under elements that belong to no tree
   (Kozea/WeasyPrint#1836), marked content a reader meets nowhere, or out of place.
