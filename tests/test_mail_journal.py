@@ -156,3 +156,28 @@ def test_the_lock_follows_symlinks_and_other_spellings(tmp_path):
         with pytest.raises(LivretError, match="another `mail --send`"):
             Journal(real)
     assert not link.resolve() != real.resolve()
+
+
+def test_a_journal_from_before_suppressions_is_read_and_extended(tmp_path):
+    from livret.mail.journal import _SCHEMA
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(str(path))
+    db.executescript(_SCHEMA)  # what livret wrote before suppressions existed
+    db.execute("INSERT INTO meta VALUES ('schema', '1')")
+    db.commit()
+    db.close()
+    journal = ReadOnlyJournal(path)
+    try:
+        assert journal.suppressed(["a@example.org"]) == set()  # read only: nothing added
+    finally:
+        journal.close()
+    with Journal(path) as j:
+        assert j.suppress("A@example.org", "manual")
+        assert not j.suppress("a@example.org", "manual")
+        assert j.suppressed(["a@example.org", "b@example.org"]) == {"a@example.org"}
+    journal = ReadOnlyJournal(path)
+    try:
+        assert journal.suppressed(["a@example.org"]) == {"a@example.org"}
+    finally:
+        journal.close()

@@ -296,3 +296,22 @@ def test_a_server_reply_cannot_write_control_sequences_to_the_terminal(smtp_serv
     assert outcome.status == "refused"
     assert "\x1b" not in outcome.reply and "\x07" not in outcome.reply
     assert outcome.reply.startswith("554 5.7.1 ?[2J?]0;pwned? refused")
+
+
+def test_python_m_livret_mail_does_not_import_the_other_commands(tmp_path):
+    """mail sits beside the other commands, not on top of them: the shared pieces (language,
+    options, error handling) are in livret.console."""
+    csv = tmp_path / "list.csv"
+    csv.write_text("email,name,send\nnot-an-address,A,booklet\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from livret.mail.cli import main\n"
+        f"status = main(['--recipients', {str(csv)!r}, '--content', {str(REPO / 'content')!r}])\n"
+        "assert status == 1, status\n"
+        "assert 'livret.cli' not in sys.modules, 'livret.mail imported livret.cli'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "invalid address" in proc.stderr or "adresse invalide" in proc.stderr
