@@ -58,7 +58,18 @@ class Block:
     text: str
 
     def key(self) -> tuple[str, str]:
-        return self.kind, self.text
+        """What is compared: the kind and the words as read aloud — the PDF reads "#01" and
+        "p. 6" as "numéro 1" and "page 6" (their /ActualText, livret/tags.py), which says
+        what the printed form says."""
+        return self.kind, spoken(self.text)
+
+
+def spoken(text: str, language: str = "fr") -> str:
+    from .tags import SPOKEN
+
+    for pattern, words in SPOKEN.get(language, SPOKEN["fr"]):
+        text = pattern.sub(words, text)
+    return text
 
 
 class Piece(str):

@@ -45,6 +45,7 @@ def test_a_kind_declared_in_the_registry_alone_is_offered_and_planned(extra):
         "booklet": False,
         "themes": [],
         "actions": [],
+        "epub": False,
         "web": False,
         "extras": [t.slug for t in SITE.themes],
     }
@@ -57,8 +58,8 @@ def test_a_kind_declared_in_the_registry_alone_is_offered_and_planned(extra):
 def test_default_selection_comes_from_the_kinds():
     sel = selection(parser().parse_args(["build"]), SITE)
     themes = [t.slug for t in SITE.themes]
-    assert sel == {"booklet": True, "themes": themes, "actions": [], "web": True}
-    assert {k.only for k in KINDS.values() if k.default} == {"booklet", "themes", "web"}
+    assert sel == {"booklet": True, "themes": themes, "actions": [], "epub": True, "web": True}
+    assert {k.only for k in KINDS.values() if k.default} == {"booklet", "themes", "epub", "web"}
     assert [k.name for k in KINDS.values() if k.imposable] == ["booklet", "theme"]
     assert min(KINDS.values(), key=lambda k: k.preview_rank).name == "action"
 
