@@ -64,7 +64,8 @@ def _shared_cmap(font, shared: dict) -> dict[int, str]:
 # WeasyPrint's content streams (pydyf), read with regular expressions: a parser walking every
 # operator and every glyph string in Python costs several times the whole tag pass
 # (benchmarks/README.md).
-SEQUENCE = re.compile(rb"<</MCID (\d+)>>\s*BDC(.*?)\bEMC", re.S)
+# A marked-content sequence, with the /ActualText a line end may have been given (_mark_content).
+SEQUENCE = re.compile(rb"<</MCID (\d+)(?: /ActualText <([0-9a-fA-F]*)>)?>>\s*BDC(.*?)\bEMC", re.S)
 TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
 
 
@@ -86,7 +87,7 @@ def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]
         y = 0.0
         text: list[str] = []
         run: list[bytes] = []  # the glyph codes shown in one font, decoded at once
-        for m in TEXT_OPS.finditer(sequence.group(2)):
+        for m in TEXT_OPS.finditer(sequence.group(3)):
             if m.lastindex == 3:
                 run.append(m.group(3))
             elif m.lastindex == 1:
@@ -100,7 +101,9 @@ def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]
                     cmaps[tf] = _shared_cmap(fonts[key], shared) if key in fonts else {}
                 font = cmaps[tf]
         text.append(_decode(run, font))
-        pieces[int(sequence.group(1))] = ("".join(text), y)
+        actual = sequence.group(2)  # what a reader gets, when set
+        said = bytes.fromhex(actual.decode()).decode("utf-16") if actual is not None else None
+        pieces[int(sequence.group(1))] = (said if said is not None else "".join(text), y)
     return pieces
 
 
@@ -189,6 +192,13 @@ def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
             changed.setdefault(owner.objgen, (owner, {}))[1][mcid] = tagged
         for owner, fixes in changed.values():
             n = pages[owner.Pg.objgen]
+            if any(isinstance(k, Dictionary) and "/S" in k for k in _kids(owner)):
+                # Words of its own and elements inside (a link holding an <abbr>): an
+                # ActualText on the element would hide its children's words; each line end
+                # gets its own, on its marked content.
+                for mcid, text in fixes.items():
+                    content_fixes.setdefault(n, {})[mcid] = text
+                continue
             whole = [
                 fixes.get(k, (piece(n, k) or ("", 0))[0])
                 for k in _kids(owner)

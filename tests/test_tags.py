@@ -388,3 +388,14 @@ def test_first_use_of_each_acronym_in_a_card_is_spelled_out(trees):
             expanded_somewhere |= used
         if name == "retour-experience-01.pdf":
             assert {"DREETS", "BRSA", "QPV"} <= expanded_somewhere
+
+
+def test_an_actual_text_never_hides_the_words_of_elements_inside(trees):
+    """An /ActualText replaces everything inside its element for a screen reader: one set on
+    an element that holds other elements (a link holding an acronym's <abbr>) hid the link's
+    words (the Mobilités opener read « , page 26 » for a whole card title)."""
+    for name, pdf in trees.items():
+        for element, _ in walk(pdf.Root.StructTreeRoot):
+            if "/ActualText" in element:
+                inner = [k for k in _kids(element) if isinstance(k, Dictionary) and "/S" in k]
+                assert not inner, (name, str(element.S), str(element.ActualText))
