@@ -1,6 +1,7 @@
 """Copyfitting: every page of a card is a real page, none a leftover.
 
-A card opens on a left-hand page and fills whole pages (styles/page.css); when its text runs
+A card opens on a new page (a left-hand one in the press file) and fills whole pages
+(styles/page.css, print.css); when its text runs
 a few lines onto its last page, that page is nearly empty (12 % of p. 7 in edition #01). A
 designer moves the page break up, so that a section (or, failing one, a heading or a
 paragraph) opens the last page and both pages are well filled. This module computes where.

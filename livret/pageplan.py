@@ -1,8 +1,9 @@
-"""The page plan of a booklet or excerpt: a book in spreads, a multiple of 4 pages.
+"""The page plan of the press file's booklet or excerpt: a book in spreads, a multiple of 4
+pages (the screen PDFs have no spreads and no blank page: the plan is for `--variant print`).
 
-The stylesheets do most of it (styles/page.css): every card opens on a left-hand page, each
-theme opener on a right-hand page, the back cover on a left-hand page; WeasyPrint leaves the
-pages in between blank and styles them as deliberate "Notes" pages (`@page :blank`).
+The stylesheets do most of it (styles/print.css): every card opens on a left-hand page (fitted
+to whole spreads by livret/fit.py, so that few pages are left over); WeasyPrint leaves a page
+in between blank and styles it as a deliberate "Notes" page (`@page :blank`).
 
 What CSS cannot know is the total: a saddle-stitched booklet has a multiple of 4 pages, the
 back cover last. So the document is laid out once, its pages counted, and when the count is

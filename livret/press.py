@@ -256,10 +256,11 @@ def slug_css(label: str, width_pt: float, height_pt: float) -> str:
     MediaBox, the slug line in its bottom-left margin (outside the bleed)."""
     bottom = (SLUG - 4 * MM) / MM
     left = (SLUG + BLEED) / MM
+    label = _css_string(label.replace("'", "\u2019"))  # the text's apostrophe
     return (
         f"@page {{ size: {width_pt:.3f}pt {height_pt:.3f}pt; margin: 0 {left:.2f}mm "
         f"{bottom:.2f}mm {left:.2f}mm; "
-        f"@bottom-left {{ content: {_css_string(label)} ' · page ' counter(page) ' / ' "
+        f"@bottom-left {{ content: {label} ' · page ' counter(page) ' / ' "
         "counter(pages); "
         "font: 400 6pt 'Livret Lato', sans-serif; color: device-cmyk(0 0 0 1); "
         "vertical-align: bottom; } }"

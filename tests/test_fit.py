@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from conftest import CONTENT
-from pdftext import norm, poppler_pages
+from pdftext import contents_numbers, contents_page, norm, poppler_pages
 from pypdf import PdfReader
 
 from livret import fit
@@ -266,6 +266,20 @@ def test_the_press_file_keeps_spreads_with_at_most_two_blank_pages(built_print):
             assert page % 2 == 0, (path.name, page, title)
             assert _starts_with(texts[page - 1], title), (path.name, page, title)
         assert "rejoignez le Club des territoires" in texts[-1], path.name
+    # The contents' page numbers are the press booklet's pages too.
+    site = load_site(CONTENT)
+    booklet = out / "retour-experience-01-print.pdf"
+    texts = _texts(booklet)
+    titles = [
+        "Introduction",
+        *(t.title for t in site.themes),
+        *(f"{a.title}, {a.organisation}" for a in site.actions),
+        "Remerciements",
+    ]
+    printed = contents_numbers(contents_page(booklet), titles)
+    assert set(printed) == set(titles), set(titles) - set(printed)
+    for title, number in printed.items():
+        assert texts[number - 1].startswith(norm(title)), (title, number)
 
 
 def test_the_press_files_cards_are_at_least_40_percent_full(built_print):
