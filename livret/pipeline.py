@@ -359,11 +359,11 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+HEX = frozenset("0123456789abcdef")
+
+
 def _is_sha256(value) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value)
-
-
-HEX = frozenset("0123456789abcdef")
 
 
 def _valid_entry(entry) -> bool:

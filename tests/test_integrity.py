@@ -313,7 +313,7 @@ def test_a_poisoned_fitting_cache_changes_nothing_in_the_pdf(built, built_copy):
         entry.write_bytes(poisons[i % len(poisons)])
     (cache / entries[0].name).unlink()
     os.mkfifo(cache / entries[0].name)
-    _, results = run(CONTENT, built_copy, booklet=False, themes=[theme], force=True, jobs=1)
+    _, results = run(CONTENT, built_copy, booklet=False, themes=[theme], force=True)
     assert [r.status for r in results] == ["built"]
     data = (built_copy / name).read_bytes()
     assert b"data-fit" not in data

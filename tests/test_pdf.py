@@ -167,6 +167,7 @@ def _build_in_subprocess(out: Path, theme: str) -> bytes:
     return (out / f"retour-experience-01-{theme}.pdf").read_bytes()
 
 
+@pytest.mark.slow  # two builds, each in a process of its own
 def test_two_builds_in_two_processes_are_byte_identical(tmp_path, built):
     # The session's build (this process and its workers) and a fresh process; an excerpt is
     # made by the same code as the booklet, at a third of the cost.

@@ -101,6 +101,7 @@ def _build_cmd(content: Path, out: Path, *extra: str, quiet: bool = True) -> lis
     ]
 
 
+@pytest.mark.slow  # two builds, each in a process of its own
 def test_two_builds_at_once_leave_manifest_and_pdfs_consistent(content_copy, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

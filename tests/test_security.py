@@ -345,6 +345,7 @@ print("done", len(cases))
 """
 
 
+@pytest.mark.slow  # 100 KB adversarial paragraphs, a hang guard
 def test_typography_and_markup_finish_on_adversarial_paragraphs():
     """100 KB paragraphs built to make backtracking regexes (ours, Markdown's, html.parser's)
     quadratic: they once took minutes or hours each. The timeout is a hang guard for a busy
