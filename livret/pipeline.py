@@ -38,7 +38,7 @@ from .outputs import (
     plan,
     tool_versions,
 )
-from .writer import read_json, write_atomic, write_json
+from .writer import read_json, write_json, write_pdf
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -135,7 +135,7 @@ def _print(
     data, pages = _PRINTER["printer"].render(
         html, variant, sources, fit_cache=Path(out_dir) / FIT_CACHE
     )
-    write_atomic(Path(out_dir) / filename, data)
+    write_pdf(Path(out_dir) / filename, data)  # refused unless whole: the last good one stays
     return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
 
 
@@ -455,7 +455,7 @@ def _impose_all(
 
             start = time.perf_counter()
             imposed = impose(source.path.read_bytes(), sheet)
-            write_atomic(target, imposed.data)
+            write_pdf(target, imposed.data)
             out.append(
                 Result(
                     output,
