@@ -392,3 +392,33 @@ def test_write_pdf_refuses_what_is_not_a_whole_pdf(make, sheet_built, tmp_path):
         write_pdf(target, make(good))
     assert "out.pdf" in str(err.value)
     assert target.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["out.pdf"]
+
+
+# --- the build request and its progress (issue 19, "Fewer hidden paths") ----------------------
+
+
+def test_a_build_request_runs_and_reports_its_progress(sheet_copy):
+    """run()'s keywords make a BuildRequest; the progress hears the count, then each PDF."""
+    import dataclasses
+
+    from livret.loader import load_site
+    from livret.pipeline import BuildRequest, Rendered, run_request
+
+    heard: list[tuple] = []
+    request = BuildRequest(
+        load_site(CONTENT),
+        sheet_copy,
+        {"booklet": False, "themes": [], "actions": ["adie"]},
+        force=True,
+        jobs=1,
+        progress=lambda *args: heard.append(args),
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.force = False  # type: ignore[misc]
+    manifest, results = run_request(request)
+    [result] = results
+    assert heard[0] == (1,) and len(heard) == 2
+    name, rendered = heard[1]
+    assert name == SHEET and isinstance(rendered, Rendered)
+    assert (rendered.pages, rendered.sha256) == (result.pages, result.sha256)
+    assert rendered.sha256 == hashlib.sha256((sheet_copy / SHEET).read_bytes()).hexdigest()
