@@ -18,9 +18,11 @@ import os
 import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple, Protocol, overload
 
 from . import __version__
 from .errors import LivretError, Problem, display_path, printable
@@ -38,7 +40,7 @@ from .outputs import (
     plan,
     tool_versions,
 )
-from .writer import read_json, write_atomic, write_json
+from .writer import read_json, write_json, write_pdf
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -49,6 +51,44 @@ FIT_CACHE = ".livret-cache/fit"  # copyfitting decisions (livret/fit.py), by car
 # Recorded instead of a digest when an input changed while the build was using it: the
 # output may hold either version, so the next build rebuilds it.
 CHANGED = "changed during the build"
+
+
+class Rendered(NamedTuple):
+    """One PDF rendered and written (by _print, in a render worker)."""
+
+    filename: str
+    pages: int
+    bytes: int
+    sha256: str
+    seconds: float
+
+
+class Progress(Protocol):
+    """What a build tells as it goes, in this order: `progress(count)` once, the number of
+    PDFs it will render (none when everything is up to date); then `progress(filename,
+    rendered)` once per PDF written, as each one ends."""
+
+    @overload
+    def __call__(self, name: int, info: None = None, /) -> None: ...
+    @overload
+    def __call__(self, name: str, info: Rendered, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One build, as run() was asked for it (see run): what to build — one keyword per kind,
+    as outputs.plan takes them — into which folder, and how."""
+
+    site: Site
+    out_dir: Path
+    wanted: Mapping[str, Wanted] = field(default_factory=dict)
+    force: bool = False
+    jobs: int | None = None
+    variant: str = "accessible"
+    progress: Progress | None = None
+    pool: Executor | None = None
+    order: Mapping[str, int] | None = None
+    impose: Collection[str] | None = None
 
 
 @dataclass
@@ -125,7 +165,7 @@ def _warm(content_root: str) -> None:
 
 def _print(
     html: str, filename: str, out_dir: str, variant: str, sources: list[str], content_root: str
-):
+) -> Rendered:
     if _PRINTER.get("root") != content_root:
         _warm(content_root)
     if not gc.isenabled() and _PRINTER.get("rendered"):
@@ -135,8 +175,9 @@ def _print(
     data, pages = _PRINTER["printer"].render(
         html, variant, sources, fit_cache=Path(out_dir) / FIT_CACHE
     )
-    write_atomic(Path(out_dir) / filename, data)
-    return filename, pages, len(data), hashlib.sha256(data).hexdigest(), time.perf_counter() - start
+    write_pdf(Path(out_dir) / filename, data)  # refused unless whole: the last good one stays
+    seconds = time.perf_counter() - start
+    return Rendered(filename, pages, len(data), hashlib.sha256(data).hexdigest(), seconds)
 
 
 def build(
@@ -147,36 +188,36 @@ def build(
     jobs: int | None = None,
     variant: str = "accessible",
     site: Site | None = None,
-    progress=None,
+    progress: Progress | None = None,
     **wanted: Wanted,
 ) -> dict:
     """Build what is asked (one keyword per kind, as outputs.plan) and out of date; return
     the manifest (also written to disk)."""
-    return run(
-        content_dir,
-        output_dir,
+    request = BuildRequest(
+        site or load_site(content_dir),
+        Path(output_dir),
+        wanted,
         force=force,
         jobs=jobs,
         variant=variant,
-        site=site,
         progress=progress,
-        **wanted,
-    )[0]
+    )
+    return run_request(request)[0]
 
 
 def run(
-    content_dir,
-    output_dir,
+    content_dir: Path | str,
+    output_dir: Path | str,
     *,
-    force=False,
-    jobs=None,
-    variant="accessible",
-    site=None,
-    progress=None,
-    on_wait=None,
-    pool=None,
-    order=None,
-    impose=None,
+    force: bool = False,
+    jobs: int | None = None,
+    variant: str = "accessible",
+    site: Site | None = None,
+    progress: Progress | None = None,
+    on_wait: Callable[[Path], None] | None = None,
+    pool: Executor | None = None,
+    order: Mapping[str, int] | None = None,
+    impose: Collection[str] | None = None,
     **wanted: Wanted,
 ) -> tuple[dict, list[Result]]:
     """Build into `output_dir`, one build at a time per folder (see output_lock).
@@ -185,21 +226,27 @@ def run(
     new one; `order`: kind → rank, which outputs to start first (default: biggest first);
     `impose`: None leaves impositions alone; else the sheets ("a4", "a3") to impose the
     booklet and excerpts built on, besides those already imposed (see _impose_all)."""
-    site = site or load_site(content_dir)
-    out_dir = Path(output_dir)
-    with output_lock(out_dir, on_wait):
-        return _run_locked(
-            site,
-            out_dir,
-            wanted,
-            force,
-            jobs,
-            variant,
-            progress,
-            pool,
-            order,
-            impose,
-        )
+    request = BuildRequest(
+        site or load_site(content_dir),
+        Path(output_dir),
+        wanted,
+        force=force,
+        jobs=jobs,
+        variant=variant,
+        progress=progress,
+        pool=pool,
+        order=order,
+        impose=impose,
+    )
+    return run_request(request, on_wait)
+
+
+def run_request(
+    request: BuildRequest, on_wait: Callable[[Path], None] | None = None
+) -> tuple[dict, list[Result]]:
+    """run() for a request made already."""
+    with output_lock(request.out_dir, on_wait):
+        return _run_locked(request)
 
 
 def _say_waiting(folder: Path) -> None:
@@ -238,19 +285,9 @@ def output_lock(out_dir: Path, on_wait=None):
         os.close(fd)  # releases the lock
 
 
-def _run_locked(
-    site,
-    out_dir,
-    wanted,
-    force,
-    jobs,
-    variant,
-    progress,
-    pool=None,
-    order=None,
-    impose=None,
-):
-    outputs = plan(site, **wanted)
+def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
+    site, out_dir, force, variant = request.site, request.out_dir, request.force, request.variant
+    outputs = plan(site, **request.wanted)
     versions = tool_versions(variant)
     manifest_path = out_dir / MANIFEST
     old, old_entries = read_manifest(manifest_path)
@@ -277,9 +314,9 @@ def _run_locked(
         _refuse_other_edition(site, todo, old_entries, old, out_dir)
     if todo:
         _set_reproducible_clock(site)
-        if progress:
-            progress(len(todo))
-        done = _render_all(site, todo, out_dir, variant, jobs, progress, pool, order)
+        if request.progress:
+            request.progress(len(todo))
+        done = _render_all(request, todo)
         # A layout, style or image saved during the render: record it as changed.
         changed = fingerprint.recheck()
         for output, filename, inputs in todo:
@@ -291,8 +328,8 @@ def _run_locked(
             )
     order_out = {o.filename: i for i, o in enumerate(outputs)}
     results.sort(key=lambda r: order_out.get(r.output.filename, 0))
-    if impose is not None:  # each imposition after the PDFs, which it is made from
-        results += _impose_all(results, impose, old_entries, out_dir, force)
+    if request.impose is not None:  # each imposition after the PDFs, which it is made from
+        results += _impose_all(results, request.impose, old_entries, out_dir, force)
     for output in later:  # each kind written by its own module, from the entries so far
         entries = _entries(site, results, old_entries, out_dir, variant)
         results.append(
@@ -456,7 +493,7 @@ def _impose_all(
 
             start = time.perf_counter()
             imposed = impose(source.path.read_bytes(), sheet)
-            write_atomic(target, imposed.data)
+            write_pdf(target, imposed.data)
             out.append(
                 Result(
                     output,
@@ -545,13 +582,15 @@ def _default_jobs() -> int:
     return max(1, min(cpus or 1, available // WORKER_BUDGET))
 
 
-def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, order=None) -> dict:
+def _render_all(request: BuildRequest, todo) -> dict[str, Rendered]:
     from .render import render_html
 
+    site, out_dir, variant = request.site, request.out_dir, request.variant
+    jobs, progress = request.jobs, request.progress
     out_dir.mkdir(parents=True, exist_ok=True)
     # Biggest first (longest job first), so that the booklet does not start last and finish
     # alone, and the excerpts, largest first, share out evenly over the workers beside it.
-    rank = order or RANK
+    rank = request.order or RANK
 
     def key(output: Output) -> tuple[int, int]:
         return rank.get(output.kind, len(rank)), -KINDS[output.kind].weight(site, output)
@@ -559,8 +598,9 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
     queue = sorted(todo, key=lambda t: key(t[0]))
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
-    done: dict[str, tuple] = {}
-    if jobs == 1 and pool is None:  # asked for: everything in this process, one after the other
+    done: dict[str, Rendered] = {}
+    # Asked for: everything in this process, one after the other.
+    if jobs == 1 and request.pool is None:
         for output, filename, _inputs in queue:
             done[filename] = _print(
                 render_html(site, output), filename, str(out_dir), variant, sources, root
@@ -574,14 +614,13 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
     workers = max(1, min(jobs or _default_jobs(), len(todo)))
     errors = []
     before = set(multiprocessing.active_children())
-    own = pool is None  # else the caller's warm pool (the preview's): it stays up
-    if own:
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_worker_init,
-            initargs=(root, os.getpid()),
-        )
+    own = request.pool is None  # else the caller's warm pool (the preview's): it stays up
+    pool = request.pool or ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_init,
+        initargs=(root, os.getpid()),
+    )
     futures: dict = {}
     try:
         # The first submit forks every worker (fork pools start all at once): they warm up

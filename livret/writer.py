@@ -6,11 +6,16 @@ we write beside the target and rename over it (atomic on POSIX within one filesy
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+from .errors import LivretError, Problem, display_path
+from .i18n import _
 
 
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
@@ -32,6 +37,68 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+# The page boxes a PDF may declare: the largest page PDF allows is 14,400 units a side (200
+# inches, ISO 32000-1 annex C); a box beyond it, reversed or not made of 4 finite numbers is
+# not a page any viewer or printer can use.
+BOXES = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox")
+MAX_PAGE = 14_400
+
+
+def pdf_problems(data: bytes) -> list[str]:
+    """What makes `data` not a whole PDF (empty when it is): the cross-reference table read
+    as it is (no repair), every object and stream decoded and every page's content parsed
+    (pikepdf's check_pdf_syntax, qpdf --check's checks), each page box 4 finite numbers within
+    the largest page PDF allows. Shown to people: qpdf's words, one problem per item."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(io.BytesIO(data), attempt_recovery=False) as pdf:
+            problems = pdf.check_pdf_syntax()
+            for number, page in enumerate(pdf.pages, 1):
+                for box in BOXES:
+                    why = _box_problem(page.obj.get(box) if box != "/MediaBox" else page.mediabox)
+                    if why:
+                        problems.append(f"page {number} {box[1:]}: {why}")
+            return problems
+    except (pikepdf.PdfError, ValueError, TypeError) as exc:  # not a PDF, a broken xref…
+        return [str(exc) or type(exc).__name__]
+
+
+def _box_problem(box) -> str | None:
+    if box is None:
+        return None
+    try:
+        values = [float(v) for v in box]
+    except (TypeError, ValueError):
+        return "not numbers"
+    if len(values) != 4 or not all(math.isfinite(v) and abs(v) <= MAX_PAGE for v in values):
+        return f"{values[:4]} out of bounds"
+    if values[2] == values[0] or values[3] == values[1]:
+        return "empty"
+    return None
+
+
+def write_pdf(path: Path, data: bytes) -> None:
+    """`data` written to `path` as write_atomic does, only when it is a whole PDF
+    (pdf_problems): else LivretError naming `path`, and the PDF already there stays as it
+    was. A renderer that writes a damaged file must never replace a good one."""
+    problems = pdf_problems(data)
+    if problems:
+        raise LivretError(
+            Problem(
+                display_path(path),
+                None,
+                None,
+                _(
+                    "the PDF made is damaged ({why}): it was not written, the previous one "
+                    "stays in place. A picture or a number far out of the ordinary in the "
+                    "content changed last is the likely cause: remove it and build again"
+                ).format(why=problems[0][:300]),
+            )
+        )
+    write_atomic(path, data)
 
 
 def write_json(path: Path, data) -> None:

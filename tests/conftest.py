@@ -14,7 +14,11 @@ pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTENT = ROOT / "content"
+# The fixture: edition #01 frozen as it was (a copy of content/), so that an editor's edit of
+# the live content/ breaks no test. Only the fidelity tests (tests/test_fidelity_*.py) read
+# the live content/ too, to compare it with the source text.
+CONTENT = ROOT / "tests" / "fixtures" / "edition-01" / "content"
+LIVE_CONTENT = ROOT / "content"
 SEED = Path(
     os.environ.get("LIVRET_SEED") or ROOT.parent / "shared" / "seeds" / "000_35e265126090b055.txt"
 )
@@ -34,7 +38,7 @@ def seed_text() -> str:
 
 @pytest.fixture
 def content_copy(tmp_path) -> Path:
-    """A private copy of content/ that a test may edit or break."""
+    """A private copy of the frozen edition #01 (CONTENT) that a test may edit or break."""
     dst = tmp_path / "content"
     shutil.copytree(CONTENT, dst, ignore=shutil.ignore_patterns("recipients*.csv"))
     return dst
@@ -51,7 +55,7 @@ def _session_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """The booklet and the three theme excerpts of content/, built once for the whole session:
+    """The booklet and the three theme excerpts of CONTENT, built once for the whole session:
     the first worker that needs them builds them, the others wait for it and reuse them.
     Read-only: a test that changes outputs works on `built_copy`."""
     from livret.pipeline import run

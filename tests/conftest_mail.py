@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+CONTENT = REPO / "tests" / "fixtures" / "edition-01" / "content"  # as conftest.CONTENT
 PASSWORD = "S3cr3t-pa55word-do-not-leak"
 SMTP_USER = "club"
 
@@ -382,7 +383,7 @@ class MailEnv:
         self.output = root / "output"
         self.journal = root / "state" / "journal.sqlite"
         self.content.mkdir(parents=True)
-        shutil.copy(REPO / "content" / "edition.yaml", self.content / "edition.yaml")
+        shutil.copy(CONTENT / "edition.yaml", self.content / "edition.yaml")
         self.edition = edition_data(self.content)
         self.themes = list(self.edition["themes"])
         self.manifest = write_outputs(self.content, self.output)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import seed_text
 from test_validation import EDITION, assert_refused, check, edit, line_of
 
 from livret.acronyms import mark
@@ -18,20 +17,6 @@ from livret.render import render_html
 @pytest.fixture(autouse=True)
 def _run_beside_content(content_copy, monkeypatch):
     monkeypatch.chdir(content_copy.parent)
-
-
-def test_every_expansion_is_in_the_source_or_official(content_copy):
-    """The expansions come from the source text where it spells them out (as written there);
-    the others are official names. Each acronym is one the booklet prints."""
-    site = load_site(content_copy)
-    acronyms = dict(site.edition.acronyms)
-    assert len(acronyms) >= 40
-    seed = seed_text()
-    for word in acronyms:
-        assert re.search(rf"(?<!\w){word}(?!\w)", seed), word
-    from_source = {"QPV", "ZRR", "CEMI", "LOA", "ASS", "ACI", "TUS", "DHIE", "DASP", "AOM"}
-    for word in from_source:
-        assert acronyms[word].lower() in seed.lower(), (word, acronyms[word])
 
 
 def test_acronyms_are_optional(content_copy, capsys):

@@ -318,3 +318,107 @@ def test_a_poisoned_fitting_cache_changes_nothing_in_the_pdf(built, built_copy):
     data = (built_copy / name).read_bytes()
     assert b"data-fit" not in data
     assert hashlib.sha256(data).hexdigest() == expected
+
+
+# --- a build never writes a PDF that is not whole (the SVG section) ----------------------------
+
+# A picture drawn with a coordinate of 1e30: WeasyPrint writes it as an integer no PDF reader
+# can hold, and qpdf --check rejects the file. `check` refuses such a picture (livret/svg.py);
+# the build must not trust the renderer either.
+HUGE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="90" height="90">\n'
+    '<rect x="1e30" width="9" height="9"/>\n</svg>\n'
+)
+
+
+def test_a_render_that_makes_a_damaged_pdf_keeps_the_last_good_one(
+    content_copy, sheet_copy, monkeypatch, capsys, french
+):
+    from livret import svg
+    from livret.cli import main
+
+    monkeypatch.setattr(svg, "problems", lambda data: [])  # the picture slips through `check`
+    (content_copy / "images").mkdir(exist_ok=True)
+    (content_copy / "images" / "huge.svg").write_text(HUGE, encoding="utf-8")
+    card = content_copy / "actions" / "adie.md"
+    card.write_text(
+        card.read_text(encoding="utf-8") + "\n![Un carré](images/huge.svg)\n", encoding="utf-8"
+    )
+    pdf = sheet_copy / SHEET
+    good, manifest = pdf.read_bytes(), (sheet_copy / MANIFEST).read_bytes()
+    argv = ["--content", str(content_copy), "--output", str(sheet_copy), "-j", "1", "-q"]
+    assert main([*argv, "--only", "actions", "--action", "adie"]) == 1
+    err = capsys.readouterr().err
+    assert f"{SHEET}: le PDF produit est endommagé" in err, err
+    assert "le précédent reste en place" in err and "Traceback" not in err, err
+    assert pdf.read_bytes() == good
+    assert (sheet_copy / MANIFEST).read_bytes() == manifest
+    assert not list(sheet_copy.glob(".*.part"))
+
+
+def _pdf_with_box(box) -> bytes:
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(100, 100))
+    pdf.pages[0].obj.TrimBox = pikepdf.Array(box)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda good: good[: len(good) // 2],  # cut short: no cross-reference table
+        lambda good: good.replace(b"startxref\n", b"startxref\n1", 1),  # xref elsewhere
+        lambda good: b"",
+        lambda good: _pdf_with_box([0, 0, 1e30, 100]),
+        lambda good: _pdf_with_box([0, 0, 100]),
+    ],
+    ids=["truncated", "xref-offset", "empty", "trimbox-1e30", "box-of-3"],
+)
+def test_write_pdf_refuses_what_is_not_a_whole_pdf(make, sheet_built, tmp_path):
+    from livret.errors import LivretError
+    from livret.writer import pdf_problems, write_pdf
+
+    good = (sheet_built / SHEET).read_bytes()
+    assert pdf_problems(good) == [] and pdf_problems(_pdf_with_box([0, 0, 100, 100])) == []
+    target = tmp_path / "out.pdf"
+    write_pdf(target, good)
+    with pytest.raises(LivretError) as err:
+        write_pdf(target, make(good))
+    assert "out.pdf" in str(err.value)
+    assert target.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["out.pdf"]
+
+
+# --- the build request and its progress (issue 19, "Fewer hidden paths") ----------------------
+
+
+def test_a_build_request_runs_and_reports_its_progress(sheet_copy):
+    """run()'s keywords make a BuildRequest; the progress hears the count, then each PDF."""
+    import dataclasses
+
+    from livret.loader import load_site
+    from livret.pipeline import BuildRequest, Rendered, run_request
+
+    heard: list[tuple] = []
+    request = BuildRequest(
+        load_site(CONTENT),
+        sheet_copy,
+        {"booklet": False, "themes": [], "actions": ["adie"]},
+        force=True,
+        jobs=1,
+        progress=lambda *args: heard.append(args),
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.force = False  # type: ignore[misc]
+    manifest, results = run_request(request)
+    [result] = results
+    assert heard[0] == (1,) and len(heard) == 2
+    name, rendered = heard[1]
+    assert name == SHEET and isinstance(rendered, Rendered)
+    assert (rendered.pages, rendered.sha256) == (result.pages, result.sha256)
+    assert rendered.sha256 == hashlib.sha256((sheet_copy / SHEET).read_bytes()).hexdigest()

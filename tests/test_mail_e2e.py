@@ -4,7 +4,7 @@ the list needs, then sends it to a real SMTP server."""
 import hashlib
 import json
 
-from conftest_mail import REPO
+from conftest_mail import CONTENT
 
 
 def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):
@@ -14,7 +14,7 @@ def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):
     monkeypatch.delenv("LIVRET_SMTP_PASSWORD", raising=False)
     import yaml
 
-    theme = yaml.safe_load((REPO / "content" / "edition.yaml").read_text("utf-8"))["themes"][-1]
+    theme = yaml.safe_load((CONTENT / "edition.yaml").read_text("utf-8"))["themes"][-1]
     output = tmp_path / "output"
     csv = tmp_path / "list.csv"
     csv.write_text(
@@ -24,7 +24,7 @@ def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server):
     )
     common = [
         "--content",
-        str(REPO / "content"),
+        str(CONTENT),
         "--output",
         str(output),
         "--recipients",

@@ -1,9 +1,8 @@
 """The recipient list: what spreadsheets write is read, what would make a bad message is
 refused with file:line: field: message, every problem at once."""
 
-from pathlib import Path
-
 import pytest
+from conftest import CONTENT
 
 from livret.errors import LivretError
 from livret.mail.recipients import check_address, read_recipients
@@ -199,7 +198,7 @@ def test_unterminated_quote_is_reported_with_its_line(tmp_path):
 
 
 def test_example_list_is_valid():
-    rs = read_recipients(Path(__file__).parent.parent / "content" / "recipients.example.csv", SLUGS)
+    rs = read_recipients(CONTENT / "recipients.example.csv", SLUGS)
     assert len(rs) >= 3
     assert all(r.email.endswith("@example.org") for r in rs)
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest_mail import REPO
+from conftest_mail import CONTENT, REPO
 
 from livret.mail.send import Sender
 from livret.mail.settings import Settings
@@ -111,7 +111,7 @@ def test_the_command_prints_problems_as_lines_without_traceback(tmp_path):
             "--recipients",
             str(csv),
             "--content",
-            str(REPO / "content"),
+            str(CONTENT),
             "--output",
             str(tmp_path / "out"),
         ],
@@ -142,7 +142,7 @@ def test_the_project_cli_has_the_mail_command(tmp_path):
             "--recipients",
             str(csv),
             "--content",
-            str(REPO / "content"),
+            str(CONTENT),
             "--output",
             str(tmp_path / "out"),
         ],
@@ -161,7 +161,7 @@ def _run_both(tmp_path, *argv, env_extra=None):
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "LIVRET_LANG": "en", **(env_extra or {})}
     env.pop("LIVRET_SMTP_PASSWORD", None)
-    common = ["--content", str(REPO / "content"), "--output", str(tmp_path / "out"), *argv]
+    common = ["--content", str(CONTENT), "--output", str(tmp_path / "out"), *argv]
     results = []
     for command in (
         [sys.executable, "-m", "livret.mail"],
