@@ -423,6 +423,8 @@ def _web_address(value, ctx, key):
         )
         return None
     return text if text.endswith("/") else text + "/"
+
+
 # An acronym as printed: capitals (and digits), two letters at least ("QPV", "DREETS").
 ACRONYM = re.compile(r"[A-ZÀ-Ý][A-ZÀ-Ý0-9]+")
 
