@@ -88,7 +88,8 @@ def addressed_booklet(built, tmp_path_factory) -> Path:
     shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
     with_address(content)
     # the same cards: the copyfitting decisions of the session build hold
-    shutil.copytree(built[0] / FIT_CACHE, root / "out" / FIT_CACHE)
+    if (built[0] / FIT_CACHE).is_dir():
+        shutil.copytree(built[0] / FIT_CACHE, root / "out" / FIT_CACHE)
     _, results = run(content, root / "out", themes=[])
     return results[0].path
 

@@ -14,6 +14,7 @@ import pikepdf
 import pytest
 import tagtree
 from conftest import CONTENT
+from pressread import streams
 
 from livret import qr
 from livret.loader import load_site
@@ -175,10 +176,10 @@ def _qr_paints(pdf) -> tuple[tuple, tuple]:
 
 def test_press_qr_code_is_black_ink_only_on_paper_white(addressed):
     """The QR code's modules in 100 % K (one plate: sharp whatever the registration) on a
-    quiet zone with no ink; no RGB anywhere on the back cover."""
+    quiet zone with no ink; no RGB anywhere in the file."""
     with pikepdf.open(addressed["print"]) as pdf:
-        back = pdf.pages[-1]
-        assert not {"rg", "RG"} & {str(op) for _, op in pikepdf.parse_content_stream(back)}
+        for owner, _ in streams(pdf):  # pages, forms and patterns
+            assert not {"rg", "RG"} & {str(op) for _, op in pikepdf.parse_content_stream(owner)}
         quiet, modules = _qr_paints(pdf)
         assert modules[1] > 100, modules  # hundreds of runs of dark modules
         assert modules[2] == {(0.0, 0.0, 0.0, 1.0)}  # K 100 %: no C, M or Y
