@@ -424,6 +424,7 @@ SHAPING = (
     "markdown",
     "jinja2",
     "pyyaml",
+    "segno",  # the back cover's QR code (livret/qr.py)
 )
 PACKAGE = Path(__file__).resolve().parent  # livret's own code
 

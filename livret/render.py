@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from . import __version__, acronyms, markup
+from . import __version__, acronyms, markup, qr
 from .design import for_content
 from .errors import LivretError, Problem, display_path
 from .i18n import _
@@ -61,6 +61,7 @@ def environment(layouts: tuple[Path, ...]) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(md=markup.block, inline=markup.inline, text=markup.plain, date_fr=date_fr)
+    env.filters["qr_svg"] = qr.svg  # the web edition's address on the back cover (livret/qr.py)
     return env
 
 

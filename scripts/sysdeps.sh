@@ -4,7 +4,8 @@
 #
 #   scripts/sysdeps.sh build   what building needs: the libraries WeasyPrint loads at run time
 #                              (it is pure Python on top of them). `make`, `make watch`.
-#   scripts/sysdeps.sh test-fast  + poppler, which the tests read PDFs back with: `make test-fast`.
+#   scripts/sysdeps.sh test-fast  + poppler, which the tests read PDFs back with, and zbar-tools
+#                              (a QR code read back): `make test-fast`.
 #   scripts/sysdeps.sh test    + Chromium and Java, for the browser and veraPDF tests:
 #                              `make test`, `make conformance`, CI.
 set -u
@@ -25,6 +26,8 @@ have_lib 'libfontconfig.so.1' || need+=(libfontconfig1)
 if [[ $mode != build ]]; then
     # poppler-utils: pdftoppm/pdftotext, to read back and look at what we print.
     command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+    # zbar-tools: zbarimg reads the press file's QR code back, as a phone would (tests/test_qr.py).
+    command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 fi
 if [[ $mode == test ]]; then
     # chromium + chromium-driver: the preview's tests drive a real browser (Debian's, no download).

@@ -75,6 +75,26 @@ def pictured(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def addressed_booklet(built, tmp_path_factory) -> Path:
+    """The booklet with edition.yaml's web_address set: its back cover carries the address."""
+    import shutil
+
+    from test_qr import with_address
+
+    from livret.pipeline import FIT_CACHE
+
+    root = tmp_path_factory.mktemp("addressed-booklet")
+    content = root / "content"
+    shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
+    with_address(content)
+    # the same cards: the copyfitting decisions of the session build hold
+    if (built[0] / FIT_CACHE).is_dir():
+        shutil.copytree(built[0] / FIT_CACHE, root / "out" / FIT_CACHE)
+    _, results = run(content, root / "out", themes=[])
+    return results[0].path
+
+
+@pytest.fixture(scope="session")
 def controls(tmp_path_factory) -> dict[str, Path]:
     """Files the validator must reject: an untagged PDF, and something that is no PDF."""
     folder = tmp_path_factory.mktemp("controls")
@@ -88,7 +108,7 @@ def controls(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def verapdf(built, sheets, archives, pictured, controls) -> dict:
+def verapdf(built, sheets, archives, pictured, addressed_booklet, controls) -> dict:
     """{(path, flavour): report}."""
     why = conformance.unavailable()
     if why:
@@ -100,7 +120,7 @@ def verapdf(built, sheets, archives, pictured, controls) -> dict:
     jobs += [(p, flavour) for p in archives for flavour in ("3a", "ua1")]
     jobs += [(controls["untagged"], "ua1"), (controls["garbage"], "ua1")]
     jobs += [(pictured["accessible"], "ua1"), (pictured["archive"], "3a")]
-    jobs += [(pictured["archive"], "ua1")]
+    jobs += [(pictured["archive"], "ua1"), (addressed_booklet, "ua1")]
     reports = conformance.validate(jobs)
     assert [(r.path, r.flavour) for r in reports] == [(Path(p), f) for p, f in jobs]
     return {(r.path, r.flavour): r for r in reports}
@@ -125,6 +145,15 @@ def test_booklet_and_excerpts_pass_pdf_ua1(verapdf, built):
     reports = [verapdf[r.path, "ua1"] for r in results]
     assert all(r.flavour == "ua1" for r in reports)
     assert all(r.ok for r in reports), _failures(reports)
+
+
+def test_booklet_with_a_web_address_passes_pdf_ua1(verapdf, addressed_booklet):
+    """The back cover's link to the web edition (edition.yaml web_address) keeps it clean."""
+    with pikepdf.open(addressed_booklet) as pdf:
+        uris = [str(a.get("/A", {}).get("/URI")) for a in pdf.pages[-1].obj.get("/Annots", [])]
+        assert "https://www.exemple.gouv.fr/retour-experience/" in uris
+    report = verapdf[addressed_booklet, "ua1"]
+    assert report.ok, _failures([report])
 
 
 def test_every_action_sheet_passes_pdf_ua1(verapdf, sheets):
