@@ -193,7 +193,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     )
     _selection(v)
     v.add_argument(
-        "--port", type=int, default=0, help=_("port (default: a free one, printed at start)")
+        "--port", action=_Port, default=0, help=_("port (default: a free one, printed at start)")
     )
     v.add_argument("--no-open", action="store_true", help=_("do not open the browser"))
     v.set_defaults(func=cmd_preview)
@@ -240,6 +240,21 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
             "mail", help=_("send the booklet and excerpts by e-mail (dry run unless --send)")
         )
     return p
+
+
+class _Port(argparse.Action):
+    """--port: a TCP port, 1 to 65535 (without the option: a free one)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        value = str(values).strip()
+        if not (value.isdigit() and 1 <= int(value) <= 65535):
+            parser.error(
+                _(
+                    "--port: {value} is not a port; give a number from 1 to 65535, "
+                    "or leave --port out for a free one"
+                ).format(value=values)
+            )
+        setattr(namespace, self.dest, int(value))
 
 
 def selection(args, site) -> dict:

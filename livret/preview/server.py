@@ -4,12 +4,18 @@ One process: the main thread watches the content, layouts and styles and builds 
 workers (renderer.py); a ThreadingHTTPServer on 127.0.0.1 serves the page, the page images
 and the PDFs, and pushes each new state to the browser as a server-sent event.
 
-What the server answers, and nothing else (GET and HEAD only; other methods get 405):
+What the server answers, and nothing else (GET and HEAD only; other methods get 405 and the
+connection is closed):
   /                      the preview page          /static/preview.js|.css  its script, style
   /state                 the state, as JSON        /events                  the state, each time
   /pages/<sha256>.png    a page image from the cache folder (output/.preview/)
   /pdf/<name>.pdf        a PDF the preview shows, from the output folder
 No URL is ever joined to a folder: names are matched against what the preview has made.
+
+A request's body is never taken for the next request on a kept-alive connection (request
+smuggling): a small body is read and dropped, and a request with a body, or one whose length
+cannot be trusted, closes the connection after its answer. Broken or aborted requests end
+quietly: the editor's terminal is for the build's messages, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from ..errors import LivretError, Problem
 from ..i18n import _, language, seconds
@@ -43,6 +48,7 @@ ORDER = {"action": 0, "booklet": 1, "theme": 2}
 _PAGE = re.compile(r"/pages/([0-9a-f]{64})\.png")
 _PDF = re.compile(r"/pdf/([A-Za-z0-9][A-Za-z0-9._-]*\.pdf)")
 _STATIC = {"/static/preview.js": "text/javascript", "/static/preview.css": "text/css"}
+MAX_BODY = 64 * 1024  # a body up to this size is read and dropped; a bigger one closes
 
 
 class State:
@@ -127,18 +133,58 @@ def index_html() -> bytes:
 class Handler(BaseHTTPRequestHandler):
     server: PreviewServer
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds: an idle or stalled connection ends (the event stream writes)
 
     def log_message(self, format, *args) -> None:  # noqa: A002 — the stdlib's name
         pass  # quiet: the terminal is for the build's messages
 
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, then the body: no byte of it may be read as a request."""
+        if not super().parse_request():
+            self.close_connection = True
+            return False
+        return self._drop_body()
+
+    def _drop_body(self) -> bool:
+        """Read and drop the request's body (no endpoint takes one). A body of unknown or
+        doubtful length (chunked, two lengths, not a number, too big) is not read: the
+        answer closes the connection, so it is never parsed as the next request."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") is not None or len(set(lengths)) > 1:
+            self.close_connection = True
+            if len(set(lengths)) > 1:
+                self._send(HTTPStatus.BAD_REQUEST, b"bad request\n", "text/plain", True)
+                return False
+            return True
+        if not lengths:
+            return True
+        value = lengths[0].strip()
+        if not value.isdigit():  # isdigit: no sign, no space, no "0x"
+            self.close_connection = True
+            self._send(HTTPStatus.BAD_REQUEST, b"bad request\n", "text/plain", True)
+            return False
+        length = int(value)
+        if length:
+            self.close_connection = True  # a request with a body is the last of its connection
+        if length > MAX_BODY:
+            return True
+        while length > 0:
+            chunk = self.rfile.read(min(length, 16384))
+            if not chunk:
+                return False
+            length -= len(chunk)
+        return True
+
     # --- no write endpoint --------------------------------------------------------------
     def _refuse(self) -> None:
+        self.close_connection = True
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
         self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
         self.end_headers()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
 
     def do_HEAD(self) -> None:
         self.do_GET(body=False)
@@ -146,7 +192,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self, body: bool = True) -> None:
         if not self._host_ok():
             return self._send(HTTPStatus.FORBIDDEN, b"", "text/plain", body)
-        path = urlsplit(self.path).path
+        # The path alone: no parsing of a query, of a scheme or of a host ("//[" is no URL).
+        path = self.path.split("?", 1)[0].split("#", 1)[0]
         preview = self.server.preview
         if path == "/":
             return self._send(HTTPStatus.OK, index_html(), "text/html; charset=utf-8", body)
@@ -183,6 +230,8 @@ class Handler(BaseHTTPRequestHandler):
         # Page images are named by their content: they never change.
         cache_control = "public, max-age=31536000, immutable" if cache else "no-store"
         self.send_header("Cache-Control", cache_control)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if body:
             self.wfile.write(data)
@@ -221,6 +270,16 @@ class PreviewServer(ThreadingHTTPServer):
     def __init__(self, preview: Preview, port: int):
         self.preview = preview
         super().__init__(("127.0.0.1", port), Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (a closed tab, an aborted download) is no error; anything
+        else is a bug: one line, the traceback in a log file, never on the terminal."""
+        exc = sys.exc_info()[1]
+        if exc is None or isinstance(exc, OSError):  # reset, broken pipe, time-out
+            return
+        from ..cli import report_internal_error
+
+        report_internal_error(exc)
 
 
 class Preview:
