@@ -675,6 +675,10 @@ def _command_at(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C stops every command, even one started with SIGINT ignored (nohup, a background
+    # job, some CI runners), which Python would otherwise leave ignored.
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # The language is set; "--lang X", if given, is now at the end.
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     at = _command_at(argv)

@@ -184,9 +184,21 @@ def _wait_until(predicate, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def _ignore_sigint() -> None:
+    """As `nohup`, a background job of a script (`cmd &`) or some CI runners start a command."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize(
-    "how", ["SIGKILL parent", "SIGTERM parent", "Ctrl-C group", "SIGINT parent"]
+    "how",
+    [
+        "SIGKILL parent",
+        "SIGTERM parent",
+        "Ctrl-C group",
+        "SIGINT parent",
+        "Ctrl-C group, started with SIGINT ignored",
+    ],
 )
 def test_stopping_the_build_leaves_no_render_worker(content_copy, tmp_path, how):
     proc = subprocess.Popen(
@@ -197,6 +209,7 @@ def test_stopping_the_build_leaves_no_render_worker(content_copy, tmp_path, how)
         text=True,
         cwd=ROOT,
         start_new_session=True,  # its own process group, as a terminal gives a command
+        preexec_fn=_ignore_sigint if "ignored" in how else None,
     )
     try:
         workers = _wait_until(
@@ -312,3 +325,26 @@ def test_watch_survives_any_error_and_rebuilds_later_saves(content_copy, tmp_pat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_ctrl_c_stops_watch_started_with_sigint_ignored(content_copy, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "watch"]
+        + _build_cmd(content_copy, tmp_path / "out", quiet=False),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+        preexec_fn=_ignore_sigint,
+    )
+    lines = _Lines(proc.stdout)
+    try:
+        lines.wait_for("watching")
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
