@@ -549,11 +549,9 @@ def cmd_preview(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    from watchfiles import watch
-
     from .design import for_content
-    from .loader import is_backup_file
     from .preview.renderer import WarmPool
+    from .preview.watcher import saves
 
     pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
 
@@ -575,26 +573,16 @@ def cmd_watch(args) -> int:
             )
         sys.stderr.flush()
 
-    def wanted(change, path: str) -> bool:
-        return not is_backup_file(Path(path).name)  # editors' backup, lock and swap files
-
-    # The watcher starts first, the first build after: a save made while that build runs,
-    # or just after, is seen. yield_on_timeout: an empty batch when idle, to start with.
-    folders = for_content(args.content).folders
+    # The watcher starts first, the first build after (its first batch is empty): a save made
+    # while that build runs, or just after, is seen. A content folder removed and put back is
+    # watched again (preview/watcher.py).
     started = False
     try:
-        for changes in watch(
-            args.content,
-            *folders,
-            watch_filter=wanted,
-            debounce=150,
-            step=50,
-            rust_timeout=500,
-            yield_on_timeout=True,
-        ):
+        for changes in saves(args.content, for_content(args.content).folders):
+            pool.saved(changes)  # a layout or a stylesheet: what the process made of it goes
+            once()
             if not started:
                 started = True
-                once()
                 print(
                     _("livret: watching {content}, layouts/ and styles/ (Ctrl-C to stop)").format(
                         content=args.content
@@ -602,20 +590,6 @@ def cmd_watch(args) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                continue
-            if not changes:
-                continue
-            from . import design, markup, render
-
-            # Layouts and stylesheets may have changed: drop what the process cached.
-            render.environment.cache_clear()
-            design.for_project.cache_clear()
-            markup.block.cache_clear()
-            markup.inline.cache_clear()
-            from . import pipeline
-
-            pipeline._PRINTER.clear()
-            once()
     except KeyboardInterrupt:
         pass
     finally:

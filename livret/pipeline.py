@@ -78,6 +78,11 @@ def _set_reproducible_clock(site: Site) -> None:
 _PRINTER: dict = {}
 
 
+def forget_printer() -> None:
+    """Drop this process's Printer (its stylesheets and fonts): the next render loads them."""
+    _PRINTER.clear()
+
+
 def _die_with_parent(parent: int) -> None:
     """A render worker ends when the build that started it ends, however it ends (kill -9
     included): Linux sends it SIGKILL when its parent dies."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -348,3 +349,37 @@ def test_ctrl_c_stops_watch_started_with_sigint_ignored(content_copy, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+# --- issue 17: the content folder removed and put back ------------------------------------------
+
+
+def test_watch_recovers_when_the_content_folder_comes_back(content_copy, tmp_path):
+    """A `git checkout` or a sync tool removes content/ and writes it again: the watch goes on
+    with the folder that came back."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "watch"]
+        + _build_cmd(content_copy, out, quiet=False),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "LIVRET_LANG": "en"},
+    )
+    lines = _Lines(proc.stdout)
+    try:
+        at = lines.wait_for("watching")
+        aside = tmp_path / "aside"
+        shutil.copytree(content_copy, aside)
+        shutil.rmtree(content_copy)  # removed, then written again: new folders, new files
+        at = lines.wait_for("content folder not found", at + 1)
+        shutil.copytree(aside, content_copy)
+        card = content_copy / "actions/adie.md"
+        card.write_text(card.read_text(encoding="utf-8").replace(OLD, NEW), encoding="utf-8")
+        lines.wait_for(f"rendered {SHEET}", at + 1)
+        assert NEW in _sheet_text(out / SHEET)
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

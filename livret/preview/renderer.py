@@ -23,6 +23,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -89,6 +90,18 @@ def styles_stamp(content_root: str) -> tuple:
     )
 
 
+def forget_design() -> None:
+    """Drop every cache of this process that holds something made from the layouts and
+    stylesheets: the one call that invalidates the design."""
+    from .. import design, markup, pipeline, render
+
+    render.environment.cache_clear()
+    design.for_project.cache_clear()
+    markup.block.cache_clear()
+    markup.inline.cache_clear()
+    pipeline.forget_printer()
+
+
 class _TidyExecutor(ProcessPoolExecutor):
     """A process pool whose workers collect each task's garbage once it is done."""
 
@@ -106,6 +119,18 @@ class WarmPool:
         self.jobs = jobs or max(2, _default_jobs())
         self._pool: ProcessPoolExecutor | None = None
         self._stamp: tuple = ()
+        self._design = [Path(f).resolve() for f in for_content(self.root).folders]
+
+    def saved(self, changes: Iterable[str]) -> bool:
+        """Files were saved: if a layout or a stylesheet is among them, drop what this process
+        made of the design (the Jinja templates, compiled again, and what they were given).
+        The workers, which loaded the stylesheets and fonts, are restarted by `get` when
+        those changed. A saved card keeps the caches: they depend on the layouts and on the
+        text given to them only. True when something was dropped."""
+        if not any(Path(c).resolve().is_relative_to(f) for c in changes for f in self._design):
+            return False
+        forget_design()
+        return True
 
     def get(self, site) -> ProcessPoolExecutor:
         """The pool for this site's build, started (or restarted, if the stylesheets or the

@@ -306,7 +306,8 @@ class Preview:
         from ..pipeline import run
 
         for changed in map(Path, changes):
-            if changed.suffix == ".md" and changed.parent.name == "actions":
+            # A card saved (not one removed: a folder removed lists each of its files).
+            if changed.suffix == ".md" and changed.parent.name == "actions" and changed.is_file():
                 self.edited.add(changed.stem)
         self.state.building = True
         for doc in self.state.docs.values():
@@ -387,11 +388,9 @@ def _print_problems(exc: LivretError) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """The `preview` command: build, serve, open the browser, rebuild on every save."""
-    from watchfiles import watch
-
     from ..design import for_content
-    from ..loader import is_backup_file
     from .renderer import WarmPool
+    from .watcher import saves
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -400,7 +399,6 @@ def serve(args: argparse.Namespace) -> int:
     # Ctrl-C ignored, as for a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop)
-    design_folders = [Path(f).resolve() for f in for_content(args.content).folders]
     with WarmPool(args.content, args.jobs) as pool:
         preview = Preview(args, pool)
         try:
@@ -425,20 +423,12 @@ def serve(args: argparse.Namespace) -> int:
                 import webbrowser
 
                 webbrowser.open(url)
-            preview.build()
-            for changes in watch(
-                args.content,
-                *for_content(args.content).folders,
-                watch_filter=lambda change, path: not is_backup_file(Path(path).name),
-                debounce=150,
-                step=10,  # a save is one write (or a write and a rename): seen 10-20 ms after
-                rust_timeout=0,
-            ):
+            # The first batch is empty, once the folders are watched: the first build.
+            for changes in saves(args.content, for_content(args.content).folders):
                 started = time.perf_counter()
-                paths = [path for _change, path in changes]
-                _forget_caches(paths, design_folders)
-                preview.build(paths)
-                if not args.quiet:
+                pool.saved(changes)
+                preview.build(changes)
+                if changes and not args.quiet:
                     print(
                         _("livret: rebuilt in {time}").format(
                             time=seconds(time.perf_counter() - started)
@@ -454,21 +444,3 @@ def serve(args: argparse.Namespace) -> int:
             server.server_close()
     print(_("livret: preview stopped"), file=sys.stderr)
     return 0
-
-
-def _forget_caches(changes: Iterable[str], design_folders: Iterable[Path]) -> None:
-    """A layout or stylesheet changed: drop what this process made of them (the Jinja
-    templates, compiled again, and what they were given). A saved card keeps them: they
-    depend on the layouts and on the text given to them only, and compiling the templates
-    and converting every text again made each save ~0.1-0.3 s slower before its first page."""
-    from .. import design, markup, pipeline, render
-
-    folders = list(design_folders)
-    if not any(Path(c).resolve().is_relative_to(f) for c in changes for f in folders):
-        return
-
-    render.environment.cache_clear()
-    design.for_project.cache_clear()
-    markup.block.cache_clear()
-    markup.inline.cache_clear()
-    pipeline._PRINTER.clear()
