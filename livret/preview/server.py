@@ -76,6 +76,10 @@ class State:
         with self._lock:
             self.docs.setdefault(doc.name, doc)
 
+    def drop(self, name: str) -> None:
+        with self._lock:
+            self.docs.pop(name, None)
+
     def keep_only(self, names: list[str]) -> None:
         """The outputs shown, in this order (an output no longer built goes)."""
         with self._lock:
@@ -289,7 +293,8 @@ class Preview:
         self.args = args
         self.content = Path(args.content)
         self.output = Path(args.output)
-        self.cache = PageCache(self.output)
+        # Its own folder of page images, named after the content folder (an edition).
+        self.cache = PageCache(self.output, self.content.resolve().name)
         self.state = State()
         self.pool = pool
         self.edited: set[str] = set()  # action slugs edited during the session: their sheets
@@ -318,7 +323,7 @@ class Preview:
             sel = selection(self.args, site)
             slugs = {a.slug for a in site.actions}
             sel["actions"] = sorted((set(sel["actions"]) | self.edited) & slugs)
-            titles: dict[str, tuple[str, str]] = {}
+            titles: dict[str, tuple[str, str, str]] = {}
 
             def progress(name, info=None) -> None:
                 if info is not None and name in titles:
@@ -328,7 +333,11 @@ class Preview:
             from ..pipeline import variant_filename
 
             for o in plan(site, **sel):
-                titles[variant_filename(o, self.args.variant)] = (o.title, o.kind)
+                titles[variant_filename(o, self.args.variant)] = (
+                    o.title,
+                    o.kind,
+                    site.edition.slug,
+                )
             _, results = run(
                 self.content,
                 self.output,
@@ -371,9 +380,12 @@ class Preview:
             self.cache.prune(keep)
             self.state.publish()
 
-    def _show(self, name: str, title: str, kind: str) -> None:
+    def _show(self, name: str, title: str, kind: str, edition: str) -> None:
         """A PDF was written: rasterise its new pages and show them at once."""
-        doc = self.state.docs.get(name) or Document(name, title, kind)
+        doc = self.state.docs.get(name)
+        if doc is None or doc.edition != edition:  # another edition's file of that name
+            doc = Document(name, title, kind, edition)
+            self.state.drop(name)
         doc.title = title
         self.cache.update(doc, self.output / name, mark=not self._first)
         self.state.put(doc)
@@ -442,5 +454,6 @@ def serve(args: argparse.Namespace) -> int:
             preview.state.close()
             server.shutdown()
             server.server_close()
+            preview.cache.close()
     print(_("livret: preview stopped"), file=sys.stderr)
     return 0
