@@ -56,6 +56,7 @@ class Kind:
 
 class Booklet(Kind):
     name, template, option = "booklet", "booklet.html", "--only"
+    preview_rank = 1  # in the preview, the longest starts at once beside the sheet
 
     def slugs(self, site):
         return [site.edition.slug]
@@ -74,6 +75,7 @@ class Booklet(Kind):
 
 class ThemeExcerpt(Kind):
     name, template, option = "theme", "booklet.html", "--theme"
+    preview_rank = 2
 
     def slugs(self, site):
         return [t.slug for t in site.themes]
@@ -107,6 +109,7 @@ class ThemeExcerpt(Kind):
 
 class ActionSheet(Kind):
     name, template, option = "action", "sheet.html", "--action"
+    preview_rank = 0  # in the preview, the edited card's sheet first: a page or two
 
     def slugs(self, site):
         return [a.slug for a in site.actions]

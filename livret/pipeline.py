@@ -68,7 +68,7 @@ def imposed_filename(source: str, sheet: str) -> str:
     return source.removesuffix(".pdf") + f"-imposition-{sheet}.pdf"
 
 
-def _set_reproducible_clock(site: Site) -> None:
+def set_reproducible_clock(site: Site) -> None:
     # Anything in the stack that reads the clock gets the edition's date instead.
     os.environ["SOURCE_DATE_EPOCH"] = str(int(site.edition.pdf_modified.timestamp()))
 
@@ -81,6 +81,11 @@ _PRINTER: dict = {}
 def forget_printer() -> None:
     """Drop this process's Printer (its stylesheets and fonts): the next render loads them."""
     _PRINTER.clear()
+
+
+def printer_ready(content_root: str) -> bool:
+    """Whether this process holds a Printer for this content folder."""
+    return _PRINTER.get("root") == content_root
 
 
 def _die_with_parent(parent: int) -> None:
@@ -111,11 +116,11 @@ def _worker_init(content_root: str, parent: int) -> None:
     # _print collects once between two documents instead, so the memory does not grow.
     gc.freeze()  # the parent's objects, inherited: never walked (nor copied on write)
     gc.disable()
-    _warm(content_root)
+    warm(content_root)
     gc.freeze()  # what the render loaded for good: modules, fonts, stylesheets
 
 
-def _warm(content_root: str) -> None:
+def warm(content_root: str) -> None:
     """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,
     while the parent process is still turning the content into HTML."""
     from .pdf import Printer
@@ -128,7 +133,7 @@ def _print(
     html: str, filename: str, out_dir: str, variant: str, sources: list[str], content_root: str
 ):
     if _PRINTER.get("root") != content_root:
-        _warm(content_root)
+        warm(content_root)
     if not gc.isenabled() and _PRINTER.get("rendered"):
         gc.collect()  # a worker of one build (_worker_init): the previous document's garbage
     _PRINTER["rendered"] = True
@@ -287,7 +292,7 @@ def _run_locked(
     if not force:
         _refuse_other_edition(site, todo, old_entries, old, out_dir)
     if todo:
-        _set_reproducible_clock(site)
+        set_reproducible_clock(site)
         if progress:
             progress(len(todo))
         done = _render_all(site, todo, out_dir, variant, jobs, progress, pool, order)
@@ -446,7 +451,7 @@ def _refuse_other_edition(site: Site, todo, old_entries: dict, old: dict, out_di
 WORKER_BUDGET = 400 * 1024 * 1024
 
 
-def _default_jobs() -> int:
+def default_jobs() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         with open("/proc/meminfo") as fh:
@@ -468,7 +473,7 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
     def size(output) -> int:
         return -len(site.theme(output.theme).actions) if output.kind == "theme" else 0
 
-    queue = sorted(todo, key=lambda t: (rank[t[0].kind], size(t[0])))
+    queue = sorted(todo, key=lambda t: (rank.get(t[0].kind, len(rank)), size(t[0])))
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, tuple] = {}
@@ -483,7 +488,7 @@ def _render_all(site, todo, out_dir: Path, variant, jobs, progress, pool=None, o
 
     import multiprocessing
 
-    workers = max(1, min(jobs or _default_jobs(), len(todo)))
+    workers = max(1, min(jobs or default_jobs(), len(todo)))
     errors = []
     before = set(multiprocessing.active_children())
     own = pool is None  # else the caller's warm pool (the preview's): it stays up

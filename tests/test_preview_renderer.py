@@ -12,7 +12,7 @@ from conftest import CONTENT
 from livret.loader import load_site
 from livret.pipeline import run
 from livret.preview.renderer import WarmPool
-from livret.preview.server import ORDER
+from livret.preview.server import preview_order
 
 THEME = "mobilites"
 
@@ -37,7 +37,7 @@ def test_warm_workers_print_the_same_bytes_as_a_build(built, tmp_path):
                 actions=["adie"],
                 force=True,
                 pool=pool.get(site),
-                order=ORDER,
+                order=preview_order(),
             )
             assert [r.status for r in got] == ["built", "built"]
             for r in got:

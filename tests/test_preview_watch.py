@@ -48,3 +48,43 @@ def test_preview_recovers_when_the_content_folder_comes_back(content_copy, tmp_p
         assert not state["problems"]
     finally:
         assert server.stop() == 0
+
+
+BOOKLET = "retour-experience-01.pdf"
+
+
+def test_a_newer_save_stops_the_build_under_way(content_copy, tmp_path):
+    """A bad save during a build is checked at once (its problems shown before the build
+    would have ended), and the stale render is stopped in the workers (never written); of two
+    quick good saves, the last one is what the PDF shows."""
+    from pdftext import poppler_pages
+
+    output = tmp_path / "output"
+    server = PreviewProcess(content_copy, output, "--only", "booklet")
+    card = content_copy / "actions" / "adie.md"
+    good = card.read_text(encoding="utf-8")
+    try:
+        events = server.events()
+        next(s for s in events if s["building"])  # the booklet's first render has started
+        card.write_text(good.replace("theme: mobilites", "theme: nulle-part", 1), "utf-8")
+        state = next(s for s in events if s["problems"])
+        assert "adie.md:4: theme:" in state["problems"][0], state["problems"]
+        assert state["outputs"] == []  # shown without waiting for the booklet
+        state = next(s for s in events if not s["building"])
+        assert state["problems"] and state["outputs"] == []
+        assert not (output / BOOKLET).exists()  # its render was stopped, not finished
+
+        def save(words: str) -> None:
+            text = good.replace("## Contexte\n", f"## Contexte\n\n{words}\n", 1)
+            card.write_text(text, encoding="utf-8")
+
+        save("Premiere version ajoutee.")
+        next(s for s in events if s["building"] and not s["problems"])
+        save("Seconde version ajoutee.")
+        state = next(s for s in events if ready(s) and not s["problems"])
+        assert {d["name"] for d in state["outputs"]} == {BOOKLET, SHEET}
+        for name in (SHEET, BOOKLET):
+            text = " ".join(" ".join(poppler_pages(output / name)).split())
+            assert "Seconde version ajoutee." in text and "Premiere version" not in text
+    finally:
+        assert server.stop() == 0

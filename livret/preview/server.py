@@ -39,12 +39,10 @@ from ..i18n import _, language, seconds
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
-    from .renderer import WarmPool
+    from ..model import Site
+    from .renderer import Session, WarmPool
 
 STATIC = Path(__file__).resolve().parent / "static"
-# The edited card's sheet first (a page or two: fast), then the booklet, which takes longest
-# and so starts at once on the other worker, then the theme excerpts.
-ORDER = {"action": 0, "booklet": 1, "theme": 2}
 _PAGE = re.compile(r"/pages/([0-9a-f]{64})\.png")
 _PDF = re.compile(r"/pdf/([A-Za-z0-9][A-Za-z0-9._-]*\.pdf)")
 _STATIC = {"/static/preview.js": "text/javascript", "/static/preview.css": "text/css"}
@@ -108,6 +106,19 @@ class State:
         with self._lock:
             for q in self._listeners:
                 q.put(None)
+
+
+def preview_order() -> dict[str, int]:
+    """Which outputs the preview starts first, by kind. A kind says it with `preview_rank`
+    (the edited card's sheet first: a page or two, fast; then the booklet, which takes
+    longest and so starts at once on the other worker; then the theme excerpts); a kind
+    that does not comes after those that do, in the build's order."""
+    from ..outputs import KINDS
+
+    return {
+        name: getattr(kind, "preview_rank", len(KINDS) + i)
+        for i, (name, kind) in enumerate(KINDS.items())
+    }
 
 
 def labels() -> dict[str, str]:
@@ -287,7 +298,13 @@ class PreviewServer(ThreadingHTTPServer):
 
 
 class Preview:
-    """The preview of one content folder: builds, page images, and the state shown."""
+    """The preview of one content folder: builds, page images, and the state shown.
+
+    Two threads: the watcher's (`saved`, the main thread) and the builder's (`run_builds`).
+    A save stops the build under way at once (its renders not started never start, those
+    running are stopped in the workers), is checked at once (its problems shown in the banner
+    while nothing else runs), and is then built. A stale build never changes what is shown:
+    the problems, the pages and the end of the build are taken only from the newest one."""
 
     def __init__(self, args: argparse.Namespace, pool: WarmPool):
         self.args = args
@@ -300,37 +317,125 @@ class Preview:
         self.edited: set[str] = set()  # action slugs edited during the session: their sheets
         self.closing = threading.Event()
         self._first = True
+        self._lock = threading.Lock()  # the build under way, and the problems shown
+        self._session: Session | None = None
+        self._saves = 0  # saves seen: a build is for the newest one, or is stale
+        self._wake = threading.Condition()
+        self._pending: list[str] | None = None  # saved since the last build started
+        self._site: Site | bool = True  # the last save's content, checked (see _check)
 
-    # --- builds -------------------------------------------------------------------------
-    def build(self, changes: Iterable[str] = ()) -> None:
-        """Build what the changes touched: the sheets of the edited cards first."""
-        from concurrent.futures.process import BrokenProcessPool
-
-        from ..cli import selection
-        from ..loader import load_site
-        from ..pipeline import run
-
+    # --- the watcher's side -------------------------------------------------------------
+    def saved(self, changes: Iterable[str]) -> None:
+        """A save (or the start, with no changes): stop the stale build, check the content
+        now, and ask the builder for a build."""
+        changes = list(changes)
+        with self._lock:
+            self._saves += 1  # a build that starts now for an older save stops at once
+            if self._session is not None:
+                self._session.cancel()
         for changed in map(Path, changes):
             # A card saved (not one removed: a folder removed lists each of its files).
             if changed.suffix == ".md" and changed.parent.name == "actions" and changed.is_file():
                 self.edited.add(changed.stem)
+        site = self._check()
+        with self._wake:
+            self._pending = (self._pending or []) + changes
+            self._site = site
+            self._wake.notify()
+
+    def _check(self) -> Site | bool:
+        """Read and check the content: its problems are shown at once, even mid-build.
+        False when it has problems (shown); True when it could not be read for another
+        reason (the build reads it again and reports it)."""
+        from ..loader import load_site
+
+        try:
+            site = load_site(self.content)
+        except LivretError as exc:
+            with self._lock:
+                self.state.problems = [str(p) for p in exc.problems]
+            _print_problems(exc)
+            self.state.publish()
+            return False
+        except Exception:
+            return True
+        with self._lock:
+            self.state.problems = []
+            self.state.building = True  # its build comes next
+        self.state.publish()
+        return site
+
+    def stop(self) -> None:
+        self.closing.set()
+        with self._lock:
+            if self._session is not None:
+                self._session.cancel()
+        with self._wake:
+            self._wake.notify()
+
+    # --- the builder's side -------------------------------------------------------------
+    def run_builds(self) -> None:
+        """The builder thread: one build at a time, of the newest save."""
+        while True:
+            with self._wake:
+                while self._pending is None and not self.closing.is_set():
+                    self._wake.wait()
+                if self.closing.is_set():
+                    return
+                changes, site = self._pending or [], self._site
+                self._pending, self._site = None, True
+            with self._lock:
+                serial = self._saves
+            started = time.perf_counter()
+            self.pool.saved(changes)  # a layout or a stylesheet: the process's caches go
+            if site is False:  # the check has shown its problems: nothing to build
+                self._first = False
+                with self._wake:
+                    self.state.building = self._pending is not None
+                self.state.publish()
+                continue
+            built = self.build(None if site is True else site, serial)
+            if built and changes and not self.args.quiet:
+                print(
+                    _("livret: rebuilt in {time}").format(
+                        time=seconds(time.perf_counter() - started)
+                    ),
+                    file=sys.stderr,
+                )
+
+    def build(self, site: Site | None = None, serial: int | None = None) -> bool:
+        """Build what the saves touched: the sheets of the edited cards first. False when
+        a newer save stopped it."""
+        from concurrent.futures import CancelledError
+        from concurrent.futures.process import BrokenProcessPool
+
+        from ..cli import selection
+        from ..loader import load_site
+        from ..outputs import plan
+        from ..pipeline import run, variant_filename
+        from .renderer import Cancelled
+
         self.state.building = True
         for doc in self.state.docs.values():
             doc.changed = []  # the marks are this save's
         self.state.publish()
+        session = None
+        problems: list[str] | None = None
         try:
-            site = load_site(self.content)
+            site = site or load_site(self.content)
+            session = self.pool.session(site)
+            with self._lock:
+                if self.closing.is_set() or serial not in (None, self._saves):
+                    return False  # a newer save came while it started
+                self._session = session
             sel = selection(self.args, site)
             slugs = {a.slug for a in site.actions}
             sel["actions"] = sorted((set(sel["actions"]) | self.edited) & slugs)
             titles: dict[str, tuple[str, str, str]] = {}
 
             def progress(name, info=None) -> None:
-                if info is not None and name in titles:
+                if info is not None and name in titles and not session.cancelled:
                     self._show(name, *titles[name])
-
-            from ..outputs import plan
-            from ..pipeline import variant_filename
 
             for o in plan(site, **sel):
                 titles[variant_filename(o, self.args.variant)] = (
@@ -344,41 +449,55 @@ class Preview:
                 site=site,
                 variant=self.args.variant,
                 progress=progress,
-                pool=self.pool.get(site),
-                order=ORDER,
+                pool=session,
+                order=preview_order(),
                 **sel,
             )
+            if session.cancelled:
+                return False
             order = [r.path.name for r in results]
             for name in order:
                 if name not in self.state.docs or not self.state.docs[name].keys:
                     self._show(name, *titles[name])
             self.state.keep_only(order)
-            self.state.problems = []
+            problems = []
+        except (Cancelled, CancelledError):
+            return False  # a newer save stopped it: that one is shown
         except LivretError as exc:
-            self.state.problems = [str(p) for p in exc.problems]
-            _print_problems(exc)
+            problems = [str(p) for p in exc.problems]
+            if not (session and session.cancelled):
+                _print_problems(exc)
         except BrokenProcessPool:
-            self.state.problems = [_("a render worker stopped; save again to retry")]
-            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+            problems = [_("a render worker stopped; save again to retry")]
+            print(f"livret: {problems[0]}", file=sys.stderr)
         except OSError as exc:  # a full disk, a folder that cannot be written…
             where = exc.filename or self.output
-            self.state.problems = [f"{where}: {exc.strerror or exc}"]
-            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+            problems = [f"{where}: {exc.strerror or exc}"]
+            print(f"livret: {problems[0]}", file=sys.stderr)
         except Exception as exc:  # a bug: one line here and in the banner, the preview goes on
             from ..cli import report_internal_error
 
             report_internal_error(exc)
-            self.state.problems = [
+            problems = [
                 _("internal error ({kind}: {message})").format(
                     kind=type(exc).__name__, message=str(exc)[:300]
                 )
             ]
         finally:
+            if session is not None:
+                session.wait()  # its stopped renders have ended: none writes after the next
+            with self._lock:
+                if self._session is session:
+                    self._session = None
+                if problems is not None and not (session and session.cancelled):
+                    self.state.problems = problems
             self._first = False
-            self.state.building = False
+            with self._wake:  # still building if a newer save waits for its build
+                self.state.building = self._pending is not None
             keep = {k for d in self.state.docs.values() for k in d.keys}
             self.cache.prune(keep)
             self.state.publish()
+        return True
 
     def _show(self, name: str, title: str, kind: str, edition: str) -> None:
         """A PDF was written: rasterise its new pages and show them at once."""
@@ -426,6 +545,7 @@ def serve(args: argparse.Namespace) -> int:
                     ),
                 )
             ) from None
+        builder: threading.Thread | None = None
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         thread = threading.Thread(target=server.serve_forever, name="preview-http", daemon=True)
         thread.start()
@@ -435,22 +555,17 @@ def serve(args: argparse.Namespace) -> int:
                 import webbrowser
 
                 webbrowser.open(url)
+            builder = threading.Thread(target=preview.run_builds, name="preview-build", daemon=True)
+            builder.start()
             # The first batch is empty, once the folders are watched: the first build.
             for changes in saves(args.content, for_content(args.content).folders):
-                started = time.perf_counter()
-                pool.saved(changes)
-                preview.build(changes)
-                if changes and not args.quiet:
-                    print(
-                        _("livret: rebuilt in {time}").format(
-                            time=seconds(time.perf_counter() - started)
-                        ),
-                        file=sys.stderr,
-                    )
+                preview.saved(changes)
         except KeyboardInterrupt:
             pass
         finally:
-            preview.closing.set()
+            preview.stop()
+            if builder is not None:
+                builder.join(timeout=60)  # its renders stopped: it ends at once
             preview.state.close()
             server.shutdown()
             server.server_close()
