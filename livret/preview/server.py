@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import LivretError, Problem
-from ..i18n import _, language, seconds
+from ..i18n import _, language, ngettext, seconds
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
@@ -125,7 +125,9 @@ def labels() -> dict[str, str]:
     return {
         "title": _("Preview"),
         "outputs": _("Outputs"),
-        "pages": _("pages"),
+        "pages_one": ngettext("{n} page", "{n} pages", 1),
+        "pages_other": ngettext("{n} page", "{n} pages", 2),
+        "close": _("Close (Esc)"),
         "page": _("page {number}"),
         "download": _("download the PDF"),
         "building": _("building…"),
