@@ -86,5 +86,6 @@ def test_a_newer_save_stops_the_build_under_way(content_copy, tmp_path):
         for name in (SHEET, BOOKLET):
             text = " ".join(" ".join(poppler_pages(output / name)).split())
             assert "Seconde version ajoutee." in text and "Premiere version" not in text
+        assert "Traceback" not in server.log.read_text()  # the renders stopped quietly
     finally:
         assert server.stop() == 0
