@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -153,7 +154,7 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
     )
     _selection(v)
     v.add_argument(
-        "--port", type=int, default=0, help=_("port (default: a free one, printed at start)")
+        "--port", action=_Port, default=0, help=_("port (default: a free one, printed at start)")
     )
     v.add_argument("--no-open", action="store_true", help=_("do not open the browser"))
     v.set_defaults(func=cmd_preview)
@@ -207,6 +208,21 @@ def parser(full: bool = False) -> argparse.ArgumentParser:
             "mail", help=_("send the booklet and excerpts by e-mail (dry run unless --send)")
         )
     return p
+
+
+class _Port(argparse.Action):
+    """--port: a TCP port, 1 to 65535 (without the option: a free one)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        value = str(values).strip()
+        if not (value.isdigit() and 1 <= int(value) <= 65535):
+            parser.error(
+                _(
+                    "--port: {value} is not a port; give a number from 1 to 65535, "
+                    "or leave --port out for a free one"
+                ).format(value=values)
+            )
+        setattr(namespace, self.dest, int(value))
 
 
 def selection(args, site) -> dict:
@@ -535,11 +551,9 @@ def cmd_preview(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    from watchfiles import watch
-
     from .design import for_content
-    from .loader import is_backup_file
     from .preview.renderer import WarmPool
+    from .preview.watcher import saves
 
     pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
 
@@ -561,26 +575,16 @@ def cmd_watch(args) -> int:
             )
         sys.stderr.flush()
 
-    def wanted(change, path: str) -> bool:
-        return not is_backup_file(Path(path).name)  # editors' backup, lock and swap files
-
-    # The watcher starts first, the first build after: a save made while that build runs,
-    # or just after, is seen. yield_on_timeout: an empty batch when idle, to start with.
-    folders = for_content(args.content).folders
+    # The watcher starts first, the first build after (its first batch is empty): a save made
+    # while that build runs, or just after, is seen. A content folder removed and put back is
+    # watched again (preview/watcher.py).
     started = False
     try:
-        for changes in watch(
-            args.content,
-            *folders,
-            watch_filter=wanted,
-            debounce=150,
-            step=50,
-            rust_timeout=500,
-            yield_on_timeout=True,
-        ):
+        for changes in saves(args.content, for_content(args.content).folders):
+            pool.saved(changes)  # a layout or a stylesheet: what the process made of it goes
+            once()
             if not started:
                 started = True
-                once()
                 print(
                     _("livret: watching {content}, layouts/ and styles/ (Ctrl-C to stop)").format(
                         content=args.content
@@ -588,20 +592,6 @@ def cmd_watch(args) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                continue
-            if not changes:
-                continue
-            from . import design, markup, render
-
-            # Layouts and stylesheets may have changed: drop what the process cached.
-            render.environment.cache_clear()
-            design.for_project.cache_clear()
-            markup.block.cache_clear()
-            markup.inline.cache_clear()
-            from . import pipeline
-
-            pipeline._PRINTER.clear()
-            once()
     except KeyboardInterrupt:
         pass
     finally:
@@ -654,6 +644,10 @@ def _unknown_command(argv: list[str], at: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C stops every command, even one started with SIGINT ignored (nohup, a background
+    # job, some CI runners), which Python would otherwise leave ignored.
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # The language is set; "--lang X", if given, is now at the end.
     argv = take_lang(list(sys.argv[1:] if argv is None else argv))
     at = _command_at(argv)

@@ -112,7 +112,7 @@ def imposed_filename(source: str, sheet: str) -> str:
     return source.removesuffix(".pdf") + f"-imposition-{sheet}.pdf"
 
 
-def _set_reproducible_clock(site: Site) -> None:
+def set_reproducible_clock(site: Site) -> None:
     # Anything in the stack that reads the clock gets the edition's date instead.
     os.environ["SOURCE_DATE_EPOCH"] = str(int(site.edition.pdf_modified.timestamp()))
 
@@ -120,6 +120,16 @@ def _set_reproducible_clock(site: Site) -> None:
 # --- worker side: one Printer per process, made while the parent writes the HTML ------------
 
 _PRINTER: dict = {}
+
+
+def forget_printer() -> None:
+    """Drop this process's Printer (its stylesheets and fonts): the next render loads them."""
+    _PRINTER.clear()
+
+
+def printer_ready(content_root: str) -> bool:
+    """Whether this process holds a Printer for this content folder."""
+    return _PRINTER.get("root") == content_root
 
 
 def _die_with_parent(parent: int) -> None:
@@ -150,13 +160,13 @@ def _worker_init(content_root: str, parent: int) -> None:
     # _print collects once between two documents instead, so the memory does not grow.
     gc.freeze()  # the parent's objects, inherited: never walked (nor copied on write)
     gc.disable()
-    _warm(content_root)
+    warm(content_root)
     gc.freeze()  # what the render loaded for good: modules, fonts, stylesheets
 
 
-def _warm(content_root: str) -> None:
-    """Import WeasyPrint and load fonts and stylesheets: in the pool initializer, while the
-    parent process is still turning the content into HTML."""
+def warm(content_root: str) -> None:
+    """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,
+    while the parent process is still turning the content into HTML."""
     from .pdf import Printer
 
     _PRINTER.clear()
@@ -167,7 +177,7 @@ def _print(
     html: str, filename: str, out_dir: str, variant: str, sources: list[str], content_root: str
 ) -> Rendered:
     if _PRINTER.get("root") != content_root:
-        _warm(content_root)
+        warm(content_root)
     if not gc.isenabled() and _PRINTER.get("rendered"):
         gc.collect()  # a worker of one build (_worker_init): the previous document's garbage
     _PRINTER["rendered"] = True
@@ -313,7 +323,7 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
     if not force:
         _refuse_other_edition(site, todo, old_entries, old, out_dir)
     if todo:
-        _set_reproducible_clock(site)
+        set_reproducible_clock(site)
         if request.progress:
             request.progress(len(todo))
         done = _render_all(request, todo)
@@ -571,7 +581,7 @@ EDITION = "edition.yaml"  # every output's input: names the content folder it wa
 WORKER_BUDGET = 400 * 1024 * 1024
 
 
-def _default_jobs() -> int:
+def default_jobs() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         with open("/proc/meminfo") as fh:
@@ -611,7 +621,7 @@ def _render_all(request: BuildRequest, todo) -> dict[str, Rendered]:
 
     import multiprocessing
 
-    workers = max(1, min(jobs or _default_jobs(), len(todo)))
+    workers = max(1, min(jobs or default_jobs(), len(todo)))
     errors = []
     before = set(multiprocessing.active_children())
     own = request.pool is None  # else the caller's warm pool (the preview's): it stays up

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,8 +49,10 @@ class PreviewProcess:
         finally:
             conn.close()
 
-    def events(self) -> Iterator[dict]:
-        """The states the server pushes, as they come."""
+    def events(self, timeout: float = WAIT) -> Iterator[dict]:
+        """The states the server pushes, as they come; fails `timeout` seconds on (the
+        stream's keep-alive comments would otherwise keep a wait going for ever)."""
+        deadline = time.monotonic() + timeout
         conn = self.connection()
         conn.request("GET", "/events")
         resp = conn.getresponse()
@@ -61,6 +64,10 @@ class PreviewProcess:
                 line = resp.fp.readline().decode("utf-8")
                 if not line:
                     return
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"no awaited state in {timeout} s\n" + self.log.read_text()
+                    )
                 line = line.rstrip("\n")
                 if line.startswith("event:"):
                     event = line[6:].strip()

@@ -93,7 +93,9 @@ def test_a_missing_block_and_a_missing_part_are_reported(epub_build, ids, french
         "",
     )
     messages = [str(d) for d in eq.check_epub(pdf, altered, ids)]
-    assert len(messages) == 1 and "PDF « Missions Locales » absent de la version EPUB" in messages[0]
+    assert (
+        len(messages) == 1 and "PDF « Missions Locales » absent de la version EPUB" in messages[0]
+    )
     without = _altered(epub_build / EPUB, "EPUB/text/thanks.xhtml", 'id="thanks"', 'id="merci"')
     assert [str(d) for d in eq.check_epub(pdf, without, ids)] == [
         "thanks: partie absente de la version EPUB"

@@ -141,3 +141,89 @@ def test_download_links_and_page_numbers(browser, preview):
     captions = browser.find_elements(By.CSS_SELECTOR, f'section[data-name="{THEME}"] figcaption')
     assert [c.text for c in captions] == [str(n) for n in range(1, len(captions) + 1)]
     assert browser.find_element(By.CSS_SELECTOR, f'nav a[href="#doc-{THEME}"]')
+
+
+def _in_view(driver, element) -> bool:
+    return driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return r.bottom > 0 && r.top < window.innerHeight;",
+        element,
+    )
+
+
+def test_a_page_opens_at_full_width_and_a_save_brings_its_change_into_view(browser, tmp_path):
+    """Mouse and keyboard open a page at its full width; Escape and Back close it; one page
+    is « 1 page »; after a save, the first changed page is scrolled into view."""
+    from conftest import CONTENT
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
+    one_page = "retour-experience-01-action-adil-31.pdf"  # a one-page sheet
+    server = PreviewProcess(
+        content, tmp_path / "output", "--theme", "mobilites", "--action", "adil-31"
+    )
+    try:
+        server.wait_for(lambda s: ready(s) and len(s["outputs"]) == 2)
+        wait = WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+        browser.get(server.url)
+        theme = f'section[data-name="{THEME}"]'
+        wait.until(
+            lambda d: d.execute_script(
+                "const i = document.querySelector(arguments[0]);"
+                "return i && i.complete && i.naturalWidth > 0;",
+                f"{theme} button.page img",
+            )
+        )
+        title = browser.find_element(By.CSS_SELECTOR, f'section[data-name="{one_page}"] .title')
+        assert title.text.endswith("— 1 page"), title.text
+
+        # The keyboard: Tab reaches a page's button, its focus is visible, Enter opens it.
+        buttons = browser.find_elements(By.CSS_SELECTOR, f"{theme} button.page")
+        link = browser.find_element(By.CSS_SELECTOR, f"{theme} a[download]")
+        browser.execute_script("arguments[0].focus()", link)
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        active = browser.switch_to.active_element
+        assert active == buttons[0]
+        assert active.value_of_css_property("outline-style") != "none"
+        ActionChains(browser).send_keys(Keys.ENTER).perform()
+        viewer = browser.find_element(By.ID, "viewer")
+        wait.until(lambda d: viewer.is_displayed())
+        page = browser.find_element(By.ID, "viewer-page")
+        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", page) > 0)
+        natural = browser.execute_script("return arguments[0].naturalWidth", page)
+        assert natural > 800
+        assert page.rect["width"] >= natural - 1  # full width: 910 px, not 300
+        ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+        wait.until(lambda d: not viewer.is_displayed())
+        assert browser.switch_to.active_element == buttons[0]
+
+        # The mouse, and the browser's Back button to close.
+        buttons[1].click()
+        wait.until(lambda d: viewer.is_displayed())
+        browser.back()
+        wait.until(lambda d: not viewer.is_displayed())
+        assert browser.current_url.startswith(server.url)
+
+        # A save: the first changed page comes into view by itself.
+        browser.execute_script("window.scrollTo(0, 0)")
+        generation = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-generation"))
+        card = content / "actions" / "gas-18.md"
+        text = card.read_text(encoding="utf-8")
+        card.write_text(text.replace("## Contexte\n", "## Contexte\n\nUne phrase.\n", 1), "utf-8")
+
+        def changed_in_view(driver):
+            body = driver.find_element(By.TAG_NAME, "body")
+            if int(body.get_attribute("data-generation")) <= generation:
+                return False
+            figs = driver.find_elements(By.CSS_SELECTOR, "figure.changed")
+            scrolled = driver.execute_script("return window.scrollY") > 0
+            return scrolled and any(_in_view(driver, f) for f in figs)
+
+        wait.until(changed_in_view)
+    finally:
+        assert server.stop() == 0

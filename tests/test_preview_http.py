@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import socket
+import struct
 import time
+from pathlib import Path
 
 import pytest
 from preview_support import PreviewProcess, alive, ready
@@ -127,3 +132,138 @@ def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path):
     while [p for p in workers if alive(p)] and time.monotonic() < deadline:
         time.sleep(0.2)  # reaped by init: no event to wait on
     assert [p for p in workers if alive(p)] == []
+
+
+# --- requests with bodies, broken requests, aborted clients (issue 17) --------------------
+
+
+def _exchange(server, data: bytes) -> bytes:
+    """Send raw bytes on one connection, close our side, and read every byte of the answer
+    until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _statuses(answer: bytes) -> list[int]:
+    return [int(code) for code in re.findall(rb"HTTP/1\.[01] (\d{3}) [A-Z]", answer)]
+
+
+INNER = b"GET /state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(INNER) + INNER,
+        b"PUT /state HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(INNER)
+        + INNER,
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(INNER) + INNER,
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        + INNER,
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 41\r\n\r\n"
+        + b"x"
+        + INNER,
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +41\r\n\r\n" + INNER,
+    ],
+    ids=["post", "put", "get-with-body", "chunked", "two-lengths", "signed-length"],
+)
+def test_a_body_is_never_read_as_a_second_request(preview, request_bytes):
+    server, _, _ = preview
+    answer = _exchange(server, request_bytes)
+    statuses = _statuses(answer)
+    assert len(statuses) == 1, answer  # one request, one answer: the body was no request
+    assert b'"generation"' not in answer  # /state, smuggled in the body, was not answered
+    if request_bytes.startswith((b"POST", b"PUT")):
+        assert statuses == [405]
+        assert re.search(rb"(?mi)^Connection: close\r$", answer), answer
+
+
+def test_keep_alive_still_answers_each_request(preview):
+    server, _, _ = preview
+    answer = _exchange(server, INNER + INNER)
+    assert _statuses(answer) == [200, 200]
+
+
+def _socket_inode(pid: int, local_port: int, remote_port: int) -> str:
+    """The inode of the server's side of a connection, from /proc/net/tcp."""
+    with open("/proc/net/tcp") as fh:
+        for line in list(fh)[1:]:
+            fields = line.split()
+            local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+            if int(local, 16) == local_port and int(remote, 16) == remote_port:
+                return fields[9]
+    raise AssertionError("connection not found")
+
+
+def _holds(pid: int, inode: str) -> bool:
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == f"socket:[{inode}]":
+                return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET http://[x/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /pdf/%ff%fe.pdf?x=%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(256)),  # TLS hello
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n",
+        b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99\r\n\r\nshort",
+        b"\r\n\r\n",
+        b"GET",
+    ],
+)
+def test_malformed_requests_print_no_traceback(preview, request_bytes):
+    server, _, output = preview
+    _exchange(server, request_bytes)  # the server closed the connection: its thread is done
+    assert "Traceback" not in (output.parent / "preview.log").read_text()
+    status, _, _ = server.get("/state")
+    assert status == 200
+
+
+def test_an_aborted_download_prints_no_traceback(preview):
+    server, _, output = preview
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(f"GET /pdf/{THEME_PDF} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    assert sock.recv(16).startswith(b"HTTP/1.1 200")
+    inode = _socket_inode(server.proc.pid, server.port, sock.getsockname()[1])
+    # Closed with a reset (linger 0), as a browser cancelling a download does.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    deadline = time.monotonic() + 60
+    while _holds(server.proc.pid, inode) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server closes its side once the error is handled: no event
+    assert not _holds(server.proc.pid, inode)
+    assert "Traceback" not in (output.parent / "preview.log").read_text()
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
+def test_a_port_out_of_range_is_refused_in_french(tmp_path, port):
+    import subprocess
+    import sys
+
+    from preview_support import ROOT
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "preview", "--no-open", "--port", port],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "LIVRET_LANG": "fr"},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "65535" in done.stderr and "n'est pas un port" in done.stderr, done.stderr
+    assert "interne" not in done.stderr and "Traceback" not in done.stderr

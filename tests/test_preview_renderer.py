@@ -13,7 +13,7 @@ from conftest import CONTENT
 from livret.loader import load_site
 from livret.pipeline import run
 from livret.preview.renderer import WarmPool
-from livret.preview.server import ORDER
+from livret.preview.server import preview_order
 
 THEME = "mobilites"
 
@@ -39,7 +39,7 @@ def test_warm_workers_print_the_same_bytes_as_a_build(built, tmp_path):
                 actions=["adie"],
                 force=True,
                 pool=pool.get(site),
-                order=ORDER,
+                order=preview_order(),
             )
             assert [r.status for r in got] == ["built", "built"]
             for r in got:
@@ -142,3 +142,47 @@ def test_page_keys_change_only_for_the_pages_an_edit_changed(built, content_copy
     assert changed, "the edited card's page has a new key"
     assert len(changed) < len(before) // 2, changed
     assert page_keys(out / pdf) == before  # the same file, the same keys
+
+
+# --- issue 19: one owner of the render caches; the order from the output kinds -----------------
+
+
+def test_one_call_forgets_what_the_process_made_of_the_design(tmp_path):
+    """WarmPool.saved: a layout or a stylesheet saved drops every cache made from the design
+    (the same call for watch and preview); a saved card keeps them."""
+    from livret import design, markup, pipeline, render
+
+    pool = WarmPool(CONTENT, jobs=1)
+    layouts = design.for_content(CONTENT).layouts
+    render.environment(tuple(layouts))
+    markup.block("Un *mot*.")
+    pipeline._PRINTER["root"] = "x"  # as a render in this process leaves it
+
+    assert pool.saved([str(CONTENT / "actions" / "adie.md")]) is False
+    assert render.environment.cache_info().currsize == 1
+    layout = next(p for p in design.for_content(CONTENT).files().values() if p.suffix == ".html")
+    assert pool.saved([str(layout)]) is True
+    assert render.environment.cache_info().currsize == 0
+    assert markup.block.cache_info().currsize == 0
+    assert design.for_project.cache_info().currsize == 0
+    assert pipeline._PRINTER == {}
+
+
+def test_the_preview_ranks_every_output_kind(content_copy, tmp_path):
+    """The preview's order comes from the kinds (the edited card's sheet first), and a kind
+    that no order ranks is built last instead of failing with KeyError."""
+    from livret.outputs import KINDS
+
+    order = preview_order()
+    assert set(order) == set(KINDS)
+    assert min(order, key=order.get) == "action"
+    _, results = run(
+        content_copy,
+        tmp_path / "out",
+        booklet=False,
+        themes=[],
+        actions=["adie"],
+        jobs=1,
+        order={"booklet": 0},  # no rank for "action"
+    )
+    assert [r.status for r in results] == ["built"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -185,10 +186,22 @@ def _wait_until(predicate, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def _ignore_sigint() -> None:
+    """As `nohup`, a background job of a script (`cmd &`) or some CI runners start a command."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow  # real processes killed
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize(
-    "how", ["SIGKILL parent", "SIGTERM parent", "Ctrl-C group", "SIGINT parent"]
+    "how",
+    [
+        "SIGKILL parent",
+        "SIGTERM parent",
+        "Ctrl-C group",
+        "SIGINT parent",
+        "Ctrl-C group, started with SIGINT ignored",
+    ],
 )
 def test_stopping_the_build_leaves_no_render_worker(content_copy, tmp_path, how):
     proc = subprocess.Popen(
@@ -199,6 +212,7 @@ def test_stopping_the_build_leaves_no_render_worker(content_copy, tmp_path, how)
         text=True,
         cwd=ROOT,
         start_new_session=True,  # its own process group, as a terminal gives a command
+        preexec_fn=_ignore_sigint if "ignored" in how else None,
     )
     try:
         workers = _wait_until(
@@ -312,6 +326,63 @@ def test_watch_survives_any_error_and_rebuilds_later_saves(content_copy, tmp_pat
         lines.wait_for(f"rendered {SHEET}", at + 1)
         assert NEW in _sheet_text(out / SHEET)
         assert not any("Traceback" in line for line in lines.lines), lines.lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_ctrl_c_stops_watch_started_with_sigint_ignored(content_copy, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "watch"]
+        + _build_cmd(content_copy, tmp_path / "out", quiet=False),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+        preexec_fn=_ignore_sigint,
+    )
+    lines = _Lines(proc.stdout)
+    try:
+        lines.wait_for("watching")
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# --- issue 17: the content folder removed and put back ------------------------------------------
+
+
+def test_watch_recovers_when_the_content_folder_comes_back(content_copy, tmp_path):
+    """A `git checkout` or a sync tool removes content/ and writes it again: the watch goes on
+    with the folder that came back."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "watch"]
+        + _build_cmd(content_copy, out, quiet=False),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "LIVRET_LANG": "en"},
+    )
+    lines = _Lines(proc.stdout)
+    try:
+        at = lines.wait_for("watching")
+        aside = tmp_path / "aside"
+        shutil.copytree(content_copy, aside)
+        shutil.rmtree(content_copy)  # removed, then written again: new folders, new files
+        at = lines.wait_for("content folder not found", at + 1)
+        shutil.copytree(aside, content_copy)
+        card = content_copy / "actions/adie.md"
+        card.write_text(card.read_text(encoding="utf-8").replace(OLD, NEW), encoding="utf-8")
+        lines.wait_for(f"rendered {SHEET}", at + 1)
+        assert NEW in _sheet_text(out / SHEET)
+        assert proc.poll() is None
     finally:
         proc.terminate()
         proc.wait(timeout=30)

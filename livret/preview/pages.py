@@ -11,14 +11,21 @@ PDFium (pypdfium2) rasterises; it is several times faster than a `pdftoppm` proc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
+import os
+import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DPI = 110
 CACHE = ".preview"  # inside the output folder: the only other folder the server reads
+OWNER = ".owner"  # in each preview's own folder, locked while that preview runs
 
 
 @dataclass
@@ -26,6 +33,7 @@ class Document:
     name: str  # the PDF's file name in the output folder
     title: str
     kind: str
+    edition: str = ""  # the edition's slug: outputs are known by edition and name
     keys: list[str] = field(default_factory=list)  # one per page
     changed: list[int] = field(default_factory=list)  # pages (from 1) that changed last time
     version: int = 0
@@ -35,6 +43,7 @@ class Document:
             "name": self.name,
             "title": self.title,
             "kind": self.kind,
+            "edition": self.edition,
             "pages": [f"pages/{k}.png" for k in self.keys],
             "changed": self.changed,
             "version": self.version,
@@ -72,12 +81,37 @@ def page_keys(pdf: Path) -> list[str]:
 
 
 class PageCache:
-    """PNG files named by page key, in <output>/.preview/; thread-safe."""
+    """PNG files named by page key; thread-safe.
 
-    def __init__(self, output_dir: Path):
-        self.folder = Path(output_dir) / CACHE
-        self.folder.mkdir(parents=True, exist_ok=True)
+    Each preview has its own folder, <output>/.preview/<edition>-<random>/, which it alone
+    fills, prunes and removes: two previews of one output folder (two editions, or the same
+    content twice) never remove each other's images. A folder whose preview has ended without
+    removing it (killed) is removed by the next preview that starts: each preview holds a lock
+    on a file in its folder for as long as it runs, and a folder whose lock is free is
+    abandoned. Creating a folder and removing the abandoned ones happen under one lock, so a
+    folder is never taken for abandoned while it is being made."""
+
+    def __init__(self, output_dir: Path, edition: str = "preview"):
+        base = Path(output_dir) / CACHE
+        base.mkdir(parents=True, exist_ok=True)
+        with _locked(base / ".lock"):
+            _remove_abandoned(base)
+            prefix = re.sub(r"[^A-Za-z0-9._-]", "-", edition)[:60] or "preview"
+            self.folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=base))
+            self._owner: int | None = os.open(
+                self.folder / OWNER, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
+            fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Remove this preview's folder (its images are of no use to anyone else)."""
+        if self._owner is None:
+            return
+        with contextlib.suppress(OSError), _locked(self.folder.parent / ".lock"):
+            shutil.rmtree(self.folder, ignore_errors=True)
+        os.close(self._owner)
+        self._owner = None
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.png"
@@ -117,7 +151,42 @@ class PageCache:
 
     def prune(self, keep: set[str]) -> None:
         """Forget the images no document shows any more (the cache never grows past one
-        version of each output plus the pages edited since)."""
+        version of each output plus the pages edited since). This preview's own folder only."""
         for png in self.folder.glob("*.png"):
             if png.stem not in keep:
                 png.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Remove the folders of previews that have ended (their owner file is not locked), and
+    the images an earlier version of livret kept directly in `base`. Called under base's
+    lock."""
+    for png in base.glob("*.png"):
+        png.unlink(missing_ok=True)
+    for folder in base.iterdir():
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            fd = os.open(folder / OWNER, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            shutil.rmtree(folder, ignore_errors=True)  # never owned: its maker ended at once
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a preview that runs
+        finally:
+            os.close(fd)  # (releases the lock taken, if any)
+        shutil.rmtree(folder, ignore_errors=True)

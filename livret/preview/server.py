@@ -4,12 +4,18 @@ One process: the main thread watches the content, layouts and styles and builds 
 workers (renderer.py); a ThreadingHTTPServer on 127.0.0.1 serves the page, the page images
 and the PDFs, and pushes each new state to the browser as a server-sent event.
 
-What the server answers, and nothing else (GET and HEAD only; other methods get 405):
+What the server answers, and nothing else (GET and HEAD only; other methods get 405 and the
+connection is closed):
   /                      the preview page          /static/preview.js|.css  its script, style
   /state                 the state, as JSON        /events                  the state, each time
   /pages/<sha256>.png    a page image from the cache folder (output/.preview/)
   /pdf/<name>.pdf        a PDF the preview shows, from the output folder
 No URL is ever joined to a folder: names are matched against what the preview has made.
+
+A request's body is never taken for the next request on a kept-alive connection (request
+smuggling): a small body is read and dropped, and a request with a body, or one whose length
+cannot be trusted, closes the connection after its answer. Broken or aborted requests end
+quietly: the editor's terminal is for the build's messages, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,23 +33,22 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from ..errors import LivretError, Problem
-from ..i18n import _, language, seconds
+from ..i18n import _, language, ngettext, seconds
 from ..outputs import KINDS, PREVIEW_ORDER
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
-    from .renderer import WarmPool
+    from ..model import Site
+    from .renderer import Session, WarmPool
 
 STATIC = Path(__file__).resolve().parent / "static"
-# The order of the kinds' preview_rank (livret/outputs.py): the edited card's sheet first.
-ORDER = PREVIEW_ORDER
 _PAGE = re.compile(r"/pages/([0-9a-f]{64})\.png")
 _PDF = re.compile(r"/pdf/([A-Za-z0-9][A-Za-z0-9._-]*\.pdf)")
 _SITE = re.compile(r"/site/((?:[A-Za-z0-9][A-Za-z0-9._-]*/)*(?:[A-Za-z0-9][A-Za-z0-9._-]*)?)")
 _STATIC = {"/static/preview.js": "text/javascript", "/static/preview.css": "text/css"}
+MAX_BODY = 64 * 1024  # a body up to this size is read and dropped; a bigger one closes
 
 
 class State:
@@ -72,6 +77,10 @@ class State:
     def put(self, doc: Document) -> None:
         with self._lock:
             self.docs.setdefault(doc.name, doc)
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            self.docs.pop(name, None)
 
     def keep_only(self, names: list[str]) -> None:
         """The outputs shown, in this order (an output no longer built goes)."""
@@ -103,11 +112,21 @@ class State:
                 q.put(None)
 
 
+def preview_order() -> dict[str, int]:
+    """Which outputs the preview starts first, by kind. A kind says it with `preview_rank`
+    (the edited card's sheet first: a page or two, fast; then the booklet, which takes
+    longest and so starts at once on the other worker; then the theme excerpts); a kind
+    that does not comes after those that do, in the build's order."""
+    return dict(PREVIEW_ORDER)
+
+
 def labels() -> dict[str, str]:
     return {
         "title": _("Preview"),
         "outputs": _("Outputs"),
-        "pages": _("pages"),
+        "pages_one": ngettext("{n} page", "{n} pages", 1),
+        "pages_other": ngettext("{n} page", "{n} pages", 2),
+        "close": _("Close (Esc)"),
         "page": _("page {number}"),
         "download": _("download the PDF"),
         "site": _("the web edition"),
@@ -131,18 +150,58 @@ def index_html() -> bytes:
 class Handler(BaseHTTPRequestHandler):
     server: PreviewServer
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds: an idle or stalled connection ends (the event stream writes)
 
     def log_message(self, format, *args) -> None:  # noqa: A002 — the stdlib's name
         pass  # quiet: the terminal is for the build's messages
 
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, then the body: no byte of it may be read as a request."""
+        if not super().parse_request():
+            self.close_connection = True
+            return False
+        return self._drop_body()
+
+    def _drop_body(self) -> bool:
+        """Read and drop the request's body (no endpoint takes one). A body of unknown or
+        doubtful length (chunked, two lengths, not a number, too big) is not read: the
+        answer closes the connection, so it is never parsed as the next request."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") is not None or len(set(lengths)) > 1:
+            self.close_connection = True
+            if len(set(lengths)) > 1:
+                self._send(HTTPStatus.BAD_REQUEST, b"bad request\n", "text/plain", True)
+                return False
+            return True
+        if not lengths:
+            return True
+        value = lengths[0].strip()
+        if not value.isdigit():  # isdigit: no sign, no space, no "0x"
+            self.close_connection = True
+            self._send(HTTPStatus.BAD_REQUEST, b"bad request\n", "text/plain", True)
+            return False
+        length = int(value)
+        if length:
+            self.close_connection = True  # a request with a body is the last of its connection
+        if length > MAX_BODY:
+            return True
+        while length > 0:
+            chunk = self.rfile.read(min(length, 16384))
+            if not chunk:
+                return False
+            length -= len(chunk)
+        return True
+
     # --- no write endpoint --------------------------------------------------------------
     def _refuse(self) -> None:
+        self.close_connection = True
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
         self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
         self.end_headers()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
 
     def do_HEAD(self) -> None:
         self.do_GET(body=False)
@@ -150,7 +209,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self, body: bool = True) -> None:
         if not self._host_ok():
             return self._send(HTTPStatus.FORBIDDEN, b"", "text/plain", body)
-        path = urlsplit(self.path).path
+        # The path alone: no parsing of a query, of a scheme or of a host ("//[" is no URL).
+        path = self.path.split("?", 1)[0].split("#", 1)[0]
         preview = self.server.preview
         if path == "/":
             return self._send(HTTPStatus.OK, index_html(), "text/html; charset=utf-8", body)
@@ -193,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
         # Page images are named by their content: they never change.
         cache_control = "public, max-age=31536000, immutable" if cache else "no-store"
         self.send_header("Cache-Control", cache_control)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if body:
             self.wfile.write(data)
@@ -232,63 +294,175 @@ class PreviewServer(ThreadingHTTPServer):
         self.preview = preview
         super().__init__(("127.0.0.1", port), Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (a closed tab, an aborted download) is no error; anything
+        else is a bug: one line, the traceback in a log file, never on the terminal."""
+        exc = sys.exc_info()[1]
+        if exc is None or isinstance(exc, OSError):  # reset, broken pipe, time-out
+            return
+        from ..cli import report_internal_error
+
+        report_internal_error(exc)
+
 
 class Preview:
-    """The preview of one content folder: builds, page images, and the state shown."""
+    """The preview of one content folder: builds, page images, and the state shown.
+
+    Two threads: the watcher's (`saved`, the main thread) and the builder's (`run_builds`).
+    A save stops the build under way at once (its renders not started never start, those
+    running are stopped in the workers), is checked at once (its problems shown in the banner
+    while nothing else runs), and is then built. A stale build never changes what is shown:
+    the problems, the pages and the end of the build are taken only from the newest one."""
 
     def __init__(self, args: argparse.Namespace, pool: WarmPool):
         self.args = args
         self.content = Path(args.content)
         self.output = Path(args.output)
-        self.cache = PageCache(self.output)
+        # Its own folder of page images, named after the content folder (an edition).
+        self.cache = PageCache(self.output, self.content.resolve().name)
         self.state = State()
         self.pool = pool
         self.edited: set[str] = set()  # action slugs edited during the session: their sheets
         self.closing = threading.Event()
         self._first = True
+        self._lock = threading.Lock()  # the build under way, and the problems shown
+        self._session: Session | None = None
+        self._saves = 0  # saves seen: a build is for the newest one, or is stale
+        self._wake = threading.Condition()
+        self._pending: list[str] | None = None  # saved since the last build started
+        self._site: Site | bool = True  # the last save's content, checked (see _check)
 
-    # --- builds -------------------------------------------------------------------------
-    def build(self, changes: Iterable[str] = ()) -> None:
-        """Build what the changes touched: the sheets of the edited cards first."""
+    # --- the watcher's side -------------------------------------------------------------
+    def saved(self, changes: Iterable[str]) -> None:
+        """A save (or the start, with no changes): stop the stale build, check the content
+        now, and ask the builder for a build."""
+        changes = list(changes)
+        with self._lock:
+            self._saves += 1  # a build that starts now for an older save stops at once
+            if self._session is not None:
+                self._session.cancel()
+        for changed in map(Path, changes):
+            # A card saved (not one removed: a folder removed lists each of its files).
+            if changed.suffix == ".md" and changed.parent.name == "actions" and changed.is_file():
+                self.edited.add(changed.stem)
+        site = self._check()
+        with self._wake:
+            self._pending = (self._pending or []) + changes
+            self._site = site
+            self._wake.notify()
+
+    def _check(self) -> Site | bool:
+        """Read and check the content: its problems are shown at once, even mid-build.
+        False when it has problems (shown); True when it could not be read for another
+        reason (the build reads it again and reports it)."""
+        from ..loader import load_site
+
+        try:
+            site = load_site(self.content)
+        except LivretError as exc:
+            with self._lock:
+                self.state.problems = [str(p) for p in exc.problems]
+            _print_problems(exc)
+            self.state.publish()
+            return False
+        except Exception:
+            return True
+        with self._lock:
+            self.state.problems = []
+            self.state.building = True  # its build comes next
+        self.state.publish()
+        return site
+
+    def stop(self) -> None:
+        self.closing.set()
+        with self._lock:
+            if self._session is not None:
+                self._session.cancel()
+        with self._wake:
+            self._wake.notify()
+
+    # --- the builder's side -------------------------------------------------------------
+    def run_builds(self) -> None:
+        """The builder thread: one build at a time, of the newest save."""
+        while True:
+            with self._wake:
+                while self._pending is None and not self.closing.is_set():
+                    self._wake.wait()
+                if self.closing.is_set():
+                    return
+                changes, site = self._pending or [], self._site
+                self._pending, self._site = None, True
+            with self._lock:
+                serial = self._saves
+            started = time.perf_counter()
+            self.pool.saved(changes)  # a layout or a stylesheet: the process's caches go
+            if site is False:  # the check has shown its problems: nothing to build
+                self._first = False
+                with self._wake:
+                    self.state.building = self._pending is not None
+                self.state.publish()
+                continue
+            built = self.build(None if site is True else site, serial)
+            if built and changes and not self.args.quiet:
+                print(
+                    _("livret: rebuilt in {time}").format(
+                        time=seconds(time.perf_counter() - started)
+                    ),
+                    file=sys.stderr,
+                )
+
+    def build(self, site: Site | None = None, serial: int | None = None) -> bool:
+        """Build what the saves touched: the sheets of the edited cards first. False when
+        a newer save stopped it."""
+        from concurrent.futures import CancelledError
         from concurrent.futures.process import BrokenProcessPool
 
         from ..cli import selection
         from ..loader import load_site
-        from ..pipeline import run
+        from ..outputs import plan
+        from ..pipeline import run, variant_filename
+        from .renderer import Cancelled
 
-        for changed in map(Path, changes):
-            if changed.suffix == ".md" and changed.parent.name == "actions":
-                self.edited.add(changed.stem)
         self.state.building = True
         for doc in self.state.docs.values():
             doc.changed = []  # the marks are this save's
         self.state.publish()
+        session = None
+        problems: list[str] | None = None
         try:
-            site = load_site(self.content)
+            site = site or load_site(self.content)
+            session = self.pool.session(site)
+            with self._lock:
+                if self.closing.is_set() or serial not in (None, self._saves):
+                    return False  # a newer save came while it started
+                self._session = session
             sel = selection(self.args, site)
             slugs = {a.slug for a in site.actions}
             sel["actions"] = sorted((set(sel["actions"]) | self.edited) & slugs)
-            titles: dict[str, tuple[str, str]] = {}
+            titles: dict[str, tuple[str, str, str]] = {}
 
             def progress(name, info=None) -> None:
-                if info is not None and name in titles:
+                if info is not None and name in titles and not session.cancelled:
                     self._show(name, *titles[name])
 
-            from ..outputs import plan
-            from ..pipeline import variant_filename
-
             for o in plan(site, **sel):
-                titles[variant_filename(o, self.args.variant)] = (o.title, o.kind)
+                titles[variant_filename(o, self.args.variant)] = (
+                    o.title,
+                    o.kind,
+                    site.edition.slug,
+                )
             _, results = run(
                 self.content,
                 self.output,
                 site=site,
                 variant=self.args.variant,
                 progress=progress,
-                pool=self.pool.get(site),
-                order=ORDER,
+                pool=session,
+                order=preview_order(),
                 **sel,
             )
+            if session.cancelled:
+                return False
             pdfs = [r for r in results if KINDS[r.output.kind].pdf]
             order = [r.path.name for r in pdfs]
             links = [(r.output.title, KINDS[r.output.kind].preview_link(r.output)) for r in results]
@@ -299,36 +473,51 @@ class Preview:
                 if name not in self.state.docs or not self.state.docs[name].keys:
                     self._show(name, *titles[name])
             self.state.keep_only(order)
-            self.state.problems = []
+            problems = []
+        except (Cancelled, CancelledError):
+            return False  # a newer save stopped it: that one is shown
         except LivretError as exc:
-            self.state.problems = [str(p) for p in exc.problems]
-            _print_problems(exc)
+            problems = [str(p) for p in exc.problems]
+            if not (session and session.cancelled):
+                _print_problems(exc)
         except BrokenProcessPool:
-            self.state.problems = [_("a render worker stopped; save again to retry")]
-            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+            problems = [_("a render worker stopped; save again to retry")]
+            print(f"livret: {problems[0]}", file=sys.stderr)
         except OSError as exc:  # a full disk, a folder that cannot be written…
             where = exc.filename or self.output
-            self.state.problems = [f"{where}: {exc.strerror or exc}"]
-            print(f"livret: {self.state.problems[0]}", file=sys.stderr)
+            problems = [f"{where}: {exc.strerror or exc}"]
+            print(f"livret: {problems[0]}", file=sys.stderr)
         except Exception as exc:  # a bug: one line here and in the banner, the preview goes on
             from ..cli import report_internal_error
 
             report_internal_error(exc)
-            self.state.problems = [
+            problems = [
                 _("internal error ({kind}: {message})").format(
                     kind=type(exc).__name__, message=str(exc)[:300]
                 )
             ]
         finally:
+            if session is not None:
+                session.wait()  # its stopped renders have ended: none writes after the next
+            with self._lock:
+                if self._session is session:
+                    self._session = None
+                if problems is not None and not (session and session.cancelled):
+                    self.state.problems = problems
             self._first = False
-            self.state.building = False
+            with self._wake:  # still building if a newer save waits for its build
+                self.state.building = self._pending is not None
             keep = {k for d in self.state.docs.values() for k in d.keys}
             self.cache.prune(keep)
             self.state.publish()
+        return True
 
-    def _show(self, name: str, title: str, kind: str) -> None:
+    def _show(self, name: str, title: str, kind: str, edition: str) -> None:
         """A PDF was written: rasterise its new pages and show them at once."""
-        doc = self.state.docs.get(name) or Document(name, title, kind)
+        doc = self.state.docs.get(name)
+        if doc is None or doc.edition != edition:  # another edition's file of that name
+            doc = Document(name, title, kind, edition)
+            self.state.drop(name)
         doc.title = title
         self.cache.update(doc, self.output / name, mark=not self._first)
         self.state.put(doc)
@@ -343,11 +532,9 @@ def _print_problems(exc: LivretError) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """The `preview` command: build, serve, open the browser, rebuild on every save."""
-    from watchfiles import watch
-
     from ..design import for_content
-    from ..loader import is_backup_file
     from .renderer import WarmPool
+    from .watcher import saves
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -356,7 +543,6 @@ def serve(args: argparse.Namespace) -> int:
     # Ctrl-C ignored, as for a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop)
-    design_folders = [Path(f).resolve() for f in for_content(args.content).folders]
     with WarmPool(args.content, args.jobs) as pool:
         preview = Preview(args, pool)
         try:
@@ -372,6 +558,7 @@ def serve(args: argparse.Namespace) -> int:
                     ),
                 )
             ) from None
+        builder: threading.Thread | None = None
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         thread = threading.Thread(target=server.serve_forever, name="preview-http", daemon=True)
         thread.start()
@@ -381,50 +568,20 @@ def serve(args: argparse.Namespace) -> int:
                 import webbrowser
 
                 webbrowser.open(url)
-            preview.build()
-            for changes in watch(
-                args.content,
-                *for_content(args.content).folders,
-                watch_filter=lambda change, path: not is_backup_file(Path(path).name),
-                debounce=150,
-                step=10,  # a save is one write (or a write and a rename): seen soon after
-                rust_timeout=0,
-            ):
-                started = time.perf_counter()
-                paths = [path for _change, path in changes]
-                _forget_caches(paths, design_folders)
-                preview.build(paths)
-                if not args.quiet:
-                    print(
-                        _("livret: rebuilt in {time}").format(
-                            time=seconds(time.perf_counter() - started)
-                        ),
-                        file=sys.stderr,
-                    )
+            builder = threading.Thread(target=preview.run_builds, name="preview-build", daemon=True)
+            builder.start()
+            # The first batch is empty, once the folders are watched: the first build.
+            for changes in saves(args.content, for_content(args.content).folders):
+                preview.saved(changes)
         except KeyboardInterrupt:
             pass
         finally:
-            preview.closing.set()
+            preview.stop()
+            if builder is not None:
+                builder.join(timeout=60)  # its renders stopped: it ends at once
             preview.state.close()
             server.shutdown()
             server.server_close()
+            preview.cache.close()
     print(_("livret: preview stopped"), file=sys.stderr)
     return 0
-
-
-def _forget_caches(changes: Iterable[str], design_folders: Iterable[Path]) -> None:
-    """A layout or stylesheet changed: drop what this process made of them (the Jinja
-    templates, compiled again, and what they were given). A saved card keeps them: they
-    depend on the layouts and on the text given to them only, and compiling the templates
-    and converting every text again made each save slower before its first page."""
-    from .. import design, markup, pipeline, render
-
-    folders = list(design_folders)
-    if not any(Path(c).resolve().is_relative_to(f) for c in changes for f in folders):
-        return
-
-    render.environment.cache_clear()
-    design.for_project.cache_clear()
-    markup.block.cache_clear()
-    markup.inline.cache_clear()
-    pipeline._PRINTER.clear()
