@@ -40,7 +40,7 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
 
 
 # The page boxes a PDF may declare: the largest page PDF allows is 14,400 units a side (200
-# inches, ISO 32000-1 annex C); a box beyond it, reversed or not made of 4 finite numbers is
+# inches, ISO 32000-1 annex C); a box beyond it, empty or not made of 4 finite numbers is
 # not a page any viewer or printer can use.
 BOXES = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox")
 MAX_PAGE = 14_400
@@ -62,7 +62,7 @@ def pdf_problems(data: bytes) -> list[str]:
                     if why:
                         problems.append(f"page {number} {box[1:]}: {why}")
             return problems
-    except (pikepdf.PdfError, ValueError, TypeError) as exc:  # not a PDF, a broken xref…
+    except Exception as exc:  # not a PDF, a broken xref…: whatever qpdf stumbles on
         return [str(exc) or type(exc).__name__]
 
 

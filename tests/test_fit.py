@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import CONTENT
+from conftest import CONTENT, ROOT
 from pdftext import contents_numbers, contents_page, norm, poppler_pages
 from pypdf import PdfReader
 
@@ -181,7 +181,7 @@ def test_the_salt_follows_the_stylesheets(tmp_path):
     shutil.copytree(CONTENT, project / "content")
     (project / "styles").mkdir()
     own = project / "styles" / "card.css"  # the project's own card.css, as shipped at first
-    own.write_text((CONTENT.parent / "styles" / "card.css").read_text())
+    own.write_text((ROOT / "styles" / "card.css").read_text())
     salt = Printer(project / "content")._fit_salt("accessible")
     own.write_text(own.read_text() + "\n.section { margin: 0 }\n")
     assert Printer(project / "content")._fit_salt("accessible") != salt

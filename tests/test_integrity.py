@@ -422,3 +422,25 @@ def test_a_build_request_runs_and_reports_its_progress(sheet_copy):
     assert name == SHEET and isinstance(rendered, Rendered)
     assert (rendered.pages, rendered.sha256) == (result.pages, result.sha256)
     assert rendered.sha256 == hashlib.sha256((sheet_copy / SHEET).read_bytes()).hexdigest()
+
+
+def test_an_imposition_that_is_not_whole_is_not_written(built_copy, monkeypatch):
+    """The imposed PDFs go through the same check before they replace the previous ones."""
+    from livret import impose
+    from livret.errors import LivretError
+
+    def broken(data: bytes, sheet: str) -> impose.Imposition:
+        whole = real(data, sheet)
+        return impose.Imposition(whole.data[: len(whole.data) // 2], whole.pages, whole.blanks)
+
+    real = impose.impose
+    excerpt = dict(booklet=False, themes=["mobilites"], actions=[])
+    run(CONTENT, built_copy, impose=["a4"], **excerpt)
+    imposed = built_copy / "retour-experience-01-mobilites-imposition-a4.pdf"
+    good = imposed.read_bytes()
+    imposed.write_bytes(good + b"\n")  # not what the manifest says: made again
+    monkeypatch.setattr(impose, "impose", broken)
+    with pytest.raises(LivretError, match="imposition-a4.pdf"):
+        run(CONTENT, built_copy, impose=["a4"], **excerpt)
+    assert imposed.read_bytes() == good + b"\n"
+    assert not list(built_copy.glob(".*.part"))
