@@ -234,6 +234,7 @@ def _java() -> list[str] | None:
     return None
 
 
+@pytest.mark.java  # EPUBCheck
 def test_epubcheck_finds_no_error_and_no_warning(epub_build, tmp_path):
     command = _java()
     if command is None:
@@ -256,6 +257,7 @@ ACE = ROOT / "node_modules" / ".bin" / "ace-cli"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+@pytest.mark.browser  # Ace drives Chromium
 def test_ace_finds_nothing_critical_or_serious(epub_build, tmp_path):
     """Ace by DAISY (npm @daisy/ace-cli) in Debian's Chromium: no browser is downloaded."""
     if not (ACE.is_file() and CHROMIUM.is_file()):

@@ -280,12 +280,14 @@ def test_a_cache_entry_that_is_not_what_the_build_writes_is_ignored(tmp_path):
     folder.mkdir()
     decisions = fit.Decisions()
     decisions.put("good", [offsets[1]], folder)
-    assert fit.Decisions().get("good", folder, card) == [offsets[1]]  # what put wrote
+    assert fit.Decisions().get("good", folder, fit.breaks_of(card)) == [
+        offsets[1]
+    ]  # what put wrote
     decisions.put("none", [], folder)
-    assert fit.Decisions().get("none", folder, card) == []
+    assert fit.Decisions().get("none", folder, fit.breaks_of(card)) == []
     for name, data in _poisons(card).items():
         (folder / "bad.json").write_bytes(data)
-        assert fit.Decisions().get("bad", folder, card) is None, name
+        assert fit.Decisions().get("bad", folder, fit.breaks_of(card)) is None, name
     for name, make in {
         "a fifo": lambda p: os.mkfifo(p),
         "a symlink to /dev/zero": lambda p: p.symlink_to("/dev/zero"),
@@ -294,7 +296,7 @@ def test_a_cache_entry_that_is_not_what_the_build_writes_is_ignored(tmp_path):
     }.items():
         (folder / "bad.json").unlink()
         make(folder / "bad.json")
-        assert fit.Decisions().get("bad", folder, card) is None, name
+        assert fit.Decisions().get("bad", folder, fit.breaks_of(card)) is None, name
 
 
 def test_a_poisoned_fitting_cache_changes_nothing_in_the_pdf(built, built_copy):

@@ -22,6 +22,8 @@ from test_web import build_web
 
 from livret.loader import load_site
 
+pytestmark = [pytest.mark.browser, pytest.mark.java]  # Chromium, vnu.jar: not in make test-fast
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
