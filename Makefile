@@ -64,10 +64,11 @@ FAST := not browser and not java and not slow
 test-fast: sysdeps-test-fast $(DEV)
 	@$(BIN)/python -m pytest -q -n auto --dist loadgroup -m "$(FAST)" $(PYTEST_ARGS)
 
-# The web edition's checkers (axe-core, vnu-jar) from package-lock.json; without npm, the
+# The web edition's and the EPUB's checkers (axe-core, vnu-jar, Ace) from package-lock.json,
+# no browser downloaded; without npm, the
 # tests that need them say so (and fail in CI).
 node_modules/.package-lock.json: package-lock.json
-	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --ignore-scripts; fi
+	@if command -v npm >/dev/null; then PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts; fi
 
 # veraPDF on every output (booklet, excerpts, sheets, archive variant): each failed rule per file.
 conformance: sysdeps-test $(DEV)

@@ -6,7 +6,8 @@
 #                              (it is pure Python on top of them). `make`, `make watch`.
 #   scripts/sysdeps.sh test-fast  + poppler, which the tests read PDFs back with, and zbar-tools
 #                              (a QR code read back): `make test-fast`.
-#   scripts/sysdeps.sh test    + Chromium and Java, for the browser and veraPDF tests:
+#   scripts/sysdeps.sh test    + Chromium, Java, EPUBCheck and npm, for the browser, veraPDF,
+#                              web and EPUB tests:
 #                              `make test`, `make conformance`, CI.
 set -u
 mode=${1:-build}
@@ -37,6 +38,11 @@ if [[ $mode == test ]]; then
     # (livret/conformance).
     command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
     [[ -f /usr/share/java/jaxb-runtime.jar ]] || need+=(libjaxb-java)
+    # epubcheck: the EPUB's validator (tests/test_epub.py), run on the Java above.
+    [[ -f /usr/share/java/epubcheck.jar ]] || need+=(epubcheck)
+    # nodejs + npm: the web edition's and the EPUB's checkers (package.json: axe-core, the Nu
+    # Html Checker, Ace by DAISY), installed by `make test` with npm ci, no browser download.
+    command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 fi
 ((${#need[@]})) || exit 0
 
