@@ -40,8 +40,10 @@ $(DEV): $(STAMP)
 lock:
 	@PYTHON=$(PYTHON) scripts/lock.sh
 
+# Everything the edition publishes: the booklet, the theme excerpts, a sheet per card, the EPUB
+# and the web edition (whose card pages then offer their sheet for download).
 build: sysdeps $(STAMP)
-	@$(BIN)/python build.py
+	@$(BIN)/python build.py --only booklet --only themes --only actions --only epub --only web
 
 check: $(STAMP)
 	@$(BIN)/python build.py check
