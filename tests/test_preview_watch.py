@@ -89,3 +89,40 @@ def test_a_newer_save_stops_the_build_under_way(content_copy, tmp_path):
         assert "Traceback" not in server.log.read_text()  # the renders stopped quietly
     finally:
         assert server.stop() == 0
+
+
+def _next(batches, timeout: float = 60):
+    """The next batch, or a failure after `timeout` seconds (a lost watch waits for ever)."""
+    import threading
+
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(next(batches)), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert got, f"no batch in {timeout} s"
+    return got[0]
+
+
+def test_saves_follow_a_folder_removed_and_made_again_during_a_build(tmp_path):
+    """The folder comes back while the batch that said it was gone is being built (before
+    the watcher looks again): the new folder is watched, its saves are seen."""
+    import threading
+
+    from livret.preview.watcher import saves
+
+    content = tmp_path / "content"
+    (content / "actions").mkdir(parents=True)
+    (content / "actions" / "card.md").write_text("x", encoding="utf-8")
+    shutil.copytree(content, tmp_path / "aside")
+    stop = threading.Event()
+    batches = saves(content, [], stop)
+    try:
+        assert _next(batches) == []
+        shutil.rmtree(content)
+        assert str(content) in _next(batches)
+        shutil.copytree(tmp_path / "aside", content)  # back at once, during the "build"
+        assert str(content) in _next(batches)
+        (content / "actions" / "card.md").write_text("y", encoding="utf-8")
+        assert str(content / "actions" / "card.md") in _next(batches)
+    finally:
+        stop.set()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from watchfiles import watch
+from watchfiles import Change, watch
 
 from ..loader import is_backup_file
 
@@ -42,27 +42,46 @@ def saves(
     while stop is None or not stop.is_set():
         if not content.is_dir() and not _wait_for(content, stop):
             return
+        watched = _identity(content)
+        root = content.absolute()
         roots = [content, *(f for f in others if f.is_dir())]
-        for changes in watch(
-            *roots,
-            watch_filter=_wanted,
-            debounce=DEBOUNCE,
-            step=STEP,
-            rust_timeout=TIMEOUT,
-            yield_on_timeout=True,
-            stop_event=stop,
-        ):
-            paths = sorted({path for _change, path in changes})
-            if announce is not None:
-                paths, announce = sorted({*announce, *paths}), None
-                yield paths
-            elif paths:
-                yield paths
-            if not content.is_dir():  # its watch is gone with it
-                if not paths:
-                    yield [str(content)]  # moved away: no event may have said so
-                announce = [str(content)]  # once watched again (it may be back already)
-                break
+        try:
+            for changes in watch(
+                *roots,
+                watch_filter=_wanted,
+                debounce=DEBOUNCE,
+                step=STEP,
+                rust_timeout=TIMEOUT,
+                yield_on_timeout=True,
+                stop_event=stop,
+            ):
+                paths = sorted({path for _change, path in changes})
+                if announce is not None:
+                    paths, announce = sorted({*announce, *paths}), None
+                    yield paths
+                elif paths:
+                    yield paths
+                # Removed (an event says so; a new folder may even have the old one's inode
+                # number) or replaced: its watch is gone with it.
+                removed = any(c == Change.deleted and Path(p) == root for c, p in changes)
+                if removed or _identity(content) != watched:
+                    if not paths:
+                        yield [str(content)]  # moved away: no event may have said so
+                    # Watched again, it is announced (it may be back already: a new folder,
+                    # which the old watch does not see).
+                    announce = [str(content)]
+                    break
+        except FileNotFoundError:  # gone between the look and the watch
+            announce = [str(content)]
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which folder a path names (a folder removed and made again is another one)."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _wait_for(folder: Path, stop: threading.Event | None) -> bool:
