@@ -367,7 +367,10 @@ def _list(site) -> None:
         print(printable(f"  {a.slug:24} {a.title}, {a.organisation}  [{a.theme}]"))
 
 
-def build_once(args, site=None, pool=None):
+def build_once(args, site=None, session=None):
+    """Build what `args` asks. `session`: watch's use of its warm pool (preview/renderer.py),
+    which a newer save cancels: from then on this build prints nothing (no line of stale
+    work) and ends with Cancelled."""
     from .loader import load_site
     from .pipeline import run
 
@@ -380,7 +383,14 @@ def build_once(args, site=None, pool=None):
         return None
     sel = selection(args, site)
     start = time.perf_counter()
-    with _progress(args) as progress:
+    with _progress(args) as shown:
+        progress = shown
+        if shown is not None and session is not None:
+
+            def progress(name, info=None):
+                if not session.cancelled:
+                    shown(name, info)
+
         manifest, results = run(
             args.content,
             args.output,
@@ -389,10 +399,14 @@ def build_once(args, site=None, pool=None):
             jobs=args.jobs,
             variant=args.variant,
             progress=progress,
-            pool=pool.get(site) if pool else None,
+            pool=session,
             impose=args.impose,
             **sel,
         )
+    if session is not None and session.cancelled:
+        from .preview.renderer import Cancelled
+
+        raise Cancelled
     _summary(results, time.perf_counter() - start, args)
     if not (args.quiet or args.json):
         _how_to_print(results, asked=bool(args.impose))
@@ -550,51 +564,143 @@ def cmd_preview(args) -> int:
     return serve(args)
 
 
+class _Watch:
+    """`watch`: saves come on the main thread, builds run on a thread of their own, one at a
+    time, for the newest save. A save stops the build under way at once (its renders not
+    started never start, those running stop: preview/renderer.py's Session), is checked at
+    once (its problems printed now, not when the stale build would have ended), then built.
+    A stale build prints nothing more and its renders have all ended before the next build
+    starts: no stale PDF is written after a newer one. The preview works the same way."""
+
+    CHECKING = object()  # the newest save is being checked: no build starts meanwhile
+
+    def __init__(self, args, pool) -> None:
+        import threading
+
+        self.args, self.pool = args, pool
+        self.wake = threading.Condition()
+        self.pending: list[str] | None = None  # saved since the last build started
+        self.site: object = None  # the newest save's content, checked; False: it has problems
+        self.saves = 0  # saves seen: a build is for the newest one, or is stale
+        self.session = None  # the build under way
+        self.closing = False
+        self.started = False  # "watching" printed
+
+    # --- the watcher's side (the main thread) -----------------------------------------------
+    def saved(self, changes: list[str]) -> None:
+        with self.wake:
+            self.saves += 1
+            if self.session is not None:
+                self.session.cancel()
+            self.pending = (self.pending or []) + list(changes)
+            self.site = self.CHECKING
+        site = self.check()
+        with self.wake:
+            self.site = site
+            self.wake.notify()
+
+    def check(self):
+        """The content, read and checked now; False when it has problems (printed)."""
+        from .loader import load_site
+
+        try:
+            site = load_site(self.args.content)
+        except Exception as exc:  # any error: said, and still watching
+            self.failed(exc)
+            return False
+        if not self.args.quiet:
+            print_warnings(site)
+        return site
+
+    def failed(self, exc: BaseException) -> None:
+        """Keep watching: the last good PDFs stay in place until the content is fixed."""
+        if isinstance(exc, LivretError):
+            print_problems(exc, self.args.quiet)
+            message = _("livret: the last good PDFs are kept; fix the content and save again.")
+        else:  # anything else: said in one line
+            report_internal_error(exc)
+            message = _("livret: the last good PDFs are kept; still watching.")
+        print(message, file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        with self.wake:
+            self.closing = True
+            if self.session is not None:
+                self.session.cancel()
+            self.wake.notify()
+
+    # --- the builder's side ---------------------------------------------------------------
+    def run_builds(self) -> None:
+        while True:
+            with self.wake:
+                while not self.closing and (self.pending is None or self.site is self.CHECKING):
+                    if self.pending is None and self.saves and not self.started:
+                        self.started = True  # the first build is over: say what is watched
+                        print(
+                            _(
+                                "livret: watching {content}, layouts/ and styles/ (Ctrl-C to stop)"
+                            ).format(content=self.args.content),
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    self.wake.wait()
+                if self.closing:
+                    return
+                changes, site, serial = self.pending or [], self.site, self.saves
+                self.pending = None
+            self.pool.saved(changes)  # a layout or a stylesheet: what the process made of it goes
+            if site is not False:  # else the check has printed its problems
+                self.build(site, serial)
+
+    def build(self, site, serial: int) -> None:
+        from concurrent.futures import CancelledError
+
+        from .preview.renderer import Cancelled
+
+        session = None
+        try:
+            session = self.pool.session(site)
+            with self.wake:
+                if self.closing or serial != self.saves:
+                    return  # a newer save came while it started
+                self.session = session
+            build_once(self.args, site, session)
+        except (Cancelled, CancelledError):
+            pass  # a newer save stopped it: that one is built next
+        except Exception as exc:  # the watch survives any error
+            if not (session is not None and session.cancelled):
+                self.failed(exc)
+        finally:
+            if session is not None:
+                session.wait()  # its stopped renders have ended: none writes after the next
+            with self.wake:
+                if self.session is session:
+                    self.session = None
+            sys.stderr.flush()
+
+
 def cmd_watch(args) -> int:
+    import threading
+
     from .design import for_content
     from .preview.renderer import WarmPool
     from .preview.watcher import saves
 
     pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
-
-    def once():
-        try:
-            build_once(args, pool=pool)
-        except LivretError as exc:
-            # Keep watching: the last good PDFs stay in place until the content is fixed.
-            print_problems(exc, args.quiet)
-            print(
-                _("livret: the last good PDFs are kept; fix the content and save again."),
-                file=sys.stderr,
-            )
-        except Exception as exc:  # anything else: say so in one line, keep watching
-            report_internal_error(exc)
-            print(
-                _("livret: the last good PDFs are kept; still watching."),
-                file=sys.stderr,
-            )
-        sys.stderr.flush()
-
+    watch = _Watch(args, pool)
+    builder = threading.Thread(target=watch.run_builds, name="watch-build", daemon=True)
+    builder.start()
     # The watcher starts first, the first build after (its first batch is empty): a save made
     # while that build runs, or just after, is seen. A content folder removed and put back is
     # watched again (preview/watcher.py).
-    started = False
     try:
         for changes in saves(args.content, for_content(args.content).folders):
-            pool.saved(changes)  # a layout or a stylesheet: what the process made of it goes
-            once()
-            if not started:
-                started = True
-                print(
-                    _("livret: watching {content}, layouts/ and styles/ (Ctrl-C to stop)").format(
-                        content=args.content
-                    ),
-                    file=sys.stderr,
-                    flush=True,
-                )
+            watch.saved(changes)
     except KeyboardInterrupt:
         pass
     finally:
+        watch.stop()
+        builder.join(timeout=60)  # its renders stopped: it ends at once
         pool.close()
     return 0
 

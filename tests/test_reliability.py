@@ -386,3 +386,95 @@ def test_watch_recovers_when_the_content_folder_comes_back(content_copy, tmp_pat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# --- issue 17: watch keeps up with the editor ----------------------------------------------------
+
+# The real watch, saying when the parent has made a PDF's HTML (its render starts right after,
+# in a warm worker): the moment to save during the render.
+WATCH_SAYING_RENDERS = r"""
+import sys
+from livret import render
+real = render.render_html
+def saying(site, output):
+    html = real(site, output)
+    print(f"html ready: {output.filename}", flush=True)
+    return html
+render.render_html = saying
+from livret.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+BOOKLET = "retour-experience-01.pdf"
+
+
+def _watch_booklet(content: Path, out: Path) -> tuple[subprocess.Popen, _Lines]:
+    """The real watch of the booklet, in French (the editor's default)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WATCH_SAYING_RENDERS, "watch"]
+        + ["--content", str(content), "--output", str(out), "--only", "booklet", "-j", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(out.parent)},
+    )
+    return proc, _Lines(proc.stdout)
+
+
+@pytest.mark.slow  # a watch loop in a process of its own, rendering the booklet
+def test_watch_checks_a_bad_save_at_once_and_stops_the_stale_build(content_copy, tmp_path, french):
+    """A bad save while the booklet renders: its problem is printed at once, in French, before
+    any line of the stale build, whose booklet is never written."""
+    out = tmp_path / "out"
+    card = content_copy / "actions/adie.md"
+    good = card.read_text(encoding="utf-8")
+    proc, lines = _watch_booklet(content_copy, out)
+
+    def rendered() -> list[str]:
+        return [line for line in lines.lines if "rendu" in line or "construit" in line]
+
+    try:
+        at = lines.wait_for(f"html ready: {BOOKLET}")
+        card.write_text(good.replace("theme: mobilites", "theme: nulle-part", 1), "utf-8")
+        problem = lines.wait_for("adie.md:4", at + 1)
+        assert "theme" in lines.lines[problem], lines.lines
+        assert not rendered(), lines.lines  # printed before the stale build could end
+        lines.wait_for("surveille", problem + 1)  # the stale build has ended
+        assert not rendered(), lines.lines
+        assert not (out / BOOKLET).exists()  # its render was stopped, never written
+        assert proc.poll() is None
+        assert not any("Traceback" in line for line in lines.lines), lines.lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow  # a watch loop in a process of its own, rendering the booklet
+def test_watch_builds_the_last_of_two_quick_saves(content_copy, tmp_path, french):
+    """A good save while the booklet renders stops that render (never ended, never written)
+    and builds the new content: the booklet shows the last save."""
+    out = tmp_path / "out"
+    card = content_copy / "actions/adie.md"
+    good = card.read_text(encoding="utf-8")
+    proc, lines = _watch_booklet(content_copy, out)
+
+    def save(words: str) -> None:
+        card.write_text(good.replace("## Contexte\n", f"## Contexte\n\n{words}\n", 1), "utf-8")
+
+    try:
+        at = lines.wait_for("surveille")  # the first build is done
+        save("Premiere version ajoutee.")
+        at = lines.wait_for(f"html ready: {BOOKLET}", at + 1)
+        save("Seconde version ajoutee.")
+        at = lines.wait_for(f"html ready: {BOOKLET}", at + 1)
+        done = lines.wait_for(f"rendu {BOOKLET}", at + 1)
+        text = _sheet_text(out / BOOKLET)
+        assert "Seconde version ajoutee." in text and "Premiere version" not in text
+        # The stale render never ended: after the first build, one booklet rendered, the last.
+        first = lines.wait_for(f"rendu {BOOKLET}")
+        assert [x for x in lines.lines[first + 1 :] if "rendu " in x] == [lines.lines[done]]
+        assert proc.poll() is None
+        assert not any("Traceback" in line for line in lines.lines), lines.lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
