@@ -648,7 +648,11 @@ class _Watch:
                     return
                 changes, site, serial = self.pending or [], self.site, self.saves
                 self.pending = None
-            self.pool.saved(changes)  # a layout or a stylesheet: what the process made of it goes
+            try:
+                self.pool.saved(changes)  # a layout or a stylesheet: the process's caches go
+            except Exception as exc:  # the watch survives any error
+                self.failed(exc)
+                continue
             if site is not False:  # else the check has printed its problems
                 self.build(site, serial)
 
