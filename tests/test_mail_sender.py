@@ -306,7 +306,7 @@ def test_python_m_livret_mail_does_not_import_the_other_commands(tmp_path):
     code = (
         "import sys\n"
         "from livret.mail.cli import main\n"
-        f"status = main(['--recipients', {str(csv)!r}, '--content', {str(REPO / 'content')!r}])\n"
+        f"status = main(['--recipients', {str(csv)!r}, '--content', {str(CONTENT)!r}])\n"
         "assert status == 1, status\n"
         "assert 'livret.cli' not in sys.modules, 'livret.mail imported livret.cli'\n"
     )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from preview_support import ROOT, PreviewProcess, ready
 
 SHEET = "retour-experience-01-action-adie.pdf"
@@ -22,6 +23,7 @@ def _all_served(server: PreviewProcess, state: dict) -> list[int]:
     return [server.get("/" + page)[0] for doc in state["outputs"] for page in doc["pages"]]
 
 
+@pytest.mark.slow  # a preview killed with SIGKILL
 def test_previews_side_by_side_keep_their_page_images(content_copy, tmp_path):
     second = tmp_path / "edition-02"
     subprocess.run(
