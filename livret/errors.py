@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .i18n import _
+from .i18n import N_, _
 
 # What a terminal would obey or choke on rather than show: C0 controls (ESC starts colour and
 # cursor codes), DEL, C1, lone surrogates (not encodable) and the bidirectional overrides
@@ -30,9 +30,15 @@ def printable(text: object) -> str:
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")
 
 
+# Fields that are no key of a file, named in the editor's words: the Markdown text.
+NOT_KEYS = {"body": N_("the text")}
+
+
 def field_label(dotted: str) -> str:
     """A field path as people count: "actions.4" → "actions n° 5", "initiatives.0.items.2" →
     "initiatives n° 1, items n° 3" (items counted from 1, as in the file)."""
+    if dotted in NOT_KEYS:
+        return _(NOT_KEYS[dotted])
     if not _DOTTED.match(dotted):
         return dotted  # already words ("section « Contexte »")
     out = ""

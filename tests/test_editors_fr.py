@@ -134,7 +134,7 @@ def test_heading_level(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "## Enjeux", "#### Enjeux")
     refused(
         capsys,
-        f"{ADIE}:60: body : « #### Enjeux » doit être un titre de niveau 2 : écrivez « ## Enjeux »",
+        f"{ADIE}:60: texte : « #### Enjeux » doit être un titre de niveau 2 : écrivez « ## Enjeux »",
     )
 
 
@@ -142,7 +142,7 @@ def test_level_one_heading(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "## Documentation produite", "# Autre partie")
     err = refused(
         capsys,
-        f"{ADIE}:100: body : « # » est le niveau du titre de la fiche (son champ « title: ») : "
+        f"{ADIE}:100: texte : « # » est le niveau du titre de la fiche (son champ « title: ») : "
         "écrivez « ## Autre partie » pour une partie, « ### Autre partie » dans une partie",
     )
     assert err
@@ -258,7 +258,7 @@ def test_a_heading_that_skips_a_level(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "### Dont enjeux transverses", "#### Autres enjeux")
     refused(
         capsys,
-        f"{ADIE}:66: body : « #### Autres enjeux » saute un niveau après un titre « ## » : "
+        f"{ADIE}:66: texte : « #### Autres enjeux » saute un niveau après un titre « ## » : "
         "écrivez « ### Autres enjeux »",
     )
 
@@ -352,7 +352,7 @@ def test_an_image_path_written_from_the_project_folder(content_copy, capsys):
     edit(path, "- Assurance auto.", "- Assurance auto.\n\n![Un vélo](content/images/velo.png)")
     err = refused(
         capsys,
-        f"{ADIE}:82: body : image « content/images/velo.png » : les chemins partent de "
+        f"{ADIE}:82: texte : image « content/images/velo.png » : les chemins partent de "
         "l'intérieur du dossier de contenu (content/) : écrivez (images/velo.png)",
     )
     assert "pas de fichier" not in err

@@ -51,6 +51,11 @@ def test_previews_side_by_side_keep_their_page_images(content_copy, tmp_path):
         text = card.read_text(encoding="utf-8")
         card.write_text(text.replace("## Contexte\n", "## Contexte\n\nUne phrase.\n", 1), "utf-8")
         state_a = next(s for s in events if ready(s) and s["outputs"][0]["changed"])
+        # C watches the same content: it shows the saved card too, whichever of the two
+        # previews built it first (the other finds it up to date, and shows its new pages).
+        state_c = c.wait_for(
+            lambda s: ready(s) and s["outputs"][0]["pages"] == state_a["outputs"][0]["pages"]
+        )
         assert set(_all_served(c, state_c)) == {200}, "A's save removed C's pages"
         assert set(_all_served(a, state_a)) == {200}
         (folder_c,) = new  # its own folder

@@ -103,7 +103,7 @@ BODY_PAYLOADS = {
 def test_body_cannot_link_or_embed_what_it_must_not(content_copy, capsys, payload):
     line = append(content_copy / CARD, payload)
     lines = range(line, line + payload.count("\n") + 1)  # a reference: either line
-    text = assert_refused(capsys, tuple(f"content/{CARD}:{n}: body:" for n in lines))
+    text = assert_refused(capsys, tuple(f"content/{CARD}:{n}: the text:" for n in lines))
     assert "\x1b" not in text and "\x00" not in text
 
 
@@ -179,12 +179,12 @@ def test_truncated_image_is_a_check_error(content_copy, capsys, fmt, suffix, kee
     (content_copy / "images").mkdir()
     (content_copy / f"images/photo.{suffix}").write_bytes(data[: int(len(data) * keep)])
     line = append(content_copy / CARD, f"![Une photo](images/photo.{suffix})")
-    assert_refused(capsys, f"content/{CARD}:{line}: body:", f"photo.{suffix}")
+    assert_refused(capsys, f"content/{CARD}:{line}: the text:", f"photo.{suffix}")
 
 
 def test_missing_image_is_a_check_error(content_copy, capsys):
     line = append(content_copy / CARD, "Texte.\n\n![Une photo](images/absente.png)")
-    assert_refused(capsys, f"content/{CARD}:{line + 2}: body:", "not found")
+    assert_refused(capsys, f"content/{CARD}:{line + 2}: the text:", "not found")
 
 
 def test_a_changed_image_rebuilds_what_shows_it(content_copy):

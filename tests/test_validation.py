@@ -446,7 +446,7 @@ def test_invalid_url_in_body_link(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:80: body: "htp:/x" is not a web address: expected https://… or mailto:…'],
+        [f'{ADIE}:80: the text: "htp:/x" is not a web address: expected https://… or mailto:…'],
         exact=True,
     )
 
@@ -471,7 +471,7 @@ def test_lost_link_in_body(content_copy, capsys):
         content_copy,
         capsys,
         [
-            f'{ADIE}:80: body: link "texte" has no address: write the text without [ ]( ) '
+            f'{ADIE}:80: the text: link "texte" has no address: write the text without [ ]( ) '
             "or give its https:// address"
         ],
         exact=True,
@@ -484,7 +484,7 @@ def test_lost_link_in_introduction(content_copy, capsys):
         content_copy,
         capsys,
         [
-            'content/introduction.md:8: body: link "nous" has no address: write the text without '
+            'content/introduction.md:8: the text: link "nous" has no address: write the text without '
             "[ ]( ) or give its https:// address"
         ],
         exact=True,
@@ -527,7 +527,7 @@ def test_text_before_the_first_section(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:40: body: text before the first section: start the body with a "## Title" line'],
+        [f'{ADIE}:40: the text: text before the first section: start the body with a "## Title" line'],
         exact=True,
     )
 

@@ -37,6 +37,7 @@ class Document:
     keys: list[str] = field(default_factory=list)  # one per page
     changed: list[int] = field(default_factory=list)  # pages (from 1) that changed last time
     version: int = 0
+    sha256: str = ""  # of the PDF the pages were read from
 
     def as_json(self) -> dict:
         return {

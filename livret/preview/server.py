@@ -443,7 +443,7 @@ class Preview:
 
             def progress(name, info=None) -> None:
                 if info is not None and name in titles and not session.cancelled:
-                    self._show(name, *titles[name])
+                    self._show(name, *titles[name], sha256=info.sha256)
 
             for o in plan(site, **sel):
                 titles[variant_filename(o, self.args.variant)] = (
@@ -469,9 +469,12 @@ class Preview:
             self.state.sites = [
                 {"title": t, "href": f"site/{ln}"} for t, ln in links if ln is not None
             ]
-            for name in order:
-                if name not in self.state.docs or not self.state.docs[name].keys:
-                    self._show(name, *titles[name])
+            for r in pdfs:
+                # New, or written by another process since it was shown (a second preview
+                # of the same content built it first: "up to date" here).
+                shown = self.state.docs.get(r.path.name)
+                if shown is None or not shown.keys or shown.sha256 != r.sha256:
+                    self._show(r.path.name, *titles[r.path.name], sha256=r.sha256)
             self.state.keep_only(order)
             problems = []
         except (Cancelled, CancelledError):
@@ -512,13 +515,13 @@ class Preview:
             self.state.publish()
         return True
 
-    def _show(self, name: str, title: str, kind: str, edition: str) -> None:
+    def _show(self, name: str, title: str, kind: str, edition: str, sha256: str = "") -> None:
         """A PDF was written: rasterise its new pages and show them at once."""
         doc = self.state.docs.get(name)
         if doc is None or doc.edition != edition:  # another edition's file of that name
             doc = Document(name, title, kind, edition)
             self.state.drop(name)
-        doc.title = title
+        doc.title, doc.sha256 = title, sha256
         self.cache.update(doc, self.output / name, mark=not self._first)
         self.state.put(doc)
         self.state.publish()
