@@ -14,7 +14,8 @@ epub+web ÷ booklet, median over the rounds. A fresh process for the EPUB and th
 pays the interpreter's start and the imports (~0.35 s) that a build making them with the
 booklet (`make`) pays once: the second figure is that marginal cost, the EPUB's and the web
 edition's own seconds in one build (`--json`), over the booklet's build. The web edition's
-font subsets are cached per user (~/.cache/livret/web-fonts): the first round makes them (shown apart), later rounds reuse them.
+font subsets are cached per user (~/.cache/livret/web-fonts): the first round makes them
+(shown apart), later rounds reuse them.
 """
 
 from __future__ import annotations
