@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -648,21 +649,171 @@ def check_epub(pdf_data: bytes, epub: Path | bytes, part_ids: list[str]) -> list
     return compare_documents(pdf_parts(pdf_data, part_ids), other, "EPUB")
 
 
-def check_build(content_dir: Path, output_dir: Path) -> tuple[list[Difference], int]:
-    """Build the booklet and its EPUB (what is out of date) into `output_dir`, then compare
-    them: (the differences, the number of parts compared)."""
+# --- the booklet and its web edition ---------------------------------------------------------
+
+WEB = "web"  # the name the reports give it: « PDF … ≠ web … »
+# A fact's label and values, as the web card gives them (a description list, livret/web):
+# the label is the PDF's label paragraph « Lieu : », each value one of its list items.
+_FACT_LABEL = "\u202f:"
+# The printed page reference after a link of a theme opener (« … , GAS 18 p. 23 »): where
+# the link leads in print; the web page's link is where it leads on the web.
+_PAGE_REFERENCE = re.compile(r"\s*\b(?:p\.|page)\s*\d+$")
+
+
+def web_pages(site) -> dict[str, str]:
+    """Each compared part of the booklet → the web page that gives it (a path under web/).
+    On its page, the part is the element with the part's id, as in the EPUB."""
+    from .web import pages
+
+    home = f"{pages.edition_dir(site.edition.number)}/index.html"
+    out = {"cover": home, "introduction": home, "back": home}
+    for theme in site.themes:
+        out[f"theme-{theme.slug}"] = pages.theme_path(site, theme)
+        for action in theme.actions:
+            out[f"action-{action.slug}"] = pages.card_path(site, action)
+    out["thanks"] = f"{pages.edition_dir(site.edition.number)}/{pages.THANKS}/index.html"
+    return out
+
+
+def web_resolver(pages: dict[str, str], page: str) -> Callable[[str], str]:
+    """An href of the web page `page` → what the PDF names as its target: a page of a part
+    → "#<part id>" (its anchor in the booklet), "#id" inside a page → "#id", any other
+    address as written."""
+    by_page: dict[str, str] = {}
+    for part_id, path in pages.items():
+        by_page.setdefault(path, part_id)
+
+    def resolve(href: str) -> str:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            return href
+        if parts.fragment:
+            return "#" + unquote(parts.fragment)
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(page), unquote(parts.path)))
+        if href.endswith("/") or not posixpath.splitext(target)[1]:
+            target += "/index.html"
+        return "#" + by_page[target] if target in by_page else href
+
+    return resolve
+
+
+def web_form(element):
+    """A copy of a web part where its facts say it the PDF's way, the information unchanged:
+    a description list's term is the label paragraph « Lieu : », each description one of its
+    list items; the contact's name (`dd.contact-name`) ends the label paragraph, as the PDF
+    prints « Contact : Yves JARLAND… »; « — » for a fact left empty (`dd.fact-none`) is
+    nothing, as in the PDF. Any other element, and every word, stays as it is."""
+    import copy
+
+    element = copy.deepcopy(element)
+    for dl in element.iter():
+        if local(dl.tag) != "dl":
+            continue
+        ns = dl.tag[: -len("dl")]
+        for group in [dl, *(c for c in dl if local(c.tag) == "div")]:
+            label = None
+            for child in list(group):
+                tag, classes = local(child.tag), child.get("class", "").split()
+                if tag == "dt":
+                    child.tag = ns + "p"
+                    _append_text(child, _FACT_LABEL)
+                    label = child
+                elif tag == "dd" and "fact-none" in classes:
+                    _remove(group, child)
+                elif tag == "dd" and "contact-name" in classes and label is not None:
+                    _append_text(label, " " + "".join(child.itertext()))
+                    _remove(group, child)
+                elif tag == "dd":
+                    child.tag = ns + "li"
+        dl.tag = ns + "div"
+    return element
+
+
+def _append_text(element, text: str) -> None:
+    if len(element):
+        last = element[-1]
+        last.tail = (last.tail or "") + text
+    else:
+        element.text = (element.text or "") + text
+
+
+def _remove(parent, child) -> None:
+    """Remove `child`, its tail kept."""
+    if child.tail:
+        index = list(parent).index(child)
+        if index:
+            previous = parent[index - 1]
+            previous.tail = (previous.tail or "") + child.tail
+        else:
+            parent.text = (parent.text or "") + child.tail
+    parent.remove(child)
+
+
+def without_page_references(found: list[Found]) -> list[Found]:
+    """The PDF's blocks with the page reference printed after a link to a part of the
+    booklet taken out (only there: a page number anywhere else is compared)."""
+    out = list(found)
+    for i, f in enumerate(out[:-1]):
+        after = out[i + 1].block
+        if f.block.kind == ITEM and after.kind == LINK and after.text.startswith("#"):
+            text = _PAGE_REFERENCE.sub("", f.block.text)
+            out[i] = Found(Block(ITEM, text), f.source, f.pages)
+    return out
+
+
+def check_web(pdf_data: bytes, web_dir: Path, site, part_ids: list[str]) -> list[Difference]:
+    """The booklet's PDF against its web edition (`web_dir`: output/web), part by part."""
+    pages = web_pages(site)
+    roots: dict[str, Any] = {}
+
+    def other(part_id: str) -> list[Block] | None:
+        page = pages.get(part_id)
+        if page is None:
+            return None
+        if page not in roots:
+            try:
+                roots[page] = parse_html((Path(web_dir) / page).read_bytes())
+            except OSError:
+                roots[page] = None
+        element = None if roots[page] is None else find_id(roots[page], part_id)
+        if element is None:
+            return None
+        return html_blocks(web_form(element), web_resolver(pages, page))
+
+    parts = {k: without_page_references(v) for k, v in pdf_parts(pdf_data, part_ids).items()}
+    return compare_documents(parts, other, WEB)
+
+
+def check_build(content_dir: Path, output_dir: Path) -> tuple[dict[str, list[Difference]], int]:
+    """Build the booklet, its EPUB and its web edition (what is out of date) into
+    `output_dir`, then compare the PDF with each: (the differences by rendition, "EPUB" and
+    "web", the number of parts compared)."""
     from .epub import part_ids
     from .loader import load_site
     from .outputs import KINDS
     from .pipeline import run
+    from .web import ROOT
 
     site = load_site(content_dir)
-    run(content_dir, output_dir, site=site, booklet=True, themes=[], actions=[], epub=True)
+    run(
+        content_dir,
+        output_dir,
+        site=site,
+        booklet=True,
+        themes=[],
+        actions=[],
+        epub=True,
+        web=True,
+    )
     booklet = Path(output_dir) / KINDS["booklet"].output(site, site.edition.slug).filename
     ids = part_ids(site)
     try:
+        pdf = booklet.read_bytes()
         epub = Path(output_dir) / KINDS["epub"].output(site, site.edition.slug).filename
-        differences = check_epub(booklet.read_bytes(), epub, ids)
+        differences = {
+            "EPUB": check_epub(pdf, epub, ids),
+            WEB: check_web(pdf, Path(output_dir) / ROOT, site, ids),
+        }
     except ValueError:
         from .errors import LivretError, Problem, display_path
 
@@ -682,19 +833,21 @@ def check_build(content_dir: Path, output_dir: Path) -> tuple[list[Difference], 
 
 def command(args) -> int:
     """`livret check-equivalence`: every difference between the booklet's PDF and its EPUB,
-    one a line, then a count; status 1 when there is one."""
+    then its web edition, one a line, then a count for each; status 1 when there is one."""
     import sys
 
     from .errors import printable
     from .i18n import ngettext
 
-    differences, parts = check_build(args.content, args.output)
-    for difference in differences:
-        print(printable(str(difference)))
-    summary = ngettext(
-        "equivalence (RGAA 13.4), PDF and EPUB: {n} difference in {parts} parts",
-        "equivalence (RGAA 13.4), PDF and EPUB: {n} differences in {parts} parts",
-        len(differences),
-    ).format(n=len(differences), parts=parts)
-    print(printable(summary), file=sys.stderr if differences else sys.stdout)
-    return 1 if differences else 0
+    found, parts = check_build(args.content, args.output)
+    for differences in found.values():
+        for difference in differences:
+            print(printable(str(difference)))
+    for other, differences in found.items():
+        summary = ngettext(
+            "equivalence (RGAA 13.4), PDF and {other}: {n} difference in {parts} parts",
+            "equivalence (RGAA 13.4), PDF and {other}: {n} differences in {parts} parts",
+            len(differences),
+        ).format(other=other, n=len(differences), parts=parts)
+        print(printable(summary), file=sys.stderr if differences else sys.stdout)
+    return 1 if any(found.values()) else 0

@@ -1,5 +1,5 @@
-"""Proof of equivalence (RGAA 13.4): the booklet's PDF (its tag tree) and its EPUB say the
-same, block by block; a changed paragraph is reported with its card and block."""
+"""Proof of equivalence (RGAA 13.4): the booklet's PDF (its tag tree), its EPUB and its web
+edition say the same, block by block; a changed paragraph is reported with its card and block."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ BOOKLET = "retour-experience-01.pdf"
 def epub_build(built, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("equivalence") / "out"
     shutil.copytree(built[0], out)
-    run(CONTENT, out, booklet=True, themes=[], actions=[], epub=True)
+    run(CONTENT, out, booklet=True, themes=[], actions=[], epub=True, web=True)
     return out
 
 
@@ -106,10 +106,13 @@ def test_check_equivalence_command(built, tmp_path, capsys, french):
     out = tmp_path / "out"
     shutil.copytree(built[0], out)
     assert main(["check-equivalence", "--output", str(out)]) == 0
-    assert capsys.readouterr().out.strip() == (
-        "équivalence (RGAA 13.4), PDF et EPUB : 0 différence sur 17 parties"
-    )
-    assert (out / EPUB).is_file()
+    assert capsys.readouterr().out.strip().splitlines() == [
+        "équivalence (RGAA 13.4), PDF et EPUB : 0 différence sur 17 parties",
+        "équivalence (RGAA 13.4), PDF et web : 0 différence sur 17 parties",
+    ]
+    assert (out / EPUB).is_file() and (
+        out / "web" / "01" / "actions" / "adie" / "index.html"
+    ).is_file()
 
 
 def test_the_html_side_reads_any_web_page():
@@ -168,3 +171,148 @@ def test_the_pdf_must_be_the_layout_s_document(epub_build, ids):
     swapped = [*ids[:4], ids[5], ids[4], *ids[6:]]
     with pytest.raises(ValueError):
         eq.pdf_parts(pdf, swapped)
+
+
+# --- the web edition ---------------------------------------------------------------------------
+
+SITE_WEB = "web"
+
+
+def test_the_booklet_and_its_web_edition_say_the_same(epub_build, ids):
+    site = load_site(CONTENT)
+    pdf = (epub_build / BOOKLET).read_bytes()
+    assert eq.check_web(pdf, epub_build / SITE_WEB, site, ids) == []
+    # Every part but the contents has its page and its element there, read block by block.
+    pages = eq.web_pages(site)
+    assert set(pages) == set(ids) - eq.NOT_COMPARED
+    page = pages["action-adie"]
+    assert page == "01/actions/adie/index.html"
+    root = eq.parse_html((epub_build / SITE_WEB / page).read_bytes())
+    adie = eq.html_blocks(
+        eq.web_form(eq.find_id(root, "action-adie")), eq.web_resolver(pages, page)
+    )
+    assert eq.Block(eq.PARAGRAPH, "Contact : Yves JARLAND et Elliott INGUENAUD") in adie
+    assert eq.Block(eq.LINK, "mailto:yjarland@adie.org") in adie
+    assert sum(b.kind == eq.ITEM for b in adie) > 20
+    # The opener's links lead to the cards: the booklet's anchors.
+    page = pages["theme-mobilites"]
+    root = eq.parse_html((epub_build / SITE_WEB / page).read_bytes())
+    opener = eq.html_blocks(eq.find_id(root, "theme-mobilites"), eq.web_resolver(pages, page))
+    assert [b.text for b in opener if b.kind == eq.LINK] == [
+        "#action-apfe",
+        "#action-adie",
+        "#action-gas-18",
+        "#action-mde-marseille",
+    ]
+
+
+def _web_copy(epub_build: Path, tmp_path: Path, page: str, old: str, new: str) -> Path:
+    web = tmp_path / SITE_WEB
+    shutil.copytree(epub_build / SITE_WEB, web)
+    path = web / page
+    html = path.read_text(encoding="utf-8")
+    assert html.count(old) == 1
+    path.write_text(html.replace(old, new), encoding="utf-8")
+    return web
+
+
+def test_a_changed_paragraph_of_a_web_card_is_reported_with_its_card_and_block(
+    epub_build, ids, tmp_path, french
+):
+    site = load_site(CONTENT)
+    pdf = (epub_build / BOOKLET).read_bytes()
+    web = _web_copy(
+        epub_build,
+        tmp_path,
+        "01/actions/adie/index.html",
+        "<p>En effet, les difficultés d’accès à un véhicule",
+        "<p>En effet, les difficultés d’accès à une voiture",
+    )
+    (difference,) = eq.check_web(pdf, web, site, ids)
+    blocks = [f.block for f in eq.pdf_parts(pdf, ids)["action-adie"]]
+    said = "En effet, les difficultés d’accès à un véhicule représentent une source"
+    assert difference.part == "adie" and blocks[difference.block - 1].text.startswith(said)
+    shown = "En effet, les difficultés d’accès à {} représentent une source de précarité e…"
+    assert str(difference) == (
+        f"adie: bloc {difference.block} : PDF « {shown.format('un véhicule')} » ≠ "
+        f"web « {shown.format('une voiture')} »"
+    )
+
+
+def test_a_changed_fact_a_changed_link_and_a_missing_page_are_reported(
+    epub_build, ids, tmp_path, french
+):
+    """The facts' form is read the PDF's way; what they say is still compared."""
+    site = load_site(CONTENT)
+    pdf = (epub_build / BOOKLET).read_bytes()
+    card = "01/actions/adie/index.html"
+    web = _web_copy(epub_build, tmp_path, card, "<dt>Lieu</dt>", "<dt>Lieux</dt>")
+    assert [str(d) for d in eq.check_web(pdf, web, site, ids)] == [
+        "adie: bloc 4 : PDF « Lieu : » ≠ web « Lieux : »"
+    ]
+    web = _web_copy(epub_build, tmp_path / "b", card, ">Yves JARLAND</span>", ">Yves JARLAN</span>")
+    assert [str(d) for d in eq.check_web(pdf, web, site, ids)] == [
+        "adie: bloc 10 : PDF « Contact : Yves JARLAND et Elliott INGUENAUD » ≠ "
+        "web « Contact : Yves JARLAN et Elliott INGUENAUD »"
+    ]
+    web = _web_copy(
+        epub_build,
+        tmp_path / "c",
+        "01/mobilites/index.html",
+        'href="../actions/gas-18/"',
+        'href="../actions/apfe/"',
+    )
+    assert [str(d) for d in eq.check_web(pdf, web, site, ids)] == [
+        "theme-mobilites: bloc 7 : PDF « #action-gas-18 » ≠ web « #action-apfe »"
+    ]
+    (web / "01" / "remerciements" / "index.html").unlink()
+    assert "thanks: partie absente de la version web" in [
+        str(d) for d in eq.check_web(pdf, web, site, ids)
+    ]
+
+
+def test_web_form_reads_a_description_list_as_the_pdf_prints_its_facts():
+    page = """<!DOCTYPE html><html lang="fr"><head><title>x</title></head><body>
+    <article id="a"><dl>
+      <div class="fact"><dt>Lieu</dt><dd>Toulouse</dd><dd>Albi</dd></div>
+      <div class="fact"><dt>Contact</dt><dd class="contact-name">Ada L.</dd>
+        <dd><a href="mailto:a@b.fr">a@b.fr</a></dd></div>
+      <div class="fact"><dt>Public</dt><dd class="fact-none">—</dd></div>
+      <dt>Date</dt><dd>2023</dd>
+    </dl></article></body></html>"""
+    element = eq.find_id(eq.parse_html(page), "a")
+    assert eq.html_blocks(eq.web_form(element)) == [
+        eq.Block(eq.PARAGRAPH, "Lieu :"),
+        eq.Block(eq.ITEM, "Toulouse"),
+        eq.Block(eq.ITEM, "Albi"),
+        eq.Block(eq.PARAGRAPH, "Contact : Ada L."),
+        eq.Block(eq.ITEM, "a@b.fr"),
+        eq.Block(eq.LINK, "mailto:a@b.fr"),
+        eq.Block(eq.PARAGRAPH, "Public :"),
+        eq.Block(eq.PARAGRAPH, "Date :"),
+        eq.Block(eq.ITEM, "2023"),
+    ]
+    # The page itself is left as it is.
+    assert "".join(element.itertext()).count("—") == 1
+
+
+def test_only_a_link_s_page_reference_is_left_out_for_the_web():
+    def found(*blocks: tuple[str, str]) -> list[eq.Found]:
+        return [eq.Found(eq.Block(kind, text)) for kind, text in blocks]
+
+    said = eq.without_page_references(
+        found(
+            (eq.ITEM, "Garage associatif, GAS 18 p. 23"),
+            (eq.LINK, "#action-gas-18"),
+            (eq.ITEM, "Une aide de 23 € page 4"),  # no link after it: compared as printed
+            (eq.ITEM, "Voir p. 12"),
+            (eq.LINK, "https://example.org/"),  # not a page of the booklet
+        )
+    )
+    assert [f.block.text for f in said] == [
+        "Garage associatif, GAS 18",
+        "#action-gas-18",
+        "Une aide de 23 € page 4",
+        "Voir p. 12",
+        "https://example.org/",
+    ]
