@@ -115,6 +115,19 @@ def test_check_equivalence_command(built, tmp_path, capsys, french):
     ).is_file()
 
 
+def test_with_a_web_address_the_three_versions_say_the_same(content_copy, tmp_path, capsys):
+    """The back cover's web address (edition.yaml web_address) reads the same in the PDF, the
+    EPUB and the web edition: its label, then the address (a block link split the paragraph
+    and read the address first; the press file's QR code is not in the EPUB)."""
+    with (content_copy / "edition.yaml").open("a", encoding="utf-8") as f:
+        f.write("web_address: https://www.exemple.gouv.fr/retour-experience/\n")
+    out = tmp_path / "out"
+    code = main(["check-equivalence", "--content", str(content_copy), "--output", str(out)])
+    said = capsys.readouterr().out
+    assert code == 0, said
+    assert said.count("0 differences in 17 parts") == 2, said
+
+
 def test_the_html_side_reads_any_web_page():
     """The web edition's pages plug in as they are: an HTML document, the card's element, and
     how its links name the booklet's anchors."""

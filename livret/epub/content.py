@@ -73,8 +73,10 @@ def clean(part: Part, files: dict[str, str]) -> None:
     document that holds it."""
     for parent in list(part.element.iter()):
         for child in list(parent):
-            if isinstance(child.tag, str) and child.get("aria-hidden") == "true":
-                parent.remove(child)  # painted only (the cover's stripes)
+            if isinstance(child.tag, str) and (
+                child.get("aria-hidden") == "true" or "print-only" in child.get("class", "").split()
+            ):
+                parent.remove(child)  # painted only (the cover's stripes), or for print only
     unwrap_names(part.element)
     for el in part.element.iter():
         if not isinstance(el.tag, str):
