@@ -134,7 +134,8 @@ def test_heading_level(content_copy, capsys):
     edit(content_copy / "actions/adie.md", "## Enjeux", "#### Enjeux")
     refused(
         capsys,
-        f"{ADIE}:60: texte : « #### Enjeux » doit être un titre de niveau 2 : écrivez « ## Enjeux »",
+        f"{ADIE}:60: texte : « #### Enjeux » doit être un titre de niveau 2 : "
+        "écrivez « ## Enjeux »",
     )
 
 

@@ -196,7 +196,9 @@ def test_an_svg_picture_is_a_figure_with_its_caption(content, capsys):
 def test_an_svg_picture_without_alternative_text_is_a_check_error(content, capsys):
     line = _append(content / CARD, '![](images/chart.svg "Le graphique")')
     rc, out = _check(capsys)
-    assert rc == 1 and f"content/{CARD}:{line}: the text: " in out and "alternative text" in out, out
+    assert rc == 1 and f"content/{CARD}:{line}: the text: " in out and "alternative text" in out, (
+        out
+    )
 
 
 def test_a_crafted_svg_is_refused_by_check_every_problem_at_its_line(content, capsys):
@@ -311,7 +313,9 @@ def test_the_type_is_the_suffix_as_the_renderer_reads_it(content, capsys):
     second = _append(content / CARD, "![Une photo](images/photo.svg)")
     rc, out = _check(capsys)
     assert rc == 1, out
-    assert f"content/{CARD}:{first}: the text: " in out and "cannot be read as a picture" in out, out
+    assert f"content/{CARD}:{first}: the text: " in out and "cannot be read as a picture" in out, (
+        out
+    )
     assert "content/images/photo.svg:1: " in out and f"content/{CARD}:{second}: the text: " in out
 
 
@@ -333,7 +337,9 @@ def test_each_picture_is_reported_at_its_own_line(content, capsys):
     _append(content / CARD, '![Un graphique en barres](images/chart.svg "Le graphique")')
     line = _append(content / CARD, '![](images/chart.svg "Le même")')
     rc, out = _check(capsys)
-    assert rc == 1 and f"content/{CARD}:{line}: the text: " in out and "alternative text" in out, out
+    assert rc == 1 and f"content/{CARD}:{line}: the text: " in out and "alternative text" in out, (
+        out
+    )
 
 
 # --- what WeasyPrint will draw, every reference expanded (issue 17) ------------------------

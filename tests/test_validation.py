@@ -484,8 +484,8 @@ def test_lost_link_in_introduction(content_copy, capsys):
         content_copy,
         capsys,
         [
-            'content/introduction.md:8: the text: link "nous" has no address: write the text without '
-            "[ ]( ) or give its https:// address"
+            'content/introduction.md:8: the text: link "nous" has no address: write the text '
+            "without [ ]( ) or give its https:// address"
         ],
         exact=True,
     )
@@ -527,7 +527,10 @@ def test_text_before_the_first_section(content_copy, capsys):
     assert_refused(
         content_copy,
         capsys,
-        [f'{ADIE}:40: the text: text before the first section: start the body with a "## Title" line'],
+        [
+            f"{ADIE}:40: the text: text before the first section: "
+            'start the body with a "## Title" line'
+        ],
         exact=True,
     )
 
