@@ -306,18 +306,9 @@ class PdfAdapter(Adapter):
         return None if alt is None else str(alt)
 
     def target(self, node: PdfNode) -> str | None:
-        from pikepdf import Array, Dictionary
+        from .tags import link_target
 
-        kids = node.element.get("/K")
-        kids = [] if kids is None else list(kids) if isinstance(kids, Array) else [kids]
-        for kid in kids:
-            if isinstance(kid, Dictionary) and "/Obj" in kid:
-                annot = kid.Obj
-                if "/Dest" in annot:
-                    return "#" + str(annot.Dest)
-                if "/A" in annot and "/URI" in annot.A:
-                    return str(annot.A.URI)
-        return None
+        return link_target(node.element)
 
 
 def _line_end_join(vocabulary: tuple[set[str], set[str]]) -> Callable[[str, Piece, Piece], str]:

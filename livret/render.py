@@ -87,13 +87,17 @@ def render_html(site: Site, output: Output) -> str:
         # Each card's first use of an acronym spelled out for screen readers (acronyms.py).
         return acronyms.mark(html, site.edition.acronyms)
     except TemplateError as exc:
-        # A layout bug, not a content one: name the template and its line for the developer.
-        name = getattr(exc, "filename", None) or getattr(exc, "name", None) or template
-        raise LivretError(
-            Problem(
-                display_path(name),
-                getattr(exc, "lineno", None),
-                None,
-                _("layout error: {error}").format(error=exc.message or exc),
-            )
-        ) from None
+        raise layout_error(exc, template) from None
+
+
+def layout_error(exc: TemplateError, template: str) -> LivretError:
+    """A layout bug, not a content one: the template and its line, for the developer."""
+    name = getattr(exc, "filename", None) or getattr(exc, "name", None) or template
+    return LivretError(
+        Problem(
+            display_path(name),
+            getattr(exc, "lineno", None),
+            None,
+            _("layout error: {error}").format(error=exc.message or exc),
+        )
+    )

@@ -282,7 +282,9 @@ def _is(obj, objgens: set) -> bool:
     return isinstance(obj, Dictionary) and obj.is_indirect and obj.objgen in objgens
 
 
-def _target(link) -> str | None:
+def link_target(link) -> str | None:
+    """Where a Link structure element leads: "#dest" for a link inside the document, else
+    its URI."""
     for kid in _kids(link):
         if isinstance(kid, Dictionary) and "/Obj" in kid:
             annot = kid.Obj
@@ -304,8 +306,8 @@ def _join_links(element, parents: dict, pages: dict) -> None:
             and kid.get("/S") == "/Link"
             and isinstance(previous, Dictionary)
             and previous.get("/S") == "/Link"
-            and _target(kid) is not None
-            and _target(kid) == _target(previous)
+            and link_target(kid) is not None
+            and link_target(kid) == link_target(previous)
             and kid.Pg.objgen == previous.Pg.objgen
         ):
             mcids = parents.get(pages[kid.Pg.objgen])

@@ -15,10 +15,8 @@ from jinja2 import TemplateError
 
 from .. import markup
 from ..design import for_content
-from ..errors import LivretError, Problem, display_path
-from ..i18n import _
 from ..model import SIDEBAR_SUBFIELDS, Action, Contact, Site, Theme
-from ..render import date_fr, environment
+from ..render import date_fr, environment, layout_error
 from . import assets
 
 THANKS = "remerciements"
@@ -292,15 +290,7 @@ class Builder:
                 **extra,
             )
         except TemplateError as exc:
-            name = getattr(exc, "filename", None) or getattr(exc, "name", None) or page.template
-            raise LivretError(
-                Problem(
-                    display_path(name),
-                    getattr(exc, "lineno", None),
-                    None,
-                    _("layout error: {error}").format(error=exc.message or exc),
-                )
-            ) from None
+            raise layout_error(exc, page.template) from None
         # Pictures are written relative to the content folder ("images/x.png"): their copies
         # are under NN/, where the page's links must find them.
         prefix = posixpath.relpath(self.dir, posixpath.dirname(source) or ".") + "/"
