@@ -154,6 +154,7 @@ def test_one_call_forgets_what_the_process_made_of_the_design(tmp_path):
 
     pool = WarmPool(CONTENT, jobs=1)
     layouts = design.for_content(CONTENT).layouts
+    render.environment.cache_clear()  # what other tests of this worker left (the web's layouts)
     render.environment(tuple(layouts))
     markup.block("Un *mot*.")
     pipeline._PRINTER["root"] = "x"  # as a render in this process leaves it

@@ -331,6 +331,7 @@ def test_watch_survives_any_error_and_rebuilds_later_saves(content_copy, tmp_pat
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow  # a real process interrupted
 def test_ctrl_c_stops_watch_started_with_sigint_ignored(content_copy, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "build.py"), "watch"]

@@ -171,6 +171,9 @@ THROUGH = {
     "livret.policy": "livret.loader",
     "livret.mail": "livret.mail.cli",
     "livret.preview": "livret.preview.server",
+    "livret.console": "livret.cli",
+    "livret.mail.lists": "livret.mail.cli",
+    "livret.web.assets": "livret.web",
 }
 
 
