@@ -151,13 +151,13 @@ def test_bounces_reads_postfix_exim_exchange_and_gmail_reports(mail_env, tmp_pat
         [
             fixture(name)
             for name in (
-                "postfix-5.1.1.eml",
-                "exim-5.0.0.eml",
-                "exchange-5.2.2.eml",
-                "gmail-5.1.1.eml",
-                "gmail-4.2.2-delay.eml",
-                "postfix-4.4.1-delayed.eml",
-                "out-of-office.eml",
+                "postfix-5.1.1.dsn",
+                "exim-5.0.0.dsn",
+                "exchange-5.2.2.dsn",
+                "gmail-5.1.1.dsn",
+                "gmail-4.2.2-delay.dsn",
+                "postfix-4.4.1-delayed.dsn",
+                "out-of-office.dsn",
             )
         ],
     )
@@ -178,13 +178,13 @@ def test_bounces_reads_postfix_exim_exchange_and_gmail_reports(mail_env, tmp_pat
 
 def test_three_temporary_failures_in_a_row_suppress_a_delivered_report_resets(mail_env, tmp_path):
     def delays(ids):
-        return [fixture("postfix-4.4.1-delayed.eml", f"delay-{i}@relais") for i in ids]
+        return [fixture("postfix-4.4.1-delayed.dsn", f"delay-{i}@relais") for i in ids]
 
     mail_env.run("bounces", str(write_maildir(tmp_path / "m1", delays([1, 2]))), *state(mail_env))
     assert suppressions(mail_env) == {}
     # A report of a delivery ends the row.
     delivered = (
-        fixture("postfix-4.4.1-delayed.eml", "delivered-1@relais")
+        fixture("postfix-4.4.1-delayed.dsn", "delivered-1@relais")
         .replace(b"Action: delayed", b"Action: delivered")
         .replace(b"Status: 4.4.1", b"Status: 2.0.0")
     )
@@ -230,7 +230,7 @@ def test_unsubscribes_reads_requests_and_skips_automatic_replies(mail_env, tmp_p
     db.commit()
     db.close()
     box = write_mbox(
-        tmp_path / "desinscriptions.mbox", [request, by_token, fixture("out-of-office.eml")]
+        tmp_path / "desinscriptions.mbox", [request, by_token, fixture("out-of-office.dsn")]
     )
     code, out = mail_env.run("unsubscribes", str(box), *state(mail_env))
     assert code == 0, out
@@ -253,11 +253,11 @@ def test_a_send_after_bounces_and_suppress_reaches_exactly_the_right_people(
     reports = [
         fixture(n)
         for n in (
-            "postfix-5.1.1.eml",
-            "exim-5.0.0.eml",
-            "exchange-5.2.2.eml",
-            "gmail-5.1.1.eml",
-            "gmail-4.2.2-delay.eml",  # one temporary failure: still mailed
+            "postfix-5.1.1.dsn",
+            "exim-5.0.0.dsn",
+            "exchange-5.2.2.dsn",
+            "gmail-5.1.1.dsn",
+            "gmail-4.2.2-delay.dsn",  # one temporary failure: still mailed
         )
     ]
     assert (
