@@ -16,7 +16,14 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .console import _lang_option, guarded, print_problems, report_internal_error, take_lang
+from .console import (
+    _lang_option,
+    guarded,
+    print_problems,
+    report_internal_error,
+    selection,
+    take_lang,
+)
 from .console import common_options as _common
 from .errors import LivretError, Problem, printable
 from .i18n import N_, ArgumentParser, _, ngettext, seconds, size
@@ -223,30 +230,6 @@ class _Port(argparse.Action):
                 ).format(value=values)
             )
         setattr(namespace, self.dest, int(value))
-
-
-def selection(args, site) -> dict:
-    """--theme/--action/--only → what to build, one keyword per kind (outputs.plan): the
-    slugs named, all of a kind's outputs when --only names it, else the kinds built by
-    default (the booklet, every theme excerpt, the web edition) when nothing is named."""
-    from .outputs import KINDS
-
-    only = set(args.only or ())
-    named = {k.only: list(getattr(args, _dest(k.option), ())) for k in KINDS.values() if k.option}
-    everything = not only and not any(named.values())
-    sel: dict = {}
-    for kind in KINDS.values():
-        whole = kind.only in only or (everything and kind.default)
-        if kind.option is None:
-            sel[kind.only] = whole
-        else:
-            sel[kind.only] = named[kind.only] or (kind.slugs(site) if whole else [])
-    return sel
-
-
-def _dest(option: str | None) -> str:
-    """The argparse attribute of an option: --theme → theme."""
-    return (option or "").lstrip("-").replace("-", "_")
 
 
 def cmd_check_equivalence(args) -> int:

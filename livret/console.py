@@ -144,3 +144,27 @@ def guarded(command: Callable[[], int], quiet: bool = False) -> int:
     except Exception as exc:
         report_internal_error(exc)
         return 2
+
+
+def selection(args, site) -> dict:
+    """--theme/--action/--only → what to build, one keyword per kind (outputs.plan): the
+    slugs named, all of a kind's outputs when --only names it, else the kinds built by
+    default (the booklet, every theme excerpt, the web edition) when nothing is named."""
+    from .outputs import KINDS
+
+    only = set(args.only or ())
+    named = {k.only: list(getattr(args, _dest(k.option), ())) for k in KINDS.values() if k.option}
+    everything = not only and not any(named.values())
+    sel: dict = {}
+    for kind in KINDS.values():
+        whole = kind.only in only or (everything and kind.default)
+        if kind.option is None:
+            sel[kind.only] = whole
+        else:
+            sel[kind.only] = named[kind.only] or (kind.slugs(site) if whole else [])
+    return sel
+
+
+def _dest(option: str | None) -> str:
+    """The argparse attribute of an option: --theme → theme."""
+    return (option or "").lstrip("-").replace("-", "_")

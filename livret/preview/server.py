@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..console import print_problems
 from ..errors import LivretError, Problem
 from ..i18n import _, language, ngettext, seconds
 from ..outputs import KINDS, PREVIEW_ORDER
@@ -300,7 +301,7 @@ class PreviewServer(ThreadingHTTPServer):
         exc = sys.exc_info()[1]
         if exc is None or isinstance(exc, OSError):  # reset, broken pipe, time-out
             return
-        from ..cli import report_internal_error
+        from ..console import report_internal_error
 
         report_internal_error(exc)
 
@@ -362,7 +363,7 @@ class Preview:
         except LivretError as exc:
             with self._lock:
                 self.state.problems = [str(p) for p in exc.problems]
-            _print_problems(exc)
+            print_problems(exc)
             self.state.publish()
             return False
         except Exception:
@@ -417,7 +418,7 @@ class Preview:
         from concurrent.futures import CancelledError
         from concurrent.futures.process import BrokenProcessPool
 
-        from ..cli import selection
+        from ..console import selection
         from ..loader import load_site
         from ..outputs import plan
         from ..pipeline import run, variant_filename
@@ -482,7 +483,7 @@ class Preview:
         except LivretError as exc:
             problems = [str(p) for p in exc.problems]
             if not (session and session.cancelled):
-                _print_problems(exc)
+                print_problems(exc)
         except BrokenProcessPool:
             problems = [_("a render worker stopped; save again to retry")]
             print(f"livret: {problems[0]}", file=sys.stderr)
@@ -491,7 +492,7 @@ class Preview:
             problems = [f"{where}: {exc.strerror or exc}"]
             print(f"livret: {problems[0]}", file=sys.stderr)
         except Exception as exc:  # a bug: one line here and in the banner, the preview goes on
-            from ..cli import report_internal_error
+            from ..console import report_internal_error
 
             report_internal_error(exc)
             problems = [
@@ -525,12 +526,6 @@ class Preview:
         self.cache.update(doc, self.output / name, mark=not self._first)
         self.state.put(doc)
         self.state.publish()
-
-
-def _print_problems(exc: LivretError) -> None:
-    from ..cli import print_problems
-
-    print_problems(exc)
 
 
 def serve(args: argparse.Namespace) -> int:
