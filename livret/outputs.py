@@ -60,6 +60,11 @@ class Kind:
     # The PDF variants a build writes this kind with (a kind that is not a PDF may need the
     # tagged booklet: the EPUB is not made by a print build).
     variants: tuple[str, ...] = ("accessible", "archive", "print")
+    # A book document (livret/compose.py): laid out part by part, in one worker with the
+    # other book documents of the build, which reuse its parts' layouts.
+    book = False
+    # An excerpt of the booklet: its parts keep the booklet's folios (an offprint).
+    offprint = False
 
     def filename(self, output: Output, variant: str) -> str:
         """The file written for `output` in this PDF variant."""
@@ -132,7 +137,7 @@ class Kind:
 
 class Booklet(Kind):
     name, template, only = "booklet", "booklet.html", "booklet"
-    default = planned = imposable = True
+    default = planned = imposable = book = True
     preview_rank = 1  # the longest: it starts at once on the other worker
 
     def mail_slug(self, entry):
@@ -156,7 +161,7 @@ class Booklet(Kind):
 class ThemeExcerpt(Kind):
     name, template, only = "theme", "booklet.html", "themes"
     option, help = "--theme", N_("build this theme's excerpt (repeatable)")
-    default = imposable = True
+    default = imposable = book = offprint = True
     preview_rank = 2
 
     def slugs(self, site):

@@ -21,11 +21,29 @@ import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import fit, pageplan
+from . import compose, fit, pageplan
 from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
 from .i18n import _
 from .tags import finish as finish_tags
+
+
+def compose_labels(data: bytes, folios: list[int]) -> bytes:
+    """The PDF with page labels showing `folios` (an offprint's: livret/compose.py)."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(data))
+    nums = pikepdf.Array()
+    for index, folio in compose.page_labels(folios):
+        nums.append(index)
+        nums.append(pikepdf.Dictionary(S=pikepdf.Name.D, St=folio))
+    pdf.Root.PageLabels = pikepdf.Dictionary(Nums=nums)
+    out = io.BytesIO()
+    pdf.save(out, deterministic_id=True)
+    return out.getvalue()
+
 
 VARIANTS = {
     # name: (WeasyPrint pdf_variant, extra stylesheet)
@@ -142,6 +160,45 @@ xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"><pdfaExtension:schema
 </pdfaExtension:schemas></rdf:Description>"""
 
 
+MAP_CAP = 1024 * 1024  # page numbers of a 500-card edition: ~20 KB
+
+
+def _maps(fit_cache: Path) -> Path:
+    """Where the page numbers are kept: beside the copyfitting decisions."""
+    return fit_cache.with_name("pages")
+
+
+def _read_map(folder: Path | None, key: str) -> dict[str, int] | None:
+    """A map of ids to page numbers kept in `folder` (the build's cache) by _write_map, or
+    None: anything but the JSON object _write_map writes counts as absent."""
+    from .writer import read_small_regular_file
+
+    data = (
+        None if folder is None else read_small_regular_file(_maps(folder) / f"{key}.json", MAP_CAP)
+    )
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and type(v) is int and v > 0 for k, v in value.items()
+    ):
+        return None
+    return value
+
+
+def _write_map(folder: Path | None, key: str, value: dict[str, int]) -> None:
+    from .writer import write_atomic
+
+    if folder is not None:
+        try:
+            write_atomic(_maps(folder) / f"{key}.json", json.dumps(value, sort_keys=True).encode())
+        except OSError:
+            pass  # a cache: the next build lays the parts out again
+
+
 def _also_pdf_ua(data: bytes) -> bytes:
     """The PDF/A-3a file claiming PDF/UA-1 as well: WeasyPrint writes one claim per file
     (Kozea/WeasyPrint#2467); the rest PDF/UA asks (tags, title shown, language, artifacts) the
@@ -183,6 +240,18 @@ class Printer:
         # given a folder also reads and keeps them there, across builds.
         self.decisions = fit.Decisions()
         self.spreads: fit.Plan | None = None  # the last press file's plan (livret/fit.py)
+        # Each part of a book laid out once (livret/compose.py), kept for the documents
+        # that follow (the excerpts after the booklet; the next save in a warm worker):
+        # key → (its WeasyPrint document, its pages). `keep_used` drops what a build
+        # did not use.
+        self.parts: dict[str, tuple[object, list]] = {}
+        self.used: set[str] = set()
+        self.frames: dict[str, dict[str, int]] = {}  # a booklet's folios, by its HTML
+        self.folios: dict[str, dict[str, int]] = {}  # variant → the last page numbers shown
+        self.verdicts: dict[str, bool] = {}  # a project's design: can its documents be composed
+        self.whole: str | None = None  # why the last document was laid out whole, if it was
+        self.composing = True  # False: every document laid out whole (the tests' reference)
+        self.composition: compose.Composition | None = None  # the last document's, if composed
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -194,12 +263,65 @@ class Printer:
             )
         return self._css[name]
 
-    def _layout(self, html: str, variant: str):
+    def _sheets(self, variant: str, numbered: bool = False) -> list:
+        """The stylesheets of `variant`; `numbered`: for a part that shows page numbers
+        written in it (livret/compose.py), the sheets whose cross-references read them."""
+        extra = VARIANTS[variant][1]
+        names = [*STYLESHEETS, *([extra] if extra else [])]
+        if not numbered:
+            return [self._sheet(name) for name in names]
+        return [self._numbered_sheet(name) for name in names]
+
+    def _numbered_sheet(self, name: str):
+        key = "numbered\0" + name
+        if key not in self._css:
+            path = self.design.stylesheet(name)
+            text = path.read_text(encoding="utf-8")
+            if compose.TARGET_COUNTER not in text:
+                self._css[key] = self._sheet(name)
+            else:
+                self._css[key] = self._CSS(
+                    string=compose.numbered_sheet(text),
+                    base_url=path.as_uri(),
+                    font_config=self.font_config,
+                    url_fetcher=self.fetcher,
+                    color_profiles=self.color_profiles,
+                )
+        return self._css[key]
+
+    def _first_folio(self, folio: int):
+        """The sheet that makes a part's document number its first page `folio`."""
+        key = f"folio\0{folio}"
+        if key not in self._css:
+            self._css[key] = self._CSS(
+                string=f"@page :first {{ counter-increment: page {folio} }}",
+                font_config=self.font_config,
+            )
+        return self._css[key]
+
+    def refusal(self, variant: str) -> str | None:
+        """Why the documents of `variant` cannot be composed from their parts (a stylesheet
+        that makes a part depend on what precedes it: livret/compose.py), or None."""
+        key = "refusal\0" + variant
+        if key not in self._css:
+            found = None
+            if variant == "print":  # the press file's page plan is the whole document's
+                found = "print"
+            extra = VARIANTS[variant][1]
+            for name in [*STYLESHEETS, *([extra] if extra else [])]:
+                text = self.design.stylesheet(name).read_text(encoding="utf-8")
+                why = compose.refusal(text)
+                if found is None and why:
+                    found = f"styles/{name}: {why}"
+            self._css[key] = found
+        return self._css[key]  # type: ignore[return-value]
+
+    def _layout(self, html: str, variant: str, sheets: list | None = None):
         """WeasyPrint's layout of `html` (a Document), with this printer's fonts and sheets."""
         from weasyprint import HTML
 
-        pdf_variant, extra = VARIANTS[variant]
-        sheets = self.base + ([self._sheet(extra)] if extra else [])
+        pdf_variant, _extra = VARIANTS[variant]
+        sheets = sheets if sheets is not None else self._sheets(variant)
         return HTML(
             string=html, base_url=self.content_root.as_uri() + "/", url_fetcher=self.fetcher
         ).render(
@@ -210,6 +332,141 @@ class Printer:
             **({"pdf_variant": pdf_variant} if variant == "print" else {}),
             **_pictures(variant),
         )
+
+    def _part(self, split: compose.Split, variant: str) -> compose.LayOut:
+        """How a part of `split` is laid out on its own (livret/compose.py), once: the
+        same part, folio and numbers give the pages kept from before."""
+
+        def lay_out(part: compose.Part, start: int, numbers) -> list:
+            shown = sorted(numbers.items()) if numbers is not None else None
+            # The first part gives the document its metadata: laid out with its own <head>.
+            head = split.head if part is split.parts[0] else split.shape
+            key = compose.key(variant, head, part.html, start, shown)
+            self.used.add(key)
+            if key in self.parts:
+                return self.parts[key][1]
+            left = start % 2 == 0  # a left-hand page: the second of its document
+            body = part.numbered(numbers) if numbers is not None else part.html
+            sheets = self._sheets(variant, numbered=numbers is not None)
+            first = start - 1 if left else start
+            if first != 1:
+                sheets = [*sheets, self._first_folio(first)]
+            document = self._layout(
+                split.document(compose.PREFIX + body if left else body), variant, sheets
+            )
+            pages = document.pages[1:] if left else document.pages  # type: ignore[attr-defined]
+            if not pages or part.ident not in pages[0].anchors:
+                raise compose.MissingTarget(part.ident)  # it did not open its own page
+            self.parts[key] = (document, pages)
+            return pages
+
+        return lay_out
+
+    def keep_used(self) -> None:
+        """Forget the parts the documents rendered since the last call did not use."""
+        for key in [k for k in self.parts if k not in self.used]:
+            del self.parts[key]
+        self.used.clear()
+
+    def compose(
+        self, html: str, variant: str, frame: str | None = None, cache: Path | None = None
+    ) -> tuple[object, compose.Composition] | None:
+        """`html` (fitted) laid out part by part: (the document, its composition), or None
+        when it cannot be (self.whole says why). `frame`: the booklet's HTML (fitted),
+        whose folios an excerpt keeps (an offprint)."""
+        self.whole = self.refusal(variant) if self.composing else "asked"
+        split = compose.split(html) if self.whole is None else None
+        if split is None:
+            self.whole = self.whole or "body"
+            return None
+        folios = None
+        if frame is not None:
+            folios = self._frame(frame, variant, cache)
+            if folios is None:
+                return None
+        guess = self.folios.get(variant)
+        if guess is None:
+            guess = _read_map(cache, compose.key("numbers", variant))
+        try:
+            composition = compose.compose(split, self._part(split, variant), folios, guess)
+        except compose.MissingTarget:
+            self.whole = "target"
+            return None
+        if composition.numbers != {
+            k: v for k, v in (guess or {}).items() if k in composition.numbers
+        }:
+            numbers = {**(guess or {}), **composition.numbers}
+            self.folios[variant] = numbers
+            _write_map(cache, compose.key("numbers", variant), numbers)
+        first = composition.pages[0]
+        document = next(d for d, pages in self.parts.values() if pages and pages[0] is first)
+        if not self._trusted(html, variant, composition, cache):
+            return None
+        return document.copy(composition.pages), composition  # type: ignore[attr-defined]
+
+    def _own_design(self) -> list[str]:
+        """The project's own layouts and styles (those that replace livret's)."""
+        from .design import shipped
+
+        own = []
+        for name, path in self.design.files().items():
+            base = shipped(name.partition("/")[0])
+            if base is None or not path.resolve().is_relative_to(base.resolve()):
+                own.append(name)
+        return own
+
+    def _trusted(
+        self, html: str, variant: str, composition: compose.Composition, cache: Path | None
+    ) -> bool:
+        """Whether the composition can stand for a whole layout. livret's own design is
+        made for it (tests/test_compose.py); a project's own layouts or styles may make a
+        part depend on what precedes it (a counter, a running head, a part that does not
+        open a page): once per version of the design, the first composed document is laid
+        out whole too and the two compared (pages, and the anchors on each page). When
+        they differ, every document of this design is laid out whole (self.whole)."""
+        own = self._own_design()
+        if not own:
+            return True
+        digest = hashlib.sha256(self._fit_salt(variant).encode())
+        for name in own:
+            digest.update(name.encode() + b"\0" + self.design.files()[name].read_bytes())
+        key = compose.key("trusted", variant, digest.hexdigest())
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            kept = _read_map(cache, key)
+            verdict = None if kept is None else kept.get("trusted") == 2
+        if verdict is None:
+            whole = self._layout(html, variant)
+            verdict = [set(p.anchors) for p in whole.pages] == [  # type: ignore[attr-defined]
+                set(p.anchors) for p in composition.pages
+            ]
+            _write_map(cache, key, {"trusted": int(verdict) + 1})
+        self.verdicts[key] = verdict
+        if not verdict:
+            self.whole = "design"
+        return verdict
+
+    def folios_digest(
+        self, html: str, variant: str, frame: str | None, cache: Path | None
+    ) -> str | None:
+        """The digest of the folios an excerpt would keep (Composition.digest), without
+        writing it; None when it is not composed."""
+        framed = None if frame is None else self.fitted(frame, variant, cache)
+        made = self.compose(self.fitted(html, variant, cache), variant, framed, cache)
+        return None if made is None or framed is None else made[1].digest
+
+    def _frame(self, html: str, variant: str, cache: Path | None) -> dict[str, int] | None:
+        """The folios of the booklet's parts: laid out, or kept from a build before."""
+        key = compose.key("frame", variant, html)
+        starts = self.frames.get(key) or _read_map(cache, key)
+        if starts is None:
+            made = self.compose(html, variant, None, cache)
+            if made is None:
+                return None
+            starts = made[1].starts
+            _write_map(cache, key, starts)
+        self.frames[key] = starts
+        return starts
 
     def _fit_salt(self, variant: str) -> str:
         """What shapes a card's layout besides its HTML: the styles (stylesheets, fonts,
@@ -261,10 +518,18 @@ class Printer:
         return pageplan.plan(html, len(self._layout(html, variant).pages)) or html
 
     def render(
-        self, html: str, variant: str = "accessible", sources=(), fit_cache: Path | None = None
+        self,
+        html: str,
+        variant: str = "accessible",
+        sources=(),
+        fit_cache: Path | None = None,
+        frame: str | None = None,
+        book: bool = False,
     ) -> tuple[bytes, int]:
         """→ (PDF bytes, page count). `sources` are the content files, to name in errors;
-        `fit_cache` a folder where copyfitting decisions are kept across builds."""
+        `fit_cache` a folder where copyfitting decisions are kept across builds; `book`: a
+        book document, composed from its parts (livret/compose.py); `frame`: for an
+        excerpt, the booklet's HTML, whose folios it keeps."""
         from weasyprint.urls import FatalURLFetchingError
 
         pdf_variant = VARIANTS[variant][0]
@@ -281,7 +546,14 @@ class Printer:
         gc.disable()
         try:
             laid_out = self.fitted(html, variant, fit_cache)
-            document = self._layout(laid_out, variant)
+            framed = None if frame is None else self.fitted(frame, variant, fit_cache)
+            composed = self.compose(laid_out, variant, framed, fit_cache) if book else None
+            if composed is not None:  # each part laid out once (livret/compose.py)
+                document, composition = composed
+            else:
+                composition = None
+                document = self._layout(laid_out, variant)
+            self.composition = composition
             # The press file: a multiple of 4 pages, Notes pages before the back cover.
             if variant == "print" and (planned := pageplan.plan(laid_out, len(document.pages))):
                 laid_out = planned
@@ -312,6 +584,8 @@ class Printer:
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
         data = finish_tags(data, anchors, laid_out)
+        if composition is not None and composition.offprint:
+            data = compose_labels(data, composition.folios)
         if variant == "archive":
             data = _also_pdf_ua(data)
         if variant == "print":

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple, Protocol, overload
 
-from . import __version__
+from . import __version__, compose
 from .errors import LivretError, Problem, display_path, printable
 from .i18n import _
 from .loader import load_site
@@ -61,6 +61,11 @@ class Rendered(NamedTuple):
     bytes: int
     sha256: str
     seconds: float
+    # An excerpt's parts keep the booklet's folios (livret/compose.py): a digest of them,
+    # recorded among its inputs (FOLIOS); `kept`: not written again, they had not changed.
+    folios: str | None = None
+    kept: bool = False
+    whole: str | None = None  # why the document was laid out whole (not part by part)
 
 
 class Progress(Protocol):
@@ -173,21 +178,62 @@ def warm(content_root: str) -> None:
     _PRINTER.update(root=content_root, printer=Printer(Path(content_root)))
 
 
+class Job(NamedTuple):
+    """One PDF for a render worker: its HTML and file name; for an excerpt, `expect`: the
+    folios digest it was built with, when only the booklet changed (see _run_locked)."""
+
+    html: str
+    filename: str
+    expect: str | None = None
+    book: bool = False  # a book document: composed from its parts (livret/compose.py)
+
+
 def _print(
     html: str, filename: str, out_dir: str, variant: str, sources: list[str], content_root: str
 ) -> Rendered:
+    return _print_book([Job(html, filename)], None, out_dir, variant, sources, content_root)[0]
+
+
+def _print_book(
+    jobs: list[Job],
+    frame: str | None,
+    out_dir: str,
+    variant: str,
+    sources: list[str],
+    content_root: str,
+) -> list[Rendered]:
+    """Render and write `jobs` one after the other in this worker: the booklet, then its
+    excerpts, which reuse its parts' layouts (livret/compose.py); `frame`: the booklet's
+    HTML, whose folios the excerpts keep."""
     if _PRINTER.get("root") != content_root:
         warm(content_root)
-    if not gc.isenabled() and _PRINTER.get("rendered"):
-        gc.collect()  # a worker of one build (_worker_init): the previous document's garbage
-    _PRINTER["rendered"] = True
-    start = time.perf_counter()
-    data, pages = _PRINTER["printer"].render(
-        html, variant, sources, fit_cache=Path(out_dir) / FIT_CACHE
-    )
-    write_pdf(Path(out_dir) / filename, data)  # refused unless whole: the last good one stays
-    seconds = time.perf_counter() - start
-    return Rendered(filename, pages, len(data), hashlib.sha256(data).hexdigest(), seconds)
+    printer = _PRINTER["printer"]
+    cache = Path(out_dir) / FIT_CACHE
+    out = []
+    for job in jobs:
+        if not gc.isenabled() and _PRINTER.get("rendered"):
+            # A worker of one build (_worker_init): the previous document's garbage; what
+            # stays (the parts' layouts, for the next documents) is not walked again.
+            gc.collect()
+            gc.freeze()
+        _PRINTER["rendered"] = True
+        start = time.perf_counter()
+        framed = None if job.html == frame else frame
+        if (
+            job.expect is not None
+            and printer.folios_digest(job.html, variant, framed, cache) == job.expect
+        ):
+            out.append(Rendered(job.filename, 0, 0, "", 0.0, job.expect, kept=True))
+            continue
+        data, pages = printer.render(job.html, variant, sources, cache, framed, job.book)
+        write_pdf(Path(out_dir) / job.filename, data)  # refused unless whole: the last good stays
+        seconds = time.perf_counter() - start
+        sha = hashlib.sha256(data).hexdigest()
+        folios = printer.composition.digest if printer.composition and framed else None
+        whole = printer.whole if job.book else None
+        out.append(Rendered(job.filename, pages, len(data), sha, seconds, folios, False, whole))
+    printer.keep_used()
+    return out
 
 
 def build(
@@ -259,6 +305,38 @@ def run_request(
         return _run_locked(request)
 
 
+def _whole_reason(why: str) -> str:
+    if why == "design":
+        return _(
+            "the project's own layouts or styles make a part depend on what precedes it "
+            "(a comparison with a whole layout showed other pages)"
+        )
+    if why == "body":
+        return _("<body> holds something else than parts with an id")
+    if why == "target":
+        return _("a page number refers to an element that no part holds")
+    return _("{sheet} uses {feature}").format(
+        sheet=why.partition(": ")[0], feature=why.partition(": ")[2]
+    )
+
+
+def _say_whole(rendered) -> None:
+    """Say once why book documents were laid out whole instead of part by part (slower:
+    nothing reused), when a project's design is the cause (livret/compose.py)."""
+    reasons = {r.whole for r in rendered if r.whole and r.whole not in ("asked", "print")}
+    for why in sorted(reasons):
+        print(
+            printable(
+                _(
+                    "livret: the booklet and its excerpts are laid out whole, not part by "
+                    "part ({why}): each build and each save lays them out in full"
+                ).format(why=_whole_reason(why))
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _say_waiting(folder: Path) -> None:
     print(
         printable(
@@ -304,9 +382,11 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
 
     fingerprint = Fingerprints(site, versions)
     todo: list[tuple[Output, str, dict]] = []
+    expect: dict[str, str] = {}  # excerpts to write only if their folios changed
     results: list[Result] = []
     outputs = [o for o in outputs if variant in KINDS[o.kind].variants]
     later = [o for o in outputs if not KINDS[o.kind].pdf]  # written from the PDFs (EPUB, web)
+    booklet = None
     for output in outputs:
         if output in later:
             continue
@@ -314,6 +394,14 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
         inputs = fingerprint(output)
         entry = old_entries.get(filename)
         target = out_dir / filename
+        offprint = KINDS[output.kind].offprint and variant in compose.VARIANTS
+        if offprint:  # its folios are the booklet's: what the booklet is made of counts
+            booklet = booklet or _digest(fingerprint(book_output(site)))
+            inputs[BOOKLET] = booklet
+            if entry and not force:
+                inputs, expect_folios = _offprint_inputs(entry, inputs)
+                if expect_folios and kind_of(output.kind).intact(target, entry):
+                    expect[filename] = expect_folios
         kept = None if force else _kept(output, entry, inputs, target)
         if kept:
             results.append(kept)
@@ -326,15 +414,42 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
         set_reproducible_clock(site)
         if request.progress:
             request.progress(len(todo))
-        done = _render_all(request, todo)
+        done = _render_all(request, todo, expect)
+        _say_whole(done.values())
         # A layout, style or image saved during the render: record it as changed.
         changed = fingerprint.recheck()
         for output, filename, inputs in todo:
             for rel in changed & inputs.keys():
                 inputs[rel] = CHANGED
-            name, pages, size, sha, seconds = done[filename]
+            rendered = done[filename]
+            if rendered.folios:
+                inputs[FOLIOS] = rendered.folios
+            if rendered.kept:  # an excerpt whose folios did not change: as it was
+                entry = old_entries[filename]
+                results.append(
+                    Result(
+                        output,
+                        out_dir / filename,
+                        "up to date",
+                        entry["pages"],
+                        entry["bytes"],
+                        entry["sha256"],
+                        0.0,
+                        inputs,
+                    )
+                )
+                continue
             results.append(
-                Result(output, out_dir / filename, "built", pages, size, sha, seconds, inputs)
+                Result(
+                    output,
+                    out_dir / filename,
+                    "built",
+                    rendered.pages,
+                    rendered.bytes,
+                    rendered.sha256,
+                    rendered.seconds,
+                    inputs,
+                )
             )
     order_out = {o.filename: i for i, o in enumerate(outputs)}
     results.sort(key=lambda r: order_out.get(r.output.filename, 0))
@@ -359,6 +474,38 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
     if todo or manifest != old:
         write_json(manifest_path, manifest)
     return manifest, results
+
+
+# An excerpt's inputs besides its own files (livret/compose.py): what the booklet is made of
+# (a digest of its inputs), whose layout gives the excerpt its folios, and the folios it kept.
+BOOKLET = "booklet layout"
+FOLIOS = "booklet folios"
+
+
+def book_output(site: Site) -> Output:
+    """The booklet: the book whose folios its excerpts keep."""
+    kind = next(k for k in KINDS.values() if k.book and not k.offprint)
+    return kind.output(site, kind.slugs(site)[0])
+
+
+def _digest(inputs: Mapping[str, str]) -> str:
+    return hashlib.sha256(
+        "\0".join(f"{k}\0{v}" for k, v in sorted(inputs.items())).encode()
+    ).hexdigest()
+
+
+def _offprint_inputs(entry: dict, inputs: dict) -> tuple[dict, str | None]:
+    """An excerpt's inputs as its manifest entry must list them to be up to date, and the
+    folios it was written with when only the booklet changed (then the render checks them
+    and writes the excerpt again only if they moved)."""
+    old = entry.get("inputs")
+    folios = old.get(FOLIOS) if isinstance(old, dict) else None
+    if not isinstance(folios, str):
+        return inputs, None
+    mine = {k: v for k, v in old.items() if k not in (BOOKLET, FOLIOS)}
+    if mine != {k: v for k, v in inputs.items() if k != BOOKLET}:
+        return inputs, None  # its own files changed: written again
+    return {**inputs, FOLIOS: folios}, folios
 
 
 def _entries(site: Site, results: list[Result], old_entries: dict, out_dir: Path, variant):
@@ -592,11 +739,14 @@ def default_jobs() -> int:
     return max(1, min(cpus or 1, available // WORKER_BUDGET))
 
 
-def _render_all(request: BuildRequest, todo) -> dict[str, Rendered]:
+def _render_all(
+    request: BuildRequest, todo, expect: Mapping[str, str] | None = None
+) -> dict[str, Rendered]:
     from .render import render_html
 
     site, out_dir, variant = request.site, request.out_dir, request.variant
     jobs, progress = request.jobs, request.progress
+    expect = expect or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     # Biggest first (longest job first), so that the booklet does not start last and finish
     # alone, and the excerpts, largest first, share out evenly over the workers beside it.
@@ -606,22 +756,48 @@ def _render_all(request: BuildRequest, todo) -> dict[str, Rendered]:
         return rank.get(output.kind, len(rank)), -KINDS[output.kind].weight(site, output)
 
     queue = sorted(todo, key=lambda t: key(t[0]))
+    # The booklet and its excerpts: one task, in one worker, so that the excerpts reuse the
+    # layouts of the booklet's parts (livret/compose.py). The press file is laid out whole.
+    book = [t for t in queue if KINDS[t[0].kind].book and variant in compose.VARIANTS]
+    queue = [t for t in queue if t not in book]
     sources = [str(p) for p in site.files]
     root = str(Path(site.root).resolve())
     done: dict[str, Rendered] = {}
+
+    def tasks():
+        """(the jobs of a task, the booklet's HTML they keep the folios of), book first."""
+        if book:
+            frame = render_html(site, book_output(site))
+            yield (
+                [
+                    Job(
+                        frame if o.kind == book_output(site).kind else render_html(site, o),
+                        f,
+                        expect.get(f),
+                        book=True,
+                    )
+                    for o, f, _inputs in book
+                ],
+                frame,
+            )
+        for output, filename, _inputs in queue:
+            yield [Job(render_html(site, output), filename)], None
+
+    def finished(rendered: list[Rendered]) -> None:
+        for one in rendered:
+            done[one.filename] = one
+            if progress and not one.kept:
+                progress(one.filename, one)
+
     # Asked for: everything in this process, one after the other.
     if jobs == 1 and request.pool is None:
-        for output, filename, _inputs in queue:
-            done[filename] = _print(
-                render_html(site, output), filename, str(out_dir), variant, sources, root
-            )
-            if progress:
-                progress(filename, done[filename])
+        for task, frame in tasks():
+            finished(_print_book(task, frame, str(out_dir), variant, sources, root))
         return done
 
     import multiprocessing
 
-    workers = max(1, min(jobs or default_jobs(), len(todo)))
+    workers = max(1, min(jobs or default_jobs(), len(queue) + (1 if book else 0)))
     errors = []
     before = set(multiprocessing.active_children())
     own = request.pool is None  # else the caller's warm pool (the preview's): it stays up
@@ -641,19 +817,16 @@ def _render_all(request: BuildRequest, todo) -> dict[str, Rendered]:
             pool.submit(int)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for output, filename, _inputs in queue:
-            html = render_html(site, output)
-            futures[pool.submit(_print, html, filename, str(out_dir), variant, sources, root)] = (
-                filename
-            )
+        for task, frame in tasks():
+            future = pool.submit(_print_book, task, frame, str(out_dir), variant, sources, root)
+            futures[future] = task
         for fut in as_completed(futures):
             try:
-                done[futures[fut]] = fut.result()
+                rendered = fut.result()
             except LivretError as exc:
                 errors.extend(exc.problems)
                 continue
-            if progress:
-                progress(futures[fut], done[futures[fut]])
+            finished(rendered)
     except BaseException:
         # Ctrl-C, a crashed worker, an error here: no render goes on without this build.
         for fut in futures:

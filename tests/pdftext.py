@@ -47,6 +47,17 @@ def contents_numbers(page_text: str, titles: list[str]) -> dict[str, int]:
     return found
 
 
+def folio_index(path: Path, number: int) -> int:
+    """The index of the page whose folio is `number`: the page labels say it (an excerpt
+    keeps the booklet's folios, livret/compose.py), else the page count does."""
+    import pikepdf
+
+    with pikepdf.open(path) as pdf:
+        labels = [page.label for page in pdf.pages]
+    assert str(number) in labels, (path.name, number, labels)
+    return labels.index(str(number))
+
+
 def poppler_pages(path: Path) -> list[str]:
     """Page texts in reading order (poppler's pdftotext), where a page's heading comes first."""
     import subprocess

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CONTENT, ROOT
-from pdftext import contents_numbers, contents_page, norm, outline, poppler_pages
+from pdftext import contents_numbers, contents_page, folio_index, norm, outline, poppler_pages
 from pypdf import PdfReader
 
 from livret.cli import main
@@ -46,13 +46,17 @@ def test_excerpt_holds_its_theme_only_with_its_own_contents(built, theme):
         assert present == (a.theme == theme), (a.slug, theme)
     for t in SITE.themes:
         assert (norm(t.title) in pages[0]) == (t.slug == theme)  # the cover names the theme
-    # its own contents, with its own page numbers
+    # its own contents, with the booklet's folios (an offprint: livret/compose.py), which its
+    # page labels show: each entry's number is the folio of the page that opens with it
     entries = [f"{a.title}, {a.organisation}" for a in mine.actions]
     titles = ["Introduction", mine.title, *entries, "Remerciements"]
     printed = contents_numbers(contents_page(path), titles)
     assert set(printed) == set(titles)
+    booklet = contents_numbers(contents_page(out / "retour-experience-01.pdf"), titles)
     for title, number in printed.items():
-        assert norm(title) in pages[number - 1][: len(norm(title)) + 3], (title, number)
+        assert number == booklet[title], (title, number, booklet[title])
+        at = folio_index(path, number)
+        assert norm(title) in pages[at][: len(norm(title)) + 3], (title, number)
     # its own outline and PDF title
     tree = outline(path)
     assert [t for t, _ in tree] == ["Sommaire", "Introduction", mine.title, "Remerciements"]
