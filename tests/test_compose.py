@@ -1,0 +1,256 @@
+"""Each part laid out once (livret/compose.py): the composed booklet is the whole layout's PDF,
+byte for byte; an excerpt reuses the booklet's parts (an offprint: its folios are the
+booklet's) and says the same as a whole layout of it; a design that rules the composition
+out is laid out whole, and the build says so once."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pikepdf
+import pytest
+from conftest import CONTENT
+from pdftext import norm, poppler_pages
+from tagtree import Reader, document, walk
+
+from livret import compose
+from livret.loader import load_site
+from livret.outputs import plan
+from livret.pdf import Printer
+from livret.render import render_html
+
+SITE = load_site(CONTENT)
+BOOKLET = "retour-experience-01.pdf"
+THEME = "retour-experience-01-precarite-energetique.pdf"
+
+
+def _documents(site) -> dict[str, str]:
+    return {o.filename: render_html(site, o) for o in plan(site, booklet=True, themes=True)}
+
+
+class Counting(Printer):
+    """A printer that records the part (or document) each of its layouts was for."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.laid: list[str] = []
+
+    def _layout(self, html, variant, sheets=None):
+        if 'id="fit-top"' not in html:  # not a card measured alone to fit it (livret/fit.py)
+            found = compose.split(html.replace(compose.PREFIX, ""))
+            self.laid.append(found.parts[-1].ident if found else "?")
+        return super()._layout(html, variant, sheets)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The booklet and one excerpt, composed in one printer, and laid out whole in another;
+    the parts each composed document laid out."""
+    cache = tmp_path_factory.mktemp("compose") / "fit"
+    docs = _documents(SITE)
+    composed = Counting(Path(SITE.root))
+    out: dict = {"laid": {}}
+    for name in (BOOKLET, THEME):
+        composed.laid.clear()
+        frame = None if name == BOOKLET else docs[BOOKLET]
+        out[name] = composed.render(docs[name], "accessible", (), cache, frame, book=True)[0]
+        out["laid"][name] = list(composed.laid)
+        assert composed.whole is None
+    whole = Printer(Path(SITE.root))
+    whole.composing = False
+    for name in (BOOKLET, THEME):
+        out["whole " + name] = whole.render(docs[name], "accessible", (), cache, book=True)[0]
+    return out
+
+
+def test_the_composed_booklet_is_the_whole_layout_byte_for_byte(rendered):
+    # Same pages, same tag tree, same outline, links and metadata: the same bytes.
+    assert rendered[BOOKLET] == rendered["whole " + BOOKLET]
+
+
+def test_an_excerpt_lays_out_only_its_own_cover_and_contents(rendered):
+    # Fitting decisions are cached (the booklet fitted the cards): only layouts of parts count.
+    assert sorted(rendered["laid"][THEME]) == ["contents", "cover"]
+    # The booklet laid each of its parts out once; the parts showing page numbers (contents,
+    # openers) once more, as the first build has no page numbers to try first.
+    laid = rendered["laid"][BOOKLET]
+    again = {p for p in laid if laid.count(p) > 1}
+    assert again <= {"contents"} | {p for p in laid if p.startswith("theme-")}, laid
+
+
+def _labels(data: bytes) -> list[str]:
+    import io
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        return [page.label for page in pdf.pages]
+
+
+def test_an_excerpt_keeps_the_booklet_folios_and_its_pages(rendered, tmp_path):
+    booklet, excerpt = tmp_path / "b.pdf", tmp_path / "e.pdf"
+    booklet.write_bytes(rendered[BOOKLET])
+    excerpt.write_bytes(rendered[THEME])
+    labels = _labels(rendered[THEME])
+    assert labels[:3] == ["1", "2", "3"]
+    assert labels != [str(i) for i in range(1, len(labels) + 1)]  # the thanks keep their folio
+    book_pages, pages = poppler_pages(booklet), poppler_pages(excerpt)
+    # Every page after its own cover and contents is the booklet's page of that folio.
+    for index, label in enumerate(labels[2:], 2):
+        assert pages[index] == book_pages[int(label) - 1], label
+    thanks = norm("Remerciements")
+    assert any(p.startswith(thanks) for p in pages)
+
+
+def _said(data: bytes) -> list[tuple[str, str]]:
+    """What a screen reader meets, in order: each element's tag and its text."""
+    import io
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        reader = Reader(pdf)
+        return [
+            (str(e.S), " ".join(reader.text(e).split()), str(e.get("/Alt", "")))
+            for e, _ancestors in walk(document(pdf))
+        ]
+
+
+def test_an_excerpt_reads_as_its_whole_layout(rendered):
+    # The folios are page furniture (artifacts); the tag tree, its elements, their order,
+    # words and alternative texts, is the whole layout's, but for the numbers its contents
+    # and opener give (the booklet's: test_outputs.py checks them).
+    def masked(said):
+        return [(tag, re.sub(r"\d+", "N", text), alt) for tag, text, alt in said]
+
+    mine, whole = _said(rendered[THEME]), _said(rendered["whole " + THEME])
+    assert masked(mine) == masked(whole)
+    assert mine != whole
+
+
+# --- the composition itself, on a layout that is not WeasyPrint's ---------------------------
+
+
+class FakePage:
+    def __init__(self, anchors):
+        self.anchors = dict.fromkeys(anchors)
+
+
+def _fake(pages: dict[str, int], calls: list):
+    def lay_out(part, start, numbers):
+        calls.append((part.ident, start, dict(numbers) if numbers else None))
+        return [FakePage([part.ident] if i == 0 else []) for i in range(pages[part.ident])]
+
+    return lay_out
+
+
+HTML = (
+    '<!DOCTYPE html><html lang="fr"><head><title>T</title></head><body data-copyfit>\n'
+    '<nav id="contents"><li data-target="#b">B</li><li data-target="#c">C</li></nav>\n'
+    '<article class="card" id="b"><p>b</p></article>\n'
+    "<!-- a comment -->\n"
+    '<article class="card" id="c"><p>c</p></article>\n'
+    "</body></html>"
+)
+
+
+def test_page_numbers_settle_and_only_what_changed_is_laid_out_again():
+    split = compose.split(HTML)
+    assert split is not None and [p.ident for p in split.parts] == ["contents", "b", "c"]
+    calls: list = []
+    made = compose.compose(split, _fake({"contents": 1, "b": 3, "c": 2}, calls))
+    assert made.starts == {"contents": 1, "b": 2, "c": 5}
+    assert made.numbers == {"b": 2, "c": 5}
+    # Round 1 guessed 0 for both numbers; round 2 laid out the contents with the right ones.
+    assert calls[-3][0] == "contents" and calls[-3][2] == {"b": 2, "c": 5}
+    # With the right guess, one round.
+    calls.clear()
+    compose.compose(split, _fake({"contents": 1, "b": 3, "c": 2}, calls), guess=made.numbers)
+    assert len(calls) == 3
+
+
+def test_an_offprint_keeps_the_frame_folios():
+    split = compose.split(HTML)
+    assert split is not None
+    made = compose.compose(
+        split, _fake({"contents": 1, "b": 3, "c": 2}, []), frame={"b": 10, "c": 20}
+    )
+    assert made.folios == [1, 10, 11, 12, 20, 21]
+    assert made.offprint and compose.page_labels(made.folios) == [(0, 1), (1, 10), (4, 20)]
+
+
+def test_what_rules_the_composition_out():
+    assert compose.split(HTML.replace("<!-- a comment -->", "stray words")) is None
+    assert compose.split(HTML.replace('id="b"', "")) is None
+    assert compose.refusal(".x::after { content: counter(pages) }") == "counter(pages)"
+    assert compose.refusal(".x::after { content: target-counter(attr(href url), page) }")
+    assert compose.refusal(f".x::after {{ content: {compose.TARGET_COUNTER} }}") is None
+    with pytest.raises(compose.MissingTarget):
+        compose.compose(
+            compose.split(HTML.replace('data-target="#c"', 'data-target="#z"')),  # type: ignore[arg-type]
+            _fake({"contents": 1, "b": 3, "c": 2}, []),
+        )
+
+
+# --- a project's design that makes a part depend on what precedes it ----------------------
+
+
+def _project(tmp_path: Path, css: str) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(CONTENT, project / "content")
+    (project / "styles").mkdir()
+    (project / "styles" / "thanks.css").write_text(
+        (Path(__file__).parent.parent / "styles" / "thanks.css").read_text() + css
+    )
+    return project / "content"
+
+
+@pytest.mark.parametrize(
+    ("css", "why"),
+    [
+        # A running total: refused by reading the stylesheet.
+        ("\n.thanks::after { content: counter(pages); }\n", "styles/thanks.css: counter(pages)"),
+        # The thanks run on after the last card: found by comparing with a whole layout.
+        ("\n.contents, .introduction, .thanks { break-before: auto; }\n", "design"),
+    ],
+)
+def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
+    content = _project(tmp_path, css)
+    site = load_site(content)
+    docs = _documents(site)
+    printer = Printer(content)
+    printer.render(docs[BOOKLET], "accessible", (), tmp_path / "fit", book=True)
+    assert printer.whole == why
+    assert printer.composition is None
+
+
+def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys):
+    from livret.pipeline import run
+
+    content = _project(tmp_path, "\n.thanks::after { content: counter(pages); }\n")
+    run(content, tmp_path / "out", booklet=True, themes=["precarite-energetique"], jobs=1)
+    err = capsys.readouterr().err
+    assert err.count("counter(pages)") == 1, err
+
+
+@pytest.mark.slow
+def test_an_excerpt_is_written_again_when_its_folios_move(tmp_path):
+    from livret.pipeline import run
+
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    out = tmp_path / "out"
+    run(content, out, booklet=True, themes=True)
+    # A card of the last theme gains pages: the thanks of every excerpt move.
+    card = content / "actions" / "adie.md"
+    text = card.read_text(encoding="utf-8")
+    first = next(p for p in text.split("\n\n") if p.startswith("Nous constatons"))
+    card.write_text(text.replace(first, "\n\n".join([first] * 12)), encoding="utf-8")
+    _, results = run(content, out, booklet=True, themes=True)
+    assert {r.path.name: r.status for r in results} == {
+        name: "built" for name in _documents(load_site(content))
+    }
+    labels = _labels((out / THEME).read_bytes())
+    pages = poppler_pages(out / THEME)
+    thanks = next(i for i, p in enumerate(pages) if p.startswith(norm("Remerciements")))
+    booklet = poppler_pages(out / BOOKLET)
+    assert booklet[int(labels[thanks]) - 1].startswith(norm("Remerciements"))
+    assert int(labels[thanks]) > 29
