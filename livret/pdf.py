@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from . import compose, fit, pageplan
@@ -354,7 +355,7 @@ class Printer:
             document = self._layout(
                 split.document(compose.PREFIX + body if left else body), variant, sheets
             )
-            pages = document.pages[1:] if left else document.pages  # type: ignore[attr-defined]
+            pages = document.pages[1:] if left else document.pages
             if not pages or part.ident not in pages[0].anchors:
                 raise compose.MissingTarget(part.ident)  # it did not open its own page
             self.parts[key] = (document, pages)
@@ -368,9 +369,9 @@ class Printer:
             del self.parts[key]
         self.used.clear()
 
-    def compose(
+    def compose_parts(
         self, html: str, variant: str, frame: str | None = None, cache: Path | None = None
-    ) -> tuple[object, compose.Composition] | None:
+    ) -> tuple[Any, compose.Composition] | None:
         """`html` (fitted) laid out part by part: (the document, its composition), or None
         when it cannot be (self.whole says why). `frame`: the booklet's HTML (fitted),
         whose folios an excerpt keeps (an offprint)."""
@@ -437,7 +438,7 @@ class Printer:
             verdict = None if kept is None else kept.get("trusted") == 2
         if verdict is None:
             whole = self._layout(html, variant)
-            verdict = [set(p.anchors) for p in whole.pages] == [  # type: ignore[attr-defined]
+            verdict = [set(p.anchors) for p in whole.pages] == [
                 set(p.anchors) for p in composition.pages
             ]
             _write_map(cache, key, {"trusted": int(verdict) + 1})
@@ -452,7 +453,7 @@ class Printer:
         """The digest of the folios an excerpt would keep (Composition.digest), without
         writing it; None when it is not composed."""
         framed = None if frame is None else self.fitted(frame, variant, cache)
-        made = self.compose(self.fitted(html, variant, cache), variant, framed, cache)
+        made = self.compose_parts(self.fitted(html, variant, cache), variant, framed, cache)
         return None if made is None or framed is None else made[1].digest
 
     def _frame(self, html: str, variant: str, cache: Path | None) -> dict[str, int] | None:
@@ -460,7 +461,7 @@ class Printer:
         key = compose.key("frame", variant, html)
         starts = self.frames.get(key) or _read_map(cache, key)
         if starts is None:
-            made = self.compose(html, variant, None, cache)
+            made = self.compose_parts(html, variant, None, cache)
             if made is None:
                 return None
             starts = made[1].starts
@@ -547,7 +548,7 @@ class Printer:
         try:
             laid_out = self.fitted(html, variant, fit_cache)
             framed = None if frame is None else self.fitted(frame, variant, fit_cache)
-            composed = self.compose(laid_out, variant, framed, fit_cache) if book else None
+            composed = self.compose_parts(laid_out, variant, framed, fit_cache) if book else None
             if composed is not None:  # each part laid out once (livret/compose.py)
                 document, composition = composed
             else:

@@ -500,7 +500,7 @@ def _offprint_inputs(entry: dict, inputs: dict) -> tuple[dict, str | None]:
     and writes the excerpt again only if they moved)."""
     old = entry.get("inputs")
     folios = old.get(FOLIOS) if isinstance(old, dict) else None
-    if not isinstance(folios, str):
+    if not isinstance(old, dict) or not isinstance(folios, str):
         return inputs, None
     mine = {k: v for k, v in old.items() if k not in (BOOKLET, FOLIOS)}
     if mine != {k: v for k, v in inputs.items() if k != BOOKLET}:
