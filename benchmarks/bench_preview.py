@@ -383,7 +383,11 @@ def bench(saves: int, repeat: int, tmp: Path, baseline: bool = True) -> dict:
             "cpu": med(w[1] for w in warm) if warm else warm_wall,
         },
         "booklet_ratio": {"value": med(booklet) / warm_wall, "goal": GOAL_BOOKLET_RATIO},
-        "save_cpu_s": {"median": med(cpu), "note": "CPU of the preview tree per save"},
+        "save_cpu_s": {
+            "median": med(cpu),
+            "note": "CPU of the preview tree per save",
+            "each": [round(c, 3) for c in cpu],
+        },
         "rss_mb": rss_figures(rss),
         "rasterise_one_page_s": raster,
         "checks": [{"check": c, "ok": ok} for c, ok in checks],
