@@ -9,7 +9,8 @@ The figures (goals from issue 13, ratios against baselines measured in the same 
                             and that page's PNG fetched over HTTP     (goal ≤ 1.0 s, absolute)
   2. save → booklet PDF     a card saved → the booklet PDF written by the preview's warm
                             worker (its mtime)  vs  a bare WeasyPrint render of the booklet
-                            HTML (`--html` export) in a warm process   (goal ≤ 1.1×)
+                            HTML (`--html` export) in a warm process   (goal ≤ 1.1×;
+                            and ≤ 2.5 s at rest, issue 21)
   3. cold booklet build     measured in one place, benchmarks/bench_build.py (figures 1b, 2
                             and 2c; `--cold` runs only those): wall and CPU ratios to the bare
                             default render of the `--html` export, peak memory beside

@@ -710,6 +710,21 @@ class Bench:
         r = self.report
         for key, label, args, content, goal in cases:
             out = self.out(f"memory-{key}")
+            checked = subprocess.run(
+                [*self.build, "check", "-q", "--content", str(content)],
+                cwd=self.project,
+                capture_output=True,
+                text=True,
+                env=bb.CHILD_ENV,
+                timeout=WAIT,
+            )
+            r.check(
+                f"`build.py check` accepts the synthetic content ({content.name})",
+                checked.returncode == 0,
+                "accepted"
+                if checked.returncode == 0
+                else (checked.stdout + checked.stderr).strip()[-300:],
+            )
             log(f"  {label}: cap {a.cap_mb:.0f} MB of address space, timeout {a.timeout:.0f} s")
             run = measure_guarded(
                 [*self.build, *args, "-q", "--content", str(content), "--output", str(out)],
