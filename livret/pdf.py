@@ -161,6 +161,19 @@ xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#"><pdfaExtension:schema
 </pdfaExtension:schemas></rdf:Description>"""
 
 
+def _collect(freeze: bool) -> None:
+    """With the collector paused (a render: see Printer.render), the garbage of what was
+    just laid out and dropped (a card measured to fit it), collected now, so that memory
+    follows the largest card, not the number of cards (benchmarks/bench_reuse.py, figure
+    6). `freeze`: in a worker of one build, what is kept (the parts laid out for the
+    documents) is frozen, not walked again by the next collections; a warm worker (the
+    preview's) does not freeze: what a save drops must be collected."""
+    if not gc.isenabled():
+        gc.collect()
+        if freeze:
+            gc.freeze()
+
+
 MAP_CAP = 1024 * 1024  # page numbers of a 500-card edition: ~20 KB
 
 
@@ -252,6 +265,7 @@ class Printer:
         self.verdicts: dict[str, bool] = {}  # a project's design: can its documents be composed
         self.whole: str | None = None  # why the last document was laid out whole, if it was
         self.composing = True  # False: every document laid out whole (the tests' reference)
+        self.one_build = False  # the printer of a worker of one build (see _collect)
         self.composition: compose.Composition | None = None  # the last document's, if composed
 
     def _sheet(self, name: str):
@@ -491,6 +505,7 @@ class Printer:
             found = self.decisions.get(key, cache, fit.breaks_of(card))
             if found is None:
                 found = fit.fit_card(lambda doc: self._layout(doc, variant), head, card)
+                _collect(self.one_build)  # the card's trial layouts: garbage (memory)
                 self.decisions.put(key, found, cache)
             return found
 
@@ -504,6 +519,7 @@ class Printer:
             found = None if kept is None else fit.menu_from_json(kept)
             if found is None:
                 found = fit.options(lambda doc: self._layout(doc, variant), head, card)
+                _collect(self.one_build)
                 self.decisions.put(key, fit.menu_to_json(found), cache)
             return found
 

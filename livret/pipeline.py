@@ -166,6 +166,7 @@ def _worker_init(content_root: str, parent: int) -> None:
     gc.freeze()  # the parent's objects, inherited: never walked (nor copied on write)
     gc.disable()
     warm(content_root)
+    _PRINTER["printer"].one_build = True
     gc.freeze()  # what the render loaded for good: modules, fonts, stylesheets
 
 
