@@ -271,8 +271,8 @@ def check(
                 problem(
                     (name, template),
                     _(
-                        'no part has the id « {id} »: the press file\'s spreads are planned from '
-                        "it; give that part (a child of <body>) id=\"{id}\"."
+                        "no part has the id « {id} »: the press file's spreads are planned from "
+                        'it; give that part (a child of <body>) id="{id}".'
                     ).format(id=ident),
                 )
         if doc.notes is None:

@@ -435,7 +435,6 @@ def apply_option(card: str, option: Option) -> str:
     return mark(text, list(option.breaks), lambda _i: BREAK) if option.breaks else text
 
 
-
 def simulate(lead: int, themes: list[list[int]], thanks: int) -> tuple[int, list[bool], int]:
     """Lay the parts out in spreads: `lead` pages before the first theme, each theme its
     opener (one page; a spread when it falls on a left-hand page) and its cards (their page
