@@ -236,7 +236,8 @@ def check(
                 ("card.html", template),
                 _(
                     "the card « {slug} » has no element of class card with id action-{slug} "
-                    '({found}): write <article class="card" id="action-{{{{ action.slug }}}}">.'
+                    '({found}): open it as livret\'s card.html does, <article class="card" '
+                    'id="action-…"> (any attribute order).'
                 ).format(slug=slug, found=found),
             )
         elif not card.part:
