@@ -527,7 +527,7 @@ def apply_spreads(
         return html, None
     menus = {slug: menu_of(head, card) for slug, card in cards.items()}
     first = {slug: min(menu, key=lambda o: o.cost) for slug, menu in menus.items()}
-    document = layout(_edit(html, [(a, b, apply_option(cards[s], first[s])) for s, a, b in spans]))
+    document = layout(_edit(html, [(a, b, apply_option(html[a:b], first[s])) for s, a, b in spans]))
     starts: dict[str, int] = {}
     for number, page in enumerate(document.pages, 1):  # type: ignore[attr-defined]
         for name in page.anchors:
@@ -545,7 +545,7 @@ def apply_spreads(
     lead = starts[names[0]] - 1
     thanks = starts["back"] - starts["thanks"]
     plan = plan_spreads(lead, themes, thanks, menus)
-    edits = [(a, b, apply_option(cards[s], plan.choices[s])) for s, a, b in spans]
+    edits = [(a, b, apply_option(html[a:b], plan.choices[s])) for s, a, b in spans]
     for name, spread in zip(names, plan.spreads, strict=True):
         opener = doc.part(name)
         if spread and opener is not None:  # data-spread after the opener's tag name
