@@ -275,8 +275,10 @@ def print_warnings(site) -> None:
 
 def cmd_check(args) -> int:
     from .loader import load_site
+    from .render import check_design
 
     site = load_site(args.content)
+    check_design(site)  # the layouts keep their promises to the code (livret/contracts.py)
     if not args.quiet:
         print_warnings(site)
     counts = {

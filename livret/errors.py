@@ -125,3 +125,14 @@ class Collector:
     def raise_if_errors(self) -> None:
         if self.has_errors:
             raise LivretError(self.problems)
+
+
+def shape_changed(what: str) -> LivretError:
+    """The renderer's output (WeasyPrint, pydyf) is not what a pass after it reads: said at
+    once, rather than the pass silently doing nothing. `what`: what was expected, and where."""
+    return LivretError(
+        _(
+            "the PDF written by WeasyPrint no longer has the shape livret reads ({what}): "
+            "install the versions of constraints.txt (make), or adapt livret to the new one."
+        ).format(what=what)
+    )

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from . import contracts
+
 MIN_FILL = 0.40  # the issue's floor: no page of a card less than 40 % full
 TARGET = 0.45  # what the plan aims at, a margin over the floor for the model's errors
 
-CARD = re.compile(r'<article class="card" id="action-([^"]+)"[^>]*>.*?</article>', re.S)
-BODY = re.compile(r"<body\b[^>]*>")
 BREAK = ' data-fit="break"'
 END = '<div id="fit-end" style="clear: both"></div>'
 # The top and bottom of the page area, where the stylesheets put them (fixed boxes are
@@ -116,7 +116,8 @@ def measure(layout: Callable[[str], object], head: str, card: str, cands, breaks
         [c.offset for c in cands],
         lambda i: f' id="fit-{i}"' + (BREAK if cands[i].offset in breaks else ""),
     )
-    text = text[: text.rindex("</article>")] + END + "</article>"
+    close = text.rindex("</")  # the card's own end tag, whatever its element
+    text = text[:close] + END + text[close:]
     document = layout(head + PROBES + text + "</body></html>")
     pages = document.pages  # type: ignore[attr-defined]
     where: dict[str, tuple[int, float]] = {}
@@ -171,11 +172,28 @@ def fit_card(layout, head: str, card: str) -> list[int]:
 def head_of(html: str) -> str | None:
     """What a card's layout document needs of `html`: its <html> and <body> tags (the
     stylesheets come from the printer; the <head>'s title and metadata shape nothing)."""
-    body = BODY.search(html)
-    opening = re.search(r"<html\b[^>]*>", html)
-    if body is None or opening is None:
+    doc = contracts.read(html)  # the tags as written, found by parsing (livret/contracts.py)
+    if doc.body_tag is None or doc.html_tag is None:
         return None
-    return f'<!DOCTYPE html>{opening.group(0)}<head><meta charset="utf-8"></head>{body.group(0)}'
+    return f'<!DOCTYPE html>{doc.html_tag}<head><meta charset="utf-8"></head>{doc.body_tag}'
+
+
+def _cards(html: str) -> list[tuple[str, int, int]]:
+    """(slug, start, end) of each card of `html` (livret/contracts.py: any attribute order)."""
+    found: list[tuple[str, int, int]] = []
+    for card in contracts.read(html).cards:
+        if card.end is not None and (not found or card.start >= found[-1][2]):
+            found.append((contracts.slug_of(card), card.start, card.end))
+    return found
+
+
+def _edit(html: str, edits: list[tuple[int, int, str]]) -> str:
+    """`html` with each (start, end) span replaced by its text (spans in order, apart)."""
+    out, last = [], 0
+    for start, end, text in sorted(edits):
+        out += [html[last:start], text]
+        last = end
+    return "".join(out) + html[last:]
 
 
 def apply(html: str, decide: Callable[[str, str], list[int]]) -> str:
@@ -183,15 +201,14 @@ def apply(html: str, decide: Callable[[str, str], list[int]]) -> str:
     Only in a document whose <body> asks for it (`data-copyfit`: the booklet and excerpts;
     a sheet is a handout of one or two pages, whose text runs on under the sidebar)."""
     head = head_of(html)
-    if head is None or "data-copyfit" not in head:  # the layout asks for it (base.html)
+    if head is None or not contracts.read(html).copyfit:  # the layout asks for it (base.html)
         return html
 
-    def one(match: re.Match) -> str:
-        card = match.group(0)
+    def one(card: str) -> str:
         breaks = decide(head, card)
         return mark(card, breaks, lambda _i: BREAK) if breaks else card
 
-    return CARD.sub(one, html)
+    return _edit(html, [(start, end, one(html[start:end])) for _slug, start, end in _cards(html)])
 
 
 SRC = re.compile(r'\bsrc="([^"]*)"')
@@ -289,7 +306,7 @@ def breaks_of(card: str) -> Callable[[list], bool]:
 # options, cached like its breaks), then the document's plan picks, for all cards at once,
 # the options that leave the fewest blank pages, then the fewest changes.
 
-ARTICLE = re.compile(r'<article class="card"')
+NAME = re.compile(r"<[^\s/>]+")  # a start tag's "<" and name
 QUOTE_SECTION = re.compile(
     r'<section class="section section--([a-z0-9-]+)"[^>]*>(.*?)</section>', re.S
 )
@@ -347,7 +364,8 @@ def treated(card: str, copyfit: str, quote: bool) -> str:
     """The card with its copyfit marked and its pull quote set (before its middle section:
     the quote is a repeat of the text, for the eye, hidden from screen readers)."""
     if copyfit:
-        card = ARTICLE.sub(f'<article class="card" data-copyfit="{copyfit}"', card, count=1)
+        at = NAME.match(card).end()  # type: ignore[union-attr]  # a card opens with its tag
+        card = f'{card[:at]} data-copyfit="{copyfit}"{card[at:]}'
     if quote and (sentence := pull_quote(card)) is not None:
         starts = [m.start() for m in re.finditer(r'<section class="section ', card)]
         if len(starts) >= 2:
@@ -415,9 +433,6 @@ def options(layout, head: str, card: str) -> list[Option]:
 def apply_option(card: str, option: Option) -> str:
     text = treated(card, option.copyfit, option.quote)
     return mark(text, list(option.breaks), lambda _i: BREAK) if option.breaks else text
-
-
-PART = re.compile(r'<(?:section|article|nav)\b[^>]*\bid="(theme-[^"]+|action-[^"]+|thanks|back)"')
 
 
 def simulate(lead: int, themes: list[list[int]], thanks: int) -> tuple[int, list[bool], int]:
@@ -503,21 +518,23 @@ def apply_spreads(
     One layout of the whole document, with each card as the fitting leaves it, gives the
     pages before the first theme and the thanks' length."""
     head = head_of(html)
-    if head is None or "data-copyfit" not in head:
+    doc = contracts.read(html)  # livret/contracts.py: the cards and parts, by parsing
+    if head is None or not doc.copyfit:
         return html, None
-    cards = {m.group(1): m.group(0) for m in CARD.finditer(html)}
+    spans = _cards(html)
+    cards = {slug: html[start:end] for slug, start, end in spans}
     if not cards:
         return html, None
     menus = {slug: menu_of(head, card) for slug, card in cards.items()}
     first = {slug: min(menu, key=lambda o: o.cost) for slug, menu in menus.items()}
-    document = layout(CARD.sub(lambda m: apply_option(m.group(0), first[m.group(1)]), html))
+    document = layout(_edit(html, [(a, b, apply_option(html[a:b], first[s])) for s, a, b in spans]))
     starts: dict[str, int] = {}
     for number, page in enumerate(document.pages, 1):  # type: ignore[attr-defined]
         for name in page.anchors:
             starts.setdefault(name, number)
     themes: list[list[str]] = []
     names: list[str] = []
-    for ident in PART.findall(html):
+    for ident in (part.id or "" for part in doc.parts):
         if ident.startswith("theme-"):
             themes.append([])
             names.append(ident)
@@ -528,9 +545,9 @@ def apply_spreads(
     lead = starts[names[0]] - 1
     thanks = starts["back"] - starts["thanks"]
     plan = plan_spreads(lead, themes, thanks, menus)
-    out = CARD.sub(lambda m: apply_option(m.group(0), plan.choices[m.group(1)]), html)
+    edits = [(a, b, apply_option(html[a:b], plan.choices[s])) for s, a, b in spans]
     for name, spread in zip(names, plan.spreads, strict=True):
-        if spread:
-            opener = f'<section class="opener" id="{name}"'
-            out = out.replace(opener, opener.replace(" id=", " data-spread id="), 1)
-    return out, plan
+        opener = doc.part(name)
+        if spread and opener is not None:  # data-spread after the opener's tag name
+            edits.append((opener.name_end, opener.name_end, " data-spread"))
+    return _edit(html, edits), plan

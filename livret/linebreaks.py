@@ -22,6 +22,9 @@ import re
 import pikepdf
 from pikepdf import Array, Dictionary, String
 
+from .errors import shape_changed
+from .i18n import _
+
 HYPHENS = "-\u2010\u00ad"
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 # Elements whose pieces are lines of one text block (inline elements are walked through).
@@ -66,6 +69,8 @@ def _shared_cmap(font, shared: dict) -> dict[int, str]:
 # (benchmarks/README.md).
 # A marked-content sequence, with the /ActualText a line end may have been given (_mark_content).
 SEQUENCE = re.compile(rb"<</MCID (\d+)(?: /ActualText <([0-9a-fA-F]*)>)?>>\s*BDC(.*?)\bEMC", re.S)
+# Any marked-content sequence with an MCID, however written: what SEQUENCE must all find.
+ANY_MCID = re.compile(rb"/MCID\s")
 TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
 
 
@@ -82,7 +87,8 @@ def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]
     cmaps: dict[bytes, dict[int, str]] = {}
     pieces: dict[int, tuple[str, float]] = {}
     page.contents_coalesce()
-    for sequence in SEQUENCE.finditer(page.obj.Contents.read_bytes()):
+    content = page.obj.Contents.read_bytes()
+    for sequence in SEQUENCE.finditer(content):
         font: dict[int, str] = {}
         y = 0.0
         text: list[str] = []
@@ -104,6 +110,12 @@ def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]
         actual = sequence.group(2)  # what a reader gets, when set
         said = bytes.fromhex(actual.decode()).decode("utf-16") if actual is not None else None
         pieces[int(sequence.group(1))] = (said if said is not None else "".join(text), y)
+    if len(pieces) != len(ANY_MCID.findall(content)):  # marked text the regex cannot read
+        raise shape_changed(
+            _("page {n}: {read} of its {marked} marked-content sequences read").format(
+                n=page.index + 1, read=len(pieces), marked=len(ANY_MCID.findall(content))
+            )
+        )
     return pieces
 
 
@@ -166,7 +178,7 @@ def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
             got = piece(n, mcid) if n is not None else None
             texts.append((mcid, owner, n, got))
         changed: dict = {}  # owner objgen → (owner, {mcid: text})
-        for (mcid, owner, n, got), (_, _, n2, nxt) in zip(texts, texts[1:], strict=False):
+        for (mcid, owner, n, got), (_mcid, _owner, n2, nxt) in zip(texts, texts[1:], strict=False):
             if n is None or got is None or nxt is None or n != n2 or abs(got[1] - nxt[1]) < 0.5:
                 continue  # not a line end
             text, following = got[0], nxt[0]
@@ -226,4 +238,12 @@ def _mark_content(pdf: pikepdf.Pdf, page, fixes: dict[int, str]) -> None:
         return b"<</MCID %d /ActualText <%s>>>%s" % (mcid, actual, m.group(2))
 
     page.contents_coalesce()  # one stream (WeasyPrint writes one already)
-    page.obj.Contents = pikepdf.Stream(pdf, MARK.sub(replace, page.obj.Contents.read_bytes()))
+    content = page.obj.Contents.read_bytes()
+    found = {int(m.group(1)) for m in MARK.finditer(content)}
+    if not fixes.keys() <= found:
+        raise shape_changed(
+            _("page {n}: marked content {mcids} not found to set its /ActualText").format(
+                n=page.index + 1, mcids=", ".join(str(k) for k in sorted(fixes.keys() - found))
+            )
+        )
+    page.obj.Contents = pikepdf.Stream(pdf, MARK.sub(replace, content))

@@ -14,6 +14,8 @@ every numbered page: the contents' page numbers do not move.
 
 from __future__ import annotations
 
+from . import contracts
+
 MARK = "<!-- livret:notes -->"  # where Notes pages go (layouts/booklet.html, before the back)
 NOTES_PAGE = '<section class="notes-page" aria-hidden="true"></section>'
 
@@ -27,6 +29,8 @@ def plan(html: str, pages: int) -> str | None:
     """The HTML to lay out again, or None when the page count is right (or the document,
     a single-action sheet, has no place for Notes pages)."""
     extra = notes_needed(pages)
-    if not extra or MARK not in html:
+    # The marker found by parsing (livret/contracts.py): a comment, however spaced.
+    where = contracts.read(html).notes if extra else None
+    if where is None:
         return None
-    return html.replace(MARK, NOTES_PAGE * extra, 1)
+    return html[: where[0]] + NOTES_PAGE * extra + html[where[1] :]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from . import __version__, acronyms, markup, qr
-from .design import for_content
+from . import __version__, acronyms, contracts, markup, qr
+from .design import Design, for_content
 from .errors import LivretError, Problem, display_path
 from .i18n import _
 from .model import SIDEBAR_SUBFIELDS, Site, Theme
@@ -85,9 +85,51 @@ def render_html(site: Site, output: Output) -> str:
             )
         )
         # Each card's first use of an acronym spelled out for screen readers (acronyms.py).
-        return acronyms.mark(html, site.edition.acronyms)
+        html = acronyms.mark(html, site.edition.acronyms)
     except TemplateError as exc:
         raise layout_error(exc, template) from None
+    # What the code needs of the layouts (livret/contracts.py): a broken project layout
+    # fails here, before any layout, with all its problems.
+    problems = check_contracts(site, output, html)
+    if problems:
+        raise LivretError(problems)
+    return html
+
+
+def check_contracts(site: Site, output: Output, html: str) -> list[Problem]:
+    """The promises of the layouts `html` (rendered for `output`) breaks (contracts.py)."""
+    design = for_content(site.root)
+    themes = [(t.slug, [a.slug for a in t.actions]) for t in doc_view(site, output).themes]
+    return contracts.check(
+        html, KINDS[output.kind].template, themes, lambda names: _blame(design, names)
+    )
+
+
+def _blame(design: Design, names) -> str:
+    """The layout file to name among `names` (the likeliest first): the project's own one
+    when it overrides any of them (what it changed is what broke), else the first."""
+    own = design.layouts[:-1]  # the last folder is livret's own design
+    for name in names:
+        for folder in own:
+            if (folder / name).is_file():
+                return display_path(folder / name)
+    return f"layouts/{names[0]}"
+
+
+def check_design(site: Site) -> None:
+    """The layouts checked as a build would check them, every problem at once: the booklet
+    (all its cards) and a single-action sheet."""
+    problems: list[Problem] = []
+    outputs = [KINDS["booklet"].output(site, site.edition.slug)]
+    if site.actions:
+        outputs.append(KINDS["action"].output(site, site.actions[0].slug))
+    for output in outputs:
+        try:
+            render_html(site, output)
+        except LivretError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise LivretError(problems)
 
 
 def layout_error(exc: TemplateError, template: str) -> LivretError:

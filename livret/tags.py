@@ -37,7 +37,9 @@ from typing import Any
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
-from . import linebreaks
+from . import contracts, linebreaks
+from .errors import shape_changed
+from .i18n import _
 
 # Wrappers joined when a page break cut them in two. Not P, H or Link: they hold the marked
 # content itself, and two paragraphs in a row are as likely as one cut paragraph.
@@ -46,14 +48,14 @@ HEADINGS = {"/H", "/H1", "/H2", "/H3", "/H4", "/H5", "/H6"}
 
 
 class _Layout(HTMLParser):
-    """What the HTML says: the ids of <body>'s children (the parts), and each link's title."""
+    """What the HTML says: each link's title, the body's text, the abbreviations (the parts
+    are read by livret/contracts.py)."""
 
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.depth = -1  # depth below <body>; -1 outside it
-        self.parts: list[str] = []
         self.titles: dict[str, str] = {}
         self.text: list[str] = []
         self.abbrs: dict[str, str] = {}  # <abbr title="…">: the words → their expansion
@@ -70,8 +72,6 @@ class _Layout(HTMLParser):
         if tag == "body":
             self.depth = 0
         elif self.depth >= 0:
-            if self.depth == 0 and a.get("id"):
-                self.parts.append(a["id"])
             self.depth += 1
 
     def handle_data(self, data):
@@ -94,7 +94,8 @@ def read_layout(html: str) -> tuple[list[str], dict[str, str], str]:
     """→ (ids of the parts in order, {href: title} of the links, the body's text)."""
     parser = _Layout()
     parser.feed(html)
-    return parser.parts, parser.titles, " ".join(parser.text)
+    parts = [part.id for part in contracts.read(html).parts if part.id]
+    return parts, parser.titles, " ".join(parser.text)
 
 
 def read_abbreviations(html: str) -> dict[str, str]:
@@ -163,6 +164,7 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     if "/StructTreeRoot" not in pdf.Root:  # an untagged variant (print): nothing to finish
         return data
     pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    keys = _parent_keys(pdf)  # each page's entry in the parent tree, as the file says
 
     # Where each part starts: the first page holding its anchor.
     start: dict[str, int] = {}
@@ -209,13 +211,13 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     nums = root.ParentTree.Nums
     parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
     _lift_annotations(document, None, parents)
-    _join_links(document, parents, pages)
+    _join_links(document, parents, keys)
     _one_annotation_per_line(pdf, document, parents)
     _inline_in_headings(document)
     _nest_lists(pdf, document)
     texts = _Texts(pdf)
     decorative = _decorative_labels(document, texts)
-    _paginate(pdf, root, parents, decorative)
+    _paginate(pdf, root, parents, decorative, keys)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
     for pdf_page in pdf.pages:
@@ -242,6 +244,26 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
 
 def _page(element, pages) -> int:
     return pages.get(element.Pg.objgen, -1) if "/Pg" in element else -1
+
+
+def _parent_keys(pdf) -> dict:
+    """{page objgen: its /StructParents}: where the parent tree lists the owners of a page's
+    marked content. Read from each page (not assumed to be the page's index)."""
+    keys = {}
+    for n, page in enumerate(pdf.pages, 1):
+        key = page.obj.get("/StructParents")
+        if not isinstance(key, int):
+            raise shape_changed(_("page {n} of a tagged PDF has no /StructParents").format(n=n))
+        keys[page.obj.objgen] = int(key)
+    return keys
+
+
+def _parent_key(annot) -> int:
+    """An annotation's entry in the parent tree (its /StructParent), as the file says."""
+    key = annot.get("/StructParent")
+    if not isinstance(key, int):
+        raise shape_changed(_("a tagged link annotation has no /StructParent"))
+    return int(key)
 
 
 def _make_toc(nav) -> None:
@@ -272,7 +294,7 @@ def _lift_annotations(element, link, parents: dict) -> None:
                 kid.K = Array([k for k in _kids(kid) if not _is(k, moved)])
                 link.K = Array(_kids(link) + objrs)
                 for objr in objrs:
-                    key = int(objr.Obj.get("/StructParent", -1))
+                    key = _parent_key(objr.Obj)
                     if key in parents:
                         parents[key] = link
         _lift_annotations(kid, inner, parents)
@@ -295,7 +317,7 @@ def link_target(link) -> str | None:
     return None
 
 
-def _join_links(element, parents: dict, pages: dict) -> None:
+def _join_links(element, parents: dict, keys: dict) -> None:
     """A link that wraps onto a second line is two boxes, so two Link elements side by side:
     one Link, one description for a reader (same target, same page)."""
     kept: list = []
@@ -310,12 +332,12 @@ def _join_links(element, parents: dict, pages: dict) -> None:
             and link_target(kid) == link_target(previous)
             and kid.Pg.objgen == previous.Pg.objgen
         ):
-            mcids = parents.get(pages[kid.Pg.objgen])
+            mcids = parents.get(keys[kid.Pg.objgen])
             for item in _kids(kid):
                 if isinstance(item, int) and mcids is not None:
                     mcids[item] = previous
                 elif isinstance(item, Dictionary) and "/Obj" in item:
-                    key = int(item.Obj.get("/StructParent", -1))
+                    key = _parent_key(item.Obj)
                     if key in parents:
                         parents[key] = previous
                 elif isinstance(item, Dictionary) and "/S" in item:
@@ -324,7 +346,7 @@ def _join_links(element, parents: dict, pages: dict) -> None:
             continue
         kept.append(kid)
         if isinstance(kid, Dictionary) and "/S" in kid:
-            _join_links(kid, parents, pages)
+            _join_links(kid, parents, keys)
     if len(kept) != len(_kids(element)):
         element.K = Array(kept)
 
@@ -426,7 +448,7 @@ def _one_annotation_per_line(pdf, document, parents: dict) -> None:
                         max(union[2], box[2]), max(union[3], box[3]),
                     ]  # fmt: skip
                     dropped.add(annot.objgen)
-                    parents.pop(int(annot.get("/StructParent", -1)), None)
+                    parents.pop(_parent_key(annot), None)
                     break
             else:
                 lines.append((page, annot, list(box)))
@@ -465,15 +487,14 @@ def _reachable(root) -> set:
     return seen
 
 
-def _paginate(pdf, root, parents: dict, decorative: set) -> None:
+def _paginate(pdf, root, parents: dict, decorative: set, keys: dict) -> None:
     """Marked content whose element is in no tree (the margin boxes: running heads, folios,
     the Notes label) becomes a Pagination artifact, a header or a footer after its place on
     the page; its entry of the parent tree goes (the orphan elements with it). The elements
     of `decorative` (objgens, taken out of the tree) become Layout artifacts."""
     reachable = _reachable(root)
     for page in pdf.pages:
-        key = page.obj.get("/StructParents")
-        mcids = parents.get(int(key)) if key is not None else None
+        mcids = parents.get(keys[page.obj.objgen])
         if not isinstance(mcids, Array):
             continue
         orphans = {
@@ -497,9 +518,12 @@ def _as_artifacts(content: bytes, orphans: set[int], layout: set[int], page) -> 
     scale = PAGE_SCALE.match(content)
     middle = float(page.mediabox[3]) / 2 / (float(scale.group(1)) if scale else 1.0)
 
+    found: set[int] = set()
+
     def artifact(m: re.Match) -> bytes:
         if int(m.group(1)) not in orphans:
             return m.group(0)
+        found.add(int(m.group(1)))
         if int(m.group(1)) in layout:
             return b"/Artifact <</Type /Layout>>%s" % m.group(2)
         y = FIRST_Y.search(content, m.end(), content.find(b"EMC", m.end()))
@@ -508,7 +532,14 @@ def _as_artifacts(content: bytes, orphans: set[int], layout: set[int], page) -> 
             where = b" /Subtype /Header" if float(y.group(1)) < middle else b" /Subtype /Footer"
         return b"/Artifact <</Type /Pagination%s>>%s" % (where, m.group(2))
 
-    return MARKED.sub(artifact, content)
+    out = MARKED.sub(artifact, content)
+    if found != orphans:  # the parent tree names marked content the regex did not find
+        raise shape_changed(
+            _("marked content {mcids} not found in a page's content stream").format(
+                mcids=", ".join(str(n) for n in sorted(orphans - found))
+            )
+        )
+    return out
 
 
 class _Texts:

@@ -14,7 +14,7 @@ from conftest import CONTENT, ROOT
 from pdftext import contents_numbers, contents_page, norm, poppler_pages
 from pypdf import PdfReader
 
-from livret import fit
+from livret import contracts, fit
 from livret.loader import load_site
 from livret.outputs import KINDS
 from livret.pdf import Printer
@@ -101,7 +101,8 @@ def printer():
 
 
 def _card(html: str, slug: str) -> str:
-    return next(m.group(0) for m in fit.CARD.finditer(html) if m.group(1) == slug)
+    card = next(c for c in contracts.read(html).cards if c.id == f"action-{slug}")
+    return html[card.start : card.end]
 
 
 def test_a_card_that_runs_over_gets_one_break_and_fits(booklet_html, printer):
@@ -192,7 +193,7 @@ def test_only_the_documents_that_ask_are_fitted():
     site = load_site(CONTENT)
     sheet = KINDS["action"]
     html = render_html(site, sheet.output(site, "adil-31"))
-    assert fit.CARD.search(html)
+    assert contracts.read(html).cards
 
     def never(_head, _card):
         raise AssertionError("a sheet was fitted")
