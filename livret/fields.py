@@ -68,8 +68,10 @@ def check_email(value: str) -> tuple[str | None, str | None]:
         found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         return None, email_reason(str(exc))
-    memo.keep("e-mail", value, found.ascii_email)
-    return found.ascii_email, None
+    address = found.ascii_email
+    if address is not None:
+        memo.keep("e-mail", value, address)
+    return address, None
 
 
 def email_reason(message: str) -> str:
