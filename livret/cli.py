@@ -359,7 +359,8 @@ def build_once(args, site=None, session=None):
     from .pipeline import run
 
     if site is None:
-        site = load_site(args.content, cache=Path(args.output) / CACHE)
+        # The checks' results kept in the output folder (memo.py); --list writes nothing.
+        site = load_site(args.content, cache=None if args.list else Path(args.output) / CACHE)
         if not args.quiet:
             print_warnings(site)
     if args.list:

@@ -19,8 +19,10 @@ results kept: they find the same problems, at the same files and lines.
 - Only what this build used is written back, and only when that changed: the file follows
   the content and does not grow with every edit.
 - The file is only ever a shortcut: one that cannot be read, or not as this module writes
-  it, counts as empty; one that cannot be written is not written. The renderer never reads
-  it: what a PDF prints is converted anew (markup.html_of).
+  it (its entries and their sha256), counts as empty; one that cannot be written is not
+  written. The HTML kept is only read by the policy: what a PDF prints is converted anew
+  (markup.html_of). The YAML values kept are the site's, as the parse would give them; like
+  the PDFs and the manifest beside it, the file is as trusted as the output folder.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def _salt() -> str:
     return json.dumps([code_hash(PACKAGE), versions, sys.version], sort_keys=True)
 
 
+def _digest(entries: dict[str, str]) -> str:
+    data = json.dumps(entries, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _read(path: Path) -> dict[str, str]:
     from .writer import read_json
 
@@ -58,7 +65,8 @@ def _read(path: Path) -> dict[str, str]:
         isinstance(k, str) and len(k) == 64 and isinstance(v, str) for k, v in entries.items()
     ):
         return {}
-    return entries
+    assert isinstance(data, dict)
+    return entries if data.get("sha256") == _digest(entries) else {}
 
 
 class Memo:
@@ -89,7 +97,8 @@ class Memo:
             return
         from .writer import write_atomic
 
-        data = json.dumps({"entries": self.used}, ensure_ascii=False, sort_keys=True)
+        kept = {"entries": self.used, "sha256": _digest(self.used)}
+        data = json.dumps(kept, ensure_ascii=False, sort_keys=True)
         with contextlib.suppress(OSError):  # a shortcut: the next build computes again
             write_atomic(self.path, data.encode("utf-8", "surrogatepass"), durable=False)
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from livret.errors import LivretError
 from livret.loader import load_site
-from livret.memo import CACHE
+from livret.memo import CACHE, _digest
 
 # What only making an output needs (rendering, the EPUB, the web pages, the summary table),
 # or only reading and checking content that changed since the last build.
@@ -131,18 +131,23 @@ def test_kept_results_hide_no_problem(content_copy, tmp_path):
         assert words in said, said
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [b"not json", b'{"entries": {"x": 1}}', None],
-    ids=["garbage", "foreign", "wrong-values"],
-)
+@pytest.mark.parametrize("damage", ["garbage", "foreign", "wrong-values", "one-changed"], ids=str)
 def test_a_damaged_cache_counts_as_empty(content_copy, tmp_path, damage):
     cache = tmp_path / "out" / CACHE
     cold = load_site(content_copy, cache=cache)
-    if damage is None:  # our form, each value swapped for something the checks did not say
-        entries = json.loads(cache.read_text(encoding="utf-8"))["entries"]
-        damage = json.dumps({"entries": dict.fromkeys(entries, "[1, 2]")}).encode()
-    cache.write_bytes(damage)
+    kept = json.loads(cache.read_text(encoding="utf-8"))
+    entries = kept["entries"]
+    if damage == "garbage":
+        cache.write_bytes(b"not json")
+    elif damage == "foreign":
+        cache.write_text(json.dumps({"entries": {"x": 1}}))
+    elif damage == "wrong-values":  # our form, each value swapped for one the checks did not say
+        values = dict.fromkeys(entries, "[1, 2]")
+        cache.write_text(json.dumps({**kept, "entries": values, "sha256": _digest(values)}))
+    else:  # a title changed in a kept YAML text: its sha256 no longer matches
+        key, value = next((k, v) for k, v in entries.items() if '"title": "' in v)
+        entries[key] = value.replace('"title": "', '"title": "X', 1)
+        cache.write_text(json.dumps(kept, ensure_ascii=False, sort_keys=True))
     again = load_site(content_copy, cache=cache)
     assert again == cold
     assert again.warnings == cold.warnings
