@@ -357,10 +357,12 @@ def build_once(args, site=None, session=None):
     which a newer save cancels: from then on this build prints nothing (no line of stale
     work) and ends with Cancelled."""
     from .loader import load_site
+    from .memo import CACHE
     from .pipeline import run
 
     if site is None:
-        site = load_site(args.content)
+        # The checks' results kept in the output folder (memo.py); --list writes nothing.
+        site = load_site(args.content, cache=None if args.list else Path(args.output) / CACHE)
         if not args.quiet:
             print_warnings(site)
     if args.list:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from email.headerregistry import Address
 from pathlib import Path
 from typing import cast
 
+from . import memo
 from .errors import Collector
 from .i18n import N_, _
 from .reader import Located, quote
@@ -53,19 +53,25 @@ def check_email(value: str) -> tuple[str | None, str | None]:
     `mailto:` (% ? & = # / !): valid in RFC 5322, they are how `x%40y.org?bcc=…` would add
     a hidden recipient, and no address of the booklet or of a recipient list needs them.
     """
-    from email_validator import EmailNotValidError, validate_email
-
     local = value.rpartition("@")[0]
     bad = sorted(set(_URL_SYNTAX.findall(local)))
     if bad:
         return None, _("the characters {chars} are not allowed before the @").format(
             chars=" ".join(bad)
         )
+    known = memo.lookup("e-mail", value)  # valid at the last build (memo.py)
+    if known is not None:
+        return known, None
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         found = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         return None, email_reason(str(exc))
-    return found.ascii_email, None
+    address = found.ascii_email
+    if address is not None:
+        memo.keep("e-mail", value, address)
+    return address, None
 
 
 def email_reason(message: str) -> str:
@@ -591,6 +597,8 @@ def mailbox(value, ctx: Ctx, key: str):
     if address is None:
         ctx.error(key, _('"{value}" is not an e-mail address ({why})').format(value=addr, why=why))
         return None
+    from email.headerregistry import Address  # the mail's settings only: not on a build's path
+
     return Address(display_name=display, addr_spec=address)
 
 

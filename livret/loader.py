@@ -13,7 +13,7 @@ from pathlib import Path
 from markupsafe import escape
 
 from . import fields as f
-from . import markup
+from . import memo
 from .errors import Collector, LivretError, Problem
 from .i18n import N_, _
 from .impose import SHEETS
@@ -180,16 +180,22 @@ def check_markdown(
         n, message = refused
         policy.problems.error(path, first_line + n, field, message)
         return
-    try:
-        html = markup.html_of(text, inline=inline)
-    except RecursionError:
-        policy.problems.error(
-            path,
-            first_line,
-            field,
-            _("nested too deeply (quotes or lists inside each other): simplify the text"),
-        )
-        return
+    kind = "markdown inline" if inline else "markdown"
+    html = memo.lookup(kind, text)  # this text's HTML at the last build (memo.py)
+    if html is None:
+        from .markup import html_of  # with Markdown and the typography's rules: not before
+
+        try:
+            html = html_of(text, inline=inline)
+        except RecursionError:
+            policy.problems.error(
+                path,
+                first_line,
+                field,
+                _("nested too deeply (quotes or lists inside each other): simplify the text"),
+            )
+            return
+        memo.keep(kind, text, html)
     policy.check(html, text, path, first_line, field)
 
 
@@ -814,9 +820,15 @@ def name_clash(slug: str, kind: str) -> str | None:
     return None
 
 
-def load_site(root: Path | str = "content") -> Site:
-    """Read and validate a content folder; raise LivretError with every problem found."""
-    root = Path(root)
+def load_site(root: Path | str = "content", cache: Path | None = None) -> Site:
+    """Read and validate a content folder; raise LivretError with every problem found.
+
+    `cache`: the file where the checks' results are kept between builds (memo.py)."""
+    with memo.kept(cache):
+        return _load_site(Path(root))
+
+
+def _load_site(root: Path) -> Site:
     problems = Collector()
     if not root.is_dir():
         raise LivretError(

@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import markdown as _markdown
-from markdown.extensions.sane_lists import SaneListExtension
-from markdown.extensions.tables import TableExtension
 from markupsafe import Markup, escape
 
 from .fields import check_email
 from .typography import french, french_html
 
-# Extension instances, not names: looking names up (entry points) and loading "extra" cost
-# a sizeable part of livret's own share of a build, per process (benchmarks/README.md).
-_MD = _markdown.Markdown(extensions=[TableExtension(), SaneListExtension()], output_format="html")
+if TYPE_CHECKING:
+    from markdown import Markdown
+
+
+@lru_cache(maxsize=1)
+def _converter() -> Markdown:
+    """Python-Markdown, imported when a text is first converted: a build with nothing to do
+    converts none (memo.py) and does not pay for its import (benchmarks/README.md).
+    Extension instances, not names: looking names up (entry points) and loading "extra" cost
+    a sizeable part of livret's own share of a build, per process (benchmarks/README.md)."""
+    from markdown import Markdown
+    from markdown.extensions.sane_lists import SaneListExtension
+    from markdown.extensions.tables import TableExtension
+
+    return Markdown(extensions=[TableExtension(), SaneListExtension()], output_format="html")
+
+
 # Text outside tags and outside <a>…</a>: where a bare e-mail address becomes a mailto link.
 # (Parts at most 64 characters long, as in any real address: each try is bounded, so the
 # scan stays linear. A "%" is quoted in the link, so it cannot smuggle in a "?bcc=".)
@@ -78,7 +90,7 @@ def html_of(text: str, inline: bool = False) -> str:
     """Markdown → the HTML the booklet prints, before typography: what the content policy
     (policy.py) inspects, and what block() and inline() then set — one conversion per text
     and process. May raise RecursionError on absurdly nested text."""
-    html = link_emails(_MD.reset().convert(text))
+    html = link_emails(_converter().reset().convert(text))
     if inline:
         html = re.sub(r"^<p>(.*)</p>$", r"\1", html.strip(), flags=re.S)
     return html

@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from . import fields as f
-from . import svg
+from . import memo, svg
 from .errors import Collector, display_path
 from .i18n import _
 from .reader import BAD_CHAR, MAX_DEPTH, bad_char_message
@@ -290,15 +290,25 @@ class Policy:
 
     def _decode(self, image: Path) -> str | None:
         """None if the whole picture decodes; the digest is of these very bytes."""
-        from PIL import Image, ImageFile
-
         try:
             data = image.read_bytes()
         except OSError as exc:
             return _('cannot read image "{name}": {why}').format(
                 name=image.name, why=exc.strerror or exc
             )
-        self.problems.digests[image] = hashlib.sha256(data).hexdigest()
+        digest = self.problems.digests[image] = hashlib.sha256(data).hexdigest()
+        # These very bytes, under this suffix, passed at the last build (memo.py).
+        known = f"{image.suffix.lower()} {digest}"
+        if memo.lookup("picture", known) is not None:
+            return None
+        why = self._check_picture(image, data)
+        if why is None:
+            memo.keep("picture", known, "whole")
+        return why
+
+    def _check_picture(self, image: Path, data: bytes) -> str | None:
+        from PIL import Image, ImageFile
+
         if image.suffix.lower() == ".svg":  # as the renderer's fetcher tells WeasyPrint
             return self._svg(image, data)
         # WeasyPrint, once imported (watch, a one-process build), makes Pillow accept

@@ -8,15 +8,20 @@ line where it happens.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
+from . import memo
 from .errors import Collector
 from .i18n import _
+
+if TYPE_CHECKING:
+    import yaml
 
 # Invisible control characters (C0 but tab and line end, DEL, C1) and lone surrogates (only
 # YAML escapes such as "\ud800" make those): never text a booklet should print.
@@ -150,50 +155,57 @@ _TYPED_TAGS = frozenset(
 )
 
 
-class _TooDeep(yaml.composer.ComposerError):
-    """YAML nested deeper than MAX_DEPTH."""
+@lru_cache(maxsize=1)
+def _yaml_loader() -> tuple[type, type]:
+    """(_LineLoader, _TooDeep), made at the first parse: PyYAML is imported then, which a
+    build whose texts were all read whole at the last build never needs (memo.py)."""
+    import yaml
 
+    class _TooDeep(yaml.composer.ComposerError):
+        """YAML nested deeper than MAX_DEPTH."""
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader where every plain scalar stays the text that was typed.
+    class _LineLoader(yaml.SafeLoader):
+        """SafeLoader where every plain scalar stays the text that was typed.
 
-    YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into 750,
-    "no" into False, 1.50 into 1.5: content is printed as typed, so validators convert.
+        YAML 1.1 would turn a phone number 0561270762 into the octal 96825842, "12:30" into
+        750, "no" into False, 1.50 into 1.5: content is printed as typed, so validators
+        convert.
 
-    Nesting is bounded (MAX_DEPTH): PyYAML composes recursively, and a file of ten thousand
-    "[" would end in a RecursionError instead of a line number.
-    The resolver table is this class's own copy: PyYAML's is shared by every loader of the
-    process, and changing it would change `yaml.safe_load` for everyone who imports livret.
-    """
+        Nesting is bounded (MAX_DEPTH): PyYAML composes recursively, and a file of ten
+        thousand "[" would end in a RecursionError instead of a line number.
+        The resolver table is this class's own copy: PyYAML's is shared by every loader of
+        the process, and changing it would change `yaml.safe_load` for everyone who imports
+        livret.
+        """
 
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in _TYPED_TAGS]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+        yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag not in _TYPED_TAGS]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
 
-    depth = 0
+        depth = 0
 
-    def compose_node(self, parent, index):
-        self.depth += 1
-        try:
-            if self.depth > MAX_DEPTH:
-                raise _TooDeep(
-                    None,
-                    None,
-                    _(
-                        "nested more than {max} levels deep (lists or fields inside each "
-                        "other): simplify this value"
-                    ).format(max=MAX_DEPTH),
-                    self.peek_event().start_mark,
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
+        def compose_node(self, parent, index):
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise _TooDeep(
+                        None,
+                        None,
+                        _(
+                            "nested more than {max} levels deep (lists or fields inside each "
+                            "other): simplify this value"
+                        ).format(max=MAX_DEPTH),
+                        self.peek_event().start_mark,
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
 
-
-_LineLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
-)
+    _LineLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
+    )
+    return _LineLoader, _TooDeep
 
 
 def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) -> Located | None:
@@ -202,7 +214,56 @@ def load_yaml(text: str, path: Path, problems: Collector, line_offset: int = 0) 
     A slip that has an obvious repair (an unquoted « : », a tab, an unclosed quote) is
     reported, repaired in memory and the parse goes on, so that every slip of the file is
     reported at once; the file is refused all the same.
+
+    A text read whole at the last build, without a problem, is taken as it was read then
+    (memo.py): the same values and lines; its « À COMPLÉTER » marks are warned about again.
     """
+    key = f"{line_offset}\n{text}"
+    known = _unmemo(memo.lookup("yaml", key))
+    if known is not None:
+        todo_marks(text, path, problems, line_offset + 1)
+        return Located(path, known[0], known[1], line_offset + 1)
+    before = len(problems.problems)
+    located = _parse_yaml(text, path, problems, line_offset)
+    fine = not any(p.severity == "error" for p in problems.problems[before:])
+    if located is not None and fine and _plain(located.data):
+        memo.keep("yaml", key, json.dumps([located.data, located.lines], ensure_ascii=False))
+    return located
+
+
+def _plain(value) -> bool:
+    """Made of what JSON gives back exactly as it was: texts, true/false, null, lists and
+    mappings of texts (what a content file holds: no number nor date is read as one)."""
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _unmemo(kept: str | None) -> tuple[object, dict[str, int]] | None:
+    """(data, lines) as load_yaml kept them, or None for anything else."""
+    if kept is None:
+        return None
+    try:
+        data, lines = json.loads(kept)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not (
+        _plain(data)
+        and isinstance(lines, dict)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in lines.values())
+    ):
+        return None
+    return data, lines
+
+
+def _parse_yaml(text: str, path: Path, problems: Collector, line_offset: int) -> Located | None:
+    import yaml
+
+    _LineLoader, _TooDeep = _yaml_loader()
     lines = text.split("\n")
     failed = _no_break_spaces(lines, path, problems, line_offset)
     reported: set[int | None] = set()
@@ -502,7 +563,7 @@ def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> Explained:
     """(0-based line, message, the lines repaired or None) for a YAML syntax error."""
     mark = exc.problem_mark or exc.context_mark
     at = mark.line if mark else None
-    if isinstance(exc, _TooDeep):
+    if isinstance(exc, _yaml_loader()[1]):
         return at, exc.problem or "", None
     raw = lines[at] if at is not None and at < len(lines) else ""
     slip = Slip(
@@ -552,6 +613,8 @@ def _unclosed_quote(lines: list[str], until: int | None) -> tuple[int, str] | No
 def _comment_slip(node, lines: list[str]) -> str | None:
     """The text lost to a « # » that YAML read as a comment (`colour: #1d5ea8`,
     `title: Atelier #2`), or None."""
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode) or node.style is not None:
         return None
     end = node.end_mark
@@ -568,6 +631,8 @@ def _comment_slip(node, lines: list[str]) -> str | None:
 def _nested_item(node, lines: list[str]) -> int | None:
     """A plain list item continued on a line that starts with « - » (a sub-item written
     under an item: YAML glues it to the item's text): that line, 0-based, else None."""
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode) or node.style is not None:
         return None
     for i in range(node.start_mark.line + 1, min(node.end_mark.line + 1, len(lines))):
@@ -579,6 +644,8 @@ def _nested_item(node, lines: list[str]) -> int | None:
 def _build(loader, node, prefix, lines, offset, path, problems, seen, raw=()):
     """The node's value, each node once: an alias (*name) would repeat a value — a
     "billion laughs" file makes billions — so aliases are refused where they appear."""
+    import yaml
+
     line = node.start_mark.line + 1 + offset
     if id(node) in seen:
         problems.error(

@@ -16,18 +16,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import uuid
-import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from xml.etree import ElementTree as ET
-
-from markupsafe import Markup
+from typing import TYPE_CHECKING
 
 from ..model import Site
-from .content import Part, add_page_references, clean, mark_pages, page_break, parts_of
-from .pagemap import PageMap, page_map
+
+if TYPE_CHECKING:
+    from .content import Part
+    from .pagemap import PageMap
+
+# content.py and pagemap.py (and the modules they use) are imported by what makes an EPUB:
+# a build with nothing to do only needs code_hash() (benchmarks/README.md).
 
 __all__ = ["EpubResult", "build_epub", "design_files", "make_epub", "page_map", "write_epub"]
 
@@ -106,6 +107,13 @@ def _booklet_html(site: Site) -> str:
     return render_html(site, booklet.output(site, site.edition.slug))
 
 
+def page_map(pdf_data: bytes, part_ids: list[str], source: str = "") -> PageMap:
+    """Where the printed booklet's pages start, read from its tagged PDF (pagemap.py)."""
+    from .pagemap import page_map as read
+
+    return read(pdf_data, part_ids, source)
+
+
 def build_epub(site: Site, booklet_pdf: Path, target: Path) -> EpubResult:
     """The EPUB of `site`, its page list read from the booklet's tagged PDF."""
     from ..tags import read_layout
@@ -138,8 +146,13 @@ def make_epub(
     site: Site, page_map: PageMap, *, html: str | None = None, print_source: str | None = None
 ) -> bytes:
     """The EPUB's bytes."""
+    from xml.etree import ElementTree as ET
+
+    from markupsafe import Markup
+
     from ..design import for_content
     from ..render import environment
+    from .content import add_page_references, clean, mark_pages, page_break, parts_of
 
     design = for_content(site.root)
     env = environment(design.layouts)
@@ -205,6 +218,8 @@ def make_epub(
     ]
     if images:
         features.append("alternativeText")
+    import uuid
+
     opf = env.get_template("epub/package.xml").render(
         edition=ed,
         identifier=f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'livret:{ed.series}:{ed.slug}')}",
@@ -254,6 +269,8 @@ def _utc(value: dt.datetime) -> dt.datetime:
 def _zip(entries: dict[str, bytes], when: dt.datetime) -> bytes:
     """The container: `mimetype` first, stored; then every entry in the given order, with
     the edition's date (zip dates are local times of 1980 or later, no time zone)."""
+    import zipfile
+
     stamp = _utc(when).timetuple()[:6]
     stamp = max(stamp, (1980, 1, 1, 0, 0, 0))
     out = io.BytesIO()

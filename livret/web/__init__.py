@@ -26,10 +26,13 @@ from pathlib import Path
 from ..model import Site
 from ..outputs import Made, Output
 from ..writer import write_atomic
-from . import pages
+
+# pages.py (Jinja2, Markdown, the QR code…) is imported by what writes pages: a build with
+# nothing to do only reads the listing and the manifest (benchmarks/README.md).
 
 ROOT = "web"
 LISTING = "edition.json"
+FORMATS = {".pdf": "PDF", ".epub": "EPUB"}  # what the pages offer for download
 
 
 def edition_dir(number: int) -> str:
@@ -62,9 +65,25 @@ def intact(target: Path, entry: dict) -> bool:
     return all((web / rel).is_file() for rel in listing.get("shared", ()))
 
 
+def downloads(site: Site, entries: list[dict]) -> list[dict]:
+    """The manifest's entries of this edition the pages offer: accessible PDFs and the EPUB."""
+    out = []
+    for e in entries:
+        path = str(e.get("path", ""))
+        if (
+            e.get("edition") == site.edition.slug
+            and "/" not in path
+            and Path(path).suffix in FORMATS
+            and e.get("variant", "accessible") == "accessible"
+            and e.get("kind") in ("booklet", "theme", "action", "epub")
+        ):
+            out.append(e)
+    return out
+
+
 def linked(site: Site, entries: list[dict]) -> dict[str, str]:
     """What the pages link to, beside the content: the downloads, by sha256."""
-    return {f"download {e['path']}": str(e.get("sha256")) for e in pages.downloads(site, entries)}
+    return {f"download {e['path']}": str(e.get("sha256")) for e in downloads(site, entries)}
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
@@ -78,6 +97,8 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 
 
 def write(site: Site, output: Output, out_dir: Path, entries: list[dict]) -> Made:
+    from . import pages
+
     web = out_dir / ROOT
     files = pages.edition_files(site, entries, out_dir)
     home = web / output.filename.removeprefix(f"{ROOT}/")

@@ -17,13 +17,12 @@ from .. import markup
 from ..design import for_content
 from ..model import SIDEBAR_SUBFIELDS, Action, Contact, Site, Theme
 from ..render import date_fr, environment, layout_error
-from . import assets
+from . import FORMATS, assets, downloads
 
 THANKS = "remerciements"
 DOWNLOADS = "telechargements"
 CATALOGUE = "catalogue"
 SEARCH_INDEX = f"{CATALOGUE}/recherche.json"
-FORMATS = {".pdf": "PDF", ".epub": "EPUB"}
 # An <img> whose src is relative to the content folder (not a URL, not data:).
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\ssrc=")(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)')
 
@@ -62,22 +61,6 @@ class Page:
     colour: str | None = None
     prev: tuple[str, str] | None = None  # (label, path)
     next: tuple[str, str] | None = None
-
-
-def downloads(site: Site, entries: list[dict]) -> list[dict]:
-    """The manifest's entries of this edition the pages offer: accessible PDFs and the EPUB."""
-    out = []
-    for e in entries:
-        path = str(e.get("path", ""))
-        if (
-            e.get("edition") == site.edition.slug
-            and "/" not in path
-            and Path(path).suffix in FORMATS
-            and e.get("variant", "accessible") == "accessible"
-            and e.get("kind") in ("booklet", "theme", "action", "epub")
-        ):
-            out.append(e)
-    return out
 
 
 def _plain(html: str) -> str:
