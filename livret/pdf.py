@@ -417,6 +417,8 @@ class Printer:
         document = next(d for d, pages in self.parts.values() if pages and pages[0] is first)
         if not self._trusted(html, variant, composition, cache):
             return None
+        if frame is None:  # the booklet: its folios, for the excerpts that follow
+            self.frames[compose.key("frame", variant, html)] = composition.starts
         return document.copy(composition.pages), composition  # type: ignore[attr-defined]
 
     def _own_design(self) -> list[str]:

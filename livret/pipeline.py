@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple, Protocol, overload
@@ -797,6 +797,7 @@ def _render_all(
         return done
 
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     workers = max(1, min(jobs or default_jobs(), len(queue) + (1 if book else 0)))
     errors = []
