@@ -108,18 +108,27 @@ class Measure:
     starts: list[tuple[int, float]]  # per candidate: (page of the card, fill above it)
 
 
-def measure(layout: Callable[[str], object], head: str, card: str, cands, breaks=()) -> Measure:
-    """Lay out `card` alone (after `head`, the document's own <head> and <body>), with
-    `breaks` (offsets) marked, and read the anchors."""
+# What `probed` puts between a card's id and its blocks' numbers in a composed document
+# (`action-adie.fit-3`): no slug holds a dot, so these ids are told from every other.
+PROBE = ".fit"
+
+
+def probed(card: str, cands, breaks=(), prefix: str = "fit") -> str:
+    """`card` as it is measured: each candidate with an id (`<prefix>-<i>`), `breaks`
+    (offsets) marked, and an empty block at its end (`<prefix>-end`), after its floats."""
     text = mark(  # candidates come in the card's order: the i-th offset is cands[i]'s
         card,
         [c.offset for c in cands],
-        lambda i: f' id="fit-{i}"' + (BREAK if cands[i].offset in breaks else ""),
+        lambda i: f' id="{prefix}-{i}"' + (BREAK if cands[i].offset in breaks else ""),
     )
     close = text.rindex("</")  # the card's own end tag, whatever its element
-    text = text[:close] + END + text[close:]
-    document = layout(head + PROBES + text + "</body></html>")
-    pages = document.pages  # type: ignore[attr-defined]
+    end = END.replace('id="fit-end"', f'id="{prefix}-end"')
+    return text[:close] + end + text[close:]
+
+
+def read(pages, cands, area: tuple[float, float], prefix: str = "fit") -> Measure:
+    """The measure of a card from its laid-out `pages` (its probed HTML: `probed`), the
+    page area running from `area[0]` to `area[1]` (points from the page's top)."""
     where: dict[str, tuple[int, float]] = {}
     first = None
     for number, page in enumerate(pages):
@@ -129,15 +138,53 @@ def measure(layout: Callable[[str], object], head: str, card: str, cands, breaks
             if name.startswith("action-") and first is None:
                 first = number
     first = first or 0
-    top, bottom = where["fit-top"][1], where["fit-bottom"][1]
+    top, bottom = area
 
     def fill(y: float) -> float:
         return max(0.0, min(1.0, (y - top) / (bottom - top)))
 
-    end_page, end_y = where["fit-end"]
+    end_page, end_y = where[f"{prefix}-end"]
     fills = [1.0] * (end_page - first) + [fill(end_y)]
-    starts = [(where[f"fit-{i}"][0] - first, fill(where[f"fit-{i}"][1])) for i in range(len(cands))]
+    starts = [
+        (where[f"{prefix}-{i}"][0] - first, fill(where[f"{prefix}-{i}"][1]))
+        for i in range(len(cands))
+    ]
     return Measure(fills, starts)
+
+
+def area_of(pages) -> tuple[float, float]:
+    """The top and bottom of the page area, from a layout holding PROBES."""
+    where = {name: box[1] for page in pages[:1] for name, box in page.anchors.items()}
+    return where["fit-top"], where["fit-bottom"]
+
+
+def measure(layout: Callable[[str], object], head: str, card: str, cands, breaks=()) -> Measure:
+    """Lay out `card` alone (after `head`, the document's own <head> and <body>), with
+    `breaks` (offsets) marked, and read the anchors."""
+    document = layout(head + PROBES + probed(card, cands, breaks) + "</body></html>")
+    pages = document.pages  # type: ignore[attr-defined]
+    return read(pages, cands, area_of(pages))
+
+
+def fit_in_place(
+    lay_out: Callable[[str], list], card: str, area: tuple[float, float], prefix: str
+) -> tuple[list[int], str, list]:
+    """`fit_card` from the layouts the document keeps (livret/compose.py): `lay_out(text)`
+    lays the card's probed HTML out where it goes in the document and gives its pages, so
+    that the layout measured is the one printed (a card that fits is laid out once; one
+    that needs a break, once more). → (its breaks, its HTML as printed, its pages)."""
+    cands = candidates(card)
+    text = probed(card, cands, (), prefix)
+    pages = lay_out(text)
+    first = read(pages, cands, area, prefix)
+    for i in choose(first, cands)[:3]:
+        trial_text = probed(card, cands, {cands[i].offset}, prefix)
+        trial_pages = lay_out(trial_text)
+        trial = read(trial_pages, cands, area, prefix)
+        if len(trial.fills) == len(first.fills) and min(trial.fills) >= MIN_FILL:
+            if trial.starts[i][0] == len(first.fills) - 1:
+                return [cands[i].offset], trial_text, trial_pages
+    return [], text, pages
 
 
 def choose(m: Measure, cands: list[Candidate]) -> list[int]:

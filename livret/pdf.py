@@ -22,28 +22,38 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import compose, fit, pageplan
+from . import compose, contracts, fit, pageplan
 from .design import STYLESHEETS, for_content
 from .errors import LivretError, Problem, display_path
 from .i18n import _
 from .tags import finish as finish_tags
 
 
-def compose_labels(data: bytes, folios: list[int]) -> bytes:
-    """The PDF with page labels showing `folios` (an offprint's: livret/compose.py)."""
-    import io
+def tidy(folios: list[int] | None):
+    """What a composed document's file needs after WeasyPrint (livret/compose.py), done in
+    the tag tree's pass (tags.finish): the copyfitting's probes are no destinations (their
+    ids, `…-fit-…`, livret/fit.py), and an offprint's pages show the booklet's folios."""
 
-    import pikepdf
+    def change(pdf) -> None:
+        import pikepdf
 
-    pdf = pikepdf.open(io.BytesIO(data))
-    nums = pikepdf.Array()
-    for index, folio in compose.page_labels(folios):
-        nums.append(index)
-        nums.append(pikepdf.Dictionary(S=pikepdf.Name.D, St=folio))
-    pdf.Root.PageLabels = pikepdf.Dictionary(Nums=nums)
-    out = io.BytesIO()
-    pdf.save(out, deterministic_id=True)
-    return out.getvalue()
+        dests = pdf.Root.get("/Names", {}).get("/Dests")
+        if dests is not None and "/Names" in dests:
+            names = list(dests.Names)
+            kept = pikepdf.Array()
+            for name, target in zip(names[::2], names[1::2], strict=True):
+                if fit.PROBE not in str(name):
+                    kept.append(name)
+                    kept.append(target)
+            dests.Names = kept
+        if folios is not None:
+            nums = pikepdf.Array()
+            for index, folio in compose.page_labels(folios):
+                nums.append(index)
+                nums.append(pikepdf.Dictionary(S=pikepdf.Name.D, St=folio))
+            pdf.Root.PageLabels = pikepdf.Dictionary(Nums=nums)
+
+    return change
 
 
 VARIANTS = {
@@ -174,6 +184,11 @@ def _collect(freeze: bool) -> None:
             gc.freeze()
 
 
+def _is_card(part: compose.Part) -> bool:
+    """Whether a part is a card (livret/contracts.py: its classes and its id)."""
+    return any(c.part for c in contracts.read(f"<body>{part.html}</body>").cards)
+
+
 MAP_CAP = 1024 * 1024  # page numbers of a 500-card edition: ~20 KB
 
 
@@ -260,6 +275,9 @@ class Printer:
         # did not use.
         self.parts: dict[str, tuple[object, list]] = {}
         self.used: set[str] = set()
+        self.final: dict[str, str] = {}  # part id → its HTML as printed (a card: fitted)
+        self.areas: dict[str, tuple[float, float]] = {}  # the page area, by variant and head
+        self.laid_out = ""  # the last composed document's HTML as printed
         self.frames: dict[str, dict[str, int]] = {}  # a booklet's folios, by its HTML
         self.folios: dict[str, dict[str, int]] = {}  # variant → the last page numbers shown
         self.verdicts: dict[str, bool] = {}  # a project's design: can its documents be composed
@@ -348,20 +366,25 @@ class Printer:
             **_pictures(variant),
         )
 
-    def _part(self, split: compose.Split, variant: str) -> compose.LayOut:
+    def _part(self, split: compose.Split, variant: str, cache: Path | None) -> compose.LayOut:
         """How a part of `split` is laid out on its own (livret/compose.py), once: the
-        same part, folio and numbers give the pages kept from before."""
+        same part, folio and numbers give the pages kept from before. A card of a book is
+        fitted to whole pages (livret/fit.py) on the layouts that are printed: a card that
+        fits is laid out once, one that needs a break once more."""
+        doc = split.document("")
+        copyfit = contracts.read(doc).copyfit
+        fit_head = fit.head_of(doc) or ""
+        salt = functools.cache(lambda: self._fit_salt(variant))
 
-        def lay_out(part: compose.Part, start: int, numbers) -> list:
+        def laid(part: compose.Part, body: str, start: int, numbers) -> tuple[str, list]:
             shown = sorted(numbers.items()) if numbers is not None else None
             # The first part gives the document its metadata: laid out with its own <head>.
             head = split.head if part is split.parts[0] else split.shape
-            key = compose.key(variant, head, part.html, start, shown)
+            key = compose.key(variant, head, body, start, shown)
             self.used.add(key)
             if key in self.parts:
-                return self.parts[key][1]
+                return key, self.parts[key][1]
             left = start % 2 == 0  # a left-hand page: the second of its document
-            body = part.numbered(numbers) if numbers is not None else part.html
             sheets = self._sheets(variant, numbered=numbers is not None)
             first = start - 1 if left else start
             if first != 1:
@@ -373,9 +396,47 @@ class Printer:
             if not pages or part.ident not in pages[0].anchors:
                 raise compose.MissingTarget(part.ident)  # it did not open its own page
             self.parts[key] = (document, pages)
+            return key, pages
+
+        def lay_out(part: compose.Part, start: int, numbers) -> list:
+            if not copyfit or numbers is not None or not _is_card(part):
+                self.final[part.ident] = part.html
+                body = part.html if numbers is None else part.numbered(numbers)
+                return laid(part, body, start, numbers)[1]
+            key = fit.Decisions.key(salt(), fit_head, part.html, self.content_root)
+            found = self.decisions.get(key, cache, fit.breaks_of(part.html))
+            prefix = part.ident + fit.PROBE  # ids of its own: unique in the document
+            if found is not None:
+                text = fit.probed(part.html, fit.candidates(part.html), set(found), prefix)
+                pages = laid(part, text, start, None)[1]
+            else:
+                tried: dict[str, str] = {}
+
+                def trial(text: str) -> list:
+                    got, pages = laid(part, text, start, None)
+                    tried[text] = got
+                    return pages
+
+                area = self._area(variant, fit_head)
+                breaks, text, pages = fit.fit_in_place(trial, part.html, area, prefix)
+                self.decisions.put(key, breaks, cache)
+                for other, got in tried.items():  # the trials not printed: garbage
+                    if other != text:
+                        self.parts.pop(got, None)
+                        self.used.discard(got)
+                _collect(self.one_build)
+            self.final[part.ident] = text
             return pages
 
         return lay_out
+
+    def _area(self, variant: str, head: str) -> tuple[float, float]:
+        """The top and bottom of the page area a card is laid out in (fit.PROBES)."""
+        key = f"area\0{variant}\0{head}"
+        if key not in self.areas:
+            document = self._layout(head + fit.PROBES + "</body></html>", variant)
+            self.areas[key] = fit.area_of(document.pages)
+        return self.areas[key]
 
     def keep_used(self) -> None:
         """Forget the parts the documents rendered since the last call did not use."""
@@ -386,9 +447,10 @@ class Printer:
     def compose_parts(
         self, html: str, variant: str, frame: str | None = None, cache: Path | None = None
     ) -> tuple[Any, compose.Composition] | None:
-        """`html` (fitted) laid out part by part: (the document, its composition), or None
-        when it cannot be (self.whole says why). `frame`: the booklet's HTML (fitted),
-        whose folios an excerpt keeps (an offprint)."""
+        """`html` laid out part by part, its cards fitted as they are laid out: (the
+        document, its composition), or None when it cannot be (self.whole says why); the
+        HTML as printed is then `self.laid_out`. `frame`: the booklet's HTML, whose folios
+        an excerpt keeps (an offprint)."""
         self.whole = self.refusal(variant) if self.composing else "asked"
         split = compose.split(html) if self.whole is None else None
         if split is None:
@@ -403,7 +465,7 @@ class Printer:
         if guess is None:
             guess = _read_map(cache, compose.key("numbers", variant))
         try:
-            composition = compose.compose(split, self._part(split, variant), folios, guess)
+            composition = compose.compose(split, self._part(split, variant, cache), folios, guess)
         except compose.MissingTarget:
             self.whole = "target"
             return None
@@ -415,7 +477,8 @@ class Printer:
             _write_map(cache, compose.key("numbers", variant), numbers)
         first = composition.pages[0]
         document = next(d for d, pages in self.parts.values() if pages and pages[0] is first)
-        if not self._trusted(html, variant, composition, cache):
+        self.laid_out = split.document("".join(self.final[p.ident] for p in split.parts))
+        if not self._trusted(self.laid_out, variant, composition, cache):
             return None
         if frame is None:  # the booklet: its folios, for the excerpts that follow
             self.frames[compose.key("frame", variant, html)] = composition.starts
@@ -468,9 +531,8 @@ class Printer:
     ) -> str | None:
         """The digest of the folios an excerpt would keep (Composition.digest), without
         writing it; None when it is not composed."""
-        framed = None if frame is None else self.fitted(frame, variant, cache)
-        made = self.compose_parts(self.fitted(html, variant, cache), variant, framed, cache)
-        return None if made is None or framed is None else made[1].digest
+        made = self.compose_parts(html, variant, frame, cache)
+        return None if made is None or frame is None else made[1].digest
 
     def _frame(self, html: str, variant: str, cache: Path | None) -> dict[str, int] | None:
         """The folios of the booklet's parts: laid out, or kept from a build before."""
@@ -544,11 +606,13 @@ class Printer:
         fit_cache: Path | None = None,
         frame: str | None = None,
         book: bool = False,
+        fitted: bool = False,
     ) -> tuple[bytes, int]:
         """→ (PDF bytes, page count). `sources` are the content files, to name in errors;
         `fit_cache` a folder where copyfitting decisions are kept across builds; `book`: a
         book document, composed from its parts (livret/compose.py); `frame`: for an
-        excerpt, the booklet's HTML, whose folios it keeps."""
+        excerpt, the booklet's HTML, whose folios it keeps; `fitted`: `html` is fitted
+        already (laid out whole as it is: the tests' reference)."""
         from weasyprint.urls import FatalURLFetchingError
 
         pdf_variant = VARIANTS[variant][0]
@@ -564,13 +628,13 @@ class Printer:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            laid_out = self.fitted(html, variant, fit_cache)
-            framed = None if frame is None else self.fitted(frame, variant, fit_cache)
-            composed = self.compose_parts(laid_out, variant, framed, fit_cache) if book else None
+            composed = self.compose_parts(html, variant, frame, fit_cache) if book else None
             if composed is not None:  # each part laid out once (livret/compose.py)
                 document, composition = composed
+                laid_out = self.laid_out
             else:
                 composition = None
+                laid_out = html if fitted else self.fitted(html, variant, fit_cache)
                 document = self._layout(laid_out, variant)
             self.composition = composition
             # The press file: a multiple of 4 pages, Notes pages before the back cover.
@@ -589,8 +653,10 @@ class Printer:
                 pdf_tags=True,
                 **pictures,
                 attachments=[],
-                # A fixed identifier derived from the input: same HTML, same bytes.
-                pdf_identifier=hashlib.md5(html.encode() + variant.encode()).hexdigest().encode(),
+                # A fixed identifier derived from the HTML as printed: same HTML, same bytes.
+                pdf_identifier=hashlib.md5(laid_out.encode() + variant.encode())
+                .hexdigest()
+                .encode(),
             )
         except FatalURLFetchingError:
             raise LivretError(self._denied_problems(sources)) from None
@@ -602,9 +668,9 @@ class Printer:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
-        data = finish_tags(data, anchors, laid_out)
-        if composition is not None and composition.offprint:
-            data = compose_labels(data, composition.folios)
+        offprint = composition is not None and composition.offprint
+        also = tidy(composition.folios if composition and offprint else None) if book else None
+        data = finish_tags(data, anchors, laid_out, also)
         if variant == "archive":
             data = _also_pdf_ua(data)
         if variant == "print":

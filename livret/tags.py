@@ -156,9 +156,10 @@ def _join(first, second) -> None:
             )
 
 
-def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
+def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
     """The PDF with its tag tree finished. `anchors`: the anchor names on each page
-    (WeasyPrint's Page.anchors), to know on which page each part starts."""
+    (WeasyPrint's Page.anchors), to know on which page each part starts; `also(pdf)`: what
+    else the caller has to change in the file (pikepdf.Pdf), before it is saved once."""
     parts, titles, source = read_layout(html)
     pdf = pikepdf.open(io.BytesIO(data))
     if "/StructTreeRoot" not in pdf.Root:  # an untagged variant (print): nothing to finish
@@ -236,6 +237,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str) -> bytes:
     linebreaks.fix(pdf, document, source)
     _spoken(document, texts, str(pdf.Root.get("/Lang", "fr")))
     _expansions(document, texts, read_abbreviations(html))
+    if also is not None:
+        also(pdf)
 
     out = io.BytesIO()
     pdf.save(out, deterministic_id=True)

@@ -51,17 +51,20 @@ def rendered(tmp_path_factory):
     cache = tmp_path_factory.mktemp("compose") / "fit"
     docs = _documents(SITE)
     composed = Counting(Path(SITE.root))
-    out: dict = {"laid": {}}
+    out: dict = {"laid": {}, "html": {}}
     for name in (BOOKLET, THEME):
         composed.laid.clear()
         frame = None if name == BOOKLET else docs[BOOKLET]
         out[name] = composed.render(docs[name], "accessible", (), cache, frame, book=True)[0]
         out["laid"][name] = list(composed.laid)
+        out["html"][name] = composed.laid_out
         assert composed.whole is None
+    out["decisions"] = dict(composed.decisions.memory)
     whole = Printer(Path(SITE.root))
     whole.composing = False
-    for name in (BOOKLET, THEME):
-        out["whole " + name] = whole.render(docs[name], "accessible", (), cache, book=True)[0]
+    for name in (BOOKLET, THEME):  # the same HTML as printed, laid out whole
+        html = out["html"][name]
+        out["whole " + name] = whole.render(html, "accessible", (), None, book=True, fitted=True)[0]
     return out
 
 
@@ -73,11 +76,18 @@ def test_the_composed_booklet_is_the_whole_layout_byte_for_byte(rendered):
 def test_an_excerpt_lays_out_only_its_own_cover_and_contents(rendered):
     # Fitting decisions are cached (the booklet fitted the cards): only layouts of parts count.
     assert sorted(rendered["laid"][THEME]) == ["contents", "cover"]
-    # The booklet laid each of its parts out once; the parts showing page numbers (contents,
-    # openers) once more, as the first build has no page numbers to try first.
+    # The booklet laid each of its parts out once, the fitting measuring the layouts it
+    # prints; once more: the parts showing page numbers (contents, openers: the first build
+    # has no page numbers to try first) and each card given a page break by the fitting.
     laid = rendered["laid"][BOOKLET]
-    again = {p for p in laid if laid.count(p) > 1}
-    assert again <= {"contents"} | {p for p in laid if p.startswith("theme-")}, laid
+    broken = sum(1 for breaks in rendered["decisions"].values() if breaks)
+    numbered = {"contents"} | {p for p in laid if p.startswith("theme-")}
+    assert {p for p in laid if laid.count(p) > 2} == set(), laid
+    assert {p for p in laid if laid.count(p) == 2} - numbered == {
+        p for p in laid if p.startswith("action-") and laid.count(p) == 2
+    }
+    cards = [p for p in laid if p.startswith("action-")]
+    assert len(cards) == 10 + broken, laid
 
 
 def _labels(data: bytes) -> list[str]:
