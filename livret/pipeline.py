@@ -820,7 +820,10 @@ def _render_all(
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for task, frame in tasks():
-            future = pool.submit(_print_book, task, frame, str(out_dir), variant, sources, root)
+            # A warm pool (the preview's, watch's) gives the book its own worker, which kept
+            # the parts' layouts of the last save (preview/renderer.py).
+            submit = getattr(pool, "submit_book", pool.submit) if frame else pool.submit
+            future = submit(_print_book, task, frame, str(out_dir), variant, sources, root)
             futures[future] = task
         for fut in as_completed(futures):
             try:

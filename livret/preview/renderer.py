@@ -163,19 +163,35 @@ class Session(Executor):
     """One build's use of the warm pool: what `pipeline.run` submits (it takes this for a
     pool), and can be cancelled as a whole when a newer save makes the build stale."""
 
-    def __init__(self, pool: WarmPool, executor: ProcessPoolExecutor, generation: int):
+    def __init__(
+        self,
+        pool: WarmPool,
+        executor: ProcessPoolExecutor,
+        generation: int,
+        book: ProcessPoolExecutor | None = None,
+    ):
         self._pool = pool
         self._executor = executor
+        self._book = book or executor
         self.generation = generation
         self.cancelled = False
         self._futures: list[Future] = []
         self._lock = threading.Lock()
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
+        return self._submit(self._executor, fn, *args, **kwargs)
+
+    def submit_book(self, fn, /, *args, **kwargs) -> Future:
+        """Submit the booklet and its excerpts (pipeline._render_all) to the one worker that
+        rendered them last: it keeps their parts' layouts (livret/compose.py), so a save
+        lays out again only the card it changed."""
+        return self._submit(self._book, fn, *args, **kwargs)
+
+    def _submit(self, executor, fn, /, *args, **kwargs) -> Future:
         with self._lock:
             if self.cancelled:
                 raise Cancelled  # the build stops at its next render
-            future = self._executor.submit(_cancellable, self.generation, fn, *args, **kwargs)
+            future = executor.submit(_cancellable, self.generation, fn, *args, **kwargs)
             self._futures.append(future)
             return future
 
@@ -207,6 +223,8 @@ class WarmPool:
         self.root = str(Path(content_root).resolve())
         self.jobs = jobs or max(2, default_jobs())
         self._pool: ProcessPoolExecutor | None = None
+        # The booklet's worker, on its own: it keeps the parts' layouts across saves.
+        self._book: ProcessPoolExecutor | None = None
         self._stamp: tuple = ()
         self._workers: list = []
         self._generation = 0
@@ -233,7 +251,7 @@ class WarmPool:
         """A cancellable use of the pool for one build of this site."""
         executor = self.get(site)
         self._generation += 1
-        return Session(self, executor, self._generation)
+        return Session(self, executor, self._generation, self._book)
 
     def cancel_up_to(self, generation: int) -> None:
         """Every task of this generation or before is stale: stop those that run."""
@@ -256,28 +274,38 @@ class WarmPool:
         if self._pool is not None:
             try:  # a worker that died (killed, out of memory) breaks the pool: start anew
                 self._pool.submit(int)
+                if self._book is not None:
+                    self._book.submit(int)
             except (BrokenProcessPool, RuntimeError):  # RuntimeError: shut down
                 self.close()
         if self._pool is None:
             self._stamp = stamp
             before = set(multiprocessing.active_children())
-            self._pool = _TidyExecutor(
-                max_workers=self.jobs,
-                mp_context=self._context,
-                initializer=_warm_worker,
-                initargs=(self.root, stamp[0], os.getpid(), self._cancelled),
-            )
-            for _ in range(self.jobs):  # start them all now: they warm up in the background
-                self._pool.submit(int)
+
+            def pool(workers: int) -> ProcessPoolExecutor:
+                made = _TidyExecutor(
+                    max_workers=workers,
+                    mp_context=self._context,
+                    initializer=_warm_worker,
+                    initargs=(self.root, stamp[0], os.getpid(), self._cancelled),
+                )
+                for _ in range(workers):  # start them all now: they warm up meanwhile
+                    made.submit(int)
+                return made
+
+            # One worker for the booklet and its excerpts, the others for the sheets.
+            self._book = pool(1)
+            self._pool = pool(max(1, self.jobs - 1))
             # This pool's processes (started by the submits above): those a cancel signals.
             self._workers = list(set(multiprocessing.active_children()) - before)
         return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            self._workers = []
+        for executor in (self._pool, self._book):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._book = None
+        self._workers = []
 
     def __enter__(self) -> WarmPool:
         return self
