@@ -221,6 +221,7 @@ def _project(tmp_path: Path, css: str) -> Path:
         # The thanks run on after the last card: found by comparing with a whole layout.
         ("\n.contents, .introduction, .thanks { break-before: auto; }\n", "design"),
     ],
+    ids=["a page total", "a part that does not open a page"],
 )
 def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
     content = _project(tmp_path, css)
