@@ -278,7 +278,9 @@ class Printer:
         self.final: dict[str, str] = {}  # part id → its HTML as printed (a card: fitted)
         self.areas: dict[str, tuple[float, float]] = {}  # the page area, by variant and head
         self.laid_out = ""  # the last composed document's HTML as printed
-        self.frames: dict[str, dict[str, int]] = {}  # a booklet's folios, by its HTML
+        # A booklet's folios by its HTML, and the parts it was laid out from (kept with it).
+        self.frames: dict[str, tuple[dict[str, int], frozenset[str]]] = {}
+        self._keys: list[set[str]] = []  # the parts each composition under way uses
         self.folios: dict[str, dict[str, int]] = {}  # variant → the last page numbers shown
         self.verdicts: dict[str, bool] = {}  # a project's design: can its documents be composed
         self.whole: str | None = None  # why the last document was laid out whole, if it was
@@ -382,6 +384,8 @@ class Printer:
             head = split.head if part is split.parts[0] else split.shape
             key = compose.key(variant, head, body, start, shown)
             self.used.add(key)
+            for keys in self._keys:
+                keys.add(key)
             if key in self.parts:
                 return key, self.parts[key][1]
             left = start % 2 == 0  # a left-hand page: the second of its document
@@ -442,6 +446,8 @@ class Printer:
         """Forget the parts the documents rendered since the last call did not use."""
         for key in [k for k in self.parts if k not in self.used]:
             del self.parts[key]
+        for key in [k for k, (_s, keys) in self.frames.items() if not keys <= self.used]:
+            del self.frames[key]  # a booklet of another save
         self.used.clear()
 
     def compose_parts(
@@ -451,6 +457,15 @@ class Printer:
         document, its composition), or None when it cannot be (self.whole says why); the
         HTML as printed is then `self.laid_out`. `frame`: the booklet's HTML, whose folios
         an excerpt keeps (an offprint)."""
+        self._keys.append(set())
+        try:
+            return self._compose_parts(html, variant, frame, cache)
+        finally:
+            self._keys.pop()
+
+    def _compose_parts(
+        self, html: str, variant: str, frame: str | None, cache: Path | None
+    ) -> tuple[Any, compose.Composition] | None:
         self.whole = self.refusal(variant) if self.composing else "asked"
         split = compose.split(html) if self.whole is None else None
         if split is None:
@@ -481,7 +496,8 @@ class Printer:
         if not self._trusted(self.laid_out, variant, composition, cache):
             return None
         if frame is None:  # the booklet: its folios, for the excerpts that follow
-            self.frames[compose.key("frame", variant, html)] = composition.starts
+            key = compose.key("frame", variant, html)
+            self.frames[key] = (composition.starts, frozenset(self._keys[-1]))
         return document.copy(composition.pages), composition  # type: ignore[attr-defined]
 
     def _own_design(self) -> list[str]:
@@ -537,15 +553,18 @@ class Printer:
     def _frame(self, html: str, variant: str, cache: Path | None) -> dict[str, int] | None:
         """The folios of the booklet's parts: laid out, or kept from a build before."""
         key = compose.key("frame", variant, html)
-        starts = self.frames.get(key) or _read_map(cache, key)
-        if starts is None:
+        if key in self.frames:  # laid out in this process: its parts are kept with it
+            starts, keys = self.frames[key]
+            self.used |= keys
+            return starts
+        found = _read_map(cache, key)
+        if found is None:
             made = self.compose_parts(html, variant, None, cache)
             if made is None:
                 return None
-            starts = made[1].starts
-            _write_map(cache, key, starts)
-        self.frames[key] = starts
-        return starts
+            found = made[1].starts
+            _write_map(cache, key, found)
+        return found
 
     def _fit_salt(self, variant: str) -> str:
         """What shapes a card's layout besides its HTML: the styles (stylesheets, fonts,

@@ -765,24 +765,34 @@ def _render_all(
     root = str(Path(site.root).resolve())
     done: dict[str, Rendered] = {}
 
+    # A warm pool (the preview's, watch's: preview/renderer.py) has a worker for the booklet,
+    # which kept its parts' layouts from the last save, and others, which keep theirs too:
+    # there the booklet and its excerpts are written side by side, each worker laying out
+    # again only the card a save changed. A build of its own writes them one after the
+    # other in one worker, each part laid out once.
+    pinned = getattr(request.pool, "submit_book", None)
+
     def tasks():
-        """(the jobs of a task, the booklet's HTML they keep the folios of), book first."""
+        """(the jobs of a task, the booklet's HTML they keep the folios of, the booklet's
+        worker?), the book first."""
         if book:
             frame = render_html(site, book_output(site))
-            yield (
-                [
-                    Job(
-                        frame if o.kind == book_output(site).kind else render_html(site, o),
-                        f,
-                        expect.get(f),
-                        book=True,
-                    )
-                    for o, f, _inputs in book
-                ],
-                frame,
-            )
+            jobs = [
+                Job(
+                    frame if o.kind == book_output(site).kind else render_html(site, o),
+                    f,
+                    expect.get(f),
+                    book=True,
+                )
+                for o, f, _inputs in book
+            ]
+            if pinned is None:
+                yield jobs, frame, False
+            else:
+                for job in jobs:
+                    yield [job], frame, job.html == frame
         for output, filename, _inputs in queue:
-            yield [Job(render_html(site, output), filename)], None
+            yield [Job(render_html(site, output), filename)], None, False
 
     def finished(rendered: list[Rendered]) -> None:
         for one in rendered:
@@ -792,7 +802,7 @@ def _render_all(
 
     # Asked for: everything in this process, one after the other.
     if jobs == 1 and request.pool is None:
-        for task, frame in tasks():
+        for task, frame, _pin in tasks():
             finished(_print_book(task, frame, str(out_dir), variant, sources, root))
         return done
 
@@ -819,10 +829,8 @@ def _render_all(
             pool.submit(int)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for task, frame in tasks():
-            # A warm pool (the preview's, watch's) gives the book its own worker, which kept
-            # the parts' layouts of the last save (preview/renderer.py).
-            submit = getattr(pool, "submit_book", pool.submit) if frame else pool.submit
+        for task, frame, pin in tasks():
+            submit = pinned if pin and pinned is not None else pool.submit
             future = submit(_print_book, task, frame, str(out_dir), variant, sources, root)
             futures[future] = task
         for fut in as_completed(futures):
