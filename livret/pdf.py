@@ -568,7 +568,19 @@ class Printer:
 
     def _fit_salt(self, variant: str) -> str:
         """What shapes a card's layout besides its HTML: the styles (stylesheets, fonts,
-        drawings), the renderer and livret's code, the variant."""
+        drawings), the renderer and livret's code, the variant. Hashed again only when a
+        style file's size or time changed (reading the fonts is most of the cost)."""
+        stamp = [
+            f"{name}:{path.stat().st_mtime_ns}:{path.stat().st_size}"
+            for name, path in self.design.files().items()
+            if name.startswith("styles/")
+        ]
+        key = "\0".join(["salt", variant, *stamp])
+        if key not in self._css:
+            self._css[key] = self._salt(variant)
+        return self._css[key]  # type: ignore[return-value]
+
+    def _salt(self, variant: str) -> str:
         from .outputs import tool_versions
 
         digest = hashlib.sha256(json.dumps(tool_versions(variant), sort_keys=True).encode())

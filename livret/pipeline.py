@@ -765,16 +765,16 @@ def _render_all(
     root = str(Path(site.root).resolve())
     done: dict[str, Rendered] = {}
 
-    # A warm pool (the preview's, watch's: preview/renderer.py) has a worker for the booklet,
-    # which kept its parts' layouts from the last save, and others, which keep theirs too:
-    # there the booklet and its excerpts are written side by side, each worker laying out
-    # again only the card a save changed. A build of its own writes them one after the
-    # other in one worker, each part laid out once.
+    # A warm pool (the preview's, watch's: preview/renderer.py) keeps a worker for the book,
+    # which kept its parts' layouts from the last save: a save lays out again only the card
+    # it changed. (Writing the booklet and an excerpt side by side in two workers was
+    # measured slower: each worker then lays the changed card out, and the machine of an
+    # editor is seldom idle.)
     pinned = getattr(request.pool, "submit_book", None)
 
     def tasks():
-        """(the jobs of a task, the booklet's HTML they keep the folios of, the booklet's
-        worker?), the book first."""
+        """(the jobs of a task, the booklet's HTML they keep the folios of, whether it is
+        the book's), the book first."""
         if book:
             frame = render_html(site, book_output(site))
             jobs = [
@@ -786,11 +786,7 @@ def _render_all(
                 )
                 for o, f, _inputs in book
             ]
-            if pinned is None:
-                yield jobs, frame, False
-            else:
-                for job in jobs:
-                    yield [job], frame, job.html == frame
+            yield jobs, frame, True
         for output, filename, _inputs in queue:
             yield [Job(render_html(site, output), filename)], None, False
 
