@@ -18,18 +18,14 @@ MM = 72 / 25.4
 
 
 @pytest.fixture(scope="module")
-def press_files(tmp_path_factory):
-    """One excerpt (cover, contents, opener, cards, back cover) and one sheet, for the press."""
-    out = tmp_path_factory.mktemp("press")
-    _, results = run(
-        CONTENT,
-        out,
-        booklet=False,
-        themes=["precarite-energetique"],
-        actions=["apfe"],
-        variant="print",
+def press_files(built_print, session_build):
+    """One excerpt (cover, contents, opener, cards, back cover) and one sheet, for the press:
+    the session's press file of the excerpt, and the sheet built once for the session."""
+    _, _, results = session_build(
+        "press-sheet", booklet=False, themes=[], actions=["apfe"], variant="print"
     )
-    return [r.path for r in results]
+    (excerpt,) = [r.path for r in built_print[2] if "precarite-energetique" in r.path.name]
+    return [excerpt] + [r.path for r in results]
 
 
 def test_pdfx4_identification_and_cmyk_output_intent(press_files):
@@ -187,13 +183,13 @@ def test_greys_go_to_black_only_and_colours_through_the_profile():
     assert c > 0.8 and m > 0.5 and y < 0.1
 
 
-def test_the_press_file_is_reproducible(tmp_path):
-    paths = []
-    for name in ("a", "b"):
-        _, results = run(
-            CONTENT, tmp_path / name, booklet=False, themes=[], actions=["apfe"], variant="print"
-        )
-        paths.append(results[0].path.read_bytes())
+def test_the_press_file_is_reproducible(press_files, tmp_path):
+    """Built again in a fresh folder: the same bytes as the session's press sheet."""
+    _, results = run(
+        CONTENT, tmp_path / "again", booklet=False, themes=[], actions=["apfe"], variant="print"
+    )
+    paths = [press_files[-1].read_bytes(), results[0].path.read_bytes()]
+    assert results[0].path.name == press_files[-1].name
     assert paths[0] == paths[1]
     assert pikepdf.open(io.BytesIO(paths[0])).pages
 

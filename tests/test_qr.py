@@ -37,17 +37,20 @@ def with_address(content: Path, address: str = ADDRESS) -> Path:
 
 
 @pytest.fixture(scope="module")
-def addressed(tmp_path_factory) -> dict[str, Path]:
-    """The theme excerpt (the booklet's covers) with web_address set: accessible and print."""
-    root = tmp_path_factory.mktemp("addressed")
-    content = with_address(
-        Path(shutil.copytree(CONTENT, root / "content", ignore=shutil.ignore_patterns("recip*")))
-    )
+def addressed(session_build, built_print) -> dict[str, Path]:
+    """The theme excerpt (the booklet's covers) with web_address set: accessible and print,
+    built once for the session (the press file from the session's fitting decisions: the
+    address changes the covers, not the cards)."""
     out = {}
     for variant in ("accessible", "print"):
-        _, results = run(
-            content, root / variant, booklet=False, themes=[THEME], variant=variant
-        )  # fmt: skip
+        _, _, results = session_build(
+            f"addressed-{variant}",
+            edit=with_address,
+            fit_from=built_print[0] if variant == "print" else None,
+            booklet=False,
+            themes=[THEME],
+            variant=variant,
+        )
         out[variant] = results[0].path
     return out
 
