@@ -45,6 +45,7 @@ def content_copy(tmp_path) -> Path:
 
 
 THEMES = ("precarite-energetique", "precarite-alimentaire", "mobilites")
+PRESS_THEME = "precarite-alimentaire"  # its press file has Notes pages
 
 
 def _session_dir(tmp_path_factory) -> Path:
@@ -128,6 +129,16 @@ def session_build(tmp_path_factory):
     return build
 
 
+@pytest.fixture(scope="session")
+def press_excerpt(session_build):
+    """The press file (`--variant print`) of one excerpt, built once for the session: cards
+    fitted to spreads, covers, contents, opener, for the press checks of make test-fast
+    (`built_print`, the whole edition's, is for make test). Read-only."""
+    return session_build(
+        "press-excerpt", booklet=False, themes=[PRESS_THEME], actions=[], variant="print"
+    )
+
+
 @pytest.fixture
 def built_copy(built, tmp_path) -> Path:
     """A private copy of the built output folder: what content/ (or a fresh content_copy,
@@ -137,12 +148,14 @@ def built_copy(built, tmp_path) -> Path:
     return dst
 
 
-# pytest-xdist --dist loadgroup: each test runs in one group, so that what a group builds once
-# is built once. The session builds' tests: on one worker each, which builds while the other
-# workers run everything else ("print" first: its build is the longest). The tests of a file:
-# on one worker, which sets up the file's module fixtures (a build, a preview server) once.
+# pytest-xdist --dist loadgroup: each test runs in one group, so that what a group sets up
+# once is set up once. The tests of a file: on one worker, which sets up the file's module
+# fixtures (a build, a preview server) once. The press builds' tests: on one worker, which
+# builds them while the others go on (the booklet's press file alone keeps one core busy for
+# long: a worker waiting for it would leave the other idle). `built` is shared by a lock: its
+# build keeps both cores busy, so a worker that waits for it wastes nothing.
 # Groups go out largest first (xdist's default), small files last, so none ends alone.
-SESSION_GROUPS = {"built_print": "print", "built": "built"}
+SESSION_GROUPS = {"built_print": "print", "press_excerpt": "print", "press_pdfs": "print"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups

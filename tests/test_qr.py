@@ -13,7 +13,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 import tagtree
-from conftest import CONTENT
+from conftest import CONTENT, PRESS_THEME
 from pressread import streams
 
 from livret import qr
@@ -25,7 +25,7 @@ from livret.render import render_html
 ADDRESS = "https://www.exemple.gouv.fr/retour-experience/"
 MM = 72 / 25.4
 PRINTED = "www.exemple.gouv.fr/retour-experience/"  # as printed: no https:// to type
-THEME = "mobilites"
+THEME = PRESS_THEME  # the session's press excerpt: its fitting decisions hold
 
 
 def with_address(content: Path, address: str = ADDRESS) -> Path:
@@ -37,7 +37,7 @@ def with_address(content: Path, address: str = ADDRESS) -> Path:
 
 
 @pytest.fixture(scope="module")
-def addressed(session_build, built_print) -> dict[str, Path]:
+def addressed(session_build, press_excerpt) -> dict[str, Path]:
     """The theme excerpt (the booklet's covers) with web_address set: accessible and print,
     built once for the session (the press file from the session's fitting decisions: the
     address changes the covers, not the cards)."""
@@ -46,7 +46,7 @@ def addressed(session_build, built_print) -> dict[str, Path]:
         _, _, results = session_build(
             f"addressed-{variant}",
             edit=with_address,
-            fit_from=built_print[0] if variant == "print" else None,
+            fit_from=press_excerpt[0] if variant == "print" else None,
             booklet=False,
             themes=[THEME],
             variant=variant,
