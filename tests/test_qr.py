@@ -19,7 +19,6 @@ from pressread import streams
 from livret import qr
 from livret.loader import load_site
 from livret.outputs import KINDS
-from livret.pipeline import run
 from livret.render import render_html
 
 ADDRESS = "https://www.exemple.gouv.fr/retour-experience/"

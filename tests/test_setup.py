@@ -251,6 +251,20 @@ def test_without_java_conformance_says_what_to_install(monkeypatch, tmp_path):
     assert why is not None and "default-jre-headless" in why
 
 
+def test_python_m_livret_conformance_without_java_says_so(monkeypatch, tmp_path, capsys):
+    """`python -m livret.conformance FILE` (make conformance's command) on a machine without
+    Java: exit code 2 and what to install, not a traceback."""
+    import runpy
+
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(sys, "argv", ["python -m livret.conformance", str(tmp_path / "a.pdf")])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("livret.conformance", run_name="__main__")
+    assert done.value.code == 2
+    assert "default-jre-headless" in capsys.readouterr().out
+
+
 def test_xdist_keeps_each_group_on_one_worker(tmp_path):
     """make test and test-fast share the session builds and the module fixtures through
     pytest-xdist's groups (--dist loadgroup, set by tests/conftest.py's hook): a pytest that
