@@ -154,18 +154,33 @@ def built_copy(built, tmp_path) -> Path:
 # builds them while the others go on (the booklet's press file alone keeps one core busy for
 # long: a worker waiting for it would leave the other idle). `built` is shared by a lock: its
 # build keeps both cores busy, so a worker that waits for it wastes nothing.
-# Groups go out largest first (xdist's default), small files last, so none ends alone.
+# Groups go out in the order of the collection (make: --no-loadscope-reorder), which this hook
+# sorts: the long groups first (the press builds', and those holding a browser, Java, a wheel
+# or a killed process: the markers of make test-fast), then the largest, so that the last
+# groups are short and no worker ends alone.
 SESSION_GROUPS = {"built_print": "print", "press_excerpt": "print", "press_pdfs": "print"}
+LONG = ("slow", "java", "browser")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
+    groups: dict[str, list] = {}
     for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue  # a group of its own (veraPDF's)
-        names = set(getattr(item, "fixturenames", ()))
-        group = next((g for f, g in SESSION_GROUPS.items() if f in names), item.path.stem)
-        item.add_marker(pytest.mark.xdist_group(group))
+        marker = item.get_closest_marker("xdist_group")
+        if marker is not None:  # a group of its own (veraPDF's)
+            group = str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+        else:
+            names = set(getattr(item, "fixturenames", ()))
+            group = next((g for f, g in SESSION_GROUPS.items() if f in names), item.path.stem)
+            item.add_marker(pytest.mark.xdist_group(group))
+        groups.setdefault(group, []).append(item)
+
+    def rank(group: str) -> tuple[bool, bool, int]:
+        members = groups[group]
+        long = any(item.get_closest_marker(m) for item in members for m in LONG)
+        return group != "print", not long, -len(members)
+
+    items[:] = [item for group in sorted(groups, key=rank) for item in groups[group]]
 
 
 @pytest.fixture(autouse=True)
