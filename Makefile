@@ -54,17 +54,19 @@ lint: $(DEV)
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
-# Every core (pytest-xdist); the tests of the session build share one worker (loadgroup), so
-# the booklet and excerpts are built once. PYTEST_ARGS='-m "not slow"' skips the slow ones.
+# Every core (pytest-xdist); the tests of a file, and of the press builds, share one worker
+# (loadgroup), so what they build is built once; the long groups go first, in the order
+# tests/conftest.py gives them. PYTEST_ARGS='-m "not slow"' skips the slow ones.
 PYTEST_ARGS ?=
+XDIST := -n auto --dist loadgroup --no-loadscope-reorder
 test: sysdeps-test $(DEV) node_modules/.package-lock.json
-	@$(BIN)/python -m pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 # The fast tier, between two edits: no browser, no Java, no wheel install, no real process
 # killed (the markers of pyproject.toml), every module touched. `make test` runs everything.
 FAST := not browser and not java and not slow
 test-fast: sysdeps-test-fast $(DEV)
-	@$(BIN)/python -m pytest -q -n auto --dist loadgroup -m "$(FAST)" $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q $(XDIST) -m "$(FAST)" $(PYTEST_ARGS)
 
 # The web edition's and the EPUB's checkers (axe-core, vnu-jar, Ace) from package-lock.json,
 # no browser downloaded; without npm, the

@@ -45,6 +45,7 @@ def content_copy(tmp_path) -> Path:
 
 
 THEMES = ("precarite-energetique", "precarite-alimentaire", "mobilites")
+PRESS_THEME = "precarite-alimentaire"  # its press file has Notes pages
 
 
 def _session_dir(tmp_path_factory) -> Path:
@@ -53,32 +54,89 @@ def _session_dir(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def _locked_build(folder: Path, content: Path, **kwargs):
+    """`run(content, folder, **kwargs)` under a lock shared by every worker: the first call
+    builds, the next ones (other workers) wait for it and find every output up to date."""
+    from livret.pipeline import run
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return run(content, folder, **kwargs)
+
+
+def seed_fit_cache(out: Path, source: Path) -> None:
+    """Give the output folder `out` the copyfitting decisions a session build keeps in
+    `source` (an output folder): a build of the same cards into `out` then lays out only the
+    cards those decisions do not cover. For tests of what a build makes, not of the fitting
+    (tests/test_fit.py fits from scratch)."""
+    from livret.pipeline import FIT_CACHE
+
+    if (source / FIT_CACHE).is_dir():
+        shutil.copytree(source / FIT_CACHE, out / FIT_CACHE, dirs_exist_ok=True)
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """The booklet and the three theme excerpts of CONTENT, built once for the whole session:
     the first worker that needs them builds them, the others wait for it and reuse them.
     Read-only: a test that changes outputs works on `built_copy`."""
-    from livret.pipeline import run
-
     out = _session_dir(tmp_path_factory) / "built-output"
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        # The first call builds; the next ones find every output up to date.
-        manifest, results = run(CONTENT, out, themes=list(THEMES))
+    manifest, results = _locked_build(out, CONTENT, themes=list(THEMES))
     return out, manifest, results
 
 
 @pytest.fixture(scope="session")
 def built_print(tmp_path_factory):
     """The press files (`--variant print`) of the booklet and the three excerpts, built once
-    for the session like `built`. Read-only."""
-    from livret.pipeline import run
-
+    for the session like `built`. Read-only. The booklet first, then the excerpts, which
+    find its cards' ways of filling spreads in the output folder's fitting cache (the same
+    bytes as a build of all four at once, for less work)."""
     out = _session_dir(tmp_path_factory) / "built-print"
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest, results = run(CONTENT, out, themes=list(THEMES), variant="print")
+    _locked_build(out, CONTENT, themes=[], variant="print")
+    manifest, results = _locked_build(out, CONTENT, themes=list(THEMES), variant="print")
     return out, manifest, results
+
+
+@pytest.fixture(scope="session")
+def session_build(tmp_path_factory):
+    """`build(name, content=CONTENT, edit=None, fit_from=None, **run_kwargs)`: an output
+    folder built once for the whole session, shared by the workers like `built`, for module
+    fixtures that every worker would otherwise build again. `edit(folder)` changes a copy of
+    `content` first (made once, at a path shared by the workers); `fit_from`, a session
+    build's output folder, seeds the fitting cache. Read-only: (out, manifest, results)."""
+    base = _session_dir(tmp_path_factory) / "session-builds"
+
+    def build(name: str, content: Path = CONTENT, edit=None, fit_from: Path | None = None, **kw):
+        folder = base / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "prepare.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if edit is not None:
+                edited = folder / "content"
+                if not edited.is_dir():
+                    draft = folder / "content.draft"
+                    shutil.rmtree(draft, ignore_errors=True)
+                    shutil.copytree(content, draft, ignore=shutil.ignore_patterns("recip*"))
+                    edit(draft)
+                    draft.rename(edited)
+                content = edited
+            if fit_from is not None and not (folder / "out").exists():
+                seed_fit_cache(folder / "out", fit_from)
+        manifest, results = _locked_build(folder / "out", content, **kw)
+        return folder / "out", manifest, results
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def press_excerpt(session_build):
+    """The press file (`--variant print`) of one excerpt, built once for the session: cards
+    fitted to spreads, covers, contents, opener, for the press checks of make test-fast
+    (`built_print`, the whole edition's, is for make test). Read-only."""
+    return session_build(
+        "press-excerpt", booklet=False, themes=[PRESS_THEME], actions=[], variant="print"
+    )
 
 
 @pytest.fixture
@@ -90,12 +148,39 @@ def built_copy(built, tmp_path) -> Path:
     return dst
 
 
+# pytest-xdist --dist loadgroup: each test runs in one group, so that what a group sets up
+# once is set up once. The tests of a file: on one worker, which sets up the file's module
+# fixtures (a build, a preview server) once. The press builds' tests: on one worker, which
+# builds them while the others go on (the booklet's press file alone keeps one core busy for
+# long: a worker waiting for it would leave the other idle). `built` is shared by a lock: its
+# build keeps both cores busy, so a worker that waits for it wastes nothing.
+# Groups go out in the order of the collection (make: --no-loadscope-reorder), which this hook
+# sorts: the long groups first (the press builds', and those holding a browser, Java, a wheel
+# or a killed process: the markers of make test-fast), then the largest, so that the last
+# groups are short and no worker ends alone.
+SESSION_GROUPS = {"built_print": "print", "press_excerpt": "print", "press_pdfs": "print"}
+LONG = ("slow", "java", "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
-    # pytest-xdist --dist loadgroup: the tests of the session build run on one worker, which
-    # builds once while the other workers run everything else.
+    groups: dict[str, list] = {}
     for item in items:
-        if {"built", "built_print"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("built"))
+        marker = item.get_closest_marker("xdist_group")
+        if marker is not None:  # a group of its own (veraPDF's)
+            group = str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+        else:
+            names = set(getattr(item, "fixturenames", ()))
+            group = next((g for f, g in SESSION_GROUPS.items() if f in names), item.path.stem)
+            item.add_marker(pytest.mark.xdist_group(group))
+        groups.setdefault(group, []).append(item)
+
+    def rank(group: str) -> tuple[bool, bool, int]:
+        members = groups[group]
+        long = any(item.get_closest_marker(m) for item in members for m in LONG)
+        return group != "print", not long, -len(members)
+
+    items[:] = [item for group in sorted(groups, key=rank) for item in groups[group]]
 
 
 @pytest.fixture(autouse=True)

@@ -250,14 +250,24 @@ def test_the_screen_pdfs_leave_no_page_blank_and_open_every_card_on_a_new_page(b
             assert _starts_with(texts[page - 1], title), (path.name, page, title)
 
 
-def test_the_press_file_keeps_spreads_with_at_most_two_blank_pages(built_print):
+@pytest.fixture(params=["excerpt", pytest.param("edition", marks=pytest.mark.slow)])
+def press_pdfs(request) -> list:
+    """The press files fitted to spreads: one excerpt's (make test-fast), then the booklet's
+    and every excerpt's (make test: the booklet's press file is the longest build)."""
+    if request.param == "excerpt":
+        _, _, results = request.getfixturevalue("press_excerpt")
+        assert len(results) == 1
+    else:
+        _, _, results = request.getfixturevalue("built_print")
+        assert len(results) == 4
+    return [r.path for r in results]
+
+
+def test_the_press_file_keeps_spreads_with_at_most_two_blank_pages(press_pdfs):
     """The press file: every card opens on a left-hand (even) page, the back cover is the last
     page of a multiple of 4, and cards fitted to whole spreads leave at most 2 Notes pages
     (edition #01: 6 of 36 before), in the booklet and in each excerpt."""
-    out, _, results = built_print
-    paths = [r.path for r in results]
-    assert len(paths) == 4
-    for path in paths:
+    for path in press_pdfs:
         texts = _texts(path)
         assert len(texts) % 4 == 0, (path.name, len(texts))
         assert len(_blank(texts)) <= 2, (path.name, _blank(texts))
@@ -267,26 +277,29 @@ def test_the_press_file_keeps_spreads_with_at_most_two_blank_pages(built_print):
             assert page % 2 == 0, (path.name, page, title)
             assert _starts_with(texts[page - 1], title), (path.name, page, title)
         assert "rejoignez le Club des territoires" in texts[-1], path.name
-    # The contents' page numbers are the press booklet's pages too.
+
+
+def test_the_press_files_contents_give_their_pages(press_pdfs):
+    """The contents' page numbers are the press file's pages too (fitting moved them)."""
     site = load_site(CONTENT)
-    booklet = out / "retour-experience-01-print.pdf"
-    texts = _texts(booklet)
-    titles = [
-        "Introduction",
-        *(t.title for t in site.themes),
-        *(f"{a.title}, {a.organisation}" for a in site.actions),
-        "Remerciements",
-    ]
-    printed = contents_numbers(contents_page(booklet), titles)
-    assert set(printed) == set(titles), set(titles) - set(printed)
-    for title, number in printed.items():
-        assert texts[number - 1].startswith(norm(title)), (title, number)
+    for path in press_pdfs:
+        themes = [t for t in site.themes if f"-{t.slug}-print" in path.name] or site.themes
+        titles = [
+            "Introduction",
+            *(t.title for t in themes),
+            *(f"{a.title}, {a.organisation}" for t in themes for a in t.actions),
+            "Remerciements",
+        ]
+        texts = _texts(path)
+        printed = contents_numbers(contents_page(path), titles)
+        assert set(printed) == set(titles), (path.name, set(titles) - set(printed))
+        for title, number in printed.items():
+            assert texts[number - 1].startswith(norm(title)), (path.name, title, number)
 
 
-def test_the_press_files_cards_are_at_least_40_percent_full(built_print):
+def test_the_press_files_cards_are_at_least_40_percent_full(press_pdfs):
     """Fitting to spreads moves breaks and loosens type, never leaves a page of leftovers."""
-    out, _, results = built_print
-    for path in (r.path for r in results):
+    for path in press_pdfs:
         fills = page_fills(path, top_mm=18 + 15, bottom_mm=22 + 15, height_mm=297 + 30)
         blank = _blank(_texts(path))
         for pages in card_pages(path):

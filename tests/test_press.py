@@ -18,18 +18,22 @@ MM = 72 / 25.4
 
 
 @pytest.fixture(scope="module")
-def press_files(tmp_path_factory):
-    """One excerpt (cover, contents, opener, cards, back cover) and one sheet, for the press."""
-    out = tmp_path_factory.mktemp("press")
-    _, results = run(
-        CONTENT,
-        out,
-        booklet=False,
-        themes=["precarite-energetique"],
-        actions=["apfe"],
-        variant="print",
+def press_files(press_excerpt, session_build):
+    """One excerpt (cover, contents, opener, cards, Notes pages, back cover) and one sheet, for
+    the press, each built once for the session."""
+    _, _, results = session_build(
+        "press-sheet", booklet=False, themes=[], actions=["apfe"], variant="print"
     )
-    return [r.path for r in results]
+    return [r.path for r in press_excerpt[2]] + [r.path for r in results]
+
+
+@pytest.fixture(params=["excerpt", pytest.param("booklet", marks=pytest.mark.slow)])
+def press_pdf(request):
+    """A press file with contents and Notes pages: an excerpt's (make test-fast), then the
+    booklet's (make test: the longest build)."""
+    if request.param == "excerpt":
+        return request.getfixturevalue("press_excerpt")[2][0].path
+    return request.getfixturevalue("built_print")[0] / "retour-experience-01-print.pdf"
 
 
 def test_pdfx4_identification_and_cmyk_output_intent(press_files):
@@ -187,25 +191,24 @@ def test_greys_go_to_black_only_and_colours_through_the_profile():
     assert c > 0.8 and m > 0.5 and y < 0.1
 
 
-def test_the_press_file_is_reproducible(tmp_path):
-    paths = []
-    for name in ("a", "b"):
-        _, results = run(
-            CONTENT, tmp_path / name, booklet=False, themes=[], actions=["apfe"], variant="print"
-        )
-        paths.append(results[0].path.read_bytes())
+def test_the_press_file_is_reproducible(press_files, tmp_path):
+    """Built again in a fresh folder: the same bytes as the session's press sheet."""
+    _, results = run(
+        CONTENT, tmp_path / "again", booklet=False, themes=[], actions=["apfe"], variant="print"
+    )
+    paths = [press_files[-1].read_bytes(), results[0].path.read_bytes()]
+    assert results[0].path.name == press_files[-1].name
     assert paths[0] == paths[1]
     assert pikepdf.open(io.BytesIO(paths[0])).pages
 
 
-def test_fine_elements_print_in_one_ink(built_print):
+def test_fine_elements_print_in_one_ink(press_pdf):
     """Hairlines, dots and small text in one ink (four inks there cannot register): the
     contents' leader dots, the Notes rules, the back cover's 8 pt grey text, every grey and
     near-grey (#5b6270…) to K only. Read from the booklet's content streams."""
     from pressread import fine_elements, inks
 
-    out, _, _ = built_print
-    with pikepdf.open(out / "retour-experience-01-print.pdf") as pdf:
+    with pikepdf.open(press_pdf) as pdf:
         found = Counter()
         for what, _owner, colour in fine_elements(pdf):
             found[what.split()[-1]] += 1
@@ -230,16 +233,16 @@ def _stops(function):
         yield from _stops(sub)
 
 
-def test_the_notes_rules_span_the_text_area(built_print, tmp_path):
+def test_the_notes_rules_span_the_text_area(press_pdf, tmp_path):
     """The Notes page's rules run across the text area, 17 mm from each trim edge (they
     started 34 mm from the left and ran to the trim)."""
     from pdftext import poppler_pages
     from PIL import Image
 
-    path = built_print[0] / "retour-experience-01-print.pdf"
+    path = press_pdf
     pages = poppler_pages(path)
     notes = [n for n, text in enumerate(pages, 1) if text.startswith("Notes")]
-    assert notes, "no Notes page in the press booklet"
+    assert notes, f"no Notes page in {path.name}"
     subprocess.run(
         ["pdftoppm", "-gray", "-r", "72", "-f", str(notes[0]), "-l", str(notes[0]), str(path)]
         + [str(tmp_path / "n")],

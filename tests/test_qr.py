@@ -13,19 +13,18 @@ from pathlib import Path
 import pikepdf
 import pytest
 import tagtree
-from conftest import CONTENT
+from conftest import CONTENT, PRESS_THEME
 from pressread import streams
 
 from livret import qr
 from livret.loader import load_site
 from livret.outputs import KINDS
-from livret.pipeline import run
 from livret.render import render_html
 
 ADDRESS = "https://www.exemple.gouv.fr/retour-experience/"
 MM = 72 / 25.4
 PRINTED = "www.exemple.gouv.fr/retour-experience/"  # as printed: no https:// to type
-THEME = "mobilites"
+THEME = PRESS_THEME  # the session's press excerpt: its fitting decisions hold
 
 
 def with_address(content: Path, address: str = ADDRESS) -> Path:
@@ -37,17 +36,20 @@ def with_address(content: Path, address: str = ADDRESS) -> Path:
 
 
 @pytest.fixture(scope="module")
-def addressed(tmp_path_factory) -> dict[str, Path]:
-    """The theme excerpt (the booklet's covers) with web_address set: accessible and print."""
-    root = tmp_path_factory.mktemp("addressed")
-    content = with_address(
-        Path(shutil.copytree(CONTENT, root / "content", ignore=shutil.ignore_patterns("recip*")))
-    )
+def addressed(session_build, press_excerpt) -> dict[str, Path]:
+    """The theme excerpt (the booklet's covers) with web_address set: accessible and print,
+    built once for the session (the press file from the session's fitting decisions: the
+    address changes the covers, not the cards)."""
     out = {}
     for variant in ("accessible", "print"):
-        _, results = run(
-            content, root / variant, booklet=False, themes=[THEME], variant=variant
-        )  # fmt: skip
+        _, _, results = session_build(
+            f"addressed-{variant}",
+            edit=with_address,
+            fit_from=press_excerpt[0] if variant == "print" else None,
+            booklet=False,
+            themes=[THEME],
+            variant=variant,
+        )
         out[variant] = results[0].path
     return out
 

@@ -249,3 +249,54 @@ def test_without_java_conformance_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     why = conformance.unavailable()
     assert why is not None and "default-jre-headless" in why
+
+
+def test_python_m_livret_conformance_without_java_says_so(monkeypatch, tmp_path, capsys):
+    """`python -m livret.conformance FILE` (make conformance's command) on a machine without
+    Java: exit code 2 and what to install, not a traceback."""
+    import runpy
+
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(sys, "argv", ["python -m livret.conformance", str(tmp_path / "a.pdf")])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("livret.conformance", run_name="__main__")
+    assert done.value.code == 2
+    assert "default-jre-headless" in capsys.readouterr().out
+
+
+def test_xdist_keeps_each_group_on_one_worker(tmp_path):
+    """make test and test-fast share the session builds and the module fixtures through
+    pytest-xdist's groups (--dist loadgroup, set by tests/conftest.py's hook): a pytest that
+    silently drops them (pytest 9.2 with pytest-xdist 3.8, pytest-dev/pytest-xdist#1386)
+    builds the edition again on each worker."""
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.xdist_group(item.path.stem))\n"
+    )
+    for name in ("a", "b"):
+        (tmp_path / f"test_{name}.py").write_text(
+            "import os\nimport pytest\n\n\n@pytest.mark.parametrize('n', range(10))\n"
+            "def test_one(n):\n"
+            "    with open(os.environ['WHERE'], 'a') as f:\n"
+            f"        f.write('{name} ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+        )
+    where = tmp_path / "where.txt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup"]
+        + ["-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "WHERE": str(where)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran: dict[str, set[str]] = {}
+    for line in where.read_text().splitlines():
+        name, worker = line.split()
+        ran.setdefault(name, set()).add(worker)
+    assert sorted(ran) == ["a", "b"]
+    assert all(len(workers) == 1 for workers in ran.values()), ran
