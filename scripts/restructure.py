@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import json
 import re
 import subprocess
 import sys
+import textwrap
+import tokenize
 from pathlib import Path
 
 # --- the mapping: the one table to edit -----------------------------------------------------
@@ -41,7 +44,7 @@ from pathlib import Path
 # writers are the model): (summary for README.md, docstring of the folder's __init__.py).
 STAGES: dict[str, tuple[str, str]] = {
     "reading": (
-        "reading and checking the content: a content folder → one validated `Site`, or every "
+        "the content read and checked: a content folder → one validated `Site`, or every "
         "problem at once",
         """Reading and checking content: a content folder → one validated `Site`, or every
 problem at once, before anything is rendered or written.
@@ -53,7 +56,7 @@ every later stage works from; `policy` and `svg` decide what content may link to
 `scaffold` writes new editions and cards from templates that pass these same checks.""",
     ),
     "rendering": (
-        "rendering: a `Site` and an output → HTML (Jinja2) → PDF (WeasyPrint)",
+        "a `Site` and an output → HTML (Jinja2) → PDF (WeasyPrint)",
         """Rendering: a validated `Site` and an output → HTML (Jinja2) → PDF bytes (WeasyPrint).
 
 `design` says where the layouts and styles come from; `render` fills the layouts (with
@@ -62,7 +65,7 @@ HTML with WeasyPrint, safely and reproducibly; `fit` moves a card's page break s
 of it is a leftover; `pageplan` makes the press file's page count a multiple of 4.""",
     ),
     "finishing": (
-        "finishing the PDFs WeasyPrint wrote (pikepdf): tag tree, line ends, press file, "
+        "the PDFs WeasyPrint wrote, finished with pikepdf: tag tree, line ends, press file, "
         "imposition",
         """Finishing PDFs: what WeasyPrint wrote, finished with pikepdf, without changing what
 is drawn (but for the press file's colours and marks).
@@ -72,7 +75,7 @@ is drawn (but for the press file's colours and marks).
 sheets of a saddle-stitched booklet, for an office printer.""",
     ),
     "building": (
-        "building the outputs: what can be built, what is out of date, writing files, the web "
+        "the outputs: what can be built, what is out of date, files written whole, the web "
         "edition and the EPUB",
         """Building outputs: what can be built from a site, what is out of date, and writing it.
 
@@ -129,7 +132,9 @@ PLACES: dict[str, str] = {
 LEFT_ALONE = ("content/", "tests/fixtures/", "scripts/restructure.py")
 CATALOGS = (".po", ".pot")  # only their "#:" location lines name files
 README = "README.md"
-README_INTRO = re.compile(r"^One module per stage, in the order they run \(`livret/`\):[ \t]*$", re.M)
+README_INTRO = re.compile(
+    r"^One module per stage, in the order they run \(`livret/`\):[ \t]*$", re.M
+)
 
 PKG = "livret"
 
@@ -213,6 +218,85 @@ def path_rule() -> re.Pattern[str]:
 def rewrite_text(text: str) -> str:
     text = dotted_rule().sub(lambda m: f"{PKG}.{PLACES[m[1]]}.{m[1]}", text)
     return path_rule().sub(lambda m: f"{PKG}/{PLACES[m[1]]}/{m[1]}", text)
+
+
+WIDTH = 100  # ruff's line-length (pyproject.toml)
+PRAGMA = re.compile(r"#\s*(noqa|type:|pragma|fmt:)")
+QUOTES = ('"""', "'''")
+
+
+def rewrite_python_text(path: str, text: str, problems: list[str]) -> str:
+    """The text rules on a Python file; a comment or docstring line they make longer than
+    WIDTH is wrapped: its last words go to the start of the next line of the same comment or
+    paragraph, else to a new line; a comment after code goes on its own line above it."""
+    try:
+        tree = ast.parse(text)
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (SyntaxError, tokenize.TokenError):
+        return rewrite_text(text)
+    doc_of: dict[int, int] = {}  # line → first line of its docstring (or string statement)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            if isinstance(node.value.value, str):
+                for n in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                    doc_of[n] = node.lineno
+    comment_at = {t.start[0]: t.start[1] for t in tokens if t.type == tokenize.COMMENT}
+    # One entry per line: [text, kind ("comment": a whole line, "doc", or None), group, changed]
+    lines: list[list] = []
+    for n, body in enumerate(text.split("\n"), 1):
+        new = rewrite_text(body)
+        indent = len(body) - len(body.lstrip())
+        if comment_at.get(n) == indent and body.strip():
+            lines.append([new, "comment", indent, new != body])
+        elif n in doc_of:
+            lines.append([new, "doc", doc_of[n], new != body])
+        else:
+            lines.append([new, None, None, new != body])
+    too_long = f"longer than {WIDTH} characters after the rewrite: wrap it by hand"
+    i = 0
+    while i < len(lines):
+        line, kind, group, changed = lines[i]
+        if not changed or len(line) <= WIDTH:
+            i += 1
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        if kind is None:
+            col = comment_at.get(i + 1)
+            if col is None or PRAGMA.match(line[col:]) or "\n" in line:
+                problems.append(f"{path}:{i + 1}: {too_long}")
+                i += 1
+                continue
+            # A comment after code: on its own line above it.
+            lines[i : i + 1] = [
+                [indent + line[col:], "comment", len(indent), True],
+                [line[:col].rstrip(), None, None, False],
+            ]
+            continue
+        lead = indent + ("# " if kind == "comment" else "")
+        cut = line.rfind(" ", len(lead) + 1, WIDTH + 1)
+        if cut <= len(lead):
+            problems.append(f"{path}:{i + 1}: {too_long}")
+            i += 1
+            continue
+        head, tail = line[:cut].rstrip(), line[cut + 1 :]
+        lines[i][0] = head
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        follows = (
+            nxt is not None
+            and nxt[1] == kind
+            and nxt[2] == group
+            and nxt[0].startswith(lead)
+            and nxt[0][len(lead) :].strip() != ""
+            and not nxt[0][len(lead) :].startswith((" ", "-", "*", "|", ">", *QUOTES))
+            and not tail.endswith(QUOTES)
+        )
+        if follows and nxt is not None:
+            nxt[0] = lead + tail + " " + nxt[0][len(lead) :]
+            nxt[3] = True
+        else:
+            lines.insert(i + 1, [lead + tail, kind, group, True])
+        i += 1
+    return "\n".join(entry[0] for entry in lines)
 
 
 def rewrite_catalog(path: str, text: str, problems: list[str]) -> str:
@@ -368,9 +452,7 @@ def rewrite_pyproject(text: str, problems: list[str]) -> str:
     if not anchor:
         problems.append('pyproject.toml: no "livret", line in [tool.setuptools] packages')
         return text
-    lines = "".join(
-        f'{anchor[1]}"{PKG}.{s}",\n' for s in STAGES if f'"{PKG}.{s}"' not in text
-    )
+    lines = "".join(f'{anchor[1]}"{PKG}.{s}",\n' for s in STAGES if f'"{PKG}.{s}"' not in text)
     return text[: anchor.end()] + lines + text[anchor.end() :]
 
 
@@ -379,19 +461,22 @@ def rewrite_readme(text: str, problems: list[str]) -> str:
     stages said before it."""
     intro = README_INTRO.search(text)
     if not intro:
-        problems.append(f"README.md: the line {README_INTRO.pattern!r} is gone: update README_INTRO")
+        problems.append(f"README.md: no line {README_INTRO.pattern!r}: update README_INTRO")
         return rewrite_text(text)
     stays = [n for n, s in PLACES.items() if not s and n not in ("__init__", "locale")]
     folders = [n for n in stays if top_kinds.get(n) == "folder"]
     modules = [n for n in stays if top_kinds.get(n) == "module"]
-    stages = "; ".join(f"`{s}/`, {summary}" for s, (summary, _doc) in STAGES.items())
-    new_intro = (
+    stages = "; ".join(f"`{s}/` ({summary})" for s, (summary, _doc) in STAGES.items())
+    new_intro = textwrap.fill(
         "`livret/` is grouped into stage folders, in the order a build goes through them (as "
         f"Pelican's readers, generators and writers): {stages}. Beside them, "
         + ", ".join(f"`{n}/`" for n in folders)
         + " have a job of their own, and what every stage shares stays at the top ("
         + ", ".join(f"`{n}.py`" for n in modules)
-        + "). Each module, in its stage:"
+        + "). Each module, in its stage:",
+        width=WIDTH,
+        break_long_words=False,
+        break_on_hyphens=False,
     )
     lines = text[intro.end() :].split("\n")
     # The table: the first run of lines starting with "|" after the intro.
@@ -446,7 +531,8 @@ epub = importlib.import_module(sys.argv[2])
 def covered(f, *args):
     seen.clear()
     f.__wrapped__(*args)
-    return sorted(p.resolve().relative_to(pathlib.Path("livret").resolve()).as_posix() for p in seen)
+    root = pathlib.Path("livret").resolve()
+    return sorted(p.resolve().relative_to(root).as_posix() for p in seen)
 out = {"livret code": covered(outputs.code_hash), "livret epub code": covered(epub.code_hash)}
 for kind in outputs.KINDS.values():
     if not kind.pdf:
@@ -492,7 +578,7 @@ def plan() -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
     if unknown:
         problems += [
             f"livret/{n}{'.py' if top_kinds[n] == 'module' else '/'}: not in PLACES "
-            "(scripts/restructure.py): add it, with its stage or \"\" to leave it where it is"
+            '(scripts/restructure.py): add it, with its stage or "" to leave it where it is'
             for n in unknown
         ]
     gone = sorted(set(PLACES) - set(top_kinds))
@@ -506,7 +592,8 @@ def plan() -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
         return [], {}, problems
 
     moves = moved_names()
-    old_modules = {module_of(t)[0] for t in tracked if t.startswith(PKG + "/") and t.endswith(".py")}
+    code = [t for t in tracked if t.startswith(PKG + "/") and t.endswith(".py")]
+    old_modules = {module_of(t)[0] for t in code}
     old_modules.discard(PKG)
     texts: dict[str, str] = {}
     for path in tracked:
@@ -530,7 +617,9 @@ def plan() -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
             if path.endswith(".py"):
                 new = rewrite_imports(path, new, old_modules, moves, problems)
                 new = rewrite_file_paths(path, new, problems)
-            new = rewrite_text(new)
+                new = rewrite_python_text(path, new, problems)
+            else:
+                new = rewrite_text(new)
         if new != text or new_path(path) != path:
             texts[new_path(path)] = new
     for stage, (_summary, doc) in STAGES.items():
@@ -584,7 +673,7 @@ def main() -> int:
     try:
         subprocess.run([sys.executable, "-m", "ruff", "--version"], check=True, capture_output=True)
     except (subprocess.CalledProcessError, FileNotFoundError):
-        print("restructure: ruff is not installed: use the venv (.venv/bin/python)", file=sys.stderr)
+        print("restructure: no ruff here: run it with .venv/bin/python", file=sys.stderr)
         return 1
     moves = moved_names()
     before = coverage(moves, after=False)
@@ -593,14 +682,19 @@ def main() -> int:
         print(f"  {source} → {PKG}/{stage}/{Path(source).name}")
     after = coverage(moves, after=True)
     if before is not None and after is not None:
-        mapped = {k: sorted(new_path(f"{PKG}/{p}")[len(PKG) + 1 :] for p in v) for k, v in before.items()}
+        mapped = {
+            k: sorted(new_path(f"{PKG}/{p}")[len(PKG) + 1 :] for p in v) for k, v in before.items()
+        }
         added = {f"{PKG}/{s}/__init__.py"[len(PKG) + 1 :] for s in STAGES}
         for key in after:
             extra = set(after[key]) - set(mapped.get(key, [])) - added
             missing = set(mapped.get(key, [])) - set(after[key])
             if extra or missing:
-                print(f"restructure: the fingerprint {key!r} changed its files: +{sorted(extra)} "
-                      f"-{sorted(missing)}: fix outputs.py before committing", file=sys.stderr)
+                print(
+                    f"restructure: the fingerprint {key!r} changed its files: +{sorted(extra)} "
+                    f"-{sorted(missing)}: fix outputs.py before committing",
+                    file=sys.stderr,
+                )
                 return 1
         print("  fingerprints: the same files as before (and the stages' __init__.py)")
     print("restructure: done (staged, not committed); next: make lint, make i18n, make test")
