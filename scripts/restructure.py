@@ -558,8 +558,9 @@ def coverage(root: Path, outputs: str, epub: str) -> dict[str, list[str]]:
     )
     if proc.returncode:
         raise Stop(
-            f"the files of the code fingerprints could not be listed in {root} (run with "
-            f"--skip-fingerprint-check to skip this check):\n{proc.stderr.strip()[-600:]}"
+            f"the files of the code fingerprints could not be listed in {root}: does "
+            "outputs.code_hash (or epub.code_hash) find livret's code by place rather than by "
+            "name? (--skip-fingerprint-check skips this check)\n" + proc.stderr.strip()[-600:]
         )
     return json.loads(proc.stdout)
 
