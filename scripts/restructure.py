@@ -694,6 +694,13 @@ def apply(entries: list[tuple[str, str]], texts: dict[str, str]) -> list[str]:
     return changed_py
 
 
+def refuse(problems: list[str]) -> int:
+    print("restructure: nothing changed, because:", file=sys.stderr)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    return 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only check; change nothing")
@@ -703,37 +710,21 @@ def main() -> int:
         help="do not check that the code fingerprints read the same files after the move",
     )
     args = ap.parse_args()
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True)
+    if ruff.returncode:
+        return refuse(["no ruff here: run it with .venv/bin/python"])
     try:
         entries, texts, problems = plan()
-    except Stop as stop:
-        print(f"restructure: {stop}", file=sys.stderr)
-        return 1
-    if problems:
-        print("restructure: nothing changed, because:", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
-        return 1
-    try:
-        subprocess.run([sys.executable, "-m", "ruff", "--version"], check=True, capture_output=True)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        print("restructure: no ruff here: run it with .venv/bin/python", file=sys.stderr)
-        return 1
-    if args.skip_fingerprint_check:
-        print("restructure: the code fingerprints' files NOT checked (--skip-fingerprint-check)")
-    else:
-        try:
-            problems = check_fingerprints(texts)
-        except Stop as stop:
-            print(f"restructure: {stop}", file=sys.stderr)
-            return 1
         if problems:
-            print("restructure: nothing changed, because:", file=sys.stderr)
-            for p in problems:
-                print(f"  {p}", file=sys.stderr)
-            return 1
-        print(
-            "restructure: the code fingerprints read the same files (and the stages' __init__.py)"
-        )
+            return refuse(problems)
+        if args.skip_fingerprint_check:
+            print("restructure: the code fingerprints' files NOT checked")
+        elif problems := check_fingerprints(texts):
+            return refuse(problems)
+        else:
+            print("restructure: the code fingerprints read the same files, and the new __init__.py")
+    except Stop as stop:
+        return refuse([str(stop)])
     print(f"restructure: {len(entries)} entries of livret/ move, {len(texts)} files rewritten")
     if args.check:
         return 0
