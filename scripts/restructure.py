@@ -15,9 +15,9 @@ fix what it says) and run it again. Same tree in, same tree out.
 
 What it rewrites, in every tracked text file but the content (content/, tests/fixtures/):
 - imports: relative ones inside livret/ (their depth changes: `from .errors` in a module
-  moved to a stage folder becomes `from ..errors`), absolute ones everywhere; an import of
-  several modules that now live in different folders is split (`from livret import fit,
-  pipeline`);
+  moved to a stage folder becomes `from ..errors`), absolute ones everywhere, and those in
+  strings (code the tests run with `python -c`); an import of several modules that now live
+  in different folders is split (`from livret import fit, pipeline`);
 - dotted names: `livret.pipeline._PRINTER` (monkeypatch targets), `-m livret.x`,
   `import_module("livret.x")`, pyproject.toml's package list (the stage packages added);
 - paths: `livret/fit.py`, `livret/web/` (docs, comments, the message catalogs' locations);
@@ -216,7 +216,26 @@ def path_rule() -> re.Pattern[str]:
     return re.compile(rf"(?<![\w./~-]){PKG}/({_names_alternation()})(?![\w-])")
 
 
+# `from livret import render, pipeline` written in a string (code run with `python -c`, in the
+# tests): split like the real imports, one statement per folder.
+FROM_PKG = re.compile(rf"(?<![\w.])from {PKG} import (\w+(?: as \w+)?(?:, *\w+(?: as \w+)?)*)")
+
+
+def _from_pkg(m: re.Match[str]) -> str:
+    groups: dict[str, list[str]] = {}
+    for item in (i.strip() for i in m[1].split(",")):
+        stage = PLACES.get(item.split()[0], "")
+        groups.setdefault(f"{PKG}.{stage}" if stage else PKG, []).append(item)
+    if list(groups) == [PKG]:
+        return m[0]
+    text = m.string
+    before = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+    sep = "\n" + before if not before.strip() else "; "
+    return sep.join(f"from {where} import {', '.join(names)}" for where, names in groups.items())
+
+
 def rewrite_text(text: str) -> str:
+    text = FROM_PKG.sub(_from_pkg, text)
     text = dotted_rule().sub(lambda m: f"{PKG}.{PLACES[m[1]]}.{m[1]}", text)
     return path_rule().sub(lambda m: f"{PKG}/{PLACES[m[1]]}/{m[1]}", text)
 
@@ -242,41 +261,46 @@ def rewrite_python_text(path: str, text: str, problems: list[str]) -> str:
                 for n in range(node.lineno, (node.end_lineno or node.lineno) + 1):
                     doc_of[n] = node.lineno
     comment_at = {t.start[0]: t.start[1] for t in tokens if t.type == tokenize.COMMENT}
-    # One entry per line: [text, kind ("comment": a whole line, "doc", or None), group, changed]
+    # One entry per line: [text, kind ("comment": a whole line, "doc", or None), group, changed,
+    # column of a comment after code]
     lines: list[list] = []
     for n, body in enumerate(text.split("\n"), 1):
-        new = rewrite_text(body)
+        new = rewrite_text(body)  # more than one line where an import in a string was split
         indent = len(body) - len(body.lstrip())
-        if comment_at.get(n) == indent and body.strip():
-            lines.append([new, "comment", indent, new != body])
-        elif n in doc_of:
-            lines.append([new, "doc", doc_of[n], new != body])
-        else:
-            lines.append([new, None, None, new != body])
+        after_code = None
+        if n in comment_at and comment_at[n] > indent and "\n" not in new:
+            comment = rewrite_text(body[comment_at[n] :])
+            after_code = len(new) - len(comment) if new.endswith(comment) else None
+        for piece in new.split("\n"):
+            if comment_at.get(n) == indent and body.strip():
+                lines.append([piece, "comment", indent, new != body, None])
+            elif n in doc_of:
+                lines.append([piece, "doc", doc_of[n], new != body, None])
+            else:
+                lines.append([piece, None, None, new != body, after_code])
     too_long = f"longer than {WIDTH} characters after the rewrite: wrap it by hand"
     i = 0
     while i < len(lines):
-        line, kind, group, changed = lines[i]
+        line, kind, group, changed, col = lines[i]
         if not changed or len(line) <= WIDTH:
             i += 1
             continue
         indent = line[: len(line) - len(line.lstrip())]
         if kind is None:
-            col = comment_at.get(i + 1)
-            if col is None or PRAGMA.match(line[col:]) or "\n" in line:
-                problems.append(f"{path}:{i + 1}: {too_long}")
+            if col is None or PRAGMA.match(line[col:]):
+                problems.append(f"{path}: {line.strip()[:60]}…: {too_long}")
                 i += 1
                 continue
             # A comment after code: on its own line above it.
             lines[i : i + 1] = [
-                [indent + line[col:], "comment", len(indent), True],
-                [line[:col].rstrip(), None, None, False],
+                [indent + line[col:], "comment", len(indent), True, None],
+                [line[:col].rstrip(), None, None, False, None],
             ]
             continue
         lead = indent + ("# " if kind == "comment" else "")
         cut = line.rfind(" ", len(lead) + 1, WIDTH + 1)
         if cut <= len(lead):
-            problems.append(f"{path}:{i + 1}: {too_long}")
+            problems.append(f"{path}: {line.strip()[:60]}…: {too_long}")
             i += 1
             continue
         head, tail = line[:cut].rstrip(), line[cut + 1 :]
@@ -295,7 +319,7 @@ def rewrite_python_text(path: str, text: str, problems: list[str]) -> str:
             nxt[0] = lead + tail + " " + nxt[0][len(lead) :]
             nxt[3] = True
         else:
-            lines.insert(i + 1, [lead + tail, kind, group, True])
+            lines.insert(i + 1, [lead + tail, kind, group, True, None])
         i += 1
     return "\n".join(entry[0] for entry in lines)
 
