@@ -649,7 +649,7 @@ def plan() -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
     gone = sorted(set(PLACES) - set(top_kinds))
     problems += [f"PLACES names {n!r}, which livret/ no longer has: remove it" for n in gone]
     for stage in STAGES:
-        if stage in PLACES or Path(PKG, stage).exists() or Path(PKG, stage + ".py").exists():
+        if stage in PLACES or stage in top_kinds:  # (a folder of ignored files is no matter)
             problems.append(f"the stage folder {stage!r} is the name of a module or folder")
     bad = sorted({s for s in PLACES.values() if s and s not in STAGES})
     problems += [f"PLACES names a stage {s!r} that STAGES does not have" for s in bad]
@@ -699,7 +699,7 @@ def plan() -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
 
 def apply(entries: list[tuple[str, str]], texts: dict[str, str]) -> list[str]:
     for stage in STAGES:
-        Path(PKG, stage).mkdir()
+        Path(PKG, stage).mkdir(exist_ok=True)
     for source, stage in entries:
         git("mv", source, f"{PKG}/{stage}/{Path(source).name}")
     changed_py = []
