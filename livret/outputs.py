@@ -470,7 +470,7 @@ def installed_versions(names: tuple[str, ...] = SHAPING) -> dict[str, str]:
 
 
 # Code that never shapes a PDF's bytes: sending, previewing, validating, exporting HTML,
-# scaffolding a new edition.
+# scaffolding a new edition. Named by folder or file, wherever it sits in the package.
 NOT_PDF_CODE = frozenset(
     {
         "mail",
@@ -485,13 +485,14 @@ NOT_PDF_CODE = frozenset(
 
 
 @lru_cache(maxsize=4)
-def code_hash(package: Path = PACKAGE) -> str:
+def code_hash(package: Path = PACKAGE, part: str | None = None) -> str:
     """sha256 of livret's own Python code that makes PDFs (not the mail code): a change to
-    it (a typography rule, a render step) makes every PDF out of date."""
+    it (a typography rule, a render step) makes every PDF out of date. With `part` (a folder
+    or file name: "web"), the code of that part alone, wherever it sits in the package."""
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package)
-        if rel.parts[0] in NOT_PDF_CODE:
+        if part not in rel.parts if part else NOT_PDF_CODE.intersection(rel.parts):
             continue
         digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -558,7 +559,7 @@ class Fingerprints:
         out.update((name, h) for name, h in self._shared.items() if kind.design(name))
         out.update(self.versions)
         if not kind.pdf:  # its own code, which the PDFs' "livret code" leaves out
-            out[f"livret {kind.name} code"] = code_hash(PACKAGE / kind.name)
+            out[f"livret {kind.name} code"] = code_hash(PACKAGE, kind.name)
         return out
 
     def _rel(self, path: Path) -> str:

@@ -335,7 +335,7 @@ def test_livret_code_and_dependency_versions_make_outputs_out_of_date(
     shutil.copytree(outputs.PACKAGE, code, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(outputs, "PACKAGE", code)
     assert inputs() == entry["inputs"]  # a copy of the same code: the same fingerprint
-    typography = code / "typography.py"
+    [typography] = code.rglob("typography.py")  # wherever its stage folder is
     text = typography.read_text(encoding="utf-8")
     assert 'NNBSP = "\\u202f"' in text
     typography.write_text(text.replace('NNBSP = "\\u202f"', 'NNBSP = "\\u00a0"'), "utf-8")

@@ -288,17 +288,17 @@ def _zip(entries: dict[str, bytes], when: dt.datetime) -> bytes:
 
 
 # livret's code that shapes the EPUB besides the booklet's (which the booklet's inputs cover):
-# an input of the EPUB ("livret epub code"), not of the PDFs.
-CODE = ("epub", "equivalence.py")
+# an input of the EPUB ("livret epub code"), not of the PDFs. Named by folder or file,
+# wherever it sits in the package.
+CODE = frozenset({"epub", "equivalence.py"})
 PACKAGE = Path(__file__).resolve().parent.parent  # livret/
 
 
 @lru_cache(maxsize=2)
 def code_hash(package: Path = PACKAGE) -> str:
     digest = hashlib.sha256()
-    for name in CODE:
-        root = package / name
-        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+    for path in sorted(package.rglob("*.py")):
+        if CODE.intersection(path.relative_to(package).parts):
             rel = path.relative_to(package).as_posix()
             digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
