@@ -77,7 +77,6 @@ def export(site: Site, outputs: list[Output], folder: Path, variant: str) -> lis
     """Write one .html per output into `folder`, the stylesheets and fonts into folder/styles/
     and the content files they use beside them. Returns the HTML files written."""
     from .pdf import Printer
-    from .render import render_html
 
     printer = Printer(Path(site.root))
     folder = Path(folder)
@@ -93,13 +92,44 @@ def export(site: Site, outputs: list[Output], folder: Path, variant: str) -> lis
         def copy(source: Path, relative: str) -> None:
             _copy(source, folder / relative)
 
-        # As finally laid out: with the Notes pages of the page plan (one layout to count).
-        html = printer.planned_html(render_html(site, output), variant)
+        html = _as_printed(printer, site, output, variant)
         html = standalone(html, Path(site.root), variant, copy)
         target = folder / html_name(output, variant)
         write_atomic(target, html.encode("utf-8"))
         written.append(target)
     return written
+
+
+def _as_printed(printer, site: Site, output: Output, variant: str) -> str:
+    """The document as finally laid out: a book document as composed from its parts
+    (livret/compose.py: its cards fitted, an excerpt's folios kept from the booklet, which
+    `@page :nth()` rules give a single layout of the file), else with the Notes pages of the
+    page plan (one layout to count them)."""
+    from .compose import VARIANTS
+    from .outputs import KINDS
+    from .pipeline import book_output
+    from .render import render_html
+
+    html = render_html(site, output)
+    kind = KINDS[output.kind]
+    if kind.book and variant in VARIANTS:
+        frame = render_html(site, book_output(site)) if kind.offprint else None
+        made = printer.compose_parts(html, variant, frame)
+        if made is not None:
+            folios = made[1].folios
+            rules = []
+            for index, folio in enumerate(folios):
+                before = folios[index - 1] if index else 0
+                if folio != before + 1:
+                    rules.append(
+                        f"@page :nth({index + 1}) {{ counter-increment: page {folio - before} }}"
+                    )
+            printed = printer.laid_out
+            if rules:  # the booklet's folios, where they jump
+                style = "<style>" + " ".join(rules) + "</style>"
+                printed = printed.replace("</head>", style + "</head>", 1)
+            return printed
+    return printer.planned_html(html, variant)
 
 
 def _copy(source: Path, target: Path) -> None:
