@@ -333,9 +333,9 @@ def snapshot(root: Path) -> None:
 def booklet_html(project: Path, html_path: Path) -> str:
     """The booklet HTML as livret renders it, saved so the baseline does no Jinja/Markdown.
     Returns the base URL livret gives WeasyPrint (the content folder)."""
-    from livret.loader import load_site
-    from livret.outputs import plan
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.reading.loader import load_site
+    from livret.rendering.render import render_html
 
     site = load_site(project / "content")
     [booklet] = plan(site, booklet=True, themes=[])
@@ -350,7 +350,7 @@ def bench(
     snapshot(project)
     sys.path.insert(0, str(project))  # the snapshot's livret, for the HTML step only
     import livret
-    from livret.design import STYLESHEETS, for_content
+    from livret.rendering.design import STYLESHEETS, for_content
 
     # sys.path comes before the editable install's finder; make sure it did.
     assert Path(livret.__file__).is_relative_to(project), livret.__file__
@@ -424,8 +424,9 @@ def bench(
     measure_in(bare_argv)
     expected: set[str] = set()
     # Figure 2 rebuilds into this folder every round (--force), as a user does: what the build
-    # keeps on disk besides the PDFs (the copyfitting decisions of the cards, livret/fit.py)
-    # is there, like the .pyc files and fontconfig's cache. 2c measures an empty folder.
+    # keeps on disk besides the PDFs (the copyfitting decisions of the cards,
+    # livret/rendering/fit.py) is there, like the .pyc files and fontconfig's cache. 2c measures an
+    # empty folder.
     booklet_out = tmp / "booklet"
     measure_in([*build, "--only", "booklet", "-q", "--force", "--output", str(booklet_out)])
     all_out = tmp / "all"  # likewise for figure 3 (and 4, right after it)
@@ -605,7 +606,8 @@ def bench(
         F["booklet_bare_cpu_ratio"].values.append(run.own_cpu / bare_cpu)
         livret_pages = entry["pages"]
 
-        # 2c. The same into an empty output folder: every card fitted anew (livret/fit.py).
+        # 2c. The same into an empty output folder: every card fitted anew
+        # (livret/rendering/fit.py).
         run = measure_in(
             [*build, "--only", "booklet", "-q", "--force", "--output", str(rnd / "empty")],
             "cold, empty",

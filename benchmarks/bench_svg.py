@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""SVG check benchmark: what `check` spends on an SVG picture (livret/svg.py: defusedxml SAX,
-tinycss2 where an attribute may hold a reference), against what WeasyPrint spends drawing it.
+"""SVG check benchmark: what `check` spends on an SVG picture (livret/reading/svg.py: defusedxml
+SAX, tinycss2 where an attribute may hold a reference), against what WeasyPrint spends drawing it.
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_svg.py [--repeat N] [--json]
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from livret import svg  # noqa: E402
+from livret.reading import svg  # noqa: E402
 
 
 def drawing(elements: int) -> bytes:

@@ -15,7 +15,7 @@ which each theme named holds the number of cards asked: its own cards first, the
 every real card of the edition taken in turn (sorted by slug), each moved into that theme. A
 copy of `adie.md` is `adie-copie-3.md`: its slug (the file name) is new, its `theme:` is the
 theme that lists it, its title ends with « (copie 3) », and so does every paragraph or list
-that `check` compares between cards (livret/loader.py, check_copies: a card copied and left
+that `check` compares between cards (livret/reading/loader.py, check_copies: a card copied and left
 unedited is an error); everything else (the text, the figures, the names) is the real card's.
 
 A theme lists at most 100 cards (fields.MAX_ITEMS), so a bigger edition needs more themes:
@@ -41,7 +41,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "edition-01" / "content"
-MAX_CARDS = 100  # the longest list `check` accepts (livret/fields.py, MAX_ITEMS)
+MAX_CARDS = 100  # the longest list `check` accepts (livret/reading/fields.py, MAX_ITEMS)
 COPY = re.compile(r"^(?P<real>[a-z0-9-]+)-copie-(?P<n>[0-9]+)$")
 
 

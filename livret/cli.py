@@ -47,7 +47,7 @@ GLOBAL_OPTIONS = ("--content", "--output")
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
-    from .outputs import KINDS
+    from .building.outputs import KINDS
 
     for kind in KINDS.values():
         if kind.option:
@@ -81,7 +81,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 
 def _impose_option(p: argparse.ArgumentParser) -> None:
-    from .impose import SHEETS
+    from .finishing.impose import SHEETS
 
     p.add_argument(
         "--impose",
@@ -233,13 +233,13 @@ class _Port(argparse.Action):
 
 
 def cmd_check_equivalence(args) -> int:
-    from .equivalence import command
+    from .building.equivalence import command
 
     return command(args)
 
 
 def cmd_new_edition(args) -> int:
-    from .scaffold import new_edition
+    from .reading.scaffold import new_edition
 
     written = new_edition(args.folder, args.number, args.source, args.output)
     print(
@@ -257,7 +257,7 @@ def cmd_new_edition(args) -> int:
 
 
 def cmd_new_action(args) -> int:
-    from .scaffold import new_action
+    from .reading.scaffold import new_action
 
     card, theme = new_action(args.slug, args.theme, args.content)
     print(
@@ -274,11 +274,12 @@ def print_warnings(site) -> None:
 
 
 def cmd_check(args) -> int:
-    from .loader import load_site
-    from .render import check_design
+    from .reading.loader import load_site
+    from .rendering.render import check_design
 
     site = load_site(args.content)
-    check_design(site)  # the layouts keep their promises to the code (livret/contracts.py)
+    # the layouts keep their promises to the code (livret/rendering/contracts.py)
+    check_design(site)
     if not args.quiet:
         print_warnings(site)
     counts = {
@@ -356,9 +357,9 @@ def build_once(args, site=None, session=None):
     """Build what `args` asks. `session`: watch's use of its warm pool (preview/renderer.py),
     which a newer save cancels: from then on this build prints nothing (no line of stale
     work) and ends with Cancelled."""
-    from .loader import load_site
-    from .memo import CACHE
-    from .pipeline import run
+    from .building.pipeline import run
+    from .reading.loader import load_site
+    from .reading.memo import CACHE
 
     if site is None:
         # The checks' results kept in the output folder (memo.py); --list writes nothing.
@@ -401,10 +402,10 @@ def build_once(args, site=None, session=None):
 
 
 def _how_to_print(results, asked: bool = False) -> None:
-    """Where each imposed PDF is and how to print it (livret/impose.py)."""
+    """Where each imposed PDF is and how to print it (livret/finishing/impose.py)."""
+    from .building.pipeline import IMPOSITION
+    from .finishing.impose import FOLDED, READABLE_PT, body_size
     from .i18n import quantity
-    from .impose import FOLDED, READABLE_PT, body_size
-    from .pipeline import IMPOSITION
 
     pages = {r.path.name: r.pages for r in results}
     imposed = [r for r in results if r.output.kind == IMPOSITION]
@@ -530,12 +531,12 @@ def cmd_build(args) -> int:
 
 
 def cmd_html(args) -> int:
-    from .htmlexport import export
-    from .loader import load_site
-    from .outputs import plan
+    from .building.htmlexport import export
+    from .building.outputs import plan
+    from .reading.loader import load_site
 
     site = load_site(args.content)
-    from .outputs import KINDS
+    from .building.outputs import KINDS
 
     documents = [o for o in plan(site, **selection(args, site)) if KINDS[o.kind].pdf]
     written = export(site, documents, args.html, args.variant)
@@ -588,7 +589,7 @@ class _Watch:
 
     def check(self):
         """The content, read and checked now; False when it has problems (printed)."""
-        from .loader import load_site
+        from .reading.loader import load_site
 
         try:
             site = load_site(self.args.content)
@@ -673,9 +674,9 @@ class _Watch:
 def cmd_watch(args) -> int:
     import threading
 
-    from .design import for_content
     from .preview.renderer import WarmPool
     from .preview.watcher import saves
+    from .rendering.design import for_content
 
     pool = WarmPool(args.content, args.jobs)  # workers that stay warm across saves
     watch = _Watch(args, pool)

@@ -150,7 +150,7 @@ def selection(args, site) -> dict:
     """--theme/--action/--only → what to build, one keyword per kind (outputs.plan): the
     slugs named, all of a kind's outputs when --only names it, else the kinds built by
     default (the booklet, every theme excerpt, the web edition) when nothing is named."""
-    from .outputs import KINDS
+    from .building.outputs import KINDS
 
     only = set(args.only or ())
     named = {k.only: list(getattr(args, _dest(k.option), ())) for k in KINDS.values() if k.option}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes constraints.txt: the exact version of every package livret installs (its dependencies
 # and the test and lint tools), which `make` and CI install with `pip install -c`. Same inputs,
-# same bytes rests on it: pikepdf, pydyf, tinycss2… shape the PDFs (livret/outputs.py SHAPING,
+# same bytes rests on it: pikepdf, pydyf, tinycss2… shape the PDFs (livret/building/outputs.py SHAPING,
 # recorded in each output's fingerprint).
 #
 #   scripts/lock.sh          resolve again: a throwaway venv gets the newest versions that

@@ -1,1 +1,2 @@
-"""The shipped design, installed as package data (see livret/design.py); nothing to import."""
+"""The shipped design, installed as package data (see livret/rendering/design.py); nothing to
+import."""

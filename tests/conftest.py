@@ -57,7 +57,7 @@ def _session_dir(tmp_path_factory) -> Path:
 def _locked_build(folder: Path, content: Path, **kwargs):
     """`run(content, folder, **kwargs)` under a lock shared by every worker: the first call
     builds, the next ones (other workers) wait for it and find every output up to date."""
-    from livret.pipeline import run
+    from livret.building.pipeline import run
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.with_suffix(".lock"), "w") as lock:
@@ -70,7 +70,7 @@ def seed_fit_cache(out: Path, source: Path) -> None:
     `source` (an output folder): a build of the same cards into `out` then lays out only the
     cards those decisions do not cover. For tests of what a build makes, not of the fitting
     (tests/test_fit.py fits from scratch)."""
-    from livret.pipeline import FIT_CACHE
+    from livret.building.pipeline import FIT_CACHE
 
     if (source / FIT_CACHE).is_dir():
         shutil.copytree(source / FIT_CACHE, out / FIT_CACHE, dirs_exist_ok=True)

@@ -113,7 +113,7 @@ def write_outputs(content: Path, output: Path, padding: int = 2000, seed: int = 
 
 
 class FakeBuild:
-    """Stands in for livret.pipeline.build: records each call, returns manifest.json."""
+    """Stands in for livret.building.pipeline.build: records each call, returns manifest.json."""
 
     def __init__(self):
         self.calls: list[dict] = []

@@ -49,7 +49,7 @@ def contents_numbers(page_text: str, titles: list[str]) -> dict[str, int]:
 
 def folio_index(path: Path, number: int) -> int:
     """The index of the page whose folio is `number`: the page labels say it (an excerpt
-    keeps the booklet's folios, livret/compose.py), else the page count does."""
+    keeps the booklet's folios, livret/rendering/compose.py), else the page count does."""
     import pikepdf
 
     with pikepdf.open(path) as pdf:
@@ -95,7 +95,7 @@ def tagged_text(path: Path, only: set[str] | None = None) -> str:
     `only`: the text of these elements alone (e.g. {"/H1", "/H2"}), one per line."""
     import pikepdf
 
-    from livret.linebreaks import page_pieces
+    from livret.finishing.linebreaks import page_pieces
 
     pdf = pikepdf.open(path)
     inside = [only is None]

@@ -104,7 +104,7 @@ class Reader:
         self._pieces: dict[int, dict] = {}
 
     def pieces(self, n: int) -> dict:
-        from livret.linebreaks import page_pieces
+        from livret.finishing.linebreaks import page_pieces
 
         if n not in self._pieces:
             self._pieces[n] = page_pieces(self.pdf.pages[n])

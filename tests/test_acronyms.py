@@ -8,10 +8,10 @@ import re
 import pytest
 from test_validation import EDITION, assert_refused, check, edit, line_of
 
-from livret.acronyms import mark
-from livret.loader import load_site
-from livret.outputs import plan
-from livret.render import render_html
+from livret.building.outputs import plan
+from livret.reading.loader import load_site
+from livret.rendering.acronyms import mark
+from livret.rendering.render import render_html
 
 
 @pytest.fixture(autouse=True)

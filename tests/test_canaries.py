@@ -2,8 +2,8 @@
 
 The passes read what WeasyPrint and pydyf write (the structure tree page by page, the
 content streams' marked content, the colour operators, `Page.anchors`) and what the layouts
-write (livret/contracts.py). When an upgrade changes one of these shapes, the pass must not
-silently do nothing: these tests say which shape changed, long before a booklet is built.
+write (livret/rendering/contracts.py). When an upgrade changes one of these shapes, the pass must
+not silently do nothing: these tests say which shape changed, long before a booklet is built.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pikepdf
 import pytest
 from weasyprint import CSS, HTML
 
-from livret import contracts, fit, linebreaks, press, tags
+from livret.finishing import linebreaks, press, tags
+from livret.rendering import contracts, fit
 
 PAGE = "@page { size: 105mm 148mm; margin: 10mm } body { font: 12pt/1.3 serif; margin: 0 }"
 

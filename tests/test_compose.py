@@ -1,5 +1,5 @@
-"""Each part laid out once (livret/compose.py): the composed booklet is the whole layout's PDF,
-byte for byte; an excerpt reuses the booklet's parts (an offprint: its folios are the
+"""Each part laid out once (livret/rendering/compose.py): the composed booklet is the whole layout's
+PDF, byte for byte; an excerpt reuses the booklet's parts (an offprint: its folios are the
 booklet's) and says the same as a whole layout of it; a design that rules the composition
 out is laid out whole, and the build says so once."""
 
@@ -15,11 +15,11 @@ from conftest import CONTENT
 from pdftext import norm, poppler_pages
 from tagtree import Reader, document, walk
 
-from livret import compose
-from livret.loader import load_site
-from livret.outputs import plan
-from livret.pdf import Printer
-from livret.render import render_html
+from livret.building.outputs import plan
+from livret.reading.loader import load_site
+from livret.rendering import compose
+from livret.rendering.pdf import Printer
+from livret.rendering.render import render_html
 
 SITE = load_site(CONTENT)
 BOOKLET = "retour-experience-01.pdf"
@@ -38,7 +38,8 @@ class Counting(Printer):
         self.laid: list[str] = []
 
     def _layout(self, html, variant, sheets=None):
-        if 'id="fit-top"' not in html:  # not a card measured alone to fit it (livret/fit.py)
+        # not a card measured alone to fit it (livret/rendering/fit.py)
+        if 'id="fit-top"' not in html:
             found = compose.split(html.replace(compose.PREFIX, ""))
             self.laid.append(found.parts[-1].ident if found else "?")
         return super()._layout(html, variant, sheets)
@@ -234,7 +235,7 @@ def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
 
 
 def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys):
-    from livret.pipeline import run
+    from livret.building.pipeline import run
 
     content = _project(tmp_path, "\n.thanks::after { content: counter(pages); }\n")
     run(content, tmp_path / "out", booklet=True, themes=["precarite-energetique"], jobs=1)
@@ -244,7 +245,7 @@ def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_an_excerpt_is_written_again_when_its_folios_move(tmp_path):
-    from livret.pipeline import run
+    from livret.building.pipeline import run
 
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)

@@ -18,8 +18,8 @@ from conftest import CONTENT, THEMES
 from pypdf import PdfWriter
 
 from livret import conformance
-from livret.loader import load_site
-from livret.pipeline import run
+from livret.building.pipeline import run
+from livret.reading.loader import load_site
 
 # Under pytest-xdist (--dist loadgroup), one worker runs them all: one Java process, one build.
 pytestmark = [pytest.mark.xdist_group("verapdf"), pytest.mark.java]  # not in make test-fast
@@ -79,7 +79,7 @@ def addressed_booklet(built, tmp_path_factory) -> Path:
 
     from test_qr import with_address
 
-    from livret.pipeline import FIT_CACHE
+    from livret.building.pipeline import FIT_CACHE
 
     root = tmp_path_factory.mktemp("addressed-booklet")
     content = root / "content"

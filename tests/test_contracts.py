@@ -1,4 +1,4 @@
-"""What the code needs of the layouts (livret/contracts.py): a project's own layout that
+"""What the code needs of the layouts (livret/rendering/contracts.py): a project's own layout that
 keeps it in its own way works, one that breaks it fails loudly, naming the layout."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import CONTENT, ROOT
 
-from livret import contracts, fit, pageplan
+from livret.building.outputs import KINDS
+from livret.building.pipeline import build
 from livret.cli import main
 from livret.errors import LivretError
-from livret.loader import load_site
-from livret.outputs import KINDS
-from livret.pipeline import build
-from livret.render import check_design, render_html
+from livret.reading.loader import load_site
+from livret.rendering import contracts, fit, pageplan
+from livret.rendering.render import check_design, render_html
 
 LAYOUTS = ROOT / "layouts"
 CARD_TAG = (

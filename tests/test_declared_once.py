@@ -3,15 +3,15 @@ scaffold and the editors' guide follow model.CARD_FIELDS and model.CARD_SECTIONS
 
 from __future__ import annotations
 
-from livret.model import SIDEBAR_FIELDS
+from livret.reading.model import SIDEBAR_FIELDS
 
 
 def test_the_guides_field_table_is_the_declaration():
     """docs/content.md shows the card's fields as model.CARD_FIELDS declares them: print
-    `livret.model.guide_field_table()` and paste it there after a change."""
+    `livret.reading.model.guide_field_table()` and paste it there after a change."""
     from conftest import ROOT
 
-    from livret.model import guide_field_table
+    from livret.reading.model import guide_field_table
 
     guide = (ROOT / "docs" / "content.md").read_text(encoding="utf-8")
     assert guide_field_table() in guide, guide_field_table()
@@ -22,9 +22,9 @@ def test_the_guides_field_table_is_the_declaration():
 def test_validation_model_and_scaffold_follow_the_declaration():
     import dataclasses
 
-    from livret.loader import ACTION_SPEC, SECTION_TITLES
-    from livret.model import CARD_FIELDS, CARD_SECTIONS, SIDEBAR_SUBFIELDS, Action
-    from livret.scaffold import action_template
+    from livret.reading.loader import ACTION_SPEC, SECTION_TITLES
+    from livret.reading.model import CARD_FIELDS, CARD_SECTIONS, SIDEBAR_SUBFIELDS, Action
+    from livret.reading.scaffold import action_template
 
     keys = [f.key for f in CARD_FIELDS]
     assert list(ACTION_SPEC) == keys
@@ -50,7 +50,7 @@ def test_validation_model_and_scaffold_follow_the_declaration():
 def test_the_guide_lists_the_declared_section_titles():
     from conftest import ROOT
 
-    from livret.model import CARD_SECTIONS
+    from livret.reading.model import CARD_SECTIONS
 
     guide = (ROOT / "docs" / "content.md").read_text(encoding="utf-8")
     titles = ", ".join(s.title for s in CARD_SECTIONS if s.guide)

@@ -13,7 +13,7 @@ import yaml
 from conftest import CONTENT, ROOT
 from pypdf import PdfReader
 
-from livret import pageplan
+from livret.rendering import pageplan
 
 STYLES = ROOT / "styles"
 
@@ -180,10 +180,10 @@ def test_a_picture_without_alternative_text_is_a_check_error(content_copy, monke
 
 
 def test_a_picture_is_a_figure_with_its_caption_downsampled_on_screen_only(content_copy):
-    from livret.loader import load_site
-    from livret.outputs import plan
-    from livret.pipeline import run
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.building.pipeline import run
+    from livret.reading.loader import load_site
+    from livret.rendering.render import render_html
 
     _png(content_copy / "images/four.png", size=(3000, 2000))
     _append(content_copy / "actions/adie.md", '![Un four solaire](images/four.png "Le four")')
@@ -206,9 +206,9 @@ def test_a_picture_is_a_figure_with_its_caption_downsampled_on_screen_only(conte
 
 
 def test_logos_are_optional_checked_and_printed(content_copy, monkeypatch, capsys):
-    from livret.loader import load_site
-    from livret.outputs import plan
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.reading.loader import load_site
+    from livret.rendering.render import render_html
 
     edition = content_copy / "edition.yaml"
     assert load_site(content_copy).edition.logos == ()  # edition #01 lists none
@@ -232,7 +232,7 @@ def test_logos_are_optional_checked_and_printed(content_copy, monkeypatch, capsy
 
 def test_continuation_pages_name_their_card(outputs):
     """A running head on every page of a card but its first: the card's organisation."""
-    from livret.loader import load_site
+    from livret.reading.loader import load_site
 
     site = load_site(CONTENT)
     orgs = {a.title.replace("'", "’"): a.organisation.replace("'", "’") for a in site.actions}

@@ -299,8 +299,8 @@ def test_no_break_space_after_a_key_is_named_at_its_own_line(content_copy, capsy
 def test_a_word_bullet_is_a_list_item(content_copy, capsys):
     """« -\u00a0» (and « • ») as Word pastes a bulleted list: read as the list it is, not one
     paragraph (a no-break space cannot be seen in an editor: a message would puzzle)."""
-    from livret import markup
-    from livret.loader import load_site
+    from livret.reading import markup
+    from livret.reading.loader import load_site
 
     path = content_copy / "actions/adie.md"
     edit(path, "- Actions d'aller vers.", "-\u00a0Actions d'aller vers.")

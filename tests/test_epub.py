@@ -15,8 +15,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from conftest import CONTENT, ROOT
 
+from livret.building.pipeline import run
 from livret.cli import main
-from livret.pipeline import run
 
 EPUB = "retour-experience-01.epub"
 BOOKLET = "retour-experience-01.pdf"
@@ -294,13 +294,13 @@ def test_ace_finds_nothing_critical_or_serious(epub_build, tmp_path):
 
 
 def test_a_page_that_starts_inside_a_block_is_marked_before_its_first_word():
-    """Edition #01's pages all start at a block (copyfitting, livret/fit.py); a page may also
-    start inside a paragraph (counted in words) or at a list item (marked inside it: a list
+    """Edition #01's pages all start at a block (copyfitting, livret/rendering/fit.py); a page may
+    also start inside a paragraph (counted in words) or at a list item (marked inside it: a list
     holds only items)."""
     import tinyhtml5
 
-    from livret.epub.content import Part, mark_pages, strip_namespaces
-    from livret.epub.pagemap import PageBreak
+    from livret.building.epub.content import Part, mark_pages, strip_namespaces
+    from livret.building.epub.pagemap import PageBreak
 
     html = (
         '<article id="action-x"><h2>Titre</h2><p>Un <b>deux</b> trois quatre</p>'

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import CONTENT, seed_fit_cache
 
-from livret import equivalence as eq
+from livret.building import equivalence as eq
+from livret.building.epub import part_ids
+from livret.building.pipeline import run
 from livret.cli import main
-from livret.epub import part_ids
-from livret.linebreaks import vocabulary
-from livret.loader import load_site
-from livret.pipeline import run
+from livret.finishing.linebreaks import vocabulary
+from livret.reading.loader import load_site
 
 EPUB = "retour-experience-01.epub"
 BOOKLET = "retour-experience-01.pdf"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import CONTENT, LIVE_CONTENT, seed_text
 
-from livret.loader import load_site
-from livret.model import SIDEBAR_FIELDS
-from livret.render import date_fr
+from livret.reading.loader import load_site
+from livret.reading.model import SIDEBAR_FIELDS
+from livret.rendering.render import date_fr
 
 pytestmark = pytest.mark.fidelity
 

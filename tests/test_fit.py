@@ -1,4 +1,4 @@
-"""Copyfitting (livret/fit.py): no page of a card is a leftover of a few lines.
+"""Copyfitting (livret/rendering/fit.py): no page of a card is a leftover of a few lines.
 
 Read back from the real booklet (poppler's word boxes), and the fitting itself on real
 layouts of real cards: its decision, its cache, what invalidates it."""
@@ -14,11 +14,11 @@ from conftest import CONTENT, ROOT
 from pdftext import contents_numbers, contents_page, norm, poppler_pages
 from pypdf import PdfReader
 
-from livret import contracts, fit
-from livret.loader import load_site
-from livret.outputs import KINDS
-from livret.pdf import Printer
-from livret.render import render_html
+from livret.building.outputs import KINDS
+from livret.reading.loader import load_site
+from livret.rendering import contracts, fit
+from livret.rendering.pdf import Printer
+from livret.rendering.render import render_html
 
 PT_PER_MM = 72 / 25.4
 WORD = re.compile(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)"')
@@ -79,7 +79,7 @@ def test_the_fitted_booklet_moves_breaks_only_where_a_page_was_short(built):
     booklet and the excerpts share them) in its output folder."""
     import json
 
-    from livret.pipeline import FIT_CACHE
+    from livret.building.pipeline import FIT_CACHE
 
     out, _, _ = built
     decisions = [json.loads(p.read_text()) for p in (out / FIT_CACHE).glob("*.json")]

@@ -60,9 +60,9 @@ def test_bare_weasyprint_prints_the_same_pages(exported, tmp_path, built):
 
 
 def test_export_of_an_action_sheet(tmp_path):
-    from livret.htmlexport import export
-    from livret.loader import load_site
-    from livret.outputs import plan
+    from livret.building.htmlexport import export
+    from livret.building.outputs import plan
+    from livret.reading.loader import load_site
 
     site = load_site(CONTENT)
     written = export(site, plan(site, booklet=False, actions=["adie"]), tmp_path, "print")

@@ -15,7 +15,7 @@ from conftest import CONTENT, ROOT
 from PIL import Image
 
 from livret.cli import main
-from livret.impose import BODY_PT, MM, body_size, impose, padded, saddle_order, shrink
+from livret.finishing.impose import BODY_PT, MM, body_size, impose, padded, saddle_order, shrink
 
 A4 = (210 * MM, 297 * MM)
 
@@ -320,9 +320,9 @@ def test_cli_says_where_the_imposed_file_is_and_how_to_print_it(built_copy, caps
 def test_a_build_says_when_it_adds_blank_pages_and_when_there_is_nothing_to_impose(
     tmp_path, capsys
 ):
+    from livret.building.outputs import Output
+    from livret.building.pipeline import Result, _impose_all
     from livret.cli import _how_to_print
-    from livret.outputs import Output
-    from livret.pipeline import Result, _impose_all
 
     data = synthetic(6)
     path = tmp_path / "essai.pdf"

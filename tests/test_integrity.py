@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from conftest import CONTENT, ROOT
 
-from livret import fit
-from livret.pipeline import FIT_CACHE, MANIFEST, read_manifest, run
-from livret.writer import read_small_regular_file
+from livret.building.pipeline import FIT_CACHE, MANIFEST, read_manifest, run
+from livret.building.writer import read_small_regular_file
+from livret.rendering import fit
 
 SHEET = "retour-experience-01-action-adie.pdf"
 
@@ -325,8 +325,8 @@ def test_a_poisoned_fitting_cache_changes_nothing_in_the_pdf(built, built_copy):
 # --- a build never writes a PDF that is not whole (the SVG section) ----------------------------
 
 # A picture drawn with a coordinate of 1e30: WeasyPrint writes it as an integer no PDF reader
-# can hold, and qpdf --check rejects the file. `check` refuses such a picture (livret/svg.py);
-# the build must not trust the renderer either.
+# can hold, and qpdf --check rejects the file. `check` refuses such a picture
+# (livret/reading/svg.py); the build must not trust the renderer either.
 HUGE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="90" height="90">\n'
     '<rect x="1e30" width="9" height="9"/>\n</svg>\n'
@@ -336,8 +336,8 @@ HUGE = (
 def test_a_render_that_makes_a_damaged_pdf_keeps_the_last_good_one(
     content_copy, sheet_copy, monkeypatch, capsys, french
 ):
-    from livret import svg
     from livret.cli import main
+    from livret.reading import svg
 
     monkeypatch.setattr(svg, "problems", lambda data: [])  # the picture slips through `check`
     (content_copy / "images").mkdir(exist_ok=True)
@@ -383,8 +383,8 @@ def _pdf_with_box(box) -> bytes:
     ids=["truncated", "xref-offset", "empty", "trimbox-1e30", "box-of-3"],
 )
 def test_write_pdf_refuses_what_is_not_a_whole_pdf(make, sheet_built, tmp_path):
+    from livret.building.writer import pdf_problems, write_pdf
     from livret.errors import LivretError
-    from livret.writer import pdf_problems, write_pdf
 
     good = (sheet_built / SHEET).read_bytes()
     assert pdf_problems(good) == [] and pdf_problems(_pdf_with_box([0, 0, 100, 100])) == []
@@ -403,8 +403,8 @@ def test_a_build_request_runs_and_reports_its_progress(sheet_copy):
     """run()'s keywords make a BuildRequest; the progress hears the count, then each PDF."""
     import dataclasses
 
-    from livret.loader import load_site
-    from livret.pipeline import BuildRequest, Rendered, run_request
+    from livret.building.pipeline import BuildRequest, Rendered, run_request
+    from livret.reading.loader import load_site
 
     heard: list[tuple] = []
     request = BuildRequest(
@@ -428,8 +428,8 @@ def test_a_build_request_runs_and_reports_its_progress(sheet_copy):
 
 def test_an_imposition_that_is_not_whole_is_not_written(built_copy, monkeypatch):
     """The imposed PDFs go through the same check before they replace the previous ones."""
-    from livret import impose
     from livret.errors import LivretError
+    from livret.finishing import impose
 
     def broken(data: bytes, sheet: str) -> impose.Imposition:
         whole = real(data, sheet)

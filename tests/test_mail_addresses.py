@@ -1,18 +1,18 @@
 """One e-mail validator everywhere (issue #8): content fields, the recipient list, the mail
 settings and the bare addresses that the booklet's text turns into links agree on every
-address, because they all ask livret.fields.check_email (email-validator)."""
+address, because they all ask livret.reading.fields.check_email (email-validator)."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from livret import fields
 from livret.errors import Collector, LivretError
 from livret.mail.recipients import read_recipients
 from livret.mail.settings import load_settings
-from livret.markup import link_emails
-from livret.reader import Located
+from livret.reading import fields
+from livret.reading.markup import link_emails
+from livret.reading.reader import Located
 
 REFUSED = [
     "a..b@example.org",

@@ -1,5 +1,5 @@
-"""End to end with the real build (livret.pipeline + WeasyPrint): the mail command builds what
-the list needs, then sends it to a real SMTP server."""
+"""End to end with the real build (livret.building.pipeline + WeasyPrint): the mail command builds
+what the list needs, then sends it to a real SMTP server."""
 
 import hashlib
 import json

@@ -43,9 +43,9 @@ def test_mail_attaches_the_pdfs_of_the_edition_it_mails_not_the_other_one(
 ):
     """#01 and #02 (scaffolded, built) share output/: mailing #01 attaches #01's PDFs only,
     and a real send of #02, which still holds « À COMPLÉTER », is refused with file:line."""
+    from livret.building.pipeline import run
     from livret.mail.cli import main
-    from livret.pipeline import run
-    from livret.scaffold import new_edition
+    from livret.reading.scaffold import new_edition
 
     output = built_copy
     second = tmp_path / "edition-02"

@@ -1,7 +1,8 @@
 """A rebuild with nothing to do: every output « up to date », checked as fully as ever, and
 fast because it imports only what it needs (issue 21; the timing is in benchmarks/, figure 4
 of bench_build.py). What the content checks computed is kept in the output folder
-(livret/memo.py): kept or not, the same content gives the same site and the same problems."""
+(livret/reading/memo.py): kept or not, the same content gives the same site and the same
+problems."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from conftest import CONTENT, ROOT
 from PIL import Image
 
 from livret.errors import LivretError
-from livret.loader import load_site
-from livret.memo import CACHE, _digest
+from livret.reading.loader import load_site
+from livret.reading.memo import CACHE, _digest
 
 # What only making an output needs (rendering, the EPUB, the web pages, the summary table),
 # or only reading and checking content that changed since the last build.
@@ -33,9 +34,9 @@ NOT_NEEDED = (
     "email_validator",
     "yaml",
     "rich",
-    "livret.render",
-    "livret.web.pages",
-    "livret.epub.content",
+    "livret.rendering.render",
+    "livret.building.web.pages",
+    "livret.building.epub.content",
 )
 
 
@@ -67,7 +68,8 @@ def test_a_rebuild_with_nothing_to_do_imports_only_what_it_needs(built_copy):
     assert [(o["path"], o["status"]) for o in again["outputs"]] == [
         (o["path"], "up to date") for o in first["outputs"]
     ]
-    assert "livret.loader" in modules and "livret.pipeline" in modules  # it did run
+    # it did run
+    assert "livret.reading.loader" in modules and "livret.building.pipeline" in modules
     imported = sorted(m for m in modules if m.split(".")[0] in NOT_NEEDED or m in NOT_NEEDED)
     assert imported == [], f"imported on a rebuild with nothing to do: {imported}"
 

@@ -18,9 +18,9 @@ from conftest import CONTENT, ROOT
 from pdftext import contents_numbers, contents_page, folio_index, norm, outline, poppler_pages
 from pypdf import PdfReader
 
+from livret.building.pipeline import run
 from livret.cli import main
-from livret.loader import load_site
-from livret.pipeline import run
+from livret.reading.loader import load_site
 
 SITE = load_site(CONTENT)
 THEMES = [t.slug for t in SITE.themes]
@@ -46,8 +46,8 @@ def test_excerpt_holds_its_theme_only_with_its_own_contents(built, theme):
         assert present == (a.theme == theme), (a.slug, theme)
     for t in SITE.themes:
         assert (norm(t.title) in pages[0]) == (t.slug == theme)  # the cover names the theme
-    # its own contents, with the booklet's folios (an offprint: livret/compose.py), which its
-    # page labels show: each entry's number is the folio of the page that opens with it
+    # its own contents, with the booklet's folios (an offprint: livret/rendering/compose.py), which
+    # its page labels show: each entry's number is the folio of the page that opens with it
     entries = [f"{a.title}, {a.organisation}" for a in mine.actions]
     titles = ["Introduction", mine.title, *entries, "Remerciements"]
     printed = contents_numbers(contents_page(path), titles)
@@ -253,9 +253,9 @@ def test_watch_rebuilds_on_save_and_survives_a_bad_edit(content_copy, tmp_path):
 
 def test_a_project_folder_overrides_the_shipped_design_file_by_file(content_copy):
     """layouts/ and styles/ beside the content folder come first; the rest is livret's."""
-    from livret.design import for_content, shipped
-    from livret.outputs import Fingerprints, plan
-    from livret.render import render_html
+    from livret.building.outputs import Fingerprints, plan
+    from livret.rendering.design import for_content, shipped
+    from livret.rendering.render import render_html
 
     project = content_copy.parent
     (project / "layouts").mkdir()
@@ -316,7 +316,7 @@ def test_a_wheel_installed_in_a_fresh_venv_builds_from_an_empty_folder(tmp_path)
 def test_livret_code_and_dependency_versions_make_outputs_out_of_date(
     built, built_copy, tmp_path, monkeypatch
 ):
-    from livret import outputs
+    from livret.building import outputs
 
     _, manifest, _ = built
     _, results = run(CONTENT, built_copy, themes=THEMES)  # as built: nothing to do
@@ -353,7 +353,7 @@ def test_livret_code_and_dependency_versions_make_outputs_out_of_date(
 
 def _locked() -> dict[str, str]:
     """constraints.txt (the lock, scripts/lock.sh): normalised name → version."""
-    from livret.outputs import _dist_key
+    from livret.building.outputs import _dist_key
 
     out = {}
     for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
@@ -372,7 +372,7 @@ def test_what_shapes_the_bytes_is_locked_and_in_the_fingerprint(monkeypatch):
 
     from packaging.requirements import Requirement
 
-    from livret import outputs
+    from livret.building import outputs
 
     locked = _locked()
     assert {"pikepdf", "pydyf", "tinycss2", "weasyprint", "lxml", "pillow"} <= set(outputs.SHAPING)

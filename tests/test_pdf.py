@@ -14,9 +14,9 @@ from conftest import CONTENT, ROOT
 from pdftext import contents_numbers, contents_page, norm, outline, pages_text, poppler_pages
 from pypdf import PdfReader
 
+from livret.building.pipeline import run
 from livret.errors import LivretError
-from livret.loader import load_site
-from livret.pipeline import run
+from livret.reading.loader import load_site
 
 SITE = load_site(CONTENT)
 
@@ -241,7 +241,7 @@ def test_bad_content_keeps_the_old_pdf_and_prints_lines(content_copy, built_copy
 
 
 def test_interrupted_render_leaves_the_previous_pdf(content_copy, tmp_path, monkeypatch):
-    from livret import writer
+    from livret.building import writer
 
     out = tmp_path / "out"
     run(content_copy, out, booklet=False, themes=[], actions=["cd41"])
@@ -262,7 +262,7 @@ def test_interrupted_render_leaves_the_previous_pdf(content_copy, tmp_path, monk
 
 
 def test_weasyprint_warnings_fail_the_render():
-    from livret.pdf import Printer
+    from livret.rendering.pdf import Printer
 
     printer = Printer(CONTENT)
     html = (

@@ -11,8 +11,8 @@ import pytest
 from conftest import CONTENT
 from pressread import components, function_outputs, streams
 
-from livret import press
-from livret.pipeline import run
+from livret.building.pipeline import run
+from livret.finishing import press
 
 MM = 72 / 25.4
 

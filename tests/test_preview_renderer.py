@@ -10,10 +10,10 @@ import traceback
 import pytest
 from conftest import CONTENT
 
-from livret.loader import load_site
-from livret.pipeline import run
+from livret.building.pipeline import run
 from livret.preview.renderer import WarmPool
 from livret.preview.server import preview_order
+from livret.reading.loader import load_site
 
 THEME = "mobilites"
 
@@ -47,9 +47,9 @@ def test_warm_workers_print_the_same_bytes_as_a_build(built, tmp_path):
 
 
 def test_the_collector_is_paused_only_during_a_render():
-    from livret.outputs import plan
-    from livret.pdf import Printer
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.rendering.pdf import Printer
+    from livret.rendering.render import render_html
 
     site = load_site(CONTENT)
     (sheet,) = plan(site, booklet=False, actions=["adie"])
@@ -150,7 +150,9 @@ def test_page_keys_change_only_for_the_pages_an_edit_changed(built, content_copy
 def test_one_call_forgets_what_the_process_made_of_the_design(tmp_path):
     """WarmPool.saved: a layout or a stylesheet saved drops every cache made from the design
     (the same call for watch and preview); a saved card keeps them."""
-    from livret import design, markup, pipeline, render
+    from livret.building import pipeline
+    from livret.reading import markup
+    from livret.rendering import design, render
 
     pool = WarmPool(CONTENT, jobs=1)
     layouts = design.for_content(CONTENT).layouts
@@ -172,7 +174,7 @@ def test_one_call_forgets_what_the_process_made_of_the_design(tmp_path):
 def test_the_preview_ranks_every_output_kind(content_copy, tmp_path):
     """The preview's order comes from the kinds (the edited card's sheet first), and a kind
     that no order ranks is built last instead of failing with KeyError."""
-    from livret.outputs import KINDS
+    from livret.building.outputs import KINDS
 
     order = preview_order()
     assert set(order) == set(KINDS)

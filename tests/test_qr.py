@@ -16,10 +16,10 @@ import tagtree
 from conftest import CONTENT, PRESS_THEME
 from pressread import streams
 
-from livret import qr
-from livret.loader import load_site
-from livret.outputs import KINDS
-from livret.render import render_html
+from livret.building.outputs import KINDS
+from livret.reading.loader import load_site
+from livret.rendering import qr
+from livret.rendering.render import render_html
 
 ADDRESS = "https://www.exemple.gouv.fr/retour-experience/"
 MM = 72 / 25.4

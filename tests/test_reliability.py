@@ -38,8 +38,8 @@ def test_a_save_right_after_the_read_is_rebuilt_by_the_next_build(
 ):
     """The card is saved just after the build read it: this build prints the old text (it
     is what it read); the next one must see the change, never say "up to date"."""
-    from livret import reader
-    from livret.pipeline import run
+    from livret.building.pipeline import run
+    from livret.reading import reader
 
     card = content_copy / "actions/adie.md"
     real_read_text = reader.read_text
@@ -73,7 +73,7 @@ def test_a_save_right_after_the_read_is_rebuilt_by_the_next_build(
 # for a line on stdin: the moment the issue's race happens.
 PAUSED_BUILD = r"""
 import sys
-from livret import pipeline
+from livret.building import pipeline
 real = pipeline.write_json
 def paused(path, data):
     print("paused", flush=True)
@@ -246,7 +246,7 @@ def test_stopping_the_build_leaves_no_render_worker(content_copy, tmp_path, how)
 # an unexpected exception (as a WeasyPrint crash would).
 WATCH_WITH_A_BUG = r"""
 import sys
-from livret import render
+from livret.rendering import render
 real = render.render_html
 def buggy(site, output):
     html = real(site, output)
@@ -395,7 +395,7 @@ def test_watch_recovers_when_the_content_folder_comes_back(content_copy, tmp_pat
 # in a warm worker): the moment to save during the render.
 WATCH_SAYING_RENDERS = r"""
 import sys
-from livret import render
+from livret.rendering import render
 real = render.render_html
 def saying(site, output):
     html = real(site, output)

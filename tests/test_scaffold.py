@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import CONTENT
 
+from livret.building.pipeline import run
 from livret.cli import main
 from livret.errors import LivretError
-from livret.loader import load_site
-from livret.pipeline import run
-from livret.scaffold import add_to_list, new_action, new_edition
+from livret.reading.loader import load_site
+from livret.reading.scaffold import add_to_list, new_action, new_edition
 
 
 def sha(path: Path) -> str:

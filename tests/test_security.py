@@ -189,8 +189,8 @@ def test_missing_image_is_a_check_error(content_copy, capsys):
 
 def test_a_changed_image_rebuilds_what_shows_it(content_copy):
     """Images are inputs of the outputs that show them (else a new picture stays unseen)."""
-    from livret.loader import load_site
-    from livret.outputs import Fingerprints, plan
+    from livret.building.outputs import Fingerprints, plan
+    from livret.reading.loader import load_site
 
     (content_copy / "images").mkdir()
     picture = content_copy / "images/photo.png"
@@ -322,10 +322,10 @@ def test_deep_nesting_is_a_line_not_a_recursion_error(content_copy, where, text)
 ADVERSARIAL = r"""
 import sys
 from pathlib import Path
-from livret import markup, typography
+from livret.reading import markup, typography
 from livret.errors import Collector
-from livret.loader import check_markdown
-from livret.policy import Policy
+from livret.reading.loader import check_markdown
+from livret.reading.policy import Policy
 n = 100_000
 cases = [
     " " * n + "x", " \t" * (n // 2) + "»", "«" + " " * n, " :" * (n // 2),

@@ -139,7 +139,7 @@ def test_makes_editable_install_prints_no_setuptools_warning(tmp_path):
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import livret.design as d; print(d.shipped('styles'))",
+            "import livret.rendering.design as d; print(d.shipped('styles'))",
         ],
         capture_output=True,
         text=True,
@@ -168,12 +168,12 @@ NOT_FAST = (
 )
 # Modules that no test names, exercised through the one that uses them.
 THROUGH = {
-    "livret.policy": "livret.loader",
+    "livret.reading.policy": "livret.reading.loader",
     "livret.mail": "livret.mail.cli",
     "livret.preview": "livret.preview.server",
     "livret.console": "livret.cli",
     "livret.mail.lists": "livret.mail.cli",
-    "livret.web.assets": "livret.web",
+    "livret.building.web.assets": "livret.building.web",
 }
 
 

@@ -1,5 +1,5 @@
 """SVG pictures in the content (issue #11, "Images in content"): a figure like any picture,
-checked by `check` at the lines of the SVG file (livret/svg.py), refused by the renderer's
+checked by `check` at the lines of the SVG file (livret/reading/svg.py), refused by the renderer's
 fetcher whatever it asks for, CMYK only in the press file, a Figure with its Alt when tagged.
 """
 
@@ -12,9 +12,10 @@ import pikepdf
 import pytest
 from pressread import components, function_outputs, streams
 
-from livret import press, svg
 from livret.cli import main
 from livret.errors import LivretError
+from livret.finishing import press
+from livret.reading import svg
 
 CARD = "actions/adie.md"
 HEAD = (
@@ -178,9 +179,9 @@ def _check(capsys) -> tuple[int, str]:
 
 
 def test_an_svg_picture_is_a_figure_with_its_caption(content, capsys):
-    from livret.loader import load_site
-    from livret.outputs import plan
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.reading.loader import load_site
+    from livret.rendering.render import render_html
 
     _append(content / CARD, '![Un graphique en barres](images/chart.svg "Le graphique")')
     rc, out = _check(capsys)
@@ -235,7 +236,7 @@ FETCHES = {
 def test_the_renderer_refuses_what_an_svg_would_fetch(content, body):
     """Were `check` bypassed, the picture is drawn (the fetcher serves .svg from content/)
     but what it asks for is refused, and the render fails: no PDF."""
-    from livret.pdf import Printer
+    from livret.rendering.pdf import Printer
 
     (content / "images/evil.svg").write_bytes(_svg(body))
     printer = Printer(content)
@@ -251,7 +252,7 @@ def test_the_renderer_refuses_what_an_svg_would_fetch(content, body):
 
 
 def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
-    from livret.pipeline import run
+    from livret.building.pipeline import run
 
     (content / "images/alpha.svg").write_text(ALPHA, encoding="utf-8")
     _append(content / CARD, '![Un graphique en barres](images/chart.svg "Le graphique")')
@@ -277,14 +278,14 @@ def test_the_press_file_with_an_svg_picture_has_no_rgb(content):
                 space = shading.ColorSpace
                 assert not press._is_rgb_space(space, None)
                 # as many colour values as the colour space has inks (WeasyPrint writes an
-                # SVG gradient's RGB stops in the CMYK space: livret.press converts them)
+                # SVG gradient's RGB stops in the CMYK space: livret.finishing.press converts them)
                 assert max(function_outputs(shading.Function)) == components(space)
     assert shadings >= 4  # the SVG gradients are there (and the alpha one, in grey)…
     assert operators["sh"] >= 1 and operators["k"] > 10  # …and the colours, in CMYK
 
 
 def test_an_svg_figure_is_tagged_with_its_alternative_text(content):
-    from livret.pipeline import run
+    from livret.building.pipeline import run
 
     _append(content / CARD, '![Un graphique en barres](images/chart.svg "Le graphique")')
     _, results = run(content, content.parent / "screen", booklet=False, themes=[], actions=["adie"])
@@ -320,9 +321,9 @@ def test_the_type_is_the_suffix_as_the_renderer_reads_it(content, capsys):
 
 
 def test_a_logo_may_be_an_svg_drawing(content, capsys):
-    from livret.loader import load_site
-    from livret.outputs import plan
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.reading.loader import load_site
+    from livret.rendering.render import render_html
 
     edition = content / "edition.yaml"
     _append(edition, "logos:\n  - file: images/chart.svg\n    alt: Club des territoires")

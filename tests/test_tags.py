@@ -12,8 +12,8 @@ from conftest import CONTENT
 from pdftext import norm
 from pikepdf import Array, Dictionary
 
-from livret.loader import load_site
-from livret.tags import read_layout
+from livret.finishing.tags import read_layout
+from livret.reading.loader import load_site
 
 SITE = load_site(CONTENT)
 
@@ -102,9 +102,9 @@ def test_link_descriptions_are_words_not_ids(trees, built):
 
 
 def test_layout_titles_name_every_internal_link():
-    """The layouts give every link to a part a title (read by livret/tags.py)."""
-    from livret.outputs import plan
-    from livret.render import render_html
+    """The layouts give every link to a part a title (read by livret/finishing/tags.py)."""
+    from livret.building.outputs import plan
+    from livret.rendering.render import render_html
 
     html = render_html(SITE, plan(SITE)[0])
     parts, titles, _ = read_layout(html)
@@ -114,7 +114,7 @@ def test_layout_titles_name_every_internal_link():
 
 
 def _words(text: str) -> list[str]:
-    from livret.linebreaks import WORD
+    from livret.finishing.linebreaks import WORD
 
     return [w.lower() for w in WORD.findall(text.replace("\u2019", "'"))]
 
@@ -122,8 +122,8 @@ def _words(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def source_words():
     """The words of the booklet's content, as rendered into its HTML (no layout yet)."""
-    from livret.outputs import plan
-    from livret.render import render_html
+    from livret.building.outputs import plan
+    from livret.rendering.render import render_html
 
     _, _, text = read_layout(render_html(SITE, plan(SITE)[0]))
     return set(_words(text))
@@ -183,7 +183,7 @@ def test_an_untagged_pdf_goes_through_unchanged():
     """A variant without tags (a press PDF) is not the tag pass's business."""
     import io
 
-    from livret.tags import finish
+    from livret.finishing.tags import finish
 
     pdf = pikepdf.new()
     pdf.add_blank_page()

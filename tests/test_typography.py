@@ -1,4 +1,4 @@
-"""French typography (livret.typography), on phrases taken from the booklet."""
+"""French typography (livret.reading.typography), on phrases taken from the booklet."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from livret.typography import NBSP, NNBSP, french, french_html
+from livret.reading.typography import NBSP, NNBSP, french, french_html
 
 N = NNBSP  # narrow no-break space U+202F
 S = NBSP  # no-break space U+00A0

@@ -14,7 +14,7 @@ import pytest
 
 from livret.cli import main
 from livret.errors import LivretError, Problem
-from livret.loader import load_site
+from livret.reading.loader import load_site
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -634,8 +634,8 @@ def test_a_slug_whose_pdf_would_take_another_pdfs_name_is_refused(
     """A theme « action-adie » writes retour-experience-01-action-adie.pdf, adie's sheet; a
     theme « imposition-a4 » the booklet's imposition; an action « adie-archive » the archive
     variant of adie's sheet: the manifest would list one file twice."""
-    from livret.outputs import Output
-    from livret.pipeline import imposed_filename, variant_filename
+    from livret.building.outputs import Output
+    from livret.building.pipeline import imposed_filename, variant_filename
 
     ed = "retour-experience-01"
     theme_pdf = Output("theme", theme, None, f"{ed}-{theme}.pdf", "")
@@ -667,8 +667,8 @@ def test_a_slug_whose_pdf_would_take_another_pdfs_name_is_refused(
 
 
 def test_variant_names_are_the_renderers():
-    from livret.loader import VARIANT_NAMES
-    from livret.pdf import VARIANTS
+    from livret.reading.loader import VARIANT_NAMES
+    from livret.rendering.pdf import VARIANTS
 
     assert set(VARIANT_NAMES) == set(VARIANTS) - {"accessible"}
 
@@ -754,7 +754,7 @@ def test_each_yaml_slip_is_explained_by_its_own_rule(name, text):
     """`_explain` is a table of small rules, each reading PyYAML's words for one slip."""
     import yaml
 
-    from livret import reader
+    from livret.reading import reader
 
     with pytest.raises(yaml.MarkedYAMLError) as info:
         yaml.safe_load(text)
@@ -781,7 +781,7 @@ def test_explaining_a_yaml_slip_stays_simple():
     import subprocess
     import sys
 
-    from livret import reader
+    from livret.reading import reader
 
     names = {"_explain", *(rule.__name__ for rule in reader.RULES)}
     proc = subprocess.run(

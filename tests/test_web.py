@@ -1,4 +1,4 @@
-"""The web edition (`--only web`, livret/web/): its pages, addresses, downloads, and a card
+"""The web edition (`--only web`, livret/building/web/): its pages, addresses, downloads, and a card
 edit that rewrites only what it changes. The browser and validator checks are in
 test_web_checks.py."""
 
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import CONTENT
 
+from livret.building.pipeline import run
+from livret.building.web import served
+from livret.building.web.pages import size_fr
 from livret.errors import LivretError
-from livret.loader import load_site
-from livret.pipeline import run
-from livret.web import served
-from livret.web.pages import size_fr
+from livret.reading.loader import load_site
 
 SITE = load_site(CONTENT)
 ED = "01"
@@ -184,7 +184,7 @@ def test_a_card_edit_rewrites_only_the_pages_it_changes(site_out, tmp_path, cont
 
 
 def test_web_design_does_not_make_the_pdfs_out_of_date(site_out, tmp_path):
-    from livret.outputs import KINDS, Fingerprints, plan, tool_versions
+    from livret.building.outputs import KINDS, Fingerprints, plan, tool_versions
 
     fingerprint = Fingerprints(SITE, tool_versions("accessible"))
     for output in plan(SITE, booklet=True, themes=True, actions=True, web=True):
@@ -247,7 +247,7 @@ def test_a_bad_web_address_is_named_at_its_line(content_copy):
 
 
 def test_several_editions_share_a_home_and_a_catalogue(site_out, tmp_path):
-    from livret.scaffold import new_edition
+    from livret.reading.scaffold import new_edition
 
     out = tmp_path / "out"
     shutil.copytree(site_out, out)

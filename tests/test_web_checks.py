@@ -20,7 +20,7 @@ import pytest
 from conftest import CONTENT, ROOT
 from test_web import build_web
 
-from livret.loader import load_site
+from livret.reading.loader import load_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.java]  # Chromium, vnu.jar: not in make test-fast
 

@@ -1,5 +1,5 @@
-"""The output kinds are declared once (livret/outputs.py): a kind added to the registry alone
-is offered by the command line, planned, ordered by the build and the preview, and left out
+"""The output kinds are declared once (livret/building/outputs.py): a kind added to the registry
+alone is offered by the command line, planned, ordered by the build and the preview, and left out
 of the mail — no other module names it."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from conftest import CONTENT
 
-from livret import outputs
+from livret.building import outputs
+from livret.building.outputs import KINDS, Kind, Output, plan
 from livret.cli import parser, selection
-from livret.loader import load_site
 from livret.mail.attachments import attachments_from_manifest
-from livret.outputs import KINDS, Kind, Output, plan
+from livret.reading.loader import load_site
 
 SITE = load_site(CONTENT)
 

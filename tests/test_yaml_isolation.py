@@ -8,12 +8,12 @@ from pathlib import Path
 import yaml
 
 from livret.errors import Collector
-from livret.reader import load_yaml
+from livret.reading.reader import load_yaml
 
 
 def test_importing_livret_leaves_pyyaml_alone():
-    import livret.loader  # noqa: F401  (everything that reads YAML)
-    import livret.reader  # noqa: F401
+    import livret.reading.loader  # noqa: F401  (everything that reads YAML)
+    import livret.reading.reader  # noqa: F401
 
     text = "a: 12\nb: no\nc: 1.5\nd: 2024-01-02"
     assert yaml.safe_load(text) == {

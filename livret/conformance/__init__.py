@@ -31,7 +31,8 @@ JAXB_RUNTIME = Path("/usr/share/java/jaxb-runtime.jar")  # Debian's libjaxb-java
 # cost more than it saves (benchmarks/README.md).
 JVM_FLAGS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 
-# The flavours each variant of livret claims (livret/pdf.py VARIANTS): the archive is both.
+# The flavours each variant of livret claims (livret/rendering/pdf.py VARIANTS): the archive is
+# both.
 FLAVOURS = {"accessible": ("ua1",), "archive": ("3a", "ua1")}
 
 
@@ -160,8 +161,8 @@ def validate(jobs: Iterable[tuple[Path | str, str]]) -> list[Report]:
 def build_all(content: Path, out: Path) -> list[tuple[Path, str]]:
     """Build every output livret makes for people (booklet, excerpts, sheets, archive variant)
     into `out`, incrementally; → the (path, flavour) pairs to validate."""
-    from ..loader import load_site
-    from ..pipeline import run
+    from ..building.pipeline import run
+    from ..reading.loader import load_site
 
     site = load_site(content)
     themes = [t.slug for t in site.themes]

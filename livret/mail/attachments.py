@@ -10,17 +10,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..building.outputs import KINDS
 from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import _
-from ..loader import load_edition
-from ..model import Edition as EditionModel
-from ..outputs import KINDS
+from ..reading.loader import load_edition
+from ..reading.model import Edition as EditionModel
 from .recipients import BOOKLET
 
 
 @dataclass(frozen=True)
 class Edition:
-    """The validated edition (livret.model.Edition, read by the same loader as the build),
+    """The validated edition (livret.reading.model.Edition, read by the same loader as the build),
     seen from the mail: what a recipient may ask for, and the fields templates may use."""
 
     model: EditionModel

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..building.writer import write_atomic
 from ..console import common_options, guarded, take_lang
 from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import ArgumentParser, _
-from ..reader import TODO_RE, todo_marks
-from ..writer import write_atomic
+from ..reading.reader import TODO_RE, todo_marks
 from . import lists
 from .attachments import Edition, attachments_from_manifest, read_edition
 from .compose import Composed, Composer, Planned, Templates, display_size
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None, *, build: Callable | None = None) -> int
 
 
 def _default_build() -> Callable:
-    from ..pipeline import build
+    from ..building.pipeline import build
 
     return build
 

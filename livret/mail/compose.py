@@ -44,9 +44,9 @@ from jinja2 import (
 
 from .. import i18n
 from ..errors import LivretError, Problem, display_path
-from ..fields import check_email
 from ..i18n import _
-from ..reader import TODO_RE
+from ..reading.fields import check_email
+from ..reading.reader import TODO_RE
 from .attachments import Attachment, Edition, campaign_id, message_id
 from .recipients import Recipient, line_break_problem
 from .settings import Settings
@@ -97,9 +97,9 @@ def pages_label(pages: int) -> str:
 
 
 def default_folders(content: Path | str = "content") -> list[Path]:
-    """`layouts/mail/` of the design (livret.design): the project's own, beside the content
-    folder, file by file over the one shipped with livret."""
-    from ..design import for_content
+    """`layouts/mail/` of the design (livret.rendering.design): the project's own, beside the
+    content folder, file by file over the one shipped with livret."""
+    from ..rendering.design import for_content
 
     return [folder / "mail" for folder in for_content(content).layouts]
 

@@ -19,9 +19,9 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from ..errors import Collector
-from ..fields import check_email
 from ..i18n import _
-from ..reader import read_text
+from ..reading.fields import check_email
+from ..reading.reader import read_text
 
 COLUMNS = ("email", "name", "organisation", "send")
 REQUIRED = ("email", "name", "send")

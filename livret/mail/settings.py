@@ -16,10 +16,10 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
-from .. import fields as f
 from ..errors import Collector, LivretError, Problem, display_path
 from ..i18n import _
-from ..reader import Located, read_yaml
+from ..reading import fields as f
+from ..reading.reader import Located, read_yaml
 
 PASSWORD_ENV = "LIVRET_SMTP_PASSWORD"
 DEFAULT_CONFIG = Path("mail.yaml")
@@ -69,7 +69,7 @@ class Settings:
 
 
 # Every setting, as in mail.yaml and as a flag (--name): the Settings field it sets and its
-# validator from livret.fields, the one field framework of livret (content and settings).
+# validator from livret.reading.fields, the one field framework of livret (content and settings).
 OPTIONS: dict[str, tuple[str, f.Validator]] = {
     "host": ("host", f.host),
     "port": ("port", f.port),

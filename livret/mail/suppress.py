@@ -33,8 +33,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import LivretError, Problem, display_path
-from ..fields import check_email
 from ..i18n import _
+from ..reading.fields import check_email
 
 SECRET_ENV = "LIVRET_UNSUBSCRIBE_SECRET"
 MIN_SECRET = 16  # characters

@@ -135,7 +135,7 @@ class PageCache:
     def _rasterise(self, pdf: Path, keys: list[str], indexes: list[int]) -> None:
         import pypdfium2 as pdfium
 
-        from ..writer import write_atomic
+        from ..building.writer import write_atomic
 
         document = pdfium.PdfDocument(str(pdf))
         try:

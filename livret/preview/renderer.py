@@ -29,7 +29,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from ..design import for_content
+from ..rendering.design import for_content
 
 
 def _end_with(parent: int) -> None:
@@ -60,7 +60,7 @@ def _then_tidy(fn, /, *args, **kwargs):
 
 
 def _tidy() -> None:
-    from .. import pipeline
+    from ..building import pipeline
 
     while True:
         _DONE.wait()
@@ -100,7 +100,7 @@ def _on_cancel(signum, frame) -> None:
 def _cancellable(generation: int, fn, /, *args, **kwargs):
     """Run a task of this generation, unless it is stale already; stop it if it becomes so."""
     global _RUNNING
-    from .. import pipeline
+    from ..building import pipeline
 
     if _CANCELLED is not None and generation <= _CANCELLED.value:
         raise Cancelled
@@ -122,7 +122,7 @@ def _warm_worker(content_root: str, epoch: str, parent: int, cancelled=None) -> 
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     threading.Thread(target=_tidy, name="tidy", daemon=True).start()
     os.environ["SOURCE_DATE_EPOCH"] = epoch  # fontTools reads it when subsetting
-    from ..pipeline import warm
+    from ..building.pipeline import warm
 
     warm(content_root)
     # What the worker loaded for good (modules, fonts, stylesheets) leaves the collector's
@@ -143,7 +143,9 @@ def styles_stamp(content_root: str) -> tuple:
 def forget_design() -> None:
     """Drop every cache of this process that holds something made from the layouts and
     stylesheets: the one call that invalidates the design."""
-    from .. import design, markup, pipeline, render
+    from ..building import pipeline
+    from ..reading import markup
+    from ..rendering import design, render
 
     render.environment.cache_clear()
     design.for_project.cache_clear()
@@ -183,7 +185,7 @@ class Session(Executor):
 
     def submit_book(self, fn, /, *args, **kwargs) -> Future:
         """Submit the booklet and its excerpts (pipeline._render_all) to the one worker that
-        rendered them last: it keeps their parts' layouts (livret/compose.py), so a save
+        rendered them last: it keeps their parts' layouts (livret/rendering/compose.py), so a save
         lays out again only the card it changed."""
         return self._submit(self._book, fn, *args, **kwargs)
 
@@ -218,7 +220,7 @@ class WarmPool:
     """A ProcessPoolExecutor of warm render workers, kept across builds."""
 
     def __init__(self, content_root: Path, jobs: int | None = None):
-        from ..pipeline import default_jobs
+        from ..building.pipeline import default_jobs
 
         self.root = str(Path(content_root).resolve())
         self.jobs = jobs or max(2, default_jobs())
@@ -265,7 +267,7 @@ class WarmPool:
     def get(self, site) -> ProcessPoolExecutor:
         """The pool for this site's build, started (or restarted, if the stylesheets or the
         edition's date changed)."""
-        from ..pipeline import set_reproducible_clock
+        from ..building.pipeline import set_reproducible_clock
 
         set_reproducible_clock(site)
         stamp = (os.environ.get("SOURCE_DATE_EPOCH", ""), styles_stamp(self.root))

@@ -34,14 +34,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..building.outputs import KINDS, PREVIEW_ORDER
 from ..console import print_problems
 from ..errors import LivretError, Problem
 from ..i18n import _, language, ngettext, seconds
-from ..outputs import KINDS, PREVIEW_ORDER
 from .pages import Document, PageCache
 
 if TYPE_CHECKING:
-    from ..model import Site
+    from ..reading.model import Site
     from .renderer import Session, WarmPool
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -356,7 +356,7 @@ class Preview:
         """Read and check the content: its problems are shown at once, even mid-build.
         False when it has problems (shown); True when it could not be read for another
         reason (the build reads it again and reports it)."""
-        from ..loader import load_site
+        from ..reading.loader import load_site
 
         try:
             site = load_site(self.content)
@@ -418,10 +418,10 @@ class Preview:
         from concurrent.futures import CancelledError
         from concurrent.futures.process import BrokenProcessPool
 
+        from ..building.outputs import plan
+        from ..building.pipeline import run, variant_filename
         from ..console import selection
-        from ..loader import load_site
-        from ..outputs import plan
-        from ..pipeline import run, variant_filename
+        from ..reading.loader import load_site
         from .renderer import Cancelled
 
         self.state.building = True
@@ -530,7 +530,7 @@ class Preview:
 
 def serve(args: argparse.Namespace) -> int:
     """The `preview` command: build, serve, open the browser, rebuild on every save."""
-    from ..design import for_content
+    from ..rendering.design import for_content
     from .renderer import WarmPool
     from .watcher import saves
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from watchfiles import Change, watch
 
-from ..loader import is_backup_file
+from ..reading.loader import is_backup_file
 
 DEBOUNCE = 150  # ms: a save is one write (or a write and a rename), seen 10-20 ms after
 STEP = 10  # ms between two looks at the changes gathered

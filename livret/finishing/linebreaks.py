@@ -1,0 +1,249 @@
+"""The words a reader gets across line ends: no "sur latransition", no "solida-" + "rités".
+
+WeasyPrint draws each piece of a line as one marked-content sequence (one MCID) and, at a line
+end, drops the space where the line broke (the reader then glues the last word of a line to
+the first of the next) or adds the hyphen of automatic hyphenation — the same glyph as a real
+hyphen in the font, so its Unicode mapping cannot tell them apart (a word split at a real
+hyphen, "Hauts-" + "de-France", must keep it). PDF says how: /ActualText. For each line end
+inside a text block, this pass decodes the line's last piece and sets:
+
+- on its structure element (what screen readers and tagged-text extraction read): the text
+  with the space back, or without the automatic hyphen;
+- on its marked content (what pdftotext reads): the line ending in U+002D when hyphenated
+  automatically (poppler joins such lines) and in U+2010 when the hyphen is real (kept).
+
+Automatic or real: the two halves joined must be a word of the document's own text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pikepdf
+from pikepdf import Array, Dictionary, String
+
+from ..errors import shape_changed
+from ..i18n import _
+
+HYPHENS = "-\u2010\u00ad"
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+# Elements whose pieces are lines of one text block (inline elements are walked through).
+# NonStruct is not one: WeasyPrint tags <i>, <b>, <em> NonStruct too.
+BLOCKS = {
+    "/P", "/H1", "/H2", "/H3", "/H4", "/H5", "/H6", "/LBody", "/Lbl", "/Caption",
+    "/BlockQuote", "/TOCI", "/Div", "/Sect", "/Art", "/L", "/LI", "/TOC", "/Document",
+}  # fmt: skip
+
+
+def _cmap(font) -> dict[int, str]:
+    """A font's ToUnicode as a str.translate table (WeasyPrint writes 2-byte codes, read as
+    UTF-16 code units, in bfchar entries)."""
+    table: dict[int, str] = {}
+    if "/ToUnicode" not in font:
+        return table
+    text = font.ToUnicode.read_bytes().decode("latin-1")
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
+        for code, uni in re.findall(r"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>", block):
+            table[int(code, 16)] = bytes.fromhex(uni).decode("utf-16-be", "replace")
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", text, re.S):
+        for lo, hi, uni in re.findall(
+            r"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>", block
+        ):
+            start, base = int(lo, 16), int(uni, 16)
+            for n in range(int(hi, 16) - start + 1):
+                table[start + n] = chr(base + n)
+    return table
+
+
+def _shared_cmap(font, shared: dict) -> dict[int, str]:
+    """_cmap(font), read once per font object of the document."""
+    if not font.is_indirect:
+        return _cmap(font)
+    if font.objgen not in shared:
+        shared[font.objgen] = _cmap(font)
+    return shared[font.objgen]
+
+
+# WeasyPrint's content streams (pydyf), read with regular expressions: a parser walking every
+# operator and every glyph string in Python costs several times the whole tag pass
+# (benchmarks/README.md).
+# A marked-content sequence, with the /ActualText a line end may have been given (_mark_content).
+SEQUENCE = re.compile(rb"<</MCID (\d+)(?: /ActualText <([0-9a-fA-F]*)>)?>>\s*BDC(.*?)\bEMC", re.S)
+# Any marked-content sequence with an MCID, however written: what SEQUENCE must all find.
+ANY_MCID = re.compile(rb"/MCID\s")
+TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
+
+
+def _decode(run: list[bytes], font: dict[int, str]) -> str:
+    codes = bytes.fromhex(b"".join(run).decode("ascii"))
+    return codes.decode("utf-16-be", "surrogatepass").translate(font)
+
+
+def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]]:
+    """{MCID: (text, baseline y)} for one page's marked text. `shared`: the fonts' tables
+    already read on other pages of the document (WeasyPrint shares its fonts between pages)."""
+    fonts = page.obj.get("/Resources", {}).get("/Font", {})
+    shared = {} if shared is None else shared
+    cmaps: dict[bytes, dict[int, str]] = {}
+    pieces: dict[int, tuple[str, float]] = {}
+    page.contents_coalesce()
+    content = page.obj.Contents.read_bytes()
+    for sequence in SEQUENCE.finditer(content):
+        font: dict[int, str] = {}
+        y = 0.0
+        text: list[str] = []
+        run: list[bytes] = []  # the glyph codes shown in one font, decoded at once
+        for m in TEXT_OPS.finditer(sequence.group(3)):
+            if m.lastindex == 3:
+                run.append(m.group(3))
+            elif m.lastindex == 1:
+                y = float(m.group(1))
+            else:
+                text.append(_decode(run, font))
+                run = []
+                tf = m.group(2)
+                if tf not in cmaps:
+                    key = "/" + tf.decode("latin-1")
+                    cmaps[tf] = _shared_cmap(fonts[key], shared) if key in fonts else {}
+                font = cmaps[tf]
+        text.append(_decode(run, font))
+        actual = sequence.group(2)  # what a reader gets, when set
+        said = bytes.fromhex(actual.decode()).decode("utf-16") if actual is not None else None
+        pieces[int(sequence.group(1))] = (said if said is not None else "".join(text), y)
+    if len(pieces) != len(ANY_MCID.findall(content)):  # marked text the regex cannot read
+        raise shape_changed(
+            _("page {n}: {read} of its {marked} marked-content sequences read").format(
+                n=page.index + 1, read=len(pieces), marked=len(ANY_MCID.findall(content))
+            )
+        )
+    return pieces
+
+
+# A compound written with a hyphen ("socio-professionnel"): a word of its own, so that a line
+# end at its hyphen keeps it even where the text also writes it solid ("socioprofessionnel").
+COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
+
+
+def vocabulary(text: str) -> tuple[set[str], set[str]]:
+    """(the words of a text and its hyphenated compounds, lower case; its whitespace-separated
+    tokens)."""
+    words = {w.lower() for w in WORD.findall(text)}
+    words |= {w.lower() for w in COMPOUND.findall(text)}
+    return words, set(text.split())
+
+
+def _lines(element, out: list) -> None:
+    """The MCIDs of a block in reading order, with the element that holds each."""
+    for kid in _kids(element):
+        if isinstance(kid, int):
+            out.append((kid, element))
+        elif isinstance(kid, Dictionary) and "/S" in kid and kid.S not in BLOCKS:
+            _lines(kid, out)
+
+
+def _kids(element) -> list:
+    k = element.get("/K")
+    if k is None:
+        return []
+    return list(k) if isinstance(k, Array) else [k]
+
+
+def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
+    """Set the ActualText of every line end that needs it (see the module's doc). `source`:
+    the document's text, to tell a hyphenated word from a hyphenated compound."""
+    words, tokens = vocabulary(source)
+    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    pieces: dict[int, dict[int, tuple[str, float]]] = {}
+    content_fixes: dict[int, dict[int, str]] = {}
+    cmaps: dict = {}  # each font's ToUnicode read once for the document
+
+    def piece(n: int, mcid: int) -> tuple[str, float] | None:
+        if n not in pieces:
+            pieces[n] = page_pieces(pdf.pages[n], cmaps)
+        return pieces[n].get(mcid)
+
+    def visit(element) -> None:
+        if element.get("/S") in BLOCKS:
+            order: list = []
+            _lines(element, order)
+            _fix_block(order)
+        for kid in _kids(element):
+            if isinstance(kid, Dictionary) and "/S" in kid:
+                visit(kid)
+
+    def _fix_block(order: list) -> None:
+        texts = []
+        for mcid, owner in order:
+            n = pages.get(owner.Pg.objgen) if "/Pg" in owner else None
+            got = piece(n, mcid) if n is not None else None
+            texts.append((mcid, owner, n, got))
+        changed: dict = {}  # owner objgen → (owner, {mcid: text})
+        for (mcid, owner, n, got), (_mcid, _owner, n2, nxt) in zip(texts, texts[1:], strict=False):
+            if n is None or got is None or nxt is None or n != n2 or abs(got[1] - nxt[1]) < 0.5:
+                continue  # not a line end
+            text, following = got[0], nxt[0]
+            if not text or not following or text[-1].isspace() or following[0].isspace():
+                continue
+            if text[-1] in HYPHENS:
+                left = WORD.findall(text[:-1])
+                right = WORD.findall(following)
+                if not left or not right or not text[:-1].endswith(left[-1]):
+                    continue
+                joined = (left[-1] + right[0]).lower()
+                hyphenated = f"{left[-1]}-{right[0]}".lower()
+                if joined in words and hyphenated not in words:
+                    tagged, drawn = text[:-1], text[:-1] + "-"
+                else:
+                    tagged, drawn = text[:-1] + "-", text[:-1] + "\u2010"
+                content_fixes.setdefault(n, {})[mcid] = drawn
+            else:
+                tail, head = text.split()[-1], following.split()[0]
+                if tail + head in tokens:  # cut inside one token (an e-mail address)
+                    continue
+                tagged = text + " "
+            changed.setdefault(owner.objgen, (owner, {}))[1][mcid] = tagged
+        for owner, fixes in changed.values():
+            n = pages[owner.Pg.objgen]
+            if any(isinstance(k, Dictionary) and "/S" in k for k in _kids(owner)):
+                # Words of its own and elements inside (a link holding an <abbr>): an
+                # ActualText on the element would hide its children's words; each line end
+                # gets its own, on its marked content.
+                for mcid, text in fixes.items():
+                    content_fixes.setdefault(n, {})[mcid] = text
+                continue
+            whole = [
+                fixes.get(k, (piece(n, k) or ("", 0))[0])
+                for k in _kids(owner)
+                if isinstance(k, int)
+            ]
+            owner.ActualText = String("".join(whole))
+
+    visit(document)
+    for n, fixes in content_fixes.items():
+        _mark_content(pdf, pdf.pages[n], fixes)
+
+
+MARK = re.compile(rb"<</MCID (\d+)>>(\s*BDC)")
+
+
+def _mark_content(pdf: pikepdf.Pdf, page, fixes: dict[int, str]) -> None:
+    """Add /ActualText to the marked content of `fixes` ({MCID: text}). WeasyPrint (pydyf)
+    writes each property list as `<</MCID n>>`: edited in place, nothing else reparsed."""
+
+    def replace(m: re.Match) -> bytes:
+        mcid = int(m.group(1))
+        if mcid not in fixes:
+            return m.group(0)
+        actual = (b"\xfe\xff" + fixes[mcid].encode("utf-16-be")).hex().encode()
+        return b"<</MCID %d /ActualText <%s>>>%s" % (mcid, actual, m.group(2))
+
+    page.contents_coalesce()  # one stream (WeasyPrint writes one already)
+    content = page.obj.Contents.read_bytes()
+    found = {int(m.group(1)) for m in MARK.finditer(content)}
+    if not fixes.keys() <= found:
+        raise shape_changed(
+            _("page {n}: marked content {mcids} not found to set its /ActualText").format(
+                n=page.index + 1, mcids=", ".join(str(k) for k in sorted(fixes.keys() - found))
+            )
+        )
+    page.obj.Contents = pikepdf.Stream(pdf, MARK.sub(replace, content))

@@ -1,0 +1,258 @@
+"""Each part of a book laid out once; the booklet and its excerpts composed from the parts.
+
+A book document (the booklet, a theme excerpt) is a sequence of *parts*: the children of
+<body>, each with an id (cover, contents, introduction, theme openers, cards, thanks, back
+cover), each opening on a new page (styles/page.css). A part's layout depends on nothing
+before it but the page it starts on: its folio and its side (left- and right-hand pages carry
+their folio on the outside edge). So each part is laid out on its own, in a document holding
+that part only, starting on its page, and the document is the sequence of their pages
+(WeasyPrint's `Document.copy`, which writes one PDF, its tag tree, outline and links, from the
+pages of several documents). For edition #01 the composed booklet is byte for byte the PDF a
+single layout of the whole document gives (tests/test_compose.py).
+
+What a part cannot know on its own, the composition gives it:
+- its first folio: `@page :first { counter-increment: page N }`;
+- its side: a part opening on a left-hand (even) page is laid out after a page break, on the
+  second page of its document, and the first page is dropped;
+- the page numbers of the contents and the theme openers (`target-counter()` of the
+  elements they link to, in other parts): written into the part as `data-livret-page`, which
+  the same stylesheets read (`attr()`) in place of `target-counter()` for these parts. The
+  numbers come from the layout of the other parts; the parts that show them are laid out
+  again only when a number or their own length changed (in practice: once, on a first build).
+
+An excerpt is an offprint: its parts keep the folios they have in the booklet, as a chapter
+printed apart keeps its page numbers (its own cover and contents open it, its contents give
+the booklet's numbers, and the viewer shows them, /PageLabels). So an excerpt's cards are the
+booklet's cards, laid out once for both, and a partner quoting « p. 14 » of an excerpt means
+p. 14 of the booklet.
+
+What makes a part depend on what precedes it, beyond the folio and side, rules the
+composition out: a page total (`counter(pages)`), a cross-reference of another form
+(`target-counter` of another attribute, `target-text`), text between the parts. `refusal`
+says which; the document is then laid out whole, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+# The variants composed from their parts (the press file's page plan is the whole
+# document's: spreads, a multiple of 4 pages; livret/rendering/fit.py, pageplan.py).
+VARIANTS = ("accessible", "archive")
+# A part opening on a left-hand page: laid out on the second page of its document.
+PREFIX = '<div style="break-after: page"></div>'
+# The stylesheets' cross-reference (styles/contents.css, opener.css) and what replaces it.
+TARGET_COUNTER = "target-counter(attr(data-target url), page)"
+PAGE_ATTRIBUTE = "data-livret-page"
+NUMBERED = re.compile(r'\bdata-target="#([^"]+)"')
+# CSS that makes a part depend on what precedes it (besides TARGET_COUNTER).
+UNCOMPOSABLE = (
+    ("counter(pages", "counter(pages)"),
+    ("counters(pages", "counters(pages)"),
+    ("target-counter(", "target-counter()"),
+    ("target-counters(", "target-counters()"),
+    ("target-text(", "target-text()"),
+)
+METADATA = re.compile(r"<title>.*?</title>|<meta\b[^>]*>", re.S)
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+@dataclass(frozen=True)
+class Part:
+    ident: str
+    html: str
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The ids whose page number this part shows (its `data-target="#id"`)."""
+        return tuple(dict.fromkeys(NUMBERED.findall(self.html)))
+
+    def numbered(self, numbers: Mapping[str, int]) -> str:
+        """The part with each target's page number written beside it."""
+        return NUMBERED.sub(
+            lambda m: f'{m.group(0)} {PAGE_ATTRIBUTE}="{numbers[m.group(1)]}"', self.html
+        )
+
+
+@dataclass(frozen=True)
+class Split:
+    """A document cut into its parts: `head` is everything up to <body …> included."""
+
+    head: str
+    parts: tuple[Part, ...]
+
+    def document(self, body: str) -> str:
+        return f"{self.head}{body}</body></html>"
+
+    @property
+    def shape(self) -> str:
+        """What of `head` shapes a part's pages: all of it but the title and the <meta>
+        elements (the PDF's metadata, which a document takes from its first part)."""
+        return METADATA.sub("", self.head)
+
+
+class _Parts(HTMLParser):
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=False)
+        self.lines = [0]
+        for line in html.splitlines(keepends=True):
+            self.lines.append(self.lines[-1] + len(line))
+        self.depth = -1  # below <body>; -1 outside it
+        self.body: int | None = None  # offset just after <body …>
+        self.parts: list[list] = []  # [id, start, end]
+        self.stray = False  # text or an element without id between the parts
+
+    def at(self) -> int:
+        line, col = self.getpos()
+        return self.lines[line - 1] + col
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "body" and self.body is None:
+            self.body = self.at() + len(self.get_starttag_text() or "")
+            self.depth = 0
+            return
+        if self.depth == 0:
+            ident = dict(attrs).get("id")
+            if not ident or tag in VOID:
+                self.stray = True
+                return
+            self.parts.append([ident, self.at(), None])
+        if self.depth >= 0 and tag not in VOID:
+            self.depth += 1
+
+    def handle_startendtag(self, tag, attrs):
+        if self.depth == 0:
+            self.stray = True
+
+    def handle_endtag(self, tag):
+        if tag == "body":
+            self.depth = -1
+        elif self.depth > 0:
+            self.depth -= 1
+            if self.depth == 0:
+                self.parts[-1][2] = self.at() + len(f"</{tag}>")
+
+    def handle_data(self, data):
+        if self.depth == 0 and data.strip():
+            self.stray = True
+
+
+def split(html: str) -> Split | None:
+    """The document's parts, or None when <body> holds anything else than elements with an
+    id (text, an element without id): such a document is laid out whole."""
+    parser = _Parts(html)
+    parser.feed(html)
+    parser.close()
+    if parser.body is None or parser.stray or not parser.parts:
+        return None
+    if any(end is None for _i, _s, end in parser.parts):
+        return None
+    parts = tuple(Part(i, html[s:e]) for i, s, e in parser.parts)
+    if len({p.ident for p in parts}) != len(parts):
+        return None
+    return Split(html[: parser.body], parts)
+
+
+def refusal(css: str) -> str | None:
+    """Why a stylesheet rules the composition out, or None. Its one cross-reference form
+    (TARGET_COUNTER) is taken away first: that one the composition gives."""
+    rest = css.replace(TARGET_COUNTER, "")
+    for needle, name in UNCOMPOSABLE:
+        if needle in rest:
+            return name
+    return None
+
+
+def numbered_sheet(css: str) -> str:
+    """A stylesheet for the parts that show page numbers: the number written in the part."""
+    return css.replace(TARGET_COUNTER, f"attr({PAGE_ATTRIBUTE})")
+
+
+def key(*fields: object) -> str:
+    return hashlib.sha256("\0".join(map(str, fields)).encode()).hexdigest()
+
+
+# A part's layout: (the part, the folio of its first page, the page numbers it shows or None)
+# → its pages (WeasyPrint Page objects: `anchors` is all the composition reads).
+LayOut = Callable[[Part, int, "Mapping[str, int] | None"], Sequence]
+
+
+@dataclass
+class Composition:
+    pages: list  # every page of the document, in order
+    starts: dict[str, int]  # part id → folio of its first page
+    folios: list[int] = field(default_factory=list)  # per page
+    numbers: dict[str, int] = field(default_factory=dict)  # the page numbers parts show
+
+    @property
+    def digest(self) -> str:
+        """What of the layout of the other parts shows in this document: its folios."""
+        return key(*(f"{k}={v}" for k, v in sorted(self.starts.items())))
+
+    @property
+    def offprint(self) -> bool:
+        """Whether the folios differ from the page indexes (an excerpt's)."""
+        return self.folios != list(range(1, len(self.folios) + 1))
+
+
+class MissingTarget(Exception):
+    """A part shows the page number of an element no part holds."""
+
+
+def compose(
+    document: Split,
+    lay_out: LayOut,
+    frame: Mapping[str, int] | None = None,
+    guess: Mapping[str, int] | None = None,
+    rounds: int = 4,
+) -> Composition:
+    """Lay the parts out one after the other and return the document's pages.
+
+    `frame`: the folios of another document's parts (the booklet's), which the parts of the
+    same id keep when they can (an offprint); `guess`: page numbers to try first for the
+    parts that show some (the last build's), else 0. Each round lays out only what changed
+    (`lay_out` keeps what it laid out: same part, folio and numbers, same pages)."""
+    numbers: dict[str, int] = dict(guess or {})
+    for _round in range(rounds):
+        page = 1
+        pages: list = []
+        folios: list[int] = []
+        starts: dict[str, int] = {}
+        anchors: dict[str, int] = {}
+        shown: dict[str, int] = {}
+        for part in document.parts:
+            start = page
+            if frame and part.ident in frame and frame[part.ident] >= page:
+                start = frame[part.ident]
+            targets = part.targets
+            given = {t: numbers.get(t, 0) for t in targets} if targets else None
+            laid = lay_out(part, start, given)
+            shown.update(given or {})
+            starts[part.ident] = start
+            for i, one in enumerate(laid):
+                for name in one.anchors:
+                    anchors.setdefault(name, start + i)
+            pages.extend(laid)
+            folios.extend(range(start, start + len(laid)))
+            page = start + len(laid)
+        if all(anchors.get(t) == n for t, n in shown.items()):
+            return Composition(pages, starts, folios, shown)
+        missing = sorted(t for t in shown if t not in anchors)
+        if missing:
+            raise MissingTarget(", ".join(missing))
+        numbers = anchors
+    raise MissingTarget("page numbers did not settle")  # pragma: no cover (never seen)
+
+
+def page_labels(folios: Sequence[int]) -> list[tuple[int, int]]:
+    """(page index, first folio) of each run of consecutive folios: the /PageLabels ranges
+    that make a viewer show an offprint's folios."""
+    out: list[tuple[int, int]] = []
+    for index, folio in enumerate(folios):
+        if index == 0 or folio != folios[index - 1] + 1:
+            out.append((index, folio))
+    return out
