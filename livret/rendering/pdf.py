@@ -201,17 +201,9 @@ def _maps(fit_cache: Path) -> Path:
 def _read_map(folder: Path | None, key: str) -> dict[str, int] | None:
     """A map of ids to page numbers kept in `folder` (the build's cache) by _write_map, or
     None: anything but the JSON object _write_map writes counts as absent."""
-    from ..building.writer import read_small_regular_file
+    from ..building.writer import read_json
 
-    data = (
-        None if folder is None else read_small_regular_file(_maps(folder) / f"{key}.json", MAP_CAP)
-    )
-    if data is None:
-        return None
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
+    value = None if folder is None else read_json(_maps(folder) / f"{key}.json", MAP_CAP)
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and type(v) is int and v > 0 for k, v in value.items()
     ):
