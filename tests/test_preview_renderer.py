@@ -159,7 +159,7 @@ def test_one_call_forgets_what_the_process_made_of_the_design(tmp_path):
     render.environment.cache_clear()  # what other tests of this worker left (the web's layouts)
     render.environment(tuple(layouts))
     markup.block("Un *mot*.")
-    pipeline._PRINTER["root"] = "x"  # as a render in this process leaves it
+    pipeline.PROCESS.root, pipeline.PROCESS.printer = "x", object()  # as a render leaves it
 
     assert pool.saved([str(CONTENT / "actions" / "adie.md")]) is False
     assert render.environment.cache_info().currsize == 1
@@ -168,7 +168,7 @@ def test_one_call_forgets_what_the_process_made_of_the_design(tmp_path):
     assert render.environment.cache_info().currsize == 0
     assert markup.block.cache_info().currsize == 0
     assert design.for_project.cache_info().currsize == 0
-    assert pipeline._PRINTER == {}
+    assert pipeline.PROCESS.printer is None and not pipeline.PROCESS.ready("x")
 
 
 def test_the_preview_ranks_every_output_kind(content_copy, tmp_path):

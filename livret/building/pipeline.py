@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple, Protocol, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 from .. import __version__
 from ..errors import LivretError, Problem, display_path, printable
@@ -125,17 +125,40 @@ def set_reproducible_clock(site: Site) -> None:
 
 # --- worker side: one Printer per process, made while the parent writes the HTML ------------
 
-_PRINTER: dict = {}
+
+class RenderProcess:
+    """What a process that renders keeps between documents, for one content folder: its
+    Printer (fonts, parsed stylesheets, copyfitting decisions, the parts' layouts:
+    livret/rendering/pdf.py). The one owner of these caches; `forget` is the one call that
+    drops them (preview/renderer.forget_design calls it when a layout or style changes)."""
+
+    def __init__(self) -> None:
+        self.root: str | None = None
+        self.printer: Any = None  # a rendering.pdf.Printer (WeasyPrint's import), by `warm`
+        self.rendered = False  # a document was rendered since `warm`
+
+    def forget(self) -> None:
+        """Drop the Printer: the next render loads the stylesheets and fonts again."""
+        self.root, self.printer, self.rendered = None, None, False
+
+    def ready(self, content_root: str) -> bool:
+        """Whether this process holds a Printer for this content folder."""
+        return self.printer is not None and self.root == content_root
+
+    def warm(self, content_root: str):
+        """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,
+        while the parent process is still turning the content into HTML."""
+        from ..rendering.pdf import Printer
+
+        self.forget()
+        self.root, self.printer = content_root, Printer(Path(content_root))
+        return self.printer
+
+    def printer_for(self, content_root: str):
+        return self.printer if self.ready(content_root) else self.warm(content_root)
 
 
-def forget_printer() -> None:
-    """Drop this process's Printer (its stylesheets and fonts): the next render loads them."""
-    _PRINTER.clear()
-
-
-def printer_ready(content_root: str) -> bool:
-    """Whether this process holds a Printer for this content folder."""
-    return _PRINTER.get("root") == content_root
+PROCESS = RenderProcess()  # this process's (a render worker's, or the build's with -j 1)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -166,18 +189,8 @@ def _worker_init(content_root: str, parent: int) -> None:
     # _print collects once between two documents instead, so the memory does not grow.
     gc.freeze()  # the parent's objects, inherited: never walked (nor copied on write)
     gc.disable()
-    warm(content_root)
-    _PRINTER["printer"].one_build = True
+    PROCESS.warm(content_root).one_build = True
     gc.freeze()  # what the render loaded for good: modules, fonts, stylesheets
-
-
-def warm(content_root: str) -> None:
-    """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,
-    while the parent process is still turning the content into HTML."""
-    from ..rendering.pdf import Printer
-
-    _PRINTER.clear()
-    _PRINTER.update(root=content_root, printer=Printer(Path(content_root)))
 
 
 class Job(NamedTuple):
@@ -207,18 +220,16 @@ def _print_book(
     """Render and write `jobs` one after the other in this worker: the booklet, then its
     excerpts, which reuse its parts' layouts (livret/rendering/compose.py); `frame`: the booklet's
     HTML, whose folios the excerpts keep."""
-    if _PRINTER.get("root") != content_root:
-        warm(content_root)
-    printer = _PRINTER["printer"]
+    printer = PROCESS.printer_for(content_root)
     cache = Path(out_dir) / FIT_CACHE
     out = []
     for job in jobs:
-        if not gc.isenabled() and _PRINTER.get("rendered"):
+        if not gc.isenabled() and PROCESS.rendered:
             # A worker of one build (_worker_init): the previous document's garbage; what
             # stays (the parts' layouts, for the next documents) is not walked again.
             gc.collect()
             gc.freeze()
-        _PRINTER["rendered"] = True
+        PROCESS.rendered = True
         start = time.perf_counter()
         framed = None if job.html == frame else frame
         if (

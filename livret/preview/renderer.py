@@ -67,8 +67,8 @@ def _tidy() -> None:
         time.sleep(TIDY_DELAY)
         _DONE.clear()
         with _BUSY:  # a task that came meanwhile runs first; its end sets _DONE again
-            if _ROOT and not pipeline.printer_ready(_ROOT):
-                pipeline.warm(_ROOT)  # after a render stopped half-way: while idle
+            if _ROOT and not pipeline.PROCESS.ready(_ROOT):
+                pipeline.PROCESS.warm(_ROOT)  # after a render stopped half-way: while idle
             gc.collect()
 
 
@@ -108,7 +108,7 @@ def _cancellable(generation: int, fn, /, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except Cancelled:
-        pipeline.forget_printer()  # the tidy thread makes a new one
+        pipeline.PROCESS.forget()  # the tidy thread makes a new one
         raise
     finally:
         _RUNNING = 0
@@ -122,9 +122,9 @@ def _warm_worker(content_root: str, epoch: str, parent: int, cancelled=None) -> 
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     threading.Thread(target=_tidy, name="tidy", daemon=True).start()
     os.environ["SOURCE_DATE_EPOCH"] = epoch  # fontTools reads it when subsetting
-    from ..building.pipeline import warm
+    from ..building.pipeline import PROCESS
 
-    warm(content_root)
+    PROCESS.warm(content_root)
     # What the worker loaded for good (modules, fonts, stylesheets) leaves the collector's
     # generations: later passes do not walk it again.
     gc.collect()
@@ -151,7 +151,7 @@ def forget_design() -> None:
     design.for_project.cache_clear()
     markup.block.cache_clear()
     markup.inline.cache_clear()
-    pipeline.forget_printer()
+    pipeline.PROCESS.forget()
 
 
 class _TidyExecutor(ProcessPoolExecutor):
