@@ -5,6 +5,7 @@ out is laid out whole, and the build says so once."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -234,13 +235,16 @@ def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
     assert printer.composition is None
 
 
-def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys):
+def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys, monkeypatch):
     from livret.building.pipeline import run
 
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     content = _project(tmp_path, "\n.thanks::after { content: counter(pages); }\n")
     run(content, tmp_path / "out", booklet=True, themes=["precarite-energetique"], jobs=1)
     err = capsys.readouterr().err
     assert err.count("counter(pages)") == 1, err
+    # A library call: the edition's date was the clock for the build only (issue #19).
+    assert "SOURCE_DATE_EPOCH" not in os.environ
 
 
 @pytest.mark.slow

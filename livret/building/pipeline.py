@@ -119,8 +119,25 @@ def imposed_filename(source: str, sheet: str) -> str:
 
 
 def set_reproducible_clock(site: Site) -> None:
-    # Anything in the stack that reads the clock gets the edition's date instead.
+    """Anything in the stack that reads the clock (fontTools, when it subsets a font) gets
+    the edition's date instead: for this process and those it starts from now on (the
+    preview's workers)."""
     os.environ["SOURCE_DATE_EPOCH"] = str(int(site.edition.pdf_modified.timestamp()))
+
+
+@contextlib.contextmanager
+def reproducible_clock(site: Site):
+    """set_reproducible_clock for the time of a build only: a program that calls run() gets
+    its environment back as it was."""
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    set_reproducible_clock(site)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 # --- worker side: one Printer per process, made while the parent writes the HTML ------------
@@ -424,10 +441,10 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
     if not force:
         _refuse_other_edition(site, todo, old_entries, old, out_dir)
     if todo:
-        set_reproducible_clock(site)
         if request.progress:
             request.progress(len(todo))
-        done = _render_all(request, todo, expect)
+        with reproducible_clock(site):
+            done = _render_all(request, todo, expect)
         _say_whole(done.values())
         # A layout, style or image saved during the render: record it as changed.
         changed = fingerprint.recheck()
@@ -470,9 +487,10 @@ def _run_locked(request: BuildRequest) -> tuple[dict, list[Result]]:
         results += _impose_all(results, request.impose, old_entries, out_dir, force)
     for output in later:  # each kind written by its own module, from the entries so far
         entries = _entries(site, results, old_entries, out_dir, variant)
-        results.append(
-            _write_other(site, output, entries, old_entries, fingerprint, out_dir, force)
-        )
+        with reproducible_clock(site):  # the web edition's fonts are subset (fontTools)
+            results.append(
+                _write_other(site, output, entries, old_entries, fingerprint, out_dir, force)
+            )
 
     entries = _entries(site, results, old_entries, out_dir, variant)
     entries.sort(key=lambda e: (RANK.get(str(e.get("kind")), len(RANK)), e["path"]))
