@@ -14,6 +14,12 @@ checks the choice with a second small layout, and marks that block `data-fit="br
 (styles/card.css breaks the page before it). Decisions depend only on the card's own HTML,
 the design and the renderer: they are cached under that key, so a build lays out only the
 cards it has never seen, and the final document is laid out once, as it always was.
+
+In a book composed from its parts (livret/rendering/compose.py), the card's own part is that
+document: `fit_in_place` measures the layout that is printed (its blocks' ids, `probed`, are
+unique in the document and removed from the PDF's destinations), so a card that fits is laid
+out once and one that needs a break once more. The press file fits its cards to spreads on
+layouts of their own (`options`, below).
 """
 
 from __future__ import annotations
