@@ -233,6 +233,10 @@ def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
     printer.render(docs[BOOKLET], "accessible", (), tmp_path / "fit", book=True)
     assert printer.whole == why
     assert printer.composition is None
+    # The next build knows it (kept beside the build's caches): one layout, the whole one.
+    again = Counting(content)
+    again.render(docs[BOOKLET], "accessible", (), tmp_path / "fit", book=True)
+    assert again.whole == why and len(again.laid) == 1, again.laid
 
 
 def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys, monkeypatch):

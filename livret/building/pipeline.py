@@ -55,7 +55,7 @@ CHANGED = "changed during the build"
 
 
 class Rendered(NamedTuple):
-    """One PDF rendered and written (by _print, in a render worker)."""
+    """One PDF rendered and written (by _print_book, in a render worker)."""
 
     filename: str
     pages: int
@@ -218,12 +218,6 @@ class Job(NamedTuple):
     filename: str
     expect: str | None = None
     book: bool = False  # a book document: composed from its parts (livret/rendering/compose.py)
-
-
-def _print(
-    html: str, filename: str, out_dir: str, variant: str, sources: list[str], content_root: str
-) -> Rendered:
-    return _print_book([Job(html, filename)], None, out_dir, variant, sources, content_root)[0]
 
 
 def _print_book(

@@ -460,6 +460,8 @@ class Printer:
         self, html: str, variant: str, frame: str | None, cache: Path | None
     ) -> tuple[Any, compose.Composition] | None:
         self.whole = self.refusal(variant) if self.composing else "asked"
+        if self.whole is None and self._verdict(variant, cache)[1] is False:
+            self.whole = "design"  # this design's parts were found to depend on each other
         split = compose.split(html) if self.whole is None else None
         if split is None:
             self.whole = self.whole or "body"
@@ -504,18 +506,13 @@ class Printer:
                 own.append(name)
         return own
 
-    def _trusted(
-        self, html: str, variant: str, composition: compose.Composition, cache: Path | None
-    ) -> bool:
-        """Whether the composition can stand for a whole layout. livret's own design is
-        made for it (tests/test_compose.py); a project's own layouts or styles may make a
-        part depend on what precedes it (a counter, a running head, a part that does not
-        open a page): once per version of the design, the first composed document is laid
-        out whole too and the two compared (pages, and the anchors on each page). When
-        they differ, every document of this design is laid out whole (self.whole)."""
+    def _verdict(self, variant: str, cache: Path | None) -> tuple[str | None, bool | None]:
+        """(the key of this design's verdict, the verdict known so far) for a project's own
+        layouts or styles; (None, True) for livret's own design, made for the composition
+        (tests/test_compose.py)."""
         own = self._own_design()
         if not own:
-            return True
+            return None, True
         digest = hashlib.sha256(self._fit_salt(variant).encode())
         for name in own:
             digest.update(name.encode() + b"\0" + self.design.files()[name].read_bytes())
@@ -524,6 +521,20 @@ class Printer:
         if verdict is None:
             kept = _read_map(cache, key)
             verdict = None if kept is None else kept.get("trusted") == 2
+        return key, verdict
+
+    def _trusted(
+        self, html: str, variant: str, composition: compose.Composition, cache: Path | None
+    ) -> bool:
+        """Whether the composition can stand for a whole layout. A project's own layouts or
+        styles may make a part depend on what precedes it (a counter, a running head, a part
+        that does not open a page): once per version of the design, the first composed
+        document is laid out whole too and the two compared (pages, and the anchors on each
+        page). When they differ, every document of this design is laid out whole (self.whole),
+        without being composed first (_compose_parts asks _verdict)."""
+        key, verdict = self._verdict(variant, cache)
+        if key is None:
+            return True
         if verdict is None:
             whole = self._layout(html, variant)
             verdict = [set(p.anchors) for p in whole.pages] == [
