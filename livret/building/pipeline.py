@@ -801,10 +801,11 @@ def _render_all(
         """(the jobs of a task, the booklet's HTML they keep the folios of, whether it is
         the book's), the book first."""
         if book:
-            frame = render_html(site, book_output(site))
+            booklet = book_output(site)
+            frame = render_html(site, booklet)
             jobs = [
                 Job(
-                    frame if o.kind == book_output(site).kind else render_html(site, o),
+                    frame if o == booklet else render_html(site, o),
                     f,
                     expect.get(f),
                     book=True,

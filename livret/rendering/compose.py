@@ -38,7 +38,8 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+
+from . import contracts
 
 # The variants composed from their parts (the press file's page plan is the whole
 # document's: spreads, a multiple of 4 pages; livret/rendering/fit.py, pageplan.py).
@@ -58,13 +59,14 @@ UNCOMPOSABLE = (
     ("target-text(", "target-text()"),
 )
 METADATA = re.compile(r"<title>.*?</title>|<meta\b[^>]*>", re.S)
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 @dataclass(frozen=True)
 class Part:
     ident: str
     html: str
+    card: bool = False  # a card (livret/rendering/contracts.py), fitted to its pages
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -84,6 +86,7 @@ class Split:
 
     head: str
     parts: tuple[Part, ...]
+    copyfit: bool = False  # its <body> asks for its cards to be fitted (data-copyfit)
 
     def document(self, body: str) -> str:
         return f"{self.head}{body}</body></html>"
@@ -95,66 +98,35 @@ class Split:
         return METADATA.sub("", self.head)
 
 
-class _Parts(HTMLParser):
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=False)
-        self.lines = [0]
-        for line in html.splitlines(keepends=True):
-            self.lines.append(self.lines[-1] + len(line))
-        self.depth = -1  # below <body>; -1 outside it
-        self.body: int | None = None  # offset just after <body …>
-        self.parts: list[list] = []  # [id, start, end]
-        self.stray = False  # text or an element without id between the parts
-
-    def at(self) -> int:
-        line, col = self.getpos()
-        return self.lines[line - 1] + col
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "body" and self.body is None:
-            self.body = self.at() + len(self.get_starttag_text() or "")
-            self.depth = 0
-            return
-        if self.depth == 0:
-            ident = dict(attrs).get("id")
-            if not ident or tag in VOID:
-                self.stray = True
-                return
-            self.parts.append([ident, self.at(), None])
-        if self.depth >= 0 and tag not in VOID:
-            self.depth += 1
-
-    def handle_startendtag(self, tag, attrs):
-        if self.depth == 0:
-            self.stray = True
-
-    def handle_endtag(self, tag):
-        if tag == "body":
-            self.depth = -1
-        elif self.depth > 0:
-            self.depth -= 1
-            if self.depth == 0:
-                self.parts[-1][2] = self.at() + len(f"</{tag}>")
-
-    def handle_data(self, data):
-        if self.depth == 0 and data.strip():
-            self.stray = True
-
-
 def split(html: str) -> Split | None:
-    """The document's parts, or None when <body> holds anything else than elements with an
-    id (text, an element without id): such a document is laid out whole."""
-    parser = _Parts(html)
-    parser.feed(html)
-    parser.close()
-    if parser.body is None or parser.stray or not parser.parts:
+    """The document's parts, found by livret/rendering/contracts.py, or None when <body>
+    holds anything else than elements with an id (text, an element without id, an empty
+    element): such a document is laid out whole."""
+    layout = contracts.read(html)
+    if layout.body_tag is None or not layout.parts:
         return None
-    if any(end is None for _i, _s, end in parser.parts):
+    head_end = html.find(layout.body_tag) + len(layout.body_tag)
+    cards = {card.start for card in layout.cards}
+    parts: list[Part] = []
+    at = head_end
+    for element in layout.parts:
+        if element.id is None or element.end is None or element.tag in contracts.VOID:
+            return None
+        if _stray(html[at : element.start]):
+            return None
+        parts.append(Part(element.id, html[element.start : element.end], element.start in cards))
+        at = element.end
+    close = html.find("</body>", at)
+    if _stray(html[at : close if close >= 0 else len(html)]):
         return None
-    parts = tuple(Part(i, html[s:e]) for i, s, e in parser.parts)
     if len({p.ident for p in parts}) != len(parts):
         return None
-    return Split(html[: parser.body], parts)
+    return Split(html[:head_end], tuple(parts), layout.copyfit)
+
+
+def _stray(between: str) -> bool:
+    """Whether what stands between two parts is more than blank space and comments."""
+    return bool(COMMENT.sub("", between).strip())
 
 
 def refusal(css: str) -> str | None:

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import LivretError, Problem, display_path
 from ..finishing.tags import finish as finish_tags
 from ..i18n import _
-from . import compose, contracts, fit, pageplan
+from . import compose, fit, pageplan
 from .design import STYLESHEETS, for_content
 
 
@@ -183,11 +183,6 @@ def _collect(freeze: bool) -> None:
         gc.collect()
         if freeze:
             gc.freeze()
-
-
-def _is_card(part: compose.Part) -> bool:
-    """Whether a part is a card (livret/rendering/contracts.py: its classes and its id)."""
-    return any(c.part for c in contracts.read(f"<body>{part.html}</body>").cards)
 
 
 MAP_CAP = 1024 * 1024  # page numbers of a 500-card edition: ~20 KB
@@ -366,10 +361,7 @@ class Printer:
         same part, folio and numbers give the pages kept from before. A card of a book is
         fitted to whole pages (livret/rendering/fit.py) on the layouts that are printed: a card that
         fits is laid out once, one that needs a break once more."""
-        doc = split.document("")
-        copyfit = contracts.read(doc).copyfit
-        fit_head = fit.head_of(doc) or ""
-        salt = functools.cache(lambda: self._fit_salt(variant))
+        fit_head = fit.head_of(split.document("")) or ""  # the decisions' key, as `fitted`'s
 
         def laid(part: compose.Part, body: str, start: int, numbers) -> tuple[str, list]:
             shown = sorted(numbers.items()) if numbers is not None else None
@@ -396,11 +388,11 @@ class Printer:
             return key, pages
 
         def lay_out(part: compose.Part, start: int, numbers) -> list:
-            if not copyfit or numbers is not None or not _is_card(part):
+            if not split.copyfit or numbers is not None or not part.card:
                 self.final[part.ident] = part.html
                 body = part.html if numbers is None else part.numbered(numbers)
                 return laid(part, body, start, numbers)[1]
-            key = fit.Decisions.key(salt(), fit_head, part.html, self.content_root)
+            key = fit.Decisions.key(self._fit_salt(variant), fit_head, part.html, self.content_root)
             found = self.decisions.get(key, cache, fit.breaks_of(part.html))
             prefix = part.ident + fit.PROBE  # ids of its own: unique in the document
             if found is not None:
