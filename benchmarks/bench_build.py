@@ -781,6 +781,34 @@ def git_head() -> str:
     return head + (" + uncommitted changes" if dirty else "")
 
 
+def machine_facts(commit: str, load_before, load_after) -> dict:
+    """Where the figures were measured (the JSON's "machine"): bench_build's and bench_reuse's."""
+    return {
+        "cpus": os.cpu_count() or 1,
+        "python": platform.python_version(),
+        "weasyprint": weasyprint_version(),
+        "commit": commit,
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
+        "PYTHONDONTWRITEBYTECODE": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+    }
+
+
+def load_note(runs: list[dict], cpus: int, load_before, load_after) -> tuple[str, float]:
+    """Noise: the CPU time other processes (or other virtual machines: steal) took while the
+    `runs` were timed, as a note, and its share of the CPUs."""
+    wall = sum(r["seconds"] for r in runs)
+    other = sum(r["other_cpu_s"] for r in runs)
+    steal = sum(r.get("steal_s", 0.0) for r in runs)
+    share = (other + steal) / (wall * cpus) if wall else 0.0
+    note = (
+        f"while timing, other processes used {other:.1f} CPU-s and steal was "
+        f"{steal:.1f} s over {wall:.1f} s of wall time ({share:.0%} of the {cpus} "
+        f"CPUs); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+    )
+    return note, share
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -820,16 +848,8 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
 
-    cpus = os.cpu_count() or 1
-    machine = {
-        "cpus": cpus,
-        "python": platform.python_version(),
-        "weasyprint": weasyprint_version(),
-        "commit": commit,
-        "loadavg_before": load_before,
-        "loadavg_after": load_after,
-        "PYTHONDONTWRITEBYTECODE": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
-    }
+    machine = machine_facts(commit, load_before, load_after)
+    cpus = machine["cpus"]
     notes = [
         f"{cpus} CPUs, Python {machine['python']}, WeasyPrint {machine['weasyprint']}, "
         f"work tree at {machine['commit']} (snapshot taken at start)"
@@ -839,16 +859,8 @@ def main() -> int:
             "PYTHONDONTWRITEBYTECODE is set here, not for the timed processes: they use the "
             ".pyc files the warm-up wrote, as a user's second run does (see CHILD_ENV)"
         )
-    # Noise: CPU time other processes (or other virtual machines: steal) took while we timed.
-    wall = sum(r["seconds"] for r in runs)
-    other = sum(r["other_cpu_s"] for r in runs)
-    steal = sum(r["steal_s"] for r in runs)
-    share = (other + steal) / (wall * cpus) if wall else 0.0
-    notes.append(
-        f"while timing, other processes used {other:.1f} CPU-s and steal was "
-        f"{steal:.1f} s over {wall:.1f} s of wall time ({share:.0%} of the {cpus} "
-        f"CPUs); load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
-    )
+    note, share = load_note(runs, cpus, load_before, load_after)
+    notes.append(note)
     spread = [
         f.name
         for f in figures

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import queue
 import resource
 import shutil
@@ -873,34 +872,18 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
 
-    cpus = os.cpu_count() or 1
-    machine = {
-        "cpus": cpus,
-        "python": platform.python_version(),
-        "weasyprint": bb.weasyprint_version(),
-        "commit": commit,
-        "loadavg_before": load_before,
-        "loadavg_after": load_after,
-    }
+    machine = bb.machine_facts(commit, load_before, load_after)
+    cpus = machine["cpus"]
     notes = [
         f"figures {', '.join(map(str, sorted(figures)))}; {cpus} CPUs, Python {machine['python']}, "
         f"WeasyPrint {machine['weasyprint']}, work tree at {commit} (snapshot taken at start)"
     ]
     timed = [x for x in bench.runs if "other_cpu_s" in x]
-    wall = sum(x["seconds"] for x in timed)
-    other = sum(x["other_cpu_s"] for x in timed)
-    if wall:
-        share = other / (wall * cpus)
-        notes.append(
-            f"while timing, other processes used {other:.1f} CPU-s over {wall:.1f} s of wall "
-            f"time ({share:.0%} of the {cpus} CPUs); load average {load_before[0]:.2f} before, "
-            f"{load_after[0]:.2f} after"
-            + (
-                "; TIMINGS ARE NOISY: trust the CPU ratios over the wall ones"
-                if share > 0.05
-                else ""
-            )
-        )
+    if timed:
+        note, share = bb.load_note(timed, cpus, load_before, load_after)
+        if share > 0.05:
+            note += "; TIMINGS ARE NOISY: trust the CPU ratios over the wall ones"
+        notes.append(note)
     report = bench.report
     if args.json:
         print(
