@@ -303,6 +303,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# The booklet and its theme excerpts, which figures 3 to 5 measure: a plain `build.py` also
+# writes the EPUB and the web edition (their figures: bench_editions.py).
+BOTH = ["--only", "booklet", "--only", "themes"]
+
+
 def edit_card(content: Path, word: str) -> None:
     """Append a word to the card's first body paragraph (a prose line, not a heading or list)."""
     path = content / EDIT_CARD
@@ -431,9 +436,11 @@ def bench(
     measure_in([*build, "--only", "booklet", "-q", "--force", "--output", str(booklet_out)])
     all_out = tmp / "all"  # likewise for figure 3 (and 4, right after it)
     if not cold_only:
-        measure_in([*build, "-q", "--force", "--output", str(all_out)])
+        measure_in([*build, *BOTH, "-q", "--force", "--output", str(all_out)])
     if not cold_only:
-        measure_in([*build, "-q", "--force", "--content", str(copy), "--output", str(edit_out)])
+        measure_in(
+            [*build, *BOTH, "-q", "--force", "--content", str(copy), "--output", str(edit_out)]
+        )
         measure_in(
             [*build, *every, "-q", "--force"]
             + ["--content", str(copy_all), "--output", str(every_out)]
@@ -623,7 +630,7 @@ def bench(
         # 3. Cold booklet + every theme excerpt, default jobs (= CPUs), --force into the same
         # folder every round (the cards' fitting decisions kept, as in figure 2).
         out = all_out
-        run = measure_in([*build, "-q", "--force", "--output", str(out)], "cold all", n)
+        run = measure_in([*build, *BOTH, "-q", "--force", "--output", str(out)], "cold all", n)
         entries = manifest_entries(out)
         F["all_s"].values.append(run.seconds)
         F["all_ratio"].values.append(run.seconds / F["baseline_s"].values[-1])
@@ -640,7 +647,7 @@ def bench(
         )
 
         # 4. No change, right after (3): nothing may be rebuilt.
-        run = measure_in([*build, "-q", "--json", "--output", str(out)], "no change", n)
+        run = measure_in([*build, *BOTH, "-q", "--json", "--output", str(out)], "no change", n)
         statuses = [o["status"] for o in json.loads(run.stdout)["outputs"]]
         F["nochange_s"].values.append(run.seconds)
         F["nochange_cpu_s"].values.append(run.own_cpu)
@@ -654,7 +661,7 @@ def bench(
         # 5. One-card edit in the copy (a new word each round, so each round is a real edit).
         edit_card(copy, f"{EDIT_WORD}{n}")
         run = measure_in(
-            [*build, "-q", "--json", "--content", str(copy), "--output", str(edit_out)],
+            [*build, *BOTH, "-q", "--json", "--content", str(copy), "--output", str(edit_out)],
             "one-card edit",
             n,
         )
