@@ -238,7 +238,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
 
     linebreaks.fix(pdf, document, source)
     _spoken(document, texts, str(pdf.Root.get("/Lang", "fr")))
-    _expansions(document, texts, read_abbreviations(html))
+    for element, abbrs in _part_abbreviations(merged, html):
+        _expansions(element, texts, abbrs)
     if also is not None:
         also(pdf)
 
@@ -634,6 +635,19 @@ def _spoken(document, texts: _Texts, language: str) -> None:
             spoken = pattern.sub(words, spoken)
         if spoken != text:
             element.ActualText = String(spoken)
+
+
+def _part_abbreviations(elements: list, html: str) -> list[tuple[object, dict[str, str]]]:
+    """Each part's element and the <abbr title> of that part: an acronym is expanded where
+    livret/rendering/acronyms.py spelled it out (its first use in a card), in that part
+    only, however the document is laid out and written (whole, or part by part:
+    livret/finishing/assemble.py). When the elements are not one per part, the whole
+    document's abbreviations apply to all of it."""
+    layout = contracts.read(html)
+    parts = [html[p.start : p.end] for p in layout.parts if p.end is not None]
+    if len(parts) != len(elements) or len(parts) != len(layout.parts):
+        return [(element, read_abbreviations(html)) for element in elements]
+    return [(e, read_abbreviations(part)) for e, part in zip(elements, parts, strict=True)]
 
 
 def _expansions(document, texts: _Texts, abbrs: dict[str, str]) -> None:

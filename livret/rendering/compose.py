@@ -159,6 +159,7 @@ class Composition:
     starts: dict[str, int]  # part id → folio of its first page
     folios: list[int] = field(default_factory=list)  # per page
     numbers: dict[str, int] = field(default_factory=dict)  # the page numbers parts show
+    spans: dict[str, range] = field(default_factory=dict)  # part id → its pages' indexes
 
     @property
     def digest(self) -> str:
@@ -196,6 +197,7 @@ def compose(
         starts: dict[str, int] = {}
         anchors: dict[str, int] = {}
         shown: dict[str, int] = {}
+        spans: dict[str, range] = {}
         for part in document.parts:
             start = page
             if frame and part.ident in frame and frame[part.ident] >= page:
@@ -208,11 +210,12 @@ def compose(
             for i, one in enumerate(laid):
                 for name in one.anchors:
                     anchors.setdefault(name, start + i)
+            spans[part.ident] = range(len(pages), len(pages) + len(laid))
             pages.extend(laid)
             folios.extend(range(start, start + len(laid)))
             page = start + len(laid)
         if all(anchors.get(t) == n for t, n in shown.items()):
-            return Composition(pages, starts, folios, shown)
+            return Composition(pages, starts, folios, shown, spans)
         missing = sorted(t for t in shown if t not in anchors)
         if missing:
             raise MissingTarget(", ".join(missing))

@@ -14,6 +14,7 @@ all
 
 from __future__ import annotations
 
+import copy
 import functools
 import gc
 import hashlib
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import LivretError, Problem, display_path
+from ..finishing import assemble
 from ..finishing.tags import finish as finish_tags
 from ..i18n import _
 from . import compose, fit, pageplan
@@ -275,6 +277,11 @@ class Printer:
         self.composing = True  # False: every document laid out whole (the tests' reference)
         self.one_build = False  # the printer of a worker of one build (see _collect)
         self.composition: compose.Composition | None = None  # the last document's, if composed
+        self.split: compose.Split | None = None  # and the parts it was composed from
+        self.keys: dict[str, str] = {}  # part id → the key of its layout, in the last one
+        # Each part written once (livret/finishing/assemble.py): its layout's key → its file.
+        self.written: dict[str, assemble.Fragment] = {}
+        self.assembled = 0  # documents assembled from their parts' files (the tests read it)
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -391,13 +398,14 @@ class Printer:
             if not split.copyfit or numbers is not None or not part.card:
                 self.final[part.ident] = part.html
                 body = part.html if numbers is None else part.numbered(numbers)
-                return laid(part, body, start, numbers)[1]
+                self.keys[part.ident], pages = laid(part, body, start, numbers)
+                return pages
             key = fit.Decisions.key(self._fit_salt(variant), fit_head, part.html, self.content_root)
             found = self.decisions.get(key, cache, fit.breaks_of(part.html))
             prefix = part.ident + fit.PROBE  # ids of its own: unique in the document
             if found is not None:
                 text = fit.probed(part.html, fit.candidates(part.html), set(found), prefix)
-                pages = laid(part, text, start, None)[1]
+                self.keys[part.ident], pages = laid(part, text, start, None)
             else:
                 tried: dict[str, str] = {}
 
@@ -409,6 +417,7 @@ class Printer:
                 area = self._area(variant, fit_head)
                 breaks, text, pages = fit.fit_in_place(trial, part.html, area, prefix)
                 self.decisions.put(key, breaks, cache)
+                self.keys[part.ident] = tried[text]
                 for other, got in tried.items():  # the trials not printed: garbage
                     if other != text:
                         self.parts.pop(got, None)
@@ -433,6 +442,8 @@ class Printer:
             del self.parts[key]
         for key in [k for k, (_s, keys) in self.frames.items() if not keys <= self.used]:
             del self.frames[key]  # a booklet of another save
+        for key in [k for k in self.written if k not in self.used]:
+            del self.written[key]
         self.used.clear()
 
     def compose_parts(
@@ -480,6 +491,7 @@ class Printer:
         first = composition.pages[0]
         document = next(d for d, pages in self.parts.values() if pages and pages[0] is first)
         self.laid_out = split.document("".join(self.final[p.ident] for p in split.parts))
+        self.split = split
         if not self._trusted(self.laid_out, variant, composition, cache):
             return None
         if frame is None:  # the booklet: its folios, for the excerpts that follow
@@ -674,17 +686,28 @@ class Printer:
                 raise LivretError(
                     [Problem("livret", None, None, m) for m in dict.fromkeys(refused)]
                 )
+            offprint = composition is not None and composition.offprint
+            also = tidy(composition.folios if composition and offprint else None) if book else None
             anchors = [set(page.anchors) for page in document.pages]
-            data = document.write_pdf(
-                pdf_variant=pdf_variant,
-                pdf_tags=True,
-                **pictures,
-                attachments=[],
-                # A fixed identifier derived from the HTML as printed: same HTML, same bytes.
-                pdf_identifier=hashlib.md5(laid_out.encode() + variant.encode())
-                .hexdigest()
-                .encode(),
-            )
+            # A fixed identifier derived from the HTML as printed: same HTML, same bytes.
+            identifier = hashlib.md5(laid_out.encode() + variant.encode()).hexdigest().encode()
+
+            def write(written) -> bytes:
+                return written.write_pdf(
+                    pdf_variant=pdf_variant,
+                    pdf_tags=True,
+                    **pictures,
+                    attachments=[],
+                    pdf_identifier=identifier,
+                )
+
+            data = None
+            if composition is not None and self.split is not None:
+                # Each part written once, the file put together from theirs
+                # (livret/finishing/assemble.py).
+                data = self._assemble(document, composition, self.split, write, also)
+            if data is None:
+                data = finish_tags(write(document), anchors, laid_out, also)
         except FatalURLFetchingError:
             raise LivretError(self._denied_problems(sources)) from None
         finally:
@@ -695,14 +718,46 @@ class Printer:
             raise LivretError(self._denied_problems(sources))
         if capture.messages:
             raise LivretError([Problem("weasyprint", None, None, m) for m in capture.messages])
-        offprint = composition is not None and composition.offprint
-        also = tidy(composition.folios if composition and offprint else None) if book else None
-        data = finish_tags(data, anchors, laid_out, also)
         if variant == "archive":
             data = _also_pdf_ua(data)
         if variant == "print":
             data = self._press(data, document.metadata.title or "")
         return data, pages
+
+    def _assemble(self, document, composition, split, write, also) -> bytes | None:
+        """The composed document's file made of its parts' files, each written once (kept
+        in `written` for the documents that share the part); None when they are not of the
+        shape assemble.py puts together (the document is then written whole)."""
+        fragments = []
+        for part in split.parts:
+            key = self.keys[part.ident]
+            if key not in self.written:
+                pages = [composition.pages[i] for i in composition.spans[part.ident]]
+                self.written[key] = self._fragment(
+                    document, pages, split.document(self.final[part.ident]), write
+                )
+            fragments.append(self.written[key])
+        try:
+            made = assemble.assemble(fragments, document.make_bookmark_tree(0.75, True), also)
+        except assemble.Unassembled:
+            return None
+        self.assembled += 1
+        return made
+
+    @staticmethod
+    def _fragment(document, pages: list, html: str, write) -> assemble.Fragment:
+        """A part's pages written as a file of their own, its tag tree finished. The names
+        it links to that other parts hold get a stand-in anchor on its first page, so that
+        WeasyPrint keeps the links (assemble.py gives them the real destination)."""
+        anchors = [set(page.anchors) for page in pages]
+        targets = {t for page in pages for kind, t, *_r in page.links if kind == "internal"}
+        borrowed = targets - set().union(*anchors)
+        if borrowed:
+            first = copy.copy(pages[0])
+            first.anchors = {**first.anchors, **{name: (0, 0, 0, 0) for name in sorted(borrowed)}}
+            pages = [first, *pages[1:]]
+        data = finish_tags(write(document.copy(pages)), anchors, html)
+        return assemble.Fragment(data, frozenset(borrowed))
 
     def _press(self, data: bytes, title: str) -> bytes:
         """The PDF/X-4 file finished for the press (CMYK only, marks and slug outside the bleed)."""
