@@ -77,7 +77,10 @@ def _shared_cmap(font, shared: dict) -> dict[int, str]:
 SEQUENCE = re.compile(rb"<</MCID (\d+)(?: /ActualText <([0-9a-fA-F]*)>)?>>\s*BDC(.*?)\bEMC", re.S)
 # Any marked-content sequence with an MCID, however written: what SEQUENCE must all find.
 ANY_MCID = re.compile(rb"/MCID\s")
-TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
+# What matters in a sequence: where a line starts (Tm), a change of font (Tf), the glyph codes
+# shown (hex strings), a TJ array of them read at once (one match per glyph cost a third more).
+TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>|\[([^\]]*)\]")
+GLYPHS = re.compile(rb"<([0-9a-fA-F]*)>")
 
 
 def _decode(run: list[bytes], font: dict[int, str]) -> str:
@@ -103,7 +106,9 @@ def _pieces(content: bytes, page, shared: dict) -> dict[int, tuple[str, float]]:
         text: list[str] = []
         run: list[bytes] = []  # the glyph codes shown in one font, decoded at once
         for m in TEXT_OPS.finditer(sequence.group(3)):
-            if m.lastindex == 3:
+            if m.lastindex == 4:
+                run += GLYPHS.findall(m.group(4))
+            elif m.lastindex == 3:
                 run.append(m.group(3))
             elif m.lastindex == 1:
                 y = float(m.group(1))
@@ -178,7 +183,7 @@ class Element:
     walk these, not the file: each pikepdf access is a call into C++, and a walk of the tree
     reads thousands. Every change goes through the methods, which write the file too."""
 
-    __slots__ = ("obj", "objgen", "s", "kids", "pg", "page", "actual")
+    __slots__ = ("obj", "objgen", "s", "kids", "pg", "page", "actual", "_elements")
 
     def __init__(self, obj, s: str | None, kids: list, pg, page: int | None, actual):
         self.obj = obj  # the pikepdf Dictionary
@@ -188,10 +193,13 @@ class Element:
         self.pg = pg  # its page's objgen, None without /Pg
         self.page = page  # its page's index, None without /Pg or out of the document
         self.actual = actual  # its /ActualText, None without
+        self._elements: list[Element] | None = None  # elements(), until the kids change
 
     def elements(self) -> list[Element]:
-        """The structure elements among its kids."""
-        return [k for k in self.kids if isinstance(k, Element)]
+        """The structure elements among its kids (a walk asks each element several times)."""
+        if self._elements is None:
+            self._elements = [k for k in self.kids if isinstance(k, Element)]
+        return self._elements
 
     def holds_content(self) -> bool:
         """Marked content (MCIDs) or annotations directly inside."""
@@ -199,6 +207,7 @@ class Element:
 
     def set_kids(self, kids: list) -> None:
         self.kids = kids
+        self._elements = None
         self.obj.K = Array([k.obj if isinstance(k, Element) else k for k in kids])
 
     def set_type(self, s: str) -> None:
