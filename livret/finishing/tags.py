@@ -161,12 +161,12 @@ def finish(
     (WeasyPrint's Page.anchors), to know on which page each part starts; `also(pdf)`: what
     else the caller has to change in the file (pikepdf.Pdf), before it is saved once;
     `layout`: contracts.read(html), when the caller has it."""
-    parts = _parts(html, layout)
-    read = _read(html)
-    titles, source = read.titles, " ".join(read.text)
     pdf = pikepdf.open(io.BytesIO(data))
     if "/StructTreeRoot" not in pdf.Root:  # an untagged variant (print): nothing to finish
         return data
+    parts = _parts(html, layout)
+    read = _read(html)
+    titles, source = read.titles, " ".join(read.text)
     pages = linebreaks.Pages(pdf)
     keys = _parent_keys(pdf)  # each page's entry in the parent tree, as the file says
 
