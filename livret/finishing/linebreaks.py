@@ -226,8 +226,8 @@ def read_tree(element, index: dict) -> Element:
     read: dict = {}
 
     def one(obj, keys) -> Element:
-        # Each key asked for only when there: pikepdf's get() of a missing key costs 6 of
-        # a present one.
+        # Each key asked for only when there: pikepdf's get() of a missing key costs six
+        # times a present one's (benchmarks/README.md).
         pg = obj.get("/Pg").objgen if "/Pg" in keys else None
         return Element(
             obj,
@@ -246,17 +246,17 @@ def read_tree(element, index: dict) -> Element:
         k = obj.get("/K") if "/K" in keys else None
         raw = [] if k is None else list(k) if isinstance(k, Array) else [k]
         for kid in raw:
-            keys = kid.keys() if isinstance(kid, Dictionary) else ()
-            if "/S" not in keys:  # an MCID, an annotation's reference
+            kid_keys = kid.keys() if isinstance(kid, Dictionary) else ()
+            if "/S" not in kid_keys:  # an MCID, an annotation's reference
                 node.kids.append(kid)
                 continue
             objgen = kid.objgen
             known = read.get(objgen) if objgen != (0, 0) else None
             if known is None:
-                known = one(kid, keys)
+                known = one(kid, kid_keys)
                 if objgen != (0, 0):
                     read[objgen] = known
-                stack.append((known, kid, keys))
+                stack.append((known, kid, kid_keys))
             node.kids.append(known)
     return top
 
