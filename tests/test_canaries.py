@@ -35,14 +35,15 @@ def kids(element) -> list:
     return [] if k is None else list(k) if isinstance(k, pikepdf.Array) else [k]
 
 
-def elements(element, tag: str) -> list:
+def elements(element, tag: str | None) -> list:
+    """The structure elements below `element` tagged `tag` (None: all of them)."""
     found, stack = [], [element]
     while stack:
         e = stack.pop()
         for kid in kids(e):
             if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
                 stack.append(kid)
-                if kid.S == tag:
+                if tag is None or kid.S == tag:
                     found.append(kid)
     return found
 
@@ -120,7 +121,7 @@ def test_tags_read_the_parent_tree_keys_from_the_file():
     with pikepdf.open(io.BytesIO(finished)) as pdf:
         root = pdf.Root.StructTreeRoot
         assert len(elements(root, "/Link")) == 1, "the wrapped link is still two Link elements"
-        reachable = tags._reachable(root)
+        reachable = {e.objgen for e in elements(root, None)}  # every element of the tree
         nums = root.ParentTree.Nums
         for page in pdf.pages:
             entry = dict(zip(list(nums)[::2], list(nums)[1::2], strict=True))[

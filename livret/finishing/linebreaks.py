@@ -13,14 +13,20 @@ inside a text block, this pass decodes the line's last piece and sets:
   automatically (poppler joins such lines) and in U+2010 when the hyphen is real (kept).
 
 Automatic or real: the two halves joined must be a word of the document's own text.
+
+The file as this pass and the tag pass (tags.py) read it, once: each page's marked text
+(Pages, kept current through their edits) and the structure tree as Python objects (Element,
+read_tree). Reading either again for each pass cost most of the tag pass (benchmarks/README.md,
+« Tag pass benchmark »).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 
 import pikepdf
-from pikepdf import Array, Dictionary, String
+from pikepdf import Array, Dictionary, Name, String
 
 from ..errors import shape_changed
 from ..i18n import _
@@ -71,7 +77,10 @@ def _shared_cmap(font, shared: dict) -> dict[int, str]:
 SEQUENCE = re.compile(rb"<</MCID (\d+)(?: /ActualText <([0-9a-fA-F]*)>)?>>\s*BDC(.*?)\bEMC", re.S)
 # Any marked-content sequence with an MCID, however written: what SEQUENCE must all find.
 ANY_MCID = re.compile(rb"/MCID\s")
-TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>")
+# What matters in a sequence: where a line starts (Tm), a change of font (Tf), the glyph codes
+# shown (hex strings), a TJ array of them read at once (one match per glyph cost a third more).
+TEXT_OPS = re.compile(rb"([-\d.]+) Tm|/([^\s/<>\[\]()]+) [-\d.]+ Tf|<([0-9a-fA-F]*)>|\[([^\]]*)\]")
+GLYPHS = re.compile(rb"<([0-9a-fA-F]*)>")
 
 
 def _decode(run: list[bytes], font: dict[int, str]) -> str:
@@ -82,19 +91,24 @@ def _decode(run: list[bytes], font: dict[int, str]) -> str:
 def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]]:
     """{MCID: (text, baseline y)} for one page's marked text. `shared`: the fonts' tables
     already read on other pages of the document (WeasyPrint shares its fonts between pages)."""
+    page.contents_coalesce()
+    return _pieces(page.obj.Contents.read_bytes(), page, {} if shared is None else shared)
+
+
+def _pieces(content: bytes, page, shared: dict) -> dict[int, tuple[str, float]]:
+    """page_pieces of `content`, the page's content stream as it is now."""
     fonts = page.obj.get("/Resources", {}).get("/Font", {})
-    shared = {} if shared is None else shared
     cmaps: dict[bytes, dict[int, str]] = {}
     pieces: dict[int, tuple[str, float]] = {}
-    page.contents_coalesce()
-    content = page.obj.Contents.read_bytes()
     for sequence in SEQUENCE.finditer(content):
         font: dict[int, str] = {}
         y = 0.0
         text: list[str] = []
         run: list[bytes] = []  # the glyph codes shown in one font, decoded at once
         for m in TEXT_OPS.finditer(sequence.group(3)):
-            if m.lastindex == 3:
+            if m.lastindex == 4:
+                run += GLYPHS.findall(m.group(4))
+            elif m.lastindex == 3:
                 run.append(m.group(3))
             elif m.lastindex == 1:
                 y = float(m.group(1))
@@ -119,6 +133,134 @@ def page_pieces(page, shared: dict | None = None) -> dict[int, tuple[str, float]
     return pieces
 
 
+class Pages:
+    """The pages of a tagged file, each content stream read and parsed once and kept current
+    through the edits of the tag pass (tags.py) and of this one: parsing a page's marked text
+    again after each edit is most of what these passes would cost. An edit only writes marked
+    content's property lists (an artifact instead of an MCID, an /ActualText added), so the
+    pieces after it are those before, less the MCIDs made artifacts, with the /ActualText set:
+    what parsing the new stream gives (page_pieces)."""
+
+    def __init__(self, pdf: pikepdf.Pdf):
+        self.pdf = pdf
+        self.pages = list(pdf.pages)
+        self.index = {page.obj.objgen: n for n, page in enumerate(self.pages)}
+        self._content: dict[int, bytes] = {}
+        self._pieces: dict[int, dict[int, tuple[str, float]]] = {}
+        self._fonts: dict = {}  # each font's ToUnicode read once for the document
+
+    def content(self, n: int) -> bytes:
+        """Page `n`'s content stream (one stream: WeasyPrint writes one already)."""
+        if n not in self._content:
+            self.pages[n].contents_coalesce()
+            self._content[n] = self.pages[n].obj.Contents.read_bytes()
+        return self._content[n]
+
+    def pieces(self, n: int) -> dict[int, tuple[str, float]]:
+        """{MCID: (text, baseline y)} of page `n` as it is now (page_pieces). A new dict
+        after each edit: one read before it keeps what it read."""
+        if n not in self._pieces:
+            self._pieces[n] = _pieces(self.content(n), self.pages[n], self._fonts)
+        return self._pieces[n]
+
+    def rewrite(
+        self, n: int, content: bytes, artifacts: Set[int] = frozenset(), said: dict | None = None
+    ) -> None:
+        """Page `n`'s content is now `content`: the same but for the MCIDs of `artifacts`
+        (made artifacts) and of `said` ({MCID: its /ActualText})."""
+        self.pages[n].obj.Contents = pikepdf.Stream(self.pdf, content)
+        self._content[n] = content
+        if n in self._pieces:
+            pieces = {k: v for k, v in self._pieces[n].items() if k not in artifacts}
+            for mcid, text in (said or {}).items():
+                pieces[mcid] = (text, pieces[mcid][1])
+            self._pieces[n] = pieces
+
+
+class Element:
+    """A structure element as read once from the file (read_tree): its type, its kids in
+    order (Elements, MCIDs, annotation references as pikepdf objects), its page. The passes
+    walk these, not the file: each pikepdf access is a call into C++, and a walk of the tree
+    reads thousands. Every change goes through the methods, which write the file too."""
+
+    __slots__ = ("obj", "objgen", "s", "kids", "pg", "page", "actual", "_elements")
+
+    def __init__(self, obj, s: str | None, kids: list, pg, page: int | None, actual):
+        self.obj = obj  # the pikepdf Dictionary
+        self.objgen = obj.objgen  # (0, 0) when direct
+        self.s = s  # "/P", "/Link"…; None for the tree's root
+        self.kids = kids
+        self.pg = pg  # its page's objgen, None without /Pg
+        self.page = page  # its page's index, None without /Pg or out of the document
+        self.actual = actual  # its /ActualText, None without
+        self._elements: list[Element] | None = None  # elements(), until the kids change
+
+    def elements(self) -> list[Element]:
+        """The structure elements among its kids (a walk asks each element several times)."""
+        if self._elements is None:
+            self._elements = [k for k in self.kids if isinstance(k, Element)]
+        return self._elements
+
+    def holds_content(self) -> bool:
+        """Marked content (MCIDs) or annotations directly inside."""
+        return any(not isinstance(k, Element) for k in self.kids)
+
+    def set_kids(self, kids: list) -> None:
+        self.kids = kids
+        self._elements = None
+        self.obj.K = Array([k.obj if isinstance(k, Element) else k for k in kids])
+
+    def set_type(self, s: str) -> None:
+        self.s = s
+        self.obj.S = Name(s)
+
+    def set_actual_text(self, text: str) -> None:
+        self.actual = text
+        self.obj.ActualText = String(text)
+
+
+def read_tree(element, index: dict) -> Element:
+    """The structure tree below `element` (a pikepdf structure element, or the root) as
+    Elements, each read once (one Element per object, however often it is listed). `index`:
+    {page objgen: page index}."""
+    read: dict = {}
+
+    def one(obj, keys) -> Element:
+        # Each key asked for only when there: pikepdf's get() of a missing key costs six
+        # times a present one's (benchmarks/README.md).
+        pg = obj.get("/Pg").objgen if "/Pg" in keys else None
+        return Element(
+            obj,
+            str(obj.get("/S")) if "/S" in keys else None,
+            [],
+            pg,
+            index.get(pg) if pg is not None else None,
+            str(obj.get("/ActualText")) if "/ActualText" in keys else None,
+        )
+
+    keys = element.keys()
+    top = one(element, keys)
+    stack = [(top, element, keys)]
+    while stack:
+        node, obj, keys = stack.pop()
+        k = obj.get("/K") if "/K" in keys else None
+        raw = [] if k is None else list(k) if isinstance(k, Array) else [k]
+        for kid in raw:
+            kid_keys = kid.keys() if isinstance(kid, Dictionary) else ()
+            if "/S" not in kid_keys:  # an MCID, an annotation's reference
+                node.kids.append(kid)
+                continue
+            objgen = kid.objgen
+            known = read.get(objgen) if objgen != (0, 0) else None
+            if known is None:
+                known = one(kid, kid_keys)
+                if objgen != (0, 0):
+                    read[objgen] = known
+                stack.append((known, kid, kid_keys))
+            node.kids.append(known)
+    return top
+
+
 # A compound written with a hyphen ("socio-professionnel"): a word of its own, so that a line
 # end at its hyphen keeps it even where the text also writes it solid ("socioprofessionnel").
 COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
@@ -132,52 +274,45 @@ def vocabulary(text: str) -> tuple[set[str], set[str]]:
     return words, set(text.split())
 
 
-def _lines(element, out: list) -> None:
+def _lines(element: Element, out: list) -> None:
     """The MCIDs of a block in reading order, with the element that holds each."""
-    for kid in _kids(element):
+    for kid in element.kids:
         if isinstance(kid, int):
             out.append((kid, element))
-        elif isinstance(kid, Dictionary) and "/S" in kid and kid.S not in BLOCKS:
+        elif isinstance(kid, Element) and kid.s not in BLOCKS:
             _lines(kid, out)
 
 
-def _kids(element) -> list:
-    k = element.get("/K")
-    if k is None:
-        return []
-    return list(k) if isinstance(k, Array) else [k]
-
-
-def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
-    """Set the ActualText of every line end that needs it (see the module's doc). `source`:
-    the document's text, to tell a hyphenated word from a hyphenated compound."""
+def fix(pdf: pikepdf.Pdf, document, source: str, pages: Pages | None = None) -> None:
+    """Set the ActualText of every line end that needs it (see the module's doc). `document`:
+    the structure element to walk, an Element (read_tree) or a pikepdf one; `source`: the
+    document's text, to tell a hyphenated word from a hyphenated compound; `pages`: the
+    pages as the caller has read them (tags.py), else read here."""
     words, tokens = vocabulary(source)
-    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
-    pieces: dict[int, dict[int, tuple[str, float]]] = {}
+    pages = Pages(pdf) if pages is None else pages
+    if not isinstance(document, Element):
+        document = read_tree(document, pages.index)
     content_fixes: dict[int, dict[int, str]] = {}
-    cmaps: dict = {}  # each font's ToUnicode read once for the document
 
     def piece(n: int, mcid: int) -> tuple[str, float] | None:
-        if n not in pieces:
-            pieces[n] = page_pieces(pdf.pages[n], cmaps)
-        return pieces[n].get(mcid)
+        return pages.pieces(n).get(mcid)
 
-    def visit(element) -> None:
-        if element.get("/S") in BLOCKS:
+    def visit(element: Element) -> None:
+        if element.s in BLOCKS:
             order: list = []
             _lines(element, order)
             _fix_block(order)
-        for kid in _kids(element):
-            if isinstance(kid, Dictionary) and "/S" in kid:
+        for kid in element.kids:
+            if isinstance(kid, Element):
                 visit(kid)
 
     def _fix_block(order: list) -> None:
         texts = []
         for mcid, owner in order:
-            n = pages.get(owner.Pg.objgen) if "/Pg" in owner else None
+            n = owner.page
             got = piece(n, mcid) if n is not None else None
             texts.append((mcid, owner, n, got))
-        changed: dict = {}  # owner objgen → (owner, {mcid: text})
+        changed: dict = {}  # owner → (owner, {mcid: text})
         for (mcid, owner, n, got), (_mcid, _owner, n2, nxt) in zip(texts, texts[1:], strict=False):
             if n is None or got is None or nxt is None or n != n2 or abs(got[1] - nxt[1]) < 0.5:
                 continue  # not a line end
@@ -201,10 +336,10 @@ def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
                 if tail + head in tokens:  # cut inside one token (an e-mail address)
                     continue
                 tagged = text + " "
-            changed.setdefault(owner.objgen, (owner, {}))[1][mcid] = tagged
+            changed.setdefault(id(owner), (owner, {}))[1][mcid] = tagged
         for owner, fixes in changed.values():
-            n = pages[owner.Pg.objgen]
-            if any(isinstance(k, Dictionary) and "/S" in k for k in _kids(owner)):
+            n = owner.page
+            if owner.elements():
                 # Words of its own and elements inside (a link holding an <abbr>): an
                 # ActualText on the element would hide its children's words; each line end
                 # gets its own, on its marked content.
@@ -212,23 +347,21 @@ def fix(pdf: pikepdf.Pdf, document, source: str) -> None:
                     content_fixes.setdefault(n, {})[mcid] = text
                 continue
             whole = [
-                fixes.get(k, (piece(n, k) or ("", 0))[0])
-                for k in _kids(owner)
-                if isinstance(k, int)
+                fixes.get(k, (piece(n, k) or ("", 0))[0]) for k in owner.kids if isinstance(k, int)
             ]
-            owner.ActualText = String("".join(whole))
+            owner.set_actual_text("".join(whole))
 
     visit(document)
     for n, fixes in content_fixes.items():
-        _mark_content(pdf, pdf.pages[n], fixes)
+        _mark_content(pages, n, fixes)
 
 
 MARK = re.compile(rb"<</MCID (\d+)>>(\s*BDC)")
 
 
-def _mark_content(pdf: pikepdf.Pdf, page, fixes: dict[int, str]) -> None:
-    """Add /ActualText to the marked content of `fixes` ({MCID: text}). WeasyPrint (pydyf)
-    writes each property list as `<</MCID n>>`: edited in place, nothing else reparsed."""
+def _mark_content(pages: Pages, n: int, fixes: dict[int, str]) -> None:
+    """Add /ActualText to the marked content of `fixes` ({MCID: text}) on page `n`. WeasyPrint
+    (pydyf) writes each property list as `<</MCID n>>`: edited in place, nothing else reparsed."""
 
     def replace(m: re.Match) -> bytes:
         mcid = int(m.group(1))
@@ -237,13 +370,12 @@ def _mark_content(pdf: pikepdf.Pdf, page, fixes: dict[int, str]) -> None:
         actual = (b"\xfe\xff" + fixes[mcid].encode("utf-16-be")).hex().encode()
         return b"<</MCID %d /ActualText <%s>>>%s" % (mcid, actual, m.group(2))
 
-    page.contents_coalesce()  # one stream (WeasyPrint writes one already)
-    content = page.obj.Contents.read_bytes()
+    content = pages.content(n)
     found = {int(m.group(1)) for m in MARK.finditer(content)}
     if not fixes.keys() <= found:
         raise shape_changed(
             _("page {n}: marked content {mcids} not found to set its /ActualText").format(
-                n=page.index + 1, mcids=", ".join(str(k) for k in sorted(fixes.keys() - found))
+                n=n + 1, mcids=", ".join(str(k) for k in sorted(fixes.keys() - found))
             )
         )
-    page.obj.Contents = pikepdf.Stream(pdf, MARK.sub(replace, content))
+    pages.rewrite(n, MARK.sub(replace, content), said=fixes)

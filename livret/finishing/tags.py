@@ -25,6 +25,9 @@ meant; this pass writes it down, without touching what is drawn:
 - page furniture (running heads, folios, the Notes pages' label: the @page margin boxes) is a
   Pagination artifact: WeasyPrint tags it Span under elements that belong to no tree
   (Kozea/WeasyPrint#1836), marked content a reader meets nowhere, or out of place.
+
+The passes walk the tree and the pages as read once (linebreaks.read_tree, linebreaks.Pages),
+not the file: the same bytes as a pass reading the file each time, in half the time.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from ..errors import shape_changed
 from ..i18n import _
 from ..rendering import contracts
 from . import linebreaks
+from .linebreaks import Element, read_tree
 
 # Wrappers joined when a page break cut them in two. Not P, H or Link: they hold the marked
 # content itself, and two paragraphs in a row are as likely as one cut paragraph.
@@ -94,79 +98,76 @@ class _Layout(HTMLParser):
 
 def read_layout(html: str) -> tuple[list[str], dict[str, str], str]:
     """→ (ids of the parts in order, {href: title} of the links, the body's text)."""
-    parser = _Layout()
-    parser.feed(html)
-    parts = [part.id for part in contracts.read(html).parts if part.id]
-    return parts, parser.titles, " ".join(parser.text)
+    parser = _read(html)
+    return _parts(html), parser.titles, " ".join(parser.text)
 
 
 def read_abbreviations(html: str) -> dict[str, str]:
     """{words: expansion} of the <abbr title="…"> of the layout (livret/rendering/acronyms.py)."""
+    return _read(html).abbrs
+
+
+def _read(html: str) -> _Layout:
+    """The HTML read once for all that finish() needs of it but the parts."""
     parser = _Layout()
     parser.feed(html)
-    return parser.abbrs
+    return parser
 
 
-def _kids(element) -> list:
-    k = element.get("/K")
-    if k is None:
-        return []
-    return list(k) if isinstance(k, Array) else [k]
+def _parts(html: str, layout: contracts.Layout | None = None) -> list[str]:
+    """The ids of the parts in order (livret/rendering/contracts.py's read, or `layout`, what
+    it gave the caller already)."""
+    return [part.id for part in (layout or contracts.read(html)).parts if part.id]
 
 
-def _struct_kids(element) -> list:
-    return [k for k in _kids(element) if isinstance(k, Dictionary) and "/S" in k]
-
-
-def _holds_content(element) -> bool:
-    """Marked content (MCIDs) or annotations directly inside: page-bound, never moved."""
-    return any(not (isinstance(k, Dictionary) and "/S" in k) for k in _kids(element))
-
-
-def _starts_anew(element) -> bool:
+def _starts_anew(element: Element) -> bool:
     """A fragment that opens with a heading or a list label is a new element, not the rest
     of the one before the page break."""
-    kids = _struct_kids(element)
-    return bool(kids) and kids[0].S in HEADINGS | {"/Lbl"}
+    kids = element.elements()
+    return bool(kids) and kids[0].s in HEADINGS | {"/Lbl"}
 
 
-def _join(first, second) -> None:
+def _join(first: Element, second: Element) -> None:
     """Move `second`'s children into `first`; then the pair cut at the same break inside."""
-    tail = _struct_kids(first)
-    head = _struct_kids(second)
-    moved = _kids(second)
+    tail = first.elements()
+    head = second.elements()
+    moved = second.kids
     for kid in moved:
-        if isinstance(kid, Dictionary) and "/S" in kid:
-            kid.P = first
-    first.K = Array(_kids(first) + moved)
+        if isinstance(kid, Element):
+            kid.obj.P = first.obj
+    first.set_kids(first.kids + moved)
     if tail and head:
         a, b = tail[-1], head[0]
         if (
-            a.S == b.S
-            and a.S in JOINABLE
-            and not _holds_content(a)
-            and not _holds_content(b)
+            a.s == b.s
+            and a.s in JOINABLE
+            and not a.holds_content()
+            and not b.holds_content()
             and not _starts_anew(b)
         ):
             _join(a, b)
-            first.K = Array(
-                [
-                    k
-                    for k in _kids(first)
-                    if not (isinstance(k, Dictionary) and k.is_indirect and k.objgen == b.objgen)
-                ]
-            )
+            first.set_kids([k for k in first.kids if k is not b])
 
 
-def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
+def finish(
+    data: bytes,
+    anchors: list[set[str]],
+    html: str,
+    also=None,
+    *,
+    layout: contracts.Layout | None = None,
+) -> bytes:
     """The PDF with its tag tree finished. `anchors`: the anchor names on each page
     (WeasyPrint's Page.anchors), to know on which page each part starts; `also(pdf)`: what
-    else the caller has to change in the file (pikepdf.Pdf), before it is saved once."""
-    parts, titles, source = read_layout(html)
+    else the caller has to change in the file (pikepdf.Pdf), before it is saved once;
+    `layout`: contracts.read(html), when the caller has it."""
     pdf = pikepdf.open(io.BytesIO(data))
     if "/StructTreeRoot" not in pdf.Root:  # an untagged variant (print): nothing to finish
         return data
-    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    parts = _parts(html, layout)
+    read = _read(html)
+    titles, source = read.titles, " ".join(read.text)
+    pages = linebreaks.Pages(pdf)
     keys = _parent_keys(pdf)  # each page's entry in the parent tree, as the file says
 
     # Where each part starts: the first page holding its anchor.
@@ -181,15 +182,16 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
     contents_page = start.get("contents")
 
     root = pdf.Root.StructTreeRoot
-    document = _kids(root)[0]
-    top = _kids(document)
-    on_page = Counter(_page(e, pages) for e in top)
+    tree = read_tree(root, pages.index)  # the structure tree, walked from here on
+    document = tree.kids[0]
+    top = document.kids
+    on_page = Counter(_page(e) for e in top)
     merged: list = []
     toc = None
     previous_page = None
     index = 0  # of the element among the top-level elements of its page
     for element in top:
-        page = _page(element, pages)
+        page = _page(element)
         index = index + 1 if page == previous_page else 0
         previous_page = page
         # More top-level elements on a page than parts starting on it: the first ones are the
@@ -197,8 +199,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
         # sidebar, which WeasyPrint lifts out of the part (a NonStruct of its own).
         if page >= 0 and index < on_page[page] - starts_on[page] and merged:
             part = merged[-1]
-            if element.S != part.S:
-                asides = [k for k in _struct_kids(part) if k.S == element.S]
+            if element.s != part.s:
+                asides = [k for k in part.elements() if k.s == element.s]
                 if asides:
                     _join(asides[-1], element)
                     continue
@@ -207,7 +209,7 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
         merged.append(element)
         if page == contents_page and toc is None:
             toc = element  # the <nav id="contents">
-    document.K = Array(merged)
+    document.set_kids(merged)
 
     if toc is not None:
         _make_toc(toc)
@@ -218,9 +220,9 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
     _one_annotation_per_line(pdf, document, parents)
     _inline_in_headings(document)
     _nest_lists(pdf, document)
-    texts = _Texts(pdf)
+    texts = _Texts(pages)
     decorative = _decorative_labels(document, texts)
-    _paginate(pdf, root, parents, decorative, keys)
+    _paginate(pages, tree, parents, decorative, keys)
     root.ParentTree.Nums = Array([x for key, value in parents.items() for x in (key, value)])
 
     for pdf_page in pdf.pages:
@@ -236,9 +238,9 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
             if href in titles:
                 annot.Contents = String(titles[href])
 
-    linebreaks.fix(pdf, document, source)
+    linebreaks.fix(pdf, document, source, pages)
     _spoken(document, texts, str(pdf.Root.get("/Lang", "fr")))
-    for element, abbrs in _part_abbreviations(merged, html):
+    for element, abbrs in _part_abbreviations(merged, html, layout, read.abbrs):
         _expansions(element, texts, abbrs)
     if also is not None:
         also(pdf)
@@ -248,8 +250,8 @@ def finish(data: bytes, anchors: list[set[str]], html: str, also=None) -> bytes:
     return out.getvalue()
 
 
-def _page(element, pages) -> int:
-    return pages.get(element.Pg.objgen, -1) if "/Pg" in element else -1
+def _page(element: Element) -> int:
+    return element.page if element.page is not None else -1
 
 
 def _parent_keys(pdf) -> dict:
@@ -272,48 +274,55 @@ def _parent_key(annot) -> int:
     return int(key)
 
 
-def _make_toc(nav) -> None:
+def _make_toc(nav: Element) -> None:
     """The contents' list as TOC, its items as TOCI (their body a plain grouping)."""
-    for element in _struct_kids(nav):
-        if element.S == "/L":
-            element.S = Name("/TOC")
-            for item in _struct_kids(element):
-                if item.S == "/LI":
-                    item.S = Name("/TOCI")
-                    for part in _struct_kids(item):
-                        if part.S == "/LBody":
-                            part.S = Name("/NonStruct")
+    for element in nav.elements():
+        if element.s == "/L":
+            element.set_type("/TOC")
+            for item in element.elements():
+                if item.s == "/LI":
+                    item.set_type("/TOCI")
+                    for part in item.elements():
+                        if part.s == "/LBody":
+                            part.set_type("/NonStruct")
 
 
-def _lift_annotations(element, link, parents: dict) -> None:
+def _lift_annotations(element: Element, link: Element | None, parents: dict) -> None:
     """An inline element inside a link (<a><i>…</i></a>) gets a link annotation of its own,
     tagged in that element: move it up to the Link, where PDF/UA wants every link (and point
     the annotation's entry of the parent tree at the Link too)."""
-    for kid in _struct_kids(element):
-        inner = kid if kid.S == "/Link" else link
-        if link is not None and kid.S != "/Link":
-            objrs = [
-                k for k in _kids(kid) if isinstance(k, Dictionary) and k.get("/Type") == "/OBJR"
-            ]
+    for kid in element.elements():
+        inner = kid if kid.s == "/Link" else link
+        if link is not None and kid.s != "/Link":
+            objrs = [k for k in kid.kids if isinstance(k, Dictionary) and k.get("/Type") == "/OBJR"]
             if objrs:
                 moved = {k.objgen for k in objrs}
-                kid.K = Array([k for k in _kids(kid) if not _is(k, moved)])
-                link.K = Array(_kids(link) + objrs)
+                kid.set_kids([k for k in kid.kids if not _is(k, moved)])
+                link.set_kids(link.kids + objrs)
                 for objr in objrs:
                     key = _parent_key(objr.Obj)
                     if key in parents:
-                        parents[key] = link
+                        parents[key] = link.obj
         _lift_annotations(kid, inner, parents)
 
 
 def _is(obj, objgens: set) -> bool:
+    """`obj` (a kid: an Element or a pikepdf object) is one of the indirect objects `objgens`."""
+    if isinstance(obj, Element):
+        return obj.objgen != (0, 0) and obj.objgen in objgens
     return isinstance(obj, Dictionary) and obj.is_indirect and obj.objgen in objgens
 
 
 def link_target(link) -> str | None:
-    """Where a Link structure element leads: "#dest" for a link inside the document, else
-    its URI."""
-    for kid in _kids(link):
+    """Where a Link structure element (pikepdf) leads: "#dest" for a link inside the
+    document, else its URI."""
+    k = link.get("/K")
+    return _target([] if k is None else list(k) if isinstance(k, Array) else [k])
+
+
+def _target(kids: list) -> str | None:
+    """link_target of the Link whose kids are `kids`."""
+    for kid in kids:
         if isinstance(kid, Dictionary) and "/Obj" in kid:
             annot = kid.Obj
             if "/Dest" in annot:
@@ -323,94 +332,97 @@ def link_target(link) -> str | None:
     return None
 
 
-def _join_links(element, parents: dict, keys: dict) -> None:
+def _join_links(element: Element, parents: dict, keys: dict) -> None:
     """A link that wraps onto a second line is two boxes, so two Link elements side by side:
     one Link, one description for a reader (same target, same page)."""
     kept: list = []
-    for kid in _kids(element):
+    for kid in element.kids:
         previous = kept[-1] if kept else None
         if (
-            isinstance(kid, Dictionary)
-            and kid.get("/S") == "/Link"
-            and isinstance(previous, Dictionary)
-            and previous.get("/S") == "/Link"
-            and link_target(kid) is not None
-            and link_target(kid) == link_target(previous)
-            and kid.Pg.objgen == previous.Pg.objgen
+            isinstance(kid, Element)
+            and kid.s == "/Link"
+            and isinstance(previous, Element)
+            and previous.s == "/Link"
+            and _target(kid.kids) is not None
+            and _target(kid.kids) == _target(previous.kids)
+            and kid.pg == previous.pg
         ):
-            mcids = parents.get(keys[kid.Pg.objgen])
-            for item in _kids(kid):
+            mcids = parents.get(keys[kid.pg])
+            for item in kid.kids:
                 if isinstance(item, int) and mcids is not None:
-                    mcids[item] = previous
+                    mcids[item] = previous.obj
                 elif isinstance(item, Dictionary) and "/Obj" in item:
                     key = _parent_key(item.Obj)
                     if key in parents:
-                        parents[key] = previous
-                elif isinstance(item, Dictionary) and "/S" in item:
-                    item.P = previous
-            previous.K = Array(_kids(previous) + _kids(kid))
+                        parents[key] = previous.obj
+                elif isinstance(item, Element):
+                    item.obj.P = previous.obj
+            previous.set_kids(previous.kids + kid.kids)
             continue
         kept.append(kid)
-        if isinstance(kid, Dictionary) and "/S" in kid:
+        if isinstance(kid, Element):
             _join_links(kid, parents, keys)
-    if len(kept) != len(_kids(element)):
-        element.K = Array(kept)
+    if len(kept) != len(element.kids):
+        element.set_kids(kept)
 
 
 # What WeasyPrint tags a block box inside a heading (its anonymous block: the heading's tag).
 BLOCKS_IN_HEADINGS = HEADINGS | {"/P", "/Div"}
 
 
-def _inline_in_headings(element, inside: bool = False) -> None:
+def _inline_in_headings(element: Element, inside: bool = False) -> None:
     """A heading holds one heading's words: the blocks in it become Spans."""
-    for kid in _struct_kids(element):
-        if inside and kid.S in BLOCKS_IN_HEADINGS:
-            kid.S = Name("/Span")
-        _inline_in_headings(kid, inside or kid.S in HEADINGS)
+    for kid in element.elements():
+        if inside and kid.s in BLOCKS_IN_HEADINGS:
+            kid.set_type("/Span")
+        _inline_in_headings(kid, inside or kid.s in HEADINGS)
 
 
-def _nest_lists(pdf, element) -> None:
+def _nest_lists(pdf, element: Element) -> None:
     """In every list: an item's blocks after its label go in one LBody, and a list that
     follows an item goes inside that item's LBody."""
-    kids = _kids(element)
-    if element.get("/S") == "/L":
+    kids = element.kids
+    if element.s == "/L":
         kept: list = []
         for kid in kids:
             previous = kept[-1] if kept else None
             if (
-                isinstance(kid, Dictionary)
-                and kid.get("/S") == "/L"
-                and isinstance(previous, Dictionary)
-                and previous.get("/S") == "/LI"
+                isinstance(kid, Element)
+                and kid.s == "/L"
+                and isinstance(previous, Element)
+                and previous.s == "/LI"
             ):
                 body = _body(pdf, previous)
                 if body is not None:
-                    body.K = Array([*_kids(body), kid])
-                    kid.P = body
+                    body.set_kids([*body.kids, kid])
+                    kid.obj.P = body.obj
                     continue
             kept.append(kid)
         if len(kept) != len(kids):
-            element.K = Array(kept)
-    for kid in _struct_kids(element):
+            element.set_kids(kept)
+    for kid in element.elements():
         _nest_lists(pdf, kid)
 
 
-def _body(pdf, item):
+def _body(pdf, item: Element) -> Element | None:
     """The LBody of a list item, made from its blocks after the Lbl when it has none; None
     when the item holds marked content of its own (page-bound, left as it is)."""
-    kids = _kids(item)
-    bodies = [k for k in kids if isinstance(k, Dictionary) and k.get("/S") == "/LBody"]
+    kids = item.kids
+    bodies = [k for k in kids if isinstance(k, Element) and k.s == "/LBody"]
     if bodies:
         return bodies[-1]
-    if _holds_content(item):
+    if item.holds_content():
         return None
-    rest = [k for k in kids if k.S != "/Lbl"]
-    body = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.LBody, P=item, K=Array(rest)))
-    if "/Pg" in item:
-        body.Pg = item.Pg
+    rest = [k for k in kids if k.s != "/Lbl"]
+    obj = pdf.make_indirect(
+        Dictionary(Type=Name.StructElem, S=Name.LBody, P=item.obj, K=Array([k.obj for k in rest]))
+    )
+    if item.pg is not None:
+        obj.Pg = item.obj.Pg
+    body = Element(obj, "/LBody", rest, item.pg, item.page, None)
     for kid in rest:
-        kid.P = body
-    item.K = Array([k for k in kids if k.S == "/Lbl"] + [body])
+        kid.obj.P = obj
+    item.set_kids([k for k in kids if k.s == "/Lbl"] + [body])
     return body
 
 
@@ -425,7 +437,16 @@ def _same_line(a, b) -> bool:
     return overlap > 0.5 * min(a[3] - a[1], b[3] - b[1])
 
 
-def _one_annotation_per_line(pdf, document, parents: dict) -> None:
+def _walk(element: Element):
+    """`element` and every element below it (depth first, the last kid first)."""
+    stack = [element]
+    while stack:
+        element = stack.pop()
+        stack.extend(element.elements())
+        yield element
+
+
+def _one_annotation_per_line(pdf, document: Element, parents: dict) -> None:
     """Each Link's annotations on one line of one page become one, over their union; the
     others leave the page, the Link and the parent tree."""
     on_page = {
@@ -435,17 +456,15 @@ def _one_annotation_per_line(pdf, document, parents: dict) -> None:
         if annot.is_indirect
     }
     dropped: set = set()
-    stack = [document]
-    while stack:
-        element = stack.pop()
-        stack.extend(_struct_kids(element))
-        if element.get("/S") != "/Link":
+    for element in _walk(document):
+        if element.s != "/Link":
             continue
         lines: list[tuple[int, Any, list[float]]] = []  # (page, kept annotation, union)
-        for objr in _kids(element):
+        for objr in element.kids:
             if not (isinstance(objr, Dictionary) and "/Obj" in objr):
                 continue
-            annot, box = objr.Obj, _box(objr.Obj)
+            annot = objr.Obj
+            box = _box(annot)
             page = on_page.get(annot.objgen, -1)
             for n, _kept, union in lines:
                 if n == page and _same_line(union, box):
@@ -462,10 +481,10 @@ def _one_annotation_per_line(pdf, document, parents: dict) -> None:
             kept.Rect = Array(union)
             if "/QuadPoints" in kept:
                 del kept["/QuadPoints"]
-        element.K = Array(
+        element.set_kids(
             [
                 k
-                for k in _kids(element)
+                for k in element.kids
                 if not (isinstance(k, Dictionary) and _is(k.get("/Obj"), dropped))
             ]
         )
@@ -481,41 +500,43 @@ FIRST_Y = re.compile(rb"[-\d.]+ [-\d.]+ [-\d.]+ [-\d.]+ [-\d.]+ ([-\d.]+) Tm")
 PAGE_SCALE = re.compile(rb"\A\s*1 0 0 -1 0 [\d.]+ cm\s+q\s+([\d.]+) 0 0 \1 0 0 cm")
 
 
-def _reachable(root) -> set:
-    """The structure elements a reader meets: those below the root."""
+def _reachable(root: Element) -> set:
+    """The objgens of the structure elements a reader meets: those below the root."""
     seen: set = set()
     stack = [root]
     while stack:
-        for kid in _struct_kids(stack.pop()):
+        for kid in stack.pop().elements():
             if kid.objgen not in seen:
                 seen.add(kid.objgen)
                 stack.append(kid)
     return seen
 
 
-def _paginate(pdf, root, parents: dict, decorative: set, keys: dict) -> None:
+def _paginate(
+    pages: linebreaks.Pages, root: Element, parents: dict, decorative: set, keys: dict
+) -> None:
     """Marked content whose element is in no tree (the margin boxes: running heads, folios,
     the Notes label) becomes a Pagination artifact, a header or a footer after its place on
     the page; its entry of the parent tree goes (the orphan elements with it). The elements
     of `decorative` (objgens, taken out of the tree) become Layout artifacts."""
     reachable = _reachable(root)
-    for page in pdf.pages:
+    for n, page in enumerate(pages.pages):
         mcids = parents.get(keys[page.obj.objgen])
         if not isinstance(mcids, Array):
             continue
+        owners = list(mcids)
         orphans = {
-            n
-            for n, owner in enumerate(mcids)
+            k
+            for k, owner in enumerate(owners)
             if isinstance(owner, Dictionary) and owner.objgen not in reachable
         }
         if not orphans:
             continue
-        page.contents_coalesce()
-        content = page.obj.Contents.read_bytes()
-        layout = {n for n in orphans if mcids[n].objgen in decorative}
-        page.obj.Contents = pikepdf.Stream(pdf, _as_artifacts(content, orphans, layout, page))
-        for n in orphans:
-            mcids[n] = None
+        layout = {k for k in orphans if owners[k].objgen in decorative}
+        content = _as_artifacts(pages.content(n), orphans, layout, page)
+        pages.rewrite(n, content, artifacts=orphans)
+        for k in orphans:
+            mcids[k] = None
 
 
 def _as_artifacts(content: bytes, orphans: set[int], layout: set[int], page) -> bytes:
@@ -549,35 +570,34 @@ def _as_artifacts(content: bytes, orphans: set[int], layout: set[int], page) -> 
 
 
 class _Texts:
-    """The words of structure elements, from the marked content of their pages."""
+    """The words of structure elements, from the marked content of their pages: each page as
+    it was when first asked for here (its pieces kept, as the passes after change them)."""
 
-    def __init__(self, pdf):
-        self.pdf = pdf
-        self.pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    def __init__(self, pages: linebreaks.Pages):
+        self.pages = pages
         self.pieces: dict[int, dict] = {}
-        self.cmaps: dict = {}
 
-    def own(self, element) -> list[str]:
+    def own(self, element: Element) -> list[str]:
         """The text of each MCID directly in `element`."""
-        if "/Pg" not in element or element.Pg.objgen not in self.pages:
+        n = element.page
+        if n is None:
             return []
-        n = self.pages[element.Pg.objgen]
         if n not in self.pieces:
-            self.pieces[n] = linebreaks.page_pieces(self.pdf.pages[n], self.cmaps)
-        return [self.pieces[n].get(k, ("", 0))[0] for k in _kids(element) if isinstance(k, int)]
+            self.pieces[n] = self.pages.pieces(n)
+        return [self.pieces[n].get(k, ("", 0))[0] for k in element.kids if isinstance(k, int)]
 
-    def text(self, element) -> str:
+    def text(self, element: Element) -> str:
         """What a reader gets: the ActualText, else the marked content and the children's."""
-        if "/ActualText" in element:
-            return str(element.ActualText)
-        if not _struct_kids(element):
+        if element.actual is not None:
+            return element.actual
+        if not element.elements():
             return "".join(self.own(element))
         out = []
         own = iter(self.own(element))
-        for kid in _kids(element):
+        for kid in element.kids:
             if isinstance(kid, int):
                 out.append(next(own, ""))
-            elif isinstance(kid, Dictionary) and "/S" in kid:
+            elif isinstance(kid, Element):
                 out.append(self.text(kid))
         return "".join(out)
 
@@ -586,29 +606,25 @@ class _Texts:
 DECORATIVE_LABELS = {"→", "➜", "➔", "▸", "►"}
 
 
-def _decorative_labels(document, texts: _Texts) -> set:
+def _decorative_labels(document: Element, texts: _Texts) -> set:
     """Each list label that is only an arrow leaves its item (the item keeps its LBody); →
     the objgens of the elements taken out, whose marked content _paginate makes artifacts."""
     out: set = set()
-    stack = [document]
-    while stack:
-        element = stack.pop()
-        kids = _struct_kids(element)
-        stack.extend(kids)
-        if element.get("/S") != "/LI":
+    for element in _walk(document):
+        if element.s != "/LI":
             continue
-        labels = [k for k in kids if k.S == "/Lbl" and texts.text(k).strip() in DECORATIVE_LABELS]
+        labels = [
+            k
+            for k in element.elements()
+            if k.s == "/Lbl" and texts.text(k).strip() in DECORATIVE_LABELS
+        ]
         if not labels:
             continue
         gone = {label.objgen for label in labels}
-        element.K = Array([k for k in _kids(element) if not _is(k, gone)])
+        element.set_kids([k for k in element.kids if not _is(k, gone)])
         for label in labels:
             out.add(label.objgen)
-            inner = [label]
-            while inner:
-                for kid in _struct_kids(inner.pop()):
-                    out.add(kid.objgen)
-                    inner.append(kid)
+            out |= {kid.objgen for kid in _walk(label) if kid is not label}
     return out
 
 
@@ -619,38 +635,42 @@ SPOKEN = {
 }
 
 
-def _spoken(document, texts: _Texts, language: str) -> None:
+def _spoken(document: Element, texts: _Texts, language: str) -> None:
     """ "#01" read "numéro 1", "p. 6" read "page 6": the ActualText of the element holding the
     words (every element with marked content of its own, after the line ends are set)."""
     rules = SPOKEN.get(language.split("-")[0].lower(), SPOKEN["fr"])
-    stack = [document]
-    while stack:
-        element = stack.pop()
-        stack.extend(_struct_kids(element))
-        if not any(isinstance(k, int) for k in _kids(element)) or _struct_kids(element):
+    for element in _walk(document):
+        if not any(isinstance(k, int) for k in element.kids) or element.elements():
             continue
         text = texts.text(element)
         spoken = text
         for pattern, words in rules:
             spoken = pattern.sub(words, spoken)
         if spoken != text:
-            element.ActualText = String(spoken)
+            element.set_actual_text(spoken)
 
 
-def _part_abbreviations(elements: list, html: str) -> list[tuple[object, dict[str, str]]]:
-    """Each part's element and the <abbr title> of that part: an acronym is expanded where
-    livret/rendering/acronyms.py spelled it out (its first use in a card), in that part
-    only, however the document is laid out and written (whole, or part by part:
-    livret/finishing/assemble.py). When the elements are not one per part, the whole
-    document's abbreviations apply to all of it."""
-    layout = contracts.read(html)
-    parts = [html[p.start : p.end] for p in layout.parts if p.end is not None]
-    if len(parts) != len(elements) or len(parts) != len(layout.parts):
-        return [(element, read_abbreviations(html)) for element in elements]
-    return [(e, read_abbreviations(part)) for e, part in zip(elements, parts, strict=True)]
+def _part_abbreviations(
+    elements: list[Element], html: str, layout: contracts.Layout | None, abbrs: dict[str, str]
+) -> list[tuple[Element, dict[str, str]]]:
+    """Each part's element and the <abbr title> of that part (`abbrs`: the document's): an
+    acronym is expanded where livret/rendering/acronyms.py spelled it out (its first use in a
+    card), in that part only, however the document is laid out and written (whole, or part
+    by part: livret/finishing/assemble.py). When the elements are not one per part, the
+    whole document's abbreviations apply to all of it."""
+    if not abbrs:
+        return []
+    found = (layout or contracts.read(html)).parts
+    if len(found) != len(elements) or any(p.end is None for p in found):
+        return [(element, abbrs) for element in elements]
+    if len(found) == 1:
+        return [(elements[0], abbrs)]
+    return [
+        (e, read_abbreviations(html[p.start : p.end])) for e, p in zip(elements, found, strict=True)
+    ]
 
 
-def _expansions(document, texts: _Texts, abbrs: dict[str, str]) -> None:
+def _expansions(document: Element, texts: _Texts, abbrs: dict[str, str]) -> None:
     """An <abbr title> (an acronym's first use in a card, livret/rendering/acronyms.py) is tagged as
     WeasyPrint tags an unknown element, NonStruct: a Span with its expansion, /E."""
     if not abbrs:
@@ -658,10 +678,10 @@ def _expansions(document, texts: _Texts, abbrs: dict[str, str]) -> None:
     stack = [document]
     while stack:
         element = stack.pop()
-        if element.get("/S") in ("/NonStruct", "/Span"):
+        if element.s in ("/NonStruct", "/Span"):
             words = " ".join(texts.text(element).split())
             if words in abbrs:
-                element.S = Name("/Span")
-                element.E = String(abbrs[words])
+                element.set_type("/Span")
+                element.obj.E = String(abbrs[words])
                 continue  # its words are expanded once, not again in its spans
-        stack.extend(_struct_kids(element))
+        stack.extend(element.elements())
