@@ -20,6 +20,7 @@ import gc
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -237,6 +238,21 @@ def _also_pdf_ua(data: bytes) -> bytes:
     return out.getvalue()
 
 
+class _Written:
+    """What of a page the composition and the assembly still read once its part is written
+    (livret/finishing/assemble.py): WeasyPrint's public Page attributes, without the layout
+    (the boxes) behind them, which is let go: memory then follows the largest card, not the
+    whole book (benchmarks/bench_reuse.py, figure 6)."""
+
+    __slots__ = ("anchors", "bleed", "bookmarks", "height", "links", "width")
+
+    def __init__(self, page) -> None:
+        self.anchors = page.anchors
+        self.bookmarks = page.bookmarks
+        self.links = [(kind, target, rect, None) for kind, target, rect, _box in page.links]
+        self.width, self.height, self.bleed = page.width, page.height, page.bleed
+
+
 class Printer:
     """Renders documents in one process, sharing fonts and stylesheets between them."""
 
@@ -282,6 +298,9 @@ class Printer:
         # Each part written once (livret/finishing/assemble.py): its layout's key → its file.
         self.written: dict[str, assemble.Fragment] = {}
         self.assembled = 0  # documents assembled from their parts' files (the tests read it)
+        # While a render composes a document: how its parts are written (a card is written as
+        # soon as it is laid out for good, and its layout let go).
+        self._writing: Callable[[Any], bytes] | None = None
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -424,9 +443,25 @@ class Printer:
                         self.used.discard(got)
                 _collect(self.one_build)
             self.final[part.ident] = text
-            return pages
+            return self._written(split, part, self.keys[part.ident], pages)
 
         return lay_out
+
+    def _written(self, split: compose.Split, part: compose.Part, key: str, pages: list) -> list:
+        """A card laid out for good, in a render: written at once (its file kept in `written`
+        for the documents that share it), and its pages are then what the composition reads
+        of them (_Written); its layout is let go and collected."""
+        if self._writing is None or key in self.written:
+            return pages
+        document, _pages = self.parts[key]
+        self.written[key] = self._fragment(
+            document, pages, split.document(self.final[part.ident]), self._writing
+        )
+        kept = [_Written(page) for page in pages]
+        self.parts[key] = (None, kept)
+        del document, pages, _pages
+        _collect(self.one_build)
+        return kept
 
     def _area(self, variant: str, head: str) -> tuple[float, float]:
         """The top and bottom of the page area a card is laid out in (fit.PROBES)."""
@@ -667,7 +702,12 @@ class Printer:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            composed = self.compose_parts(html, variant, frame, fit_cache) if book else None
+            if book and variant in compose.VARIANTS:
+                self._writing = functools.partial(self._write, variant=variant)
+            try:
+                composed = self.compose_parts(html, variant, frame, fit_cache) if book else None
+            finally:
+                self._writing = None
             if composed is not None:  # each part laid out once (livret/rendering/compose.py)
                 document, composition = composed
                 laid_out = self.laid_out
@@ -705,8 +745,10 @@ class Printer:
             if composition is not None and self.split is not None:
                 # Each part written once, the file put together from theirs
                 # (livret/finishing/assemble.py).
-                data = self._assemble(document, composition, self.split, write, also)
+                data = self._assemble(document, composition, self.split, variant, also)
             if data is None:
+                if composition is not None:  # its parts' layouts may be let go: anew, whole
+                    document = self._layout(laid_out, variant)
                 data = finish_tags(write(document), anchors, laid_out, also)
         except FatalURLFetchingError:
             raise LivretError(self._denied_problems(sources)) from None
@@ -724,7 +766,7 @@ class Printer:
             data = self._press(data, document.metadata.title or "")
         return data, pages
 
-    def _assemble(self, document, composition, split, write, also) -> bytes | None:
+    def _assemble(self, document, composition, split, variant: str, also) -> bytes | None:
         """The composed document's file made of its parts' files, each written once (kept
         in `written` for the documents that share the part); None when they are not of the
         shape assemble.py puts together (the document is then written whole)."""
@@ -734,7 +776,10 @@ class Printer:
             if key not in self.written:
                 pages = [composition.pages[i] for i in composition.spans[part.ident]]
                 self.written[key] = self._fragment(
-                    document, pages, split.document(self.final[part.ident]), write
+                    document,
+                    pages,
+                    split.document(self.final[part.ident]),
+                    functools.partial(self._write, variant=variant),
                 )
             fragments.append(self.written[key])
         try:
@@ -743,6 +788,18 @@ class Printer:
             return None
         self.assembled += 1
         return made
+
+    @staticmethod
+    def _write(document, variant: str) -> bytes:
+        """A part's pages as a file (livret/finishing/assemble.py takes its catalog from the
+        first part only: its identifier and metadata are set again there)."""
+        return document.write_pdf(
+            pdf_variant=VARIANTS[variant][0],
+            pdf_tags=True,
+            attachments=[],
+            pdf_identifier=b"0" * 32,
+            **_pictures(variant),
+        )
 
     @staticmethod
     def _fragment(document, pages: list, html: str, write) -> assemble.Fragment:
