@@ -185,6 +185,12 @@ def test_text_is_the_same(booklets):
     assert texts(after) == (layout, pages, actual)
 
 
+def test_merging_again_changes_nothing(booklets):
+    before, after = booklets["pdf/ua-1"]
+    assert programs(after) != programs(before)
+    assert merged(after.read_bytes()) == after.read_bytes()
+
+
 MERGE = (
     "import io, sys, pikepdf\n"
     "from livret.finishing.fonts import merge_subsets\n"

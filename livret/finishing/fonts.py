@@ -128,7 +128,13 @@ class Subset:
     frame: tuple[bytes, bytes]  # the ToUnicode CMap before and after its bfchar blocks
     box: list  # /FontBBox
     cid_set: bytes | None
-    split: Split
+    program: Program
+    program_id: tuple[int, int]  # the program stream's object: shared by merged fonts
+    limit: int  # 1 + the last glyph id used by the fonts over this program (`_subsets`)
+
+    @property
+    def split(self) -> Split:
+        return split(self.program, self.limit)
 
 
 def merge_subsets(pdf: pikepdf.Pdf) -> None:
@@ -140,9 +146,9 @@ def merge_subsets(pdf: pikepdf.Pdf) -> None:
     be of one font, or that disagree, are left as they are."""
     resources = list(_font_resources(pdf))
     replaced: dict[tuple[int, int], Dictionary] = {}
-    for group in _groups(list(_subsets(resources))):
+    for group in _groups(_subsets(resources)):
         for cluster in _clusters(group, _agree_on_glyphs):
-            if len(cluster) > 1:
+            if len({s.program_id for s in cluster}) > 1:  # one program: merged already
                 replaced.update(_merged_fonts(pdf, cluster))
     _repoint(resources, replaced)
 
@@ -184,10 +190,12 @@ def _repoint(resources: list[Dictionary], replaced: dict[tuple[int, int], Dictio
 # --- reading a subset ------------------------------------------------------------------------
 
 
-def _subsets(resources: list[Dictionary]) -> Iterator[Subset]:
+def _subsets(resources: list[Dictionary]) -> list[Subset]:
     """The fonts named in `resources` that can take part in a merge, each once, in the order
-    they are first named (a stable order: same document, same merge)."""
+    they are first named (a stable order: same document, same merge). Fonts over one program
+    (merged already) share its limit: the glyphs past the last one any of them uses."""
     seen: set[tuple[int, int]] = set()
+    found = []
     for fonts in resources:
         for key in sorted(fonts.keys()):
             font = fonts[key]
@@ -196,7 +204,13 @@ def _subsets(resources: list[Dictionary]) -> Iterator[Subset]:
             seen.add(font.objgen)
             subset = _read_subset(font)
             if subset is not None:
-                yield subset
+                found.append(subset)
+    limits: dict[tuple[int, int], int] = {}
+    for subset in found:
+        limits[subset.program_id] = max(limits.get(subset.program_id, 0), subset.limit)
+    for subset in found:
+        subset.limit = limits[subset.program_id]
+    return found
 
 
 def _parts(font: Any) -> tuple[Dictionary, Dictionary, pikepdf.Stream, pikepdf.Stream] | None:
@@ -264,7 +278,9 @@ def _subset(font: Any) -> Subset | None:
         frame=to_unicode[1],
         box=list(descriptor.get("/FontBBox", Array())),
         cid_set=cid_set.read_bytes() if isinstance(cid_set, pikepdf.Stream) else None,
-        split=split(program, max([*widths, *to_unicode[0]]) + 1),
+        program=program,
+        program_id=program_stream.objgen,
+        limit=max([*widths, *to_unicode[0]]) + 1,
     )
 
 
