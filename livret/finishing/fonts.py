@@ -512,7 +512,7 @@ def _agree(mine: dict[str, dict], theirs: dict[str, dict]) -> bool:
 def _merged_fonts(pdf: pikepdf.Pdf, cluster: list[Subset]) -> Iterator[tuple[tuple, Dictionary]]:
     """For each subset of `cluster`, (its object id, the font that replaces it): fonts over one
     merged program and descriptor, one per set of subsets that agree on widths and text."""
-    program = merge_programs(tuple(s.split for s in cluster))
+    program = merge_programs(tuple(dict.fromkeys(s.split for s in cluster)))  # each once
     tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(program).digest()[:6])
     name = Name(f"/{tag}+{cluster[0].name}")
     descriptor = pdf.make_indirect(_descriptor(pdf, cluster, name, program))
@@ -604,7 +604,8 @@ def _to_unicode_text(to_unicode: dict[int, bytes], frame: tuple[bytes, bytes]) -
 def merge_programs(splits: tuple[Split, ...]) -> bytes:
     """The TrueType program holding every glyph of `splits` (subsets of one font that agree):
     the largest subset's tables with glyf, loca and hmtx rebuilt from the union of the glyphs
-    (the extras appended, the composites pointed to them), cmap from the union of the maps,
+    (the extras appended, the composites pointed to them), cmap from the union of the maps
+    (but for the extras: their ids are their subset's own; PDF text does not use cmap),
     head's box and MERGED_FIELDS merged by their rule.
 
     Cached: an excerpt's parts are the booklet's, and in a warm worker the parts that did not
