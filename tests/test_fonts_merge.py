@@ -140,6 +140,37 @@ def test_one_program_per_font_and_a_smaller_file(booklets):
     assert after.stat().st_size < before.stat().st_size * 0.8, (before.stat(), after.stat())
 
 
+def test_a_subset_unlike_the_others_is_left_as_it_is(booklets, tmp_path):
+    """Subsets whose descriptors differ in anything a subset does not change are not taken for
+    one font: the odd one keeps its program, the others merge."""
+    before, _ = booklets["pdf/ua-1"]
+    with pikepdf.open(before) as pdf:
+        regular = {}
+        for page in pdf.pages:
+            for font in page.Resources.Font.values():
+                if str(font.BaseFont).endswith("+Livret-Lato"):
+                    regular.setdefault(font.objgen, font)
+        odd = list(regular.values())[1].DescendantFonts[0].FontDescriptor
+        odd.StemV = stem = odd.StemV + 1
+        program = odd.FontFile2.read_bytes()
+        changed = tmp_path / "changed.pdf"
+        pdf.save(changed, deterministic_id=True)
+    after = tmp_path / "after.pdf"
+    after.write_bytes(merged(changed.read_bytes()))
+    fonts = programs(after)
+    assert len(regular) == len(PARTS) and fonts["Livret-Lato"] == 2, fonts
+    assert fonts == dict.fromkeys(fonts, 1) | {"Livret-Lato": 2}
+    with pikepdf.open(after) as pdf:
+        kept = [
+            f.DescendantFonts[0].FontDescriptor
+            for page in pdf.pages
+            for f in page.Resources.Font.values()
+            if f.DescendantFonts[0].FontDescriptor.StemV == stem
+        ]
+        assert kept and all(d.FontFile2.read_bytes() == program for d in kept)
+    assert rasters(after, tmp_path) == rasters(changed, tmp_path)
+
+
 def rasters(path: Path, folder: Path) -> list[bytes]:
     prefix = folder / path.stem
     subprocess.run(["pdftoppm", "-r", "60", "-gray", path, prefix], check=True, timeout=60)

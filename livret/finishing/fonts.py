@@ -638,21 +638,29 @@ def merge_programs(splits: tuple[Split, ...]) -> bytes:
 
 def _union_glyphs(splits: tuple[Split, ...]) -> tuple[list[Glyph], int]:
     """([glyph by id], count): each id below the largest limit from the first subset that holds
-    it, then each subset's extras; composites pointed to their extras' new ids."""
-    limit = max(s.limit for s in splits)
-    count = limit + sum(len(s.extras) for s in splits)
-    glyphs: list[Glyph | None] = [None] * count
-    position = limit
+    it, then the subsets' extras (a simple glyph once, whichever subsets have it: each part
+    brings the same accents); composites pointed to their extras' new ids."""
+    count = max(s.limit for s in splits)
+    glyphs: dict[int, Glyph] = {}
+    appended: dict[Glyph, int] = {}  # a simple extra → its new id
     for s in splits:
-        moved = {old: position + n for n, old in enumerate(s.extras)}
-        position += len(s.extras)
+        moved: dict[int, int] = {}
+        for old in s.extras:
+            glyph = s.program.glyphs[old]
+            if glyph in appended:
+                moved[old] = appended[glyph]
+                continue
+            moved[old] = count
+            if not glyph[0].startswith(COMPOSITE):  # a composite's components are its own
+                appended[glyph] = count
+            count += 1
         for gid, (outline, advance, side) in s.program.glyphs.items():
             at = moved.get(gid, gid)
-            if glyphs[at] is None:
+            if at not in glyphs:
                 if outline.startswith(COMPOSITE) and moved:
                     outline = _renumber(outline, moved)
                 glyphs[at] = (outline, advance, side)
-    return [g or (b"", 0, 0) for g in glyphs], count
+    return [glyphs.get(gid, (b"", 0, 0)) for gid in range(count)], count
 
 
 def _merged_table(tag: str, base: bytes, tables: list[bytes], values: dict[int, int]) -> bytes:
