@@ -77,15 +77,11 @@ def assemble(parts: list[bytes]) -> bytes:
         out.pages.extend(other.pages)
         theirs = list(other.Root.StructTreeRoot.ParentTree.Nums)
         for key, value in zip(theirs[::2], theirs[1::2], strict=True):
-            copied = (
-                [out.copy_foreign(v) for v in value]
-                if isinstance(value, pikepdf.Array)
-                else [out.copy_foreign(value)]
-            )
-            nums += [
-                key + next_key,
-                pikepdf.Array(copied) if isinstance(value, pikepdf.Array) else copied[0],
-            ]
+            if isinstance(value, pikepdf.Array):  # a page's marked contents' elements
+                value = pikepdf.Array([out.copy_foreign(element) for element in value])
+            else:  # an annotation's element
+                value = out.copy_foreign(value)
+            nums += [key + next_key, value]
         for kid in other.Root.StructTreeRoot.K[0].K:
             copied = out.copy_foreign(kid)
             copied.P = document

@@ -96,8 +96,8 @@ COMPOSITE = b"\xff\xff"  # numberOfContours -1
 class Program:
     """What a subset's TrueType program holds, read once per program (`read_program`).
 
-    Compared by identity: `read_program` gives the same object for the same bytes, so tuples of
-    programs are cheap keys for the merged program's cache."""
+    Compared by identity: `read_program` gives the same object for the same bytes (and `split`
+    the same split of it), so splits are cheap keys for the merged program's cache."""
 
     data: bytes
     glyphs: dict[int, Glyph]  # the glyphs with an outline or metrics (a space has no outline)
@@ -341,7 +341,7 @@ def read_program(data: bytes) -> Program | None:
         tables = {tag: font.getTableData(tag) for tag in MERGED_FIELDS}
         (count,) = struct.unpack_from(">H", tables["maxp"], 4)
         (long_metrics,) = struct.unpack_from(">H", tables["hhea"], 34)
-        font.setGlyphOrder(_glyph_names(count))  # names by id: none from post or cmap
+        font.setGlyphOrder(list(_glyph_names(count)))  # names by id: none from post or cmap
         cmaps = _read_cmaps(font)
         glyphs = _read_glyphs(font, count, long_metrics, tables["head"][50:52] == b"\0\1")
     except (TTLibError, struct.error, KeyError, ValueError, IndexError):
@@ -614,7 +614,7 @@ def merge_programs(splits: tuple[Split, ...]) -> bytes:
     names = _glyph_names(count)
     base = max(splits, key=lambda s: len(s.program.glyphs)).program
     font = _open(base.data)
-    font.setGlyphOrder(names)
+    font.setGlyphOrder(list(names))
     outlines, offsets, long_offsets = _glyf_and_loca(glyphs, count)
     font["glyf"] = _raw_table("glyf", outlines)
     font["loca"] = _raw_table("loca", offsets)
