@@ -475,8 +475,13 @@ def _agree_on_glyphs(subset: Subset) -> dict[str, dict]:
 
 
 def _agree_on_text(subset: Subset) -> dict[str, dict]:
-    """What must agree for two subsets to share font dictionaries: widths, Unicode mappings."""
-    return {"widths": subset.widths, "to_unicode": subset.to_unicode, "frame": {0: subset.frame}}
+    """What must agree for two subsets to share a ToUnicode CMap: their Unicode mappings."""
+    return {"to_unicode": subset.to_unicode, "frame": {0: subset.frame}}
+
+
+def _agree_on_widths(subset: Subset) -> dict[str, dict]:
+    """What must agree for two subsets (sharing a CMap) to share a font dictionary: widths."""
+    return {"widths": subset.widths}
 
 
 def _clusters(group: list[Subset], what: Callable[[Subset], dict[str, dict]]) -> list[list[Subset]]:
@@ -511,15 +516,21 @@ def _agree(mine: dict[str, dict], theirs: dict[str, dict]) -> bool:
 
 def _merged_fonts(pdf: pikepdf.Pdf, cluster: list[Subset]) -> Iterator[tuple[tuple, Dictionary]]:
     """For each subset of `cluster`, (its object id, the font that replaces it): fonts over one
-    merged program and descriptor, one per set of subsets that agree on widths and text."""
+    merged program and descriptor, one ToUnicode CMap per set of subsets that agree on text, one
+    font per set of these that agree on widths."""
     program = merge_programs(tuple(dict.fromkeys(s.split for s in cluster)))  # each once
     tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(program).digest()[:6])
     name = Name(f"/{tag}+{cluster[0].name}")
     descriptor = pdf.make_indirect(_descriptor(pdf, cluster, name, program))
-    for members in _clusters(cluster, _agree_on_text):
-        font = _font(pdf, members, name, descriptor)
-        for subset in members:
-            yield subset.font.objgen, font
+    for texts in _clusters(cluster, _agree_on_text):
+        to_unicode: dict[int, bytes] = {}
+        for subset in texts:
+            to_unicode.update(subset.to_unicode)
+        cmap = _stream(pdf, _to_unicode_text(to_unicode, texts[0].frame))
+        for members in _clusters(texts, _agree_on_widths):
+            font = _font(pdf, members, name, descriptor, cmap)
+            for subset in members:
+                yield subset.font.objgen, font
 
 
 def _descriptor(pdf: pikepdf.Pdf, cluster: list[Subset], name: Name, program: bytes) -> Dictionary:
@@ -541,15 +552,17 @@ def _descriptor(pdf: pikepdf.Pdf, cluster: list[Subset], name: Name, program: by
 
 
 def _font(
-    pdf: pikepdf.Pdf, members: list[Subset], name: Name, descriptor: Dictionary
+    pdf: pikepdf.Pdf,
+    members: list[Subset],
+    name: Name,
+    descriptor: Dictionary,
+    to_unicode: pikepdf.Stream,
 ) -> Dictionary:
-    """A Type0 font over `descriptor`, with the union of the members' widths and mappings."""
+    """A Type0 font over `descriptor` and `to_unicode`, with the union of the members' widths."""
     first = members[0].font
     widths: dict[int, Any] = {}
-    to_unicode: dict[int, bytes] = {}
     for subset in members:
         widths.update(subset.widths)
-        to_unicode.update(subset.to_unicode)
     cidfont = Dictionary(
         {key: first.DescendantFonts[0][key] for key in first.DescendantFonts[0].keys()}
     )
@@ -559,7 +572,7 @@ def _font(
     font = Dictionary({key: first[key] for key in first.keys()})
     font.BaseFont = name
     font.DescendantFonts = Array([pdf.make_indirect(cidfont)])
-    font.ToUnicode = _stream(pdf, _to_unicode_text(to_unicode, members[0].frame))
+    font.ToUnicode = to_unicode
     return pdf.make_indirect(font)
 
 
