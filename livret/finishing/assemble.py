@@ -19,7 +19,9 @@ booklet and its excerpts are then these files put end to end:
   builds it (`Document.make_bookmark_tree`), since a part alone cannot know the levels of
   the parts around it;
 - the catalog of the first fragment (metadata, language, output intent), which was laid out
-  with the document's own <head>.
+  with the document's own <head>;
+- one font program per font: each fragment has subsets of its own glyphs, which
+  livret/finishing/fonts.py merges (the file would otherwise be twice as large).
 
 A file of another shape (a link to no destination, a parent tree in several nodes…) raises
 Unassembled: the caller then writes the document whole.
@@ -35,6 +37,8 @@ from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
+
+from . import fonts
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ def assemble(
         root.ParentTreeNextKey = max(nums) + 1
     _write_dests(out, dests)
     _write_outline(out, bookmarks)
+    # Each part's file has its own subsets of the fonts: one program per font instead.
+    fonts.merge_subsets(out)
     if also is not None:
         also(out)
     buffer = io.BytesIO()

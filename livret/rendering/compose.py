@@ -5,10 +5,11 @@ A book document (the booklet, a theme excerpt) is a sequence of *parts*: the chi
 cover), each opening on a new page (styles/page.css). A part's layout depends on nothing
 before it but the page it starts on: its folio and its side (left- and right-hand pages carry
 their folio on the outside edge). So each part is laid out on its own, in a document holding
-that part only, starting on its page, and the document is the sequence of their pages
-(WeasyPrint's `Document.copy`, which writes one PDF, its tag tree, outline and links, from the
-pages of several documents). For edition #01 the composed booklet is byte for byte the PDF a
-single layout of the whole document gives (tests/test_compose.py).
+that part only, starting on its page, and the document is the sequence of their pages. Each
+part is then written once, as a PDF of its own, and the document's file is these files put
+end to end (livret/finishing/assemble.py: one tag tree, outline, set of links). For edition
+#01 the composed booklet reads, links and looks as a single layout of the whole document
+does (tests/test_compose.py).
 
 What a part cannot know on its own, the composition gives it:
 - its first folio: `@page :first { counter-increment: page N }`;

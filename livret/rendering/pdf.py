@@ -301,6 +301,7 @@ class Printer:
         # While a render composes a document: how its parts are written (a card is written as
         # soon as it is laid out for good, and its layout let go).
         self._writing: Callable[[Any], bytes] | None = None
+        self._garbage = False
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -399,6 +400,9 @@ class Printer:
                 keys.add(key)
             if key in self.parts:
                 return key, self.parts[key][1]
+            if self._garbage:  # a card written and let go (_written)
+                _collect(self.one_build)
+                self._garbage = False
             left = start % 2 == 0  # a left-hand page: the second of its document
             sheets = self._sheets(variant, numbered=numbers is not None)
             first = start - 1 if left else start
@@ -441,7 +445,9 @@ class Printer:
                     if other != text:
                         self.parts.pop(got, None)
                         self.used.discard(got)
-                _collect(self.one_build)
+                # Collected before the next layout: a collection now would keep (and, in a
+                # worker of one build, freeze for good) the card's layout that _written lets go.
+                self._garbage = True
             self.final[part.ident] = text
             return self._written(split, part, self.keys[part.ident], pages)
 
@@ -450,7 +456,9 @@ class Printer:
     def _written(self, split: compose.Split, part: compose.Part, key: str, pages: list) -> list:
         """A card laid out for good, in a render: written at once (its file kept in `written`
         for the documents that share it), and its pages are then what the composition reads
-        of them (_Written); its layout is let go and collected."""
+        of them (_Written); its layout is let go, and collected before the next layout (here
+        the caller still holds it: in a worker of one build, what a collection leaves is
+        frozen for good)."""
         if self._writing is None or key in self.written:
             return pages
         document, _pages = self.parts[key]
@@ -459,8 +467,7 @@ class Printer:
         )
         kept = [_Written(page) for page in pages]
         self.parts[key] = (None, kept)
-        del document, pages, _pages
-        _collect(self.one_build)
+        self._garbage = True  # collected before the next layout, once nothing holds it
         return kept
 
     def _area(self, variant: str, head: str) -> tuple[float, float]:
