@@ -756,6 +756,7 @@ class Printer:
             if data is None:
                 if composition is not None:  # its parts' layouts may be let go: anew, whole
                     document = self._layout(laid_out, variant)
+                    anchors = [set(page.anchors) for page in document.pages]
                 data = finish_tags(write(document), anchors, laid_out, also)
         except FatalURLFetchingError:
             raise LivretError(self._denied_problems(sources)) from None
