@@ -384,3 +384,18 @@ def test_fragments_of_another_shape_are_not_assembled(rendered):
     with pytest.raises(assemble.Unassembled, match="anchored nowhere"):
         assemble.assemble([lonely], [])
     assert assemble.assemble([booklet], [])[:8] == b"%PDF-1.7"
+
+
+def test_a_document_its_parts_cannot_make_is_written_whole(rendered, tmp_path, monkeypatch):
+    # Parts' files of a shape assemble.py refuses: the document is laid out and written
+    # whole, the same bytes as the whole layout's.
+    def refuse(*_args, **_kwargs):
+        raise assemble.Unassembled("refused")
+
+    monkeypatch.setattr(assemble, "assemble", refuse)
+    printer = Printer(Path(SITE.root))
+    docs = _documents(SITE)
+    cache = tmp_path / "fit"
+    data = printer.render(docs[BOOKLET], "accessible", (), cache, book=True)[0]
+    assert printer.assembled == 0 and printer.whole is None
+    assert data == rendered["whole " + BOOKLET]
