@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from conftest import CONTENT, ROOT
-from pdftext import contents_numbers, contents_page, norm, poppler_pages
+from pdftext import contents_numbers, contents_page, norm, page_texts, poppler_pages
 from pypdf import PdfReader
 
 from livret.building.outputs import KINDS
@@ -51,7 +51,7 @@ def card_pages(path) -> list[list[int]]:
         if isinstance(item, list):
             starts += [reader.get_destination_page_number(x) for x in item]
     ends = [*starts[1:], len(reader.pages)]
-    blank = [(page.extract_text() or "").strip() in ("", "Notes") for page in reader.pages]
+    blank = [text.strip() in ("", "Notes") for text in page_texts(path)]
     nexts = sorted(
         {reader.get_destination_page_number(x) for x in reader.outline if not isinstance(x, list)}
     )

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import CONTENT, ROOT
-from pdftext import contents_numbers, contents_page, norm, outline, pages_text, poppler_pages
+from pdftext import (
+    contents_numbers,
+    contents_page,
+    norm,
+    outline,
+    page_texts,
+    pages_text,
+    poppler_pages,
+)
 from pypdf import PdfReader
 
 from livret.building.pipeline import run
@@ -137,7 +145,7 @@ def test_links_mailto_and_web(booklet):
 
 
 def test_french_typography_reaches_the_pdf(booklet):
-    raw = " ".join(p.extract_text() for p in PdfReader(booklet).pages)
+    raw = " ".join(page_texts(booklet))
     assert "Contact\u202f:" in raw
     assert "«\u202fpaniers solidaires\u202f»" in raw
     # (the no-break space before € shares the space glyph, so it reads back as a space)
