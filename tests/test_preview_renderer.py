@@ -8,7 +8,7 @@ import os
 import traceback
 
 import pytest
-from conftest import CONTENT
+from conftest import CONTENT, seed_fit_cache
 
 from livret.building.pipeline import run
 from livret.preview.renderer import WarmPool
@@ -134,6 +134,7 @@ def test_page_keys_change_only_for_the_pages_an_edit_changed(built, content_copy
     card = content_copy / "actions" / "adie.md"
     text = card.read_text(encoding="utf-8")
     card.write_text(text.replace("## Contexte\n", "## Contexte\n\nUne phrase de plus.\n", 1))
+    seed_fit_cache(tmp_path / "edited", out)  # the cards not edited: fitted as in `built`
     run(content_copy, tmp_path / "edited", booklet=False, themes=[THEME])
 
     before, after = page_keys(out / pdf), page_keys(tmp_path / "edited" / pdf)

@@ -36,16 +36,17 @@ def with_address(content: Path, address: str = ADDRESS) -> Path:
 
 
 @pytest.fixture(scope="module")
-def addressed(session_build, press_excerpt) -> dict[str, Path]:
+def addressed(session_build, press_excerpt, built) -> dict[str, Path]:
     """The theme excerpt (the booklet's covers) with web_address set: accessible and print,
-    built once for the session (the press file from the session's fitting decisions: the
-    address changes the covers, not the cards)."""
+    built once for the session (from the session's fitting decisions: the address changes
+    the covers, not the cards)."""
     out = {}
+    fitted = {"accessible": built[0], "print": press_excerpt[0]}
     for variant in ("accessible", "print"):
         _, _, results = session_build(
             f"addressed-{variant}",
             edit=with_address,
-            fit_from=press_excerpt[0] if variant == "print" else None,
+            fit_from=fitted[variant],
             booklet=False,
             themes=[THEME],
             variant=variant,
