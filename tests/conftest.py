@@ -162,6 +162,20 @@ def folios_cache(session_build, built) -> Path:
     )[0]
 
 
+@pytest.fixture(scope="session")
+def addressed_build(session_build, built):
+    """The booklet and the press theme's excerpt with edition.yaml's web_address set
+    (test_qr.with_address), built once for the session from `built`'s fitting decisions (the
+    address changes the covers, not the cards): the QR code's excerpt, the equivalence
+    check's booklet, veraPDF's addressed booklet. Read-only: (out, manifest, results); the
+    edited content folder is out.parent / "content"."""
+    from test_qr import with_address
+
+    return session_build(
+        "addressed-accessible", edit=with_address, fit_from=built[0], themes=[PRESS_THEME]
+    )
+
+
 @pytest.fixture
 def built_copy(built, tmp_path) -> Path:
     """A private copy of the built output folder: what content/ (or a fresh content_copy,
