@@ -176,6 +176,16 @@ def addressed_build(session_build, built):
     )
 
 
+@pytest.fixture(scope="session")
+def all_sheets(session_build):
+    """Every action's sheet, built once for the session (the command line's --only actions
+    in tests/test_outputs.py, veraPDF's in tests/test_conformance.py). Read-only."""
+    from livret.reading.loader import load_site
+
+    slugs = [a.slug for a in load_site(CONTENT).actions]
+    return session_build("sheets", booklet=False, themes=[], actions=slugs)
+
+
 @pytest.fixture
 def built_copy(built, tmp_path) -> Path:
     """A private copy of the built output folder: what content/ (or a fresh content_copy,

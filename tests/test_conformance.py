@@ -26,12 +26,9 @@ pytestmark = [pytest.mark.xdist_group("verapdf"), pytest.mark.java]  # not in ma
 
 
 @pytest.fixture(scope="session")
-def sheets(tmp_path_factory) -> list[Path]:
-    """Every action's sheet, built once for the session."""
-    out = tmp_path_factory.mktemp("sheets")
-    site = load_site(CONTENT)
-    _, results = run(CONTENT, out, booklet=False, actions=[a.slug for a in site.actions])
-    return [r.path for r in results]
+def sheets(all_sheets) -> list[Path]:
+    """Every action's sheet, built once for the session (all_sheets)."""
+    return [r.path for r in all_sheets[2]]
 
 
 @pytest.fixture(scope="session")

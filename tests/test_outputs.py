@@ -92,9 +92,12 @@ def test_manifest_matches_the_files(built):
 
 
 @pytest.fixture(scope="module")
-def sheets(tmp_path_factory):
-    """Every action sheet, built once by the command line: (exit code, JSON summary)."""
-    out = tmp_path_factory.mktemp("sheets")
+def sheets(tmp_path_factory, all_sheets):
+    """Every action sheet, asked of the command line (--only actions) once: (exit code, JSON
+    summary). In a copy of the session's build of every sheet (all_sheets): what the
+    command makes of them, not their render, is checked here."""
+    out = tmp_path_factory.mktemp("sheets") / "out"
+    shutil.copytree(all_sheets[0], out)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = main(
