@@ -168,7 +168,7 @@ def addressed_build(session_build, built):
     (test_qr.with_address), built once for the session from `built`'s fitting decisions (the
     address changes the covers, not the cards): the QR code's excerpt, the equivalence
     check's booklet, veraPDF's addressed booklet. Read-only: (out, manifest, results); the
-    edited content folder is out.parent / "content"."""
+    edited content folder is out.with_name("content")."""
     from test_qr import with_address
 
     return session_build(

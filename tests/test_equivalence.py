@@ -119,7 +119,7 @@ def test_with_a_web_address_the_three_versions_say_the_same(addressed_build, tmp
     """The back cover's web address (edition.yaml web_address) reads the same in the PDF, the
     EPUB and the web edition: its label, then the address (a block link split the paragraph
     and read the address first; the press file's QR code is not in the EPUB)."""
-    content = addressed_build[0].parent / "content"  # the session's, with the address: read only
+    content = addressed_build[0].with_name("content")  # the session's, with the address: read only
     assert "web_address: https://www.exemple.gouv.fr/retour-experience/" in (
         content / "edition.yaml"
     ).read_text(encoding="utf-8")
