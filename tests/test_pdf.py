@@ -288,10 +288,10 @@ def test_weasyprint_warnings_fail_the_render():
 @pytest.mark.parametrize(
     "variant,marker", [("archive", 'pdfaid:part="3"'), ("print", "GTS_PDFXVersion>PDF/X-4<")]
 )
-def test_variants(variant, marker, tmp_path):
-    manifest, results = run(
-        CONTENT, tmp_path, booklet=False, themes=[], actions=["apfe"], variant=variant
-    )
+def test_variants(variant, marker, session_build):
+    # The press sheet is tests/test_press.py's, built once for the session.
+    name = "press-sheet" if variant == "print" else f"sheet-{variant}"
+    _, _, results = session_build(name, booklet=False, themes=[], actions=["apfe"], variant=variant)
     path = results[0].path
     assert path.name == f"retour-experience-01-action-apfe-{variant}.pdf"
     reader = PdfReader(path)
