@@ -123,7 +123,10 @@ def test_listens_on_127_0_0_1_only(preview):
 
 
 @pytest.mark.slow  # a real process interrupted
-def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path):
+def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path, folios_cache):
+    from conftest import seed_build_cache
+
+    seed_build_cache(tmp_path / "output", folios_cache)  # its workers matter, not the layout
     server = PreviewProcess(content_copy, tmp_path / "output", "--theme", "mobilites")
     server.wait_for(ready)
     workers = server.descendants()
