@@ -76,6 +76,19 @@ def seed_fit_cache(out: Path, source: Path) -> None:
         shutil.copytree(source / FIT_CACHE, out / FIT_CACHE, dirs_exist_ok=True)
 
 
+def seed_build_cache(out: Path, source: Path) -> None:
+    """Give `out` the whole cache a session build keeps in `source`: the fitting decisions
+    and the booklet's folios (the folder beside them), so that an excerpt of the same booklet
+    built into `out` lays out its own parts only, not the booklet's again. For tests of what
+    is done with an excerpt (mailed, previewed), not of how it is laid out. Keys hold the
+    HTML: what another content makes is never taken from it."""
+    from livret.building.pipeline import FIT_CACHE
+
+    cache = (source / FIT_CACHE).parent
+    if cache.is_dir():
+        shutil.copytree(cache, out / cache.relative_to(source), dirs_exist_ok=True)
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """The booklet and the three theme excerpts of CONTENT, built once for the whole session:
@@ -137,6 +150,40 @@ def press_excerpt(session_build):
     return session_build(
         "press-excerpt", booklet=False, themes=[PRESS_THEME], actions=[], variant="print"
     )
+
+
+@pytest.fixture(scope="session")
+def folios_cache(session_build, built) -> Path:
+    """An output folder whose cache (seed_build_cache) holds the booklet's folios as well as
+    the fitting decisions: one excerpt built alone (from `built`'s decisions), which lays the
+    booklet out for its folios once for the session. Read-only."""
+    return session_build(
+        "folios", booklet=False, themes=[PRESS_THEME], actions=[], fit_from=built[0]
+    )[0]
+
+
+@pytest.fixture(scope="session")
+def addressed_build(session_build, built):
+    """The booklet and the press theme's excerpt with edition.yaml's web_address set
+    (test_qr.with_address), built once for the session from `built`'s fitting decisions (the
+    address changes the covers, not the cards): the QR code's excerpt, the equivalence
+    check's booklet, veraPDF's addressed booklet. Read-only: (out, manifest, results); the
+    edited content folder is out.with_name("content")."""
+    from test_qr import with_address
+
+    return session_build(
+        "addressed-accessible", edit=with_address, fit_from=built[0], themes=[PRESS_THEME]
+    )
+
+
+@pytest.fixture(scope="session")
+def all_sheets(session_build):
+    """Every action's sheet, built once for the session (the command line's --only actions
+    in tests/test_outputs.py, veraPDF's in tests/test_conformance.py). Read-only."""
+    from livret.reading.loader import load_site
+
+    slugs = [a.slug for a in load_site(CONTENT).actions]
+    return session_build("sheets", booklet=False, themes=[], actions=slugs)
 
 
 @pytest.fixture

@@ -20,8 +20,22 @@ def norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_TEXTS: dict[tuple, list[str]] = {}
+
+
+def page_texts(path: Path) -> list[str]:
+    """Each page's text as pypdf extracts it (its line ends kept), read once per version of
+    the file: the tests of a session build read the same PDFs again and again, and pypdf's
+    extraction is slow (about 2 CPU-s for the booklet and its three excerpts)."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    if key not in _TEXTS:
+        _TEXTS[key] = [p.extract_text() or "" for p in PdfReader(path).pages]
+    return list(_TEXTS[key])
+
+
 def pages_text(path: Path) -> list[str]:
-    return [norm(p.extract_text() or "") for p in PdfReader(path).pages]
+    return [norm(text) for text in page_texts(path)]
 
 
 def outline(path: Path) -> list:

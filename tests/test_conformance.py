@@ -26,12 +26,9 @@ pytestmark = [pytest.mark.xdist_group("verapdf"), pytest.mark.java]  # not in ma
 
 
 @pytest.fixture(scope="session")
-def sheets(tmp_path_factory) -> list[Path]:
-    """Every action's sheet, built once for the session."""
-    out = tmp_path_factory.mktemp("sheets")
-    site = load_site(CONTENT)
-    _, results = run(CONTENT, out, booklet=False, actions=[a.slug for a in site.actions])
-    return [r.path for r in results]
+def sheets(all_sheets) -> list[Path]:
+    """Every action's sheet, built once for the session (all_sheets)."""
+    return [r.path for r in all_sheets[2]]
 
 
 @pytest.fixture(scope="session")
@@ -73,23 +70,11 @@ def pictured(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def addressed_booklet(built, tmp_path_factory) -> Path:
-    """The booklet with edition.yaml's web_address set: its back cover carries the address."""
-    import shutil
-
-    from test_qr import with_address
-
-    from livret.building.pipeline import FIT_CACHE
-
-    root = tmp_path_factory.mktemp("addressed-booklet")
-    content = root / "content"
-    shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
-    with_address(content)
-    # the same cards: the copyfitting decisions of the session build hold
-    if (built[0] / FIT_CACHE).is_dir():
-        shutil.copytree(built[0] / FIT_CACHE, root / "out" / FIT_CACHE)
-    _, results = run(content, root / "out", themes=[])
-    return results[0].path
+def addressed_booklet(addressed_build) -> Path:
+    """The booklet with edition.yaml's web_address set: its back cover carries the address
+    (the session's addressed_build)."""
+    (booklet,) = [r.path for r in addressed_build[2] if r.output.kind == "booklet"]
+    return booklet
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from html import unescape
 import pytest
 import yaml
 from conftest import CONTENT, ROOT
+from pdftext import page_texts
 from pypdf import PdfReader
 
 from livret.rendering import pageplan
@@ -43,15 +44,15 @@ def test_a_book_for_the_screen(outputs):
         openers, cards = _starts(reader)
         assert cards, path.name
         assert len(set(openers + cards)) == len(openers + cards), (path.name, openers, cards)
-        last = reader.pages[-1].extract_text()
+        last = page_texts(path)[-1]
         assert "rejoignez le Club des territoires" in last, path.name
 
 
 def test_blank_pages_are_notes_pages(outputs):
     """A page with (almost) nothing on it is a deliberate Notes page."""
     for path in outputs:
-        for n, page in enumerate(PdfReader(path).pages, 1):
-            text = (page.extract_text() or "").strip()
+        for n, page in enumerate(page_texts(path), 1):
+            text = page.strip()
             if len(text) < 15:
                 assert text == "Notes", (path.name, n, text)
 
@@ -86,7 +87,7 @@ def test_body_measure(outputs):
 
 
 def _hyphenated(path) -> list[tuple[str, str]]:
-    text = "\n".join(p.extract_text() or "" for p in PdfReader(path).pages)
+    text = "\n".join(page_texts(path))
     return re.findall(r"(\w+)-\n(\w+)", text)
 
 
@@ -94,7 +95,7 @@ def test_names_are_not_hyphenated(outputs):
     for path in outputs:
         cut = [(a, b) for a, b in _hyphenated(path) if a[:1].isupper()]
         assert len(cut) <= 2, (path.name, cut)
-    text = "\n".join(p.extract_text() or "" for p in PdfReader(outputs[0]).pages)
+    text = "\n".join(page_texts(outputs[0]))
     assert "Hauts-de-\nFrance" not in text and "Hauts-\nde-France" not in text
 
 
@@ -238,7 +239,7 @@ def test_continuation_pages_name_their_card(outputs):
     orgs = {a.title.replace("'", "’"): a.organisation.replace("'", "’") for a in site.actions}
     booklet = next(p for p in outputs if p.name == "retour-experience-01.pdf")
     reader = PdfReader(booklet)
-    pages = [p.extract_text() or "" for p in reader.pages]
+    pages = page_texts(booklet)
     openers, cards = _starts(reader)
     titles = [x.title.replace("'", "’") for item in reader.outline if isinstance(item, list)
               for x in item]  # fmt: skip

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import CONTENT, seed_fit_cache
+from conftest import CONTENT
 
 from livret.building import equivalence as eq
 from livret.building.epub import part_ids
@@ -115,15 +115,17 @@ def test_check_equivalence_command(built, tmp_path, capsys, french):
     ).is_file()
 
 
-def test_with_a_web_address_the_three_versions_say_the_same(content_copy, built, tmp_path, capsys):
+def test_with_a_web_address_the_three_versions_say_the_same(addressed_build, tmp_path, capsys):
     """The back cover's web address (edition.yaml web_address) reads the same in the PDF, the
     EPUB and the web edition: its label, then the address (a block link split the paragraph
     and read the address first; the press file's QR code is not in the EPUB)."""
-    with (content_copy / "edition.yaml").open("a", encoding="utf-8") as f:
-        f.write("web_address: https://www.exemple.gouv.fr/retour-experience/\n")
+    content = addressed_build[0].with_name("content")  # the session's, with the address: read only
+    assert "web_address: https://www.exemple.gouv.fr/retour-experience/" in (
+        content / "edition.yaml"
+    ).read_text(encoding="utf-8")
     out = tmp_path / "out"
-    seed_fit_cache(out, built[0])  # the same cards: the session's fitting decisions hold
-    code = main(["check-equivalence", "--content", str(content_copy), "--output", str(out)])
+    shutil.copytree(addressed_build[0], out)  # its booklet, built: the EPUB and web made here
+    code = main(["check-equivalence", "--content", str(content), "--output", str(out)])
     said = capsys.readouterr().out
     assert code == 0, said
     assert said.count("0 differences in 17 parts") == 2, said

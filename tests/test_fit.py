@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from conftest import CONTENT, ROOT
-from pdftext import contents_numbers, contents_page, norm, poppler_pages
+from pdftext import contents_numbers, contents_page, norm, page_texts, poppler_pages
 from pypdf import PdfReader
 
 from livret.building.outputs import KINDS
@@ -51,7 +51,7 @@ def card_pages(path) -> list[list[int]]:
         if isinstance(item, list):
             starts += [reader.get_destination_page_number(x) for x in item]
     ends = [*starts[1:], len(reader.pages)]
-    blank = [(page.extract_text() or "").strip() in ("", "Notes") for page in reader.pages]
+    blank = [text.strip() in ("", "Notes") for text in page_texts(path)]
     nexts = sorted(
         {reader.get_destination_page_number(x) for x in reader.outline if not isinstance(x, list)}
     )
@@ -93,6 +93,15 @@ def booklet_html():
     site = load_site(CONTENT)
     kind = KINDS["booklet"]
     return render_html(site, kind.output(site, kind.slugs(site)[0]))
+
+
+@pytest.fixture(scope="module")
+def excerpt_html():
+    """The excerpt of adil-31 (which runs over) and cd41 (which fits), sos-taudis beside
+    them: three cards to fit, where the booklet has ten fitted the same way."""
+    site = load_site(CONTENT)
+    kind = KINDS["theme"]
+    return render_html(site, kind.output(site, "precarite-energetique"))
 
 
 @pytest.fixture(scope="module")
@@ -140,25 +149,25 @@ def test_choose_keeps_both_pages_filled():
     assert fit.choose(fit.Measure([0.9], [(0, 0.5)]), cands[:1]) == []  # one page
 
 
-def test_decisions_are_cached_by_card_and_design(booklet_html, tmp_path, monkeypatch):
+def test_decisions_are_cached_by_card_and_design(excerpt_html, tmp_path, monkeypatch):
     cache = tmp_path / "fit"
     first = Printer(CONTENT)
-    fitted = first.fitted(booklet_html, cache=cache)
-    assert fitted.count(fit.BREAK) == 5
-    assert len(list(cache.glob("*.json"))) == 10  # one decision per card
+    fitted = first.fitted(excerpt_html, cache=cache)
+    assert fitted.count(fit.BREAK) == 2  # adil-31 and sos-taudis ran over
+    assert len(list(cache.glob("*.json"))) == 3  # one decision per card
 
     # A new process (an empty memory) with the same folder lays out no card again...
     def no_layout(*_args):
         raise AssertionError("a card was laid out again")
 
     monkeypatch.setattr(fit, "fit_card", no_layout)
-    assert Printer(CONTENT).fitted(booklet_html, cache=cache) == fitted
+    assert Printer(CONTENT).fitted(excerpt_html, cache=cache) == fitted
 
     # ...but an edited card is fitted again, alone.
     calls = []
     monkeypatch.setattr(fit, "fit_card", lambda _layout, _head, card: calls.append(card) or [])
-    card = _card(booklet_html, "adil-31")
-    edited = booklet_html.replace(card, card.replace("Toulouse", "Toulouse (31)"))
+    card = _card(excerpt_html, "adil-31")
+    edited = excerpt_html.replace(card, card.replace("Toulouse", "Toulouse (31)"))
     Printer(CONTENT).fitted(edited, cache=cache)
     assert len(calls) == 1 and "Toulouse (31)" in calls[0]
 

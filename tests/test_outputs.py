@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONTENT, ROOT
+from conftest import CONTENT, ROOT, seed_build_cache
 from pdftext import contents_numbers, contents_page, folio_index, norm, outline, poppler_pages
 from pypdf import PdfReader
 
@@ -92,9 +92,12 @@ def test_manifest_matches_the_files(built):
 
 
 @pytest.fixture(scope="module")
-def sheets(tmp_path_factory):
-    """Every action sheet, built once by the command line: (exit code, JSON summary)."""
-    out = tmp_path_factory.mktemp("sheets")
+def sheets(tmp_path_factory, all_sheets):
+    """Every action sheet, asked of the command line (--only actions) once: (exit code, JSON
+    summary). In a copy of the session's build of every sheet (all_sheets): what the
+    command makes of them, not their render, is checked here."""
+    out = tmp_path_factory.mktemp("sheets") / "out"
+    shutil.copytree(all_sheets[0], out)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = main(
@@ -157,8 +160,9 @@ def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, built_copy
     assert statuses(results) == {"retour-experience-01-action-cd41.pdf": "built"}
 
 
-def test_deleted_output_is_rebuilt(built_copy):
+def test_deleted_output_is_rebuilt(built_copy, folios_cache):
     out = built_copy
+    seed_build_cache(out, folios_cache)  # the booklet's folios: its parts are not laid out again
     (out / "retour-experience-01-mobilites.pdf").unlink()
     _, results = run(CONTENT, out, themes=THEMES)
     assert statuses(results) == {

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import CONTENT, ROOT
-from pdftext import contents_numbers, contents_page, norm, outline, pages_text, poppler_pages
+from pdftext import (
+    contents_numbers,
+    contents_page,
+    norm,
+    outline,
+    page_texts,
+    pages_text,
+    poppler_pages,
+)
 from pypdf import PdfReader
 
 from livret.building.pipeline import run
@@ -137,7 +145,7 @@ def test_links_mailto_and_web(booklet):
 
 
 def test_french_typography_reaches_the_pdf(booklet):
-    raw = " ".join(p.extract_text() for p in PdfReader(booklet).pages)
+    raw = " ".join(page_texts(booklet))
     assert "Contact\u202f:" in raw
     assert "«\u202fpaniers solidaires\u202f»" in raw
     # (the no-break space before € shares the space glyph, so it reads back as a space)
@@ -280,10 +288,10 @@ def test_weasyprint_warnings_fail_the_render():
 @pytest.mark.parametrize(
     "variant,marker", [("archive", 'pdfaid:part="3"'), ("print", "GTS_PDFXVersion>PDF/X-4<")]
 )
-def test_variants(variant, marker, tmp_path):
-    manifest, results = run(
-        CONTENT, tmp_path, booklet=False, themes=[], actions=["apfe"], variant=variant
-    )
+def test_variants(variant, marker, session_build):
+    # The press sheet is tests/test_press.py's, built once for the session.
+    name = "press-sheet" if variant == "print" else f"sheet-{variant}"
+    _, _, results = session_build(name, booklet=False, themes=[], actions=["apfe"], variant=variant)
     path = results[0].path
     assert path.name == f"retour-experience-01-action-apfe-{variant}.pdf"
     reader = PdfReader(path)

@@ -17,16 +17,17 @@ THEME_PDF = "retour-experience-01-mobilites.pdf"
 
 
 @pytest.fixture(scope="module")
-def preview(tmp_path_factory):
+def preview(tmp_path_factory, folios_cache):
     import shutil
 
-    from conftest import CONTENT
+    from conftest import CONTENT, seed_build_cache
 
     base = tmp_path_factory.mktemp("preview-http")
     content = base / "content"
     shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
     (base / "secret.txt").write_text("root:secret\n")
     output = base / "output"
+    seed_build_cache(output, folios_cache)  # served here, not laid out: the booklet's folios kept
     server = PreviewProcess(content, output, "--theme", "mobilites")
     state = server.wait_for(ready)
     yield server, state, output
@@ -122,7 +123,10 @@ def test_listens_on_127_0_0_1_only(preview):
 
 
 @pytest.mark.slow  # a real process interrupted
-def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path):
+def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path, folios_cache):
+    from conftest import seed_build_cache
+
+    seed_build_cache(tmp_path / "output", folios_cache)  # its workers matter, not the layout
     server = PreviewProcess(content_copy, tmp_path / "output", "--theme", "mobilites")
     server.wait_for(ready)
     workers = server.descendants()

@@ -8,7 +8,7 @@ import os
 import traceback
 
 import pytest
-from conftest import CONTENT
+from conftest import CONTENT, seed_fit_cache
 
 from livret.building.pipeline import run
 from livret.preview.renderer import WarmPool
@@ -19,12 +19,9 @@ THEME = "mobilites"
 
 
 @pytest.mark.slow  # the booklet and excerpts rendered twice again by warm workers
-def test_warm_workers_print_the_same_bytes_as_a_build(built, tmp_path):
+def test_warm_workers_print_the_same_bytes_as_a_build(built, all_sheets, tmp_path):
     out, _, results = built
-    expected = {r.path.name: r.sha256 for r in results}
-    fresh = tmp_path / "fresh"
-    _, sheet = run(CONTENT, fresh, booklet=False, actions=["adie"])
-    expected.update({r.path.name: r.sha256 for r in sheet})
+    expected = {r.path.name: r.sha256 for r in [*results, *all_sheets[2]]}
 
     site = load_site(CONTENT)
     warm = tmp_path / "warm"
@@ -134,6 +131,7 @@ def test_page_keys_change_only_for_the_pages_an_edit_changed(built, content_copy
     card = content_copy / "actions" / "adie.md"
     text = card.read_text(encoding="utf-8")
     card.write_text(text.replace("## Contexte\n", "## Contexte\n\nUne phrase de plus.\n", 1))
+    seed_fit_cache(tmp_path / "edited", out)  # the cards not edited: fitted as in `built`
     run(content_copy, tmp_path / "edited", booklet=False, themes=[THEME])
 
     before, after = page_keys(out / pdf), page_keys(tmp_path / "edited" / pdf)

@@ -36,22 +36,20 @@ def with_address(content: Path, address: str = ADDRESS) -> Path:
 
 
 @pytest.fixture(scope="module")
-def addressed(session_build, press_excerpt) -> dict[str, Path]:
-    """The theme excerpt (the booklet's covers) with web_address set: accessible and print,
-    built once for the session (the press file from the session's fitting decisions: the
-    address changes the covers, not the cards)."""
-    out = {}
-    for variant in ("accessible", "print"):
-        _, _, results = session_build(
-            f"addressed-{variant}",
-            edit=with_address,
-            fit_from=press_excerpt[0] if variant == "print" else None,
-            booklet=False,
-            themes=[THEME],
-            variant=variant,
-        )
-        out[variant] = results[0].path
-    return out
+def addressed(session_build, press_excerpt, addressed_build) -> dict[str, Path]:
+    """The theme excerpt (the booklet's covers) with web_address set: accessible (the
+    session's addressed_build) and print, built once for the session (from the session's
+    fitting decisions: the address changes the covers, not the cards)."""
+    (excerpt,) = [r.path for r in addressed_build[2] if r.output.theme == THEME]
+    _, _, results = session_build(
+        "addressed-print",
+        edit=with_address,
+        fit_from=press_excerpt[0],
+        booklet=False,
+        themes=[THEME],
+        variant="print",
+    )
+    return {"accessible": excerpt, "print": results[0].path}
 
 
 def zbarimg() -> str:
