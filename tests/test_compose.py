@@ -305,14 +305,29 @@ def test_what_rules_the_composition_out():
 # --- a project's design that makes a part depend on what precedes it ----------------------
 
 
-def _project(tmp_path: Path, css: str) -> Path:
+def _project(tmp_path: Path, css: str, theme: str | None = "precarite-energetique") -> Path:
+    """A project with a stylesheet of its own, its content cut to one theme (3 cards: what is
+    checked is the design's, not the content's), or whole (`theme` None)."""
     project = tmp_path / "project"
-    shutil.copytree(CONTENT, project / "content")
+    content = project / "content"
+    shutil.copytree(CONTENT, content)
     (project / "styles").mkdir()
     (project / "styles" / "thanks.css").write_text(
         (Path(__file__).parent.parent / "styles" / "thanks.css").read_text() + css
     )
-    return project / "content"
+    if theme is None:
+        return content
+    for other in content.glob("themes/*.yaml"):
+        if other.stem != theme:
+            other.unlink()
+    for card in content.glob("actions/*.md"):
+        if f"\ntheme: {theme}\n" not in card.read_text(encoding="utf-8"):
+            card.unlink()
+    edition = content / "edition.yaml"
+    text = edition.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("themes:"))
+    edition.write_text(text.replace(line, f"themes: [{theme}]"), encoding="utf-8")
+    return content
 
 
 @pytest.mark.parametrize(
@@ -399,3 +414,26 @@ def test_a_document_its_parts_cannot_make_is_written_whole(rendered, tmp_path, m
     data = printer.render(docs[BOOKLET], "accessible", (), cache, book=True)[0]
     assert printer.assembled == 0 and printer.whole is None
     assert data == rendered["whole " + BOOKLET]
+
+
+def test_an_excerpt_built_alone_after_a_style_change_keeps_the_new_folios(tmp_path):
+    # The booklet's folios are kept for an excerpt built alone (`--theme`), under a key of
+    # its HTML and of its styles: a stylesheet that moves the pages gives folios anew.
+    from livret.building.pipeline import run
+
+    theme = "mobilites"  # the last: its folios follow the others' cards
+    content = _project(tmp_path, "", theme=None)
+    out = tmp_path / "out"
+    run(content, out, booklet=True, themes=[theme], jobs=1)
+    name = f"retour-experience-01-{theme}.pdf"
+    before = _labels((out / name).read_bytes())
+    sheet = content.parent / "styles" / "thanks.css"
+    sheet.write_text(sheet.read_text() + "\n.card p { font-size: 1.5em; line-height: 2; }\n")
+    run(content, out, booklet=False, themes=[theme], jobs=1)
+    labels = _labels((out / name).read_bytes())
+    run(content, tmp_path / "again", booklet=True, themes=[], jobs=1)
+    pages = poppler_pages(out / name)
+    booklet = poppler_pages(tmp_path / "again" / BOOKLET)
+    thanks = next(i for i, p in enumerate(pages) if p.startswith(norm("Remerciements")))
+    assert booklet[int(labels[thanks]) - 1].startswith(norm("Remerciements"))
+    assert labels != before

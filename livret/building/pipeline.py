@@ -159,8 +159,9 @@ class RenderProcess:
         self.root, self.printer, self.rendered = None, None, False
 
     def ready(self, content_root: str) -> bool:
-        """Whether this process holds a Printer for this content folder."""
-        return self.printer is not None and self.root == content_root
+        """Whether this process holds a Printer for this content folder, with its styles
+        as they are (a library caller may change a stylesheet between two builds)."""
+        return self.printer is not None and self.root == content_root and not self.printer.stale()
 
     def warm(self, content_root: str):
         """Import WeasyPrint and load fonts and stylesheets (~0.4 s): in the pool initializer,

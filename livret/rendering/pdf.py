@@ -262,6 +262,7 @@ class Printer:
 
         self.content_root = Path(content_root).resolve()
         self.design = for_content(self.content_root)
+        self._stamp = self._styles_stamp()
         self.fetcher = _fetcher_class()(
             [*self.design.folders, self.content_root], content_root=self.content_root
         )
@@ -302,6 +303,23 @@ class Printer:
         # soon as it is laid out for good, and its layout let go).
         self._writing: Callable[[Any], bytes] | None = None
         self._garbage = False
+
+    def _styles_stamp(self) -> list[tuple[str, int, int]]:
+        """Each style file (stylesheets, fonts, drawings) of the content's design, as found
+        now: its name, time and size."""
+        return [
+            (name, path.stat().st_mtime_ns, path.stat().st_size)
+            for name, path in for_content(self.content_root).files().items()
+            if name.startswith("styles/")
+        ]
+
+    def stale(self) -> bool:
+        """Whether a style file was changed, added or removed since this printer loaded
+        the design: its stylesheets and fonts are then out of date (a new Printer is needed)."""
+        try:
+            return self._styles_stamp() != self._stamp
+        except OSError:
+            return True
 
     def _sheet(self, name: str):
         if name not in self._css:
@@ -537,8 +555,10 @@ class Printer:
         if not self._trusted(self.laid_out, variant, composition, cache):
             return None
         if frame is None:  # the booklet: its folios, for the excerpts that follow
-            key = compose.key("frame", variant, html)
+            key = self._frame_key(html, variant)
             self.frames[key] = (composition.starts, frozenset(self._keys[-1]))
+            if _read_map(cache, key) != composition.starts:  # and for an excerpt built alone
+                _write_map(cache, key, composition.starts)
         return document.copy(composition.pages), composition  # type: ignore[attr-defined]
 
     def _own_design(self) -> list[str]:
@@ -602,7 +622,7 @@ class Printer:
 
     def _frame(self, html: str, variant: str, cache: Path | None) -> dict[str, int] | None:
         """The folios of the booklet's parts: laid out, or kept from a build before."""
-        key = compose.key("frame", variant, html)
+        key = self._frame_key(html, variant)
         if key in self.frames:  # laid out in this process: its parts are kept with it
             starts, keys = self.frames[key]
             self.used |= keys
@@ -612,9 +632,13 @@ class Printer:
             made = self.compose_parts(html, variant, None, cache)
             if made is None:
                 return None
-            found = made[1].starts
-            _write_map(cache, key, found)
+            found = made[1].starts  # kept in `cache` by compose_parts
         return found
+
+    def _frame_key(self, html: str, variant: str) -> str:
+        """The key of a booklet's folios: its HTML, and what shapes its layout besides (the
+        styles, the renderer and livret's code: a stylesheet changed, the folios may move)."""
+        return compose.key("frame", variant, self._fit_salt(variant), html)
 
     def _fit_salt(self, variant: str) -> str:
         """What shapes a card's layout besides its HTML: the styles (stylesheets, fonts,
