@@ -437,3 +437,13 @@ def test_an_excerpt_built_alone_after_a_style_change_keeps_the_new_folios(tmp_pa
     thanks = next(i for i, p in enumerate(pages) if p.startswith(norm("Remerciements")))
     assert booklet[int(labels[thanks]) - 1].startswith(norm("Remerciements"))
     assert labels != before
+
+
+def test_a_copy_of_livret_s_design_is_livret_s(tmp_path):
+    # A project that copied a stylesheet unchanged (to start its own design) has no design of
+    # its own yet: its documents are composed without the one-time whole layout that checks a
+    # project's design; a changed copy is the project's own.
+    same = Printer(_project(tmp_path / "a", ""))
+    assert same._own_design() == []
+    changed = Printer(_project(tmp_path / "b", "\n.thanks { color: red; }\n"))
+    assert changed._own_design() == ["styles/thanks.css"]

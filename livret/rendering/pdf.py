@@ -238,6 +238,11 @@ def _also_pdf_ua(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _differ(a: Path, b: Path) -> bool:
+    """Whether two files hold other bytes."""
+    return a.stat().st_size != b.stat().st_size or a.read_bytes() != b.read_bytes()
+
+
 class _Written:
     """What of a page the composition and the assembly still read once its part is written
     (livret/finishing/assemble.py): WeasyPrint's public Page attributes, without the layout
@@ -562,15 +567,28 @@ class Printer:
         return document.copy(composition.pages), composition  # type: ignore[attr-defined]
 
     def _own_design(self) -> list[str]:
-        """The project's own layouts and styles (those that replace livret's)."""
+        """The project's own layouts and styles: those that replace livret's with other
+        bytes (a copy of livret's file, as a project starting its own design makes, is
+        livret's)."""
         from .design import shipped
 
-        own = []
-        for name, path in self.design.files().items():
-            base = shipped(name.partition("/")[0])
-            if base is None or not path.resolve().is_relative_to(base.resolve()):
-                own.append(name)
-        return own
+        stamp = tuple(
+            (name, path.stat().st_mtime_ns, path.stat().st_size)
+            for name, path in self.design.files().items()
+        )
+        key = "own\0" + repr(stamp)
+        if key not in self._css:
+            own = []
+            for name, path in self.design.files().items():
+                kind, _slash, rest = name.partition("/")
+                base = shipped(kind)
+                if base is not None and path.resolve().is_relative_to(base.resolve()):
+                    continue
+                theirs = base / rest if base is not None else None
+                if theirs is None or not theirs.is_file() or _differ(path, theirs):
+                    own.append(name)
+            self._css[key] = own
+        return self._css[key]  # type: ignore[return-value]
 
     def _verdict(self, variant: str, cache: Path | None) -> tuple[str | None, bool | None]:
         """(the key of this design's verdict, the verdict known so far) for a project's own
