@@ -24,10 +24,12 @@ layouts of their own (`options`, below).
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -89,12 +91,15 @@ class _Blocks(HTMLParser):
                 pass
 
 
-def candidates(card: str) -> list[Candidate]:
+@functools.lru_cache(maxsize=1024)
+def candidates(card: str) -> tuple[Candidate, ...]:
+    """Where `card` may be given a page break (cached: a card is read again for each
+    document that holds it, and at each save, unchanged)."""
     parser = _Blocks(card)
     parser.feed(card)
     parser.close()
     # The card's first section starts its first page: breaking before it moves nothing.
-    return parser.found[1:]
+    return tuple(parser.found[1:])
 
 
 def mark(card: str, offsets: list[int], attribute: Callable[[int], str]) -> str:
@@ -193,7 +198,7 @@ def fit_in_place(
     return [], text, pages
 
 
-def choose(m: Measure, cands: list[Candidate]) -> list[int]:
+def choose(m: Measure, cands: Sequence[Candidate]) -> list[int]:
     """Candidate indexes, best first, before which the last page may begin."""
     last = len(m.fills) - 1
     if last == 0 or m.fills[-1] >= TARGET:
