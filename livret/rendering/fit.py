@@ -25,7 +25,6 @@ layouts of their own (`options`, below).
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import json
 import re
