@@ -153,13 +153,11 @@ def press_excerpt(session_build):
 
 
 @pytest.fixture(scope="session")
-def folios_cache(session_build, built) -> Path:
+def folios_cache(built) -> Path:
     """An output folder whose cache (seed_build_cache) holds the booklet's folios as well as
-    the fitting decisions: one excerpt built alone (from `built`'s decisions), which lays the
-    booklet out for its folios once for the session. Read-only."""
-    return session_build(
-        "folios", booklet=False, themes=[PRESS_THEME], actions=[], fit_from=built[0]
-    )[0]
+    the fitting decisions: `built`'s (a booklet's build keeps its folios for the excerpts
+    built alone after it). Read-only."""
+    return built[0]
 
 
 @pytest.fixture(scope="session")

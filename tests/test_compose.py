@@ -401,21 +401,24 @@ def test_fragments_of_another_shape_are_not_assembled(rendered):
     assert assemble.assemble([booklet], [])[:8] == b"%PDF-1.7"
 
 
-def test_a_document_its_parts_cannot_make_is_written_whole(rendered, tmp_path, monkeypatch):
+def test_a_document_its_parts_cannot_make_is_written_whole(tmp_path, monkeypatch):
     # Parts' files of a shape assemble.py refuses: the document is laid out and written
-    # whole, the same bytes as the whole layout's.
+    # whole, the same bytes as the whole layout's (a one-theme project: 3 cards suffice).
     def refuse(*_args, **_kwargs):
         raise assemble.Unassembled("refused")
 
     monkeypatch.setattr(assemble, "assemble", refuse)
-    printer = Printer(Path(SITE.root))
-    docs = _documents(SITE)
-    cache = tmp_path / "fit"
-    data = printer.render(docs[BOOKLET], "accessible", (), cache, book=True)[0]
+    content = _project(tmp_path, "")
+    html = _documents(load_site(content))[BOOKLET]
+    printer = Printer(content)
+    data = printer.render(html, "accessible", (), tmp_path / "fit", book=True)[0]
     assert printer.assembled == 0 and printer.whole is None
-    assert data == rendered["whole " + BOOKLET]
+    whole = Printer(content)
+    whole.composing = False
+    assert data == whole.render(printer.laid_out, "accessible", (), None, book=True, fitted=True)[0]
 
 
+@pytest.mark.slow
 def test_an_excerpt_built_alone_after_a_style_change_keeps_the_new_folios(tmp_path):
     # The booklet's folios are kept for an excerpt built alone (`--theme`), under a key of
     # its HTML and of its styles: a stylesheet that moves the pages gives folios anew.
