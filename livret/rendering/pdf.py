@@ -482,8 +482,8 @@ class Printer:
         of them (_Written); its layout is let go, and collected before the next layout (here
         the caller still holds it: in a worker of one build, what a collection leaves is
         frozen for good)."""
-        if self._writing is None or key in self.written:
-            return pages
+        if self._writing is None or key in self.written or part is split.parts[0]:
+            return pages  # the first part's layout is the document's (its metadata): kept
         document, _pages = self.parts[key]
         self.written[key] = self._fragment(
             document, pages, split.document(self.final[part.ident]), self._writing
