@@ -153,14 +153,6 @@ def press_excerpt(session_build):
 
 
 @pytest.fixture(scope="session")
-def folios_cache(built) -> Path:
-    """An output folder whose cache (seed_build_cache) holds the booklet's folios as well as
-    the fitting decisions: `built`'s (a booklet's build keeps its folios for the excerpts
-    built alone after it). Read-only."""
-    return built[0]
-
-
-@pytest.fixture(scope="session")
 def addressed_build(session_build, built):
     """The booklet and the press theme's excerpt with edition.yaml's web_address set
     (test_qr.with_address), built once for the session from `built`'s fitting decisions (the

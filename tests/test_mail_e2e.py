@@ -8,7 +8,7 @@ from conftest import seed_build_cache
 from conftest_mail import CONTENT
 
 
-def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server, folios_cache):
+def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server, built):
     from livret.mail.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -17,7 +17,7 @@ def test_real_build_dry_run_then_send(tmp_path, monkeypatch, smtp_server, folios
 
     theme = yaml.safe_load((CONTENT / "edition.yaml").read_text("utf-8"))["themes"][-1]
     output = tmp_path / "output"
-    seed_build_cache(output, folios_cache)  # the excerpt is what is mailed, not how it is laid out
+    seed_build_cache(output, built[0])  # the excerpt is what is mailed, not how it is laid out
     csv = tmp_path / "list.csv"
     csv.write_text(
         f"email;name;organisation;send\nana@example.org;Anaïs;Mairie;{theme}\n"

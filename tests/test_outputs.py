@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONTENT, ROOT, seed_build_cache
+from conftest import CONTENT, ROOT
 from pdftext import contents_numbers, contents_page, folio_index, norm, outline, poppler_pages
 from pypdf import PdfReader
 
@@ -160,9 +160,8 @@ def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, built_copy
     assert statuses(results) == {"retour-experience-01-action-cd41.pdf": "built"}
 
 
-def test_deleted_output_is_rebuilt(built_copy, folios_cache):
-    out = built_copy
-    seed_build_cache(out, folios_cache)  # the booklet's folios: its parts are not laid out again
+def test_deleted_output_is_rebuilt(built_copy):
+    out = built_copy  # its cache holds the booklet's folios: its parts are not laid out again
     (out / "retour-experience-01-mobilites.pdf").unlink()
     _, results = run(CONTENT, out, themes=THEMES)
     assert statuses(results) == {

@@ -17,7 +17,7 @@ THEME_PDF = "retour-experience-01-mobilites.pdf"
 
 
 @pytest.fixture(scope="module")
-def preview(tmp_path_factory, folios_cache):
+def preview(tmp_path_factory, built):
     import shutil
 
     from conftest import CONTENT, seed_build_cache
@@ -27,7 +27,7 @@ def preview(tmp_path_factory, folios_cache):
     shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
     (base / "secret.txt").write_text("root:secret\n")
     output = base / "output"
-    seed_build_cache(output, folios_cache)  # served here, not laid out: the booklet's folios kept
+    seed_build_cache(output, built[0])  # served here, not laid out: the booklet's folios kept
     server = PreviewProcess(content, output, "--theme", "mobilites")
     state = server.wait_for(ready)
     yield server, state, output
@@ -123,10 +123,10 @@ def test_listens_on_127_0_0_1_only(preview):
 
 
 @pytest.mark.slow  # a real process interrupted
-def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path, folios_cache):
+def test_ctrl_c_stops_the_server_and_its_workers(content_copy, tmp_path, built):
     from conftest import seed_build_cache
 
-    seed_build_cache(tmp_path / "output", folios_cache)  # its workers matter, not the layout
+    seed_build_cache(tmp_path / "output", built[0])  # its workers matter, not the layout
     server = PreviewProcess(content_copy, tmp_path / "output", "--theme", "mobilites")
     server.wait_for(ready)
     workers = server.descendants()

@@ -136,20 +136,19 @@ class Kind:
         return None
 
 
-class Booklet(Kind):
-    name, template, only = "booklet", "booklet.html", "booklet"
-    default = planned = imposable = book = True
-    preview_rank = 1  # the longest: it starts at once on the other worker
+class WholeEdition(Kind):
+    """A kind with one output per edition, made from every content file: the booklet, the
+    EPUB, the web edition (`path`: where it is written)."""
 
-    def mail_slug(self, entry):
-        return "booklet"
+    def path(self, edition) -> str:
+        raise NotImplementedError
 
     def slugs(self, site):
         return [site.edition.slug]
 
     def output(self, site, slug):
         ed = site.edition
-        return Output(self.name, None, None, f"{ed.slug}.pdf", f"{ed.full_title} — {ed.title}")
+        return Output(self.name, None, None, self.path(ed), f"{ed.full_title} — {ed.title}")
 
     def inputs(self, site, output):
         return list(site.files)
@@ -157,6 +156,18 @@ class Booklet(Kind):
     def view(self, site, output):
         ed = site.edition
         return site.themes, f"{ed.title} — {ed.subtitle}"
+
+
+class Booklet(WholeEdition):
+    name, template, only = "booklet", "booklet.html", "booklet"
+    default = planned = imposable = book = True
+    preview_rank = 1  # the longest: it starts at once on the other worker
+
+    def mail_slug(self, entry):
+        return "booklet"
+
+    def path(self, edition):
+        return f"{edition.slug}.pdf"
 
 
 class ThemeExcerpt(Kind):
@@ -237,7 +248,7 @@ class ActionSheet(Kind):
         )
 
 
-class EpubEdition(Kind):
+class EpubEdition(WholeEdition):
     """The booklet as an EPUB 3 (livret/building/epub/): written after the booklet, whose tagged PDF
     gives its page list, and before the web edition, which offers it for download."""
 
@@ -248,19 +259,8 @@ class EpubEdition(Kind):
     variants = ("accessible", "archive")  # the page list is read from a tagged booklet
     preview_rank = 4
 
-    def slugs(self, site):
-        return [site.edition.slug]
-
-    def output(self, site, slug):
-        ed = site.edition
-        return Output(self.name, None, None, f"{ed.slug}.epub", f"{ed.full_title} — {ed.title}")
-
-    def inputs(self, site, output):
-        return list(site.files)
-
-    def view(self, site, output):
-        ed = site.edition
-        return site.themes, f"{ed.title} — {ed.subtitle}"
+    def path(self, edition):
+        return f"{edition.slug}.epub"
 
     def _booklet(self, site: Site, entries: list[dict]) -> dict | None:
         """The manifest's entry of this edition's tagged booklet (accessible first)."""
@@ -294,7 +294,7 @@ class EpubEdition(Kind):
         return Made(made.pages, made.bytes, made.sha256)
 
 
-class WebEdition(Kind):
+class WebEdition(WholeEdition):
     """The edition as a static web site, output/web/ (livret/building/web/): written after the PDFs,
     whose sizes its download links give."""
 
@@ -303,21 +303,10 @@ class WebEdition(Kind):
     pdf = False
     preview_rank = 3
 
-    def slugs(self, site):
-        return [site.edition.slug]
-
-    def output(self, site, slug):
+    def path(self, edition):
         from .web import home_path
 
-        ed = site.edition
-        return Output(self.name, None, None, home_path(ed), f"{ed.full_title} — {ed.title}")
-
-    def inputs(self, site, output):
-        return list(site.files)
-
-    def view(self, site, output):
-        ed = site.edition
-        return site.themes, f"{ed.title} — {ed.subtitle}"
+        return home_path(edition)
 
     def design(self, name):
         return name.startswith(("layouts/web/", "styles/web/", "styles/fonts/"))

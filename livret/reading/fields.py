@@ -353,6 +353,18 @@ def mapping(value, ctx: Ctx, key: str):
     return value
 
 
+def record(spec: dict, where: str, make) -> Validator:
+    """A validator for one mapping checked by `spec` {key: (validator, required)}, made into
+    `make(**fields)`; `where` names it in messages."""
+
+    def validate(value, ctx: Ctx, key: str):
+        data = mapping(value, ctx, key)
+        clean = None if data is None else check_fields(data, ctx.sub(key), spec, where)
+        return None if clean is None else make(**clean)
+
+    return validate
+
+
 def records(
     spec: dict, many: str, one: str, example: str, make, allow_empty: bool = False
 ) -> Validator:
@@ -370,15 +382,13 @@ def records(
         if too_long(value, ctx, key):
             return None
         out, ok = [], True
+        each = record(spec, _(one), make)
         for i, item in enumerate(value):
-            data = mapping(item, ctx, f"{key}.{i}")
-            clean = (
-                None if data is None else check_fields(data, ctx.sub(f"{key}.{i}"), spec, _(one))
-            )
-            if clean is None:
+            made = each(item, ctx, f"{key}.{i}")
+            if made is None:
                 ok = False
             else:
-                out.append(make(**clean))
+                out.append(made)
         return tuple(out) if ok else None
 
     return validate

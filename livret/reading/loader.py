@@ -403,13 +403,11 @@ def check_copies(actions: list[Action], located: dict, problems: Collector) -> N
 # --- edition ---------------------------------------------------------------------------
 
 
-def _back_cover(value, ctx, key):
-    data = f.mapping(value, ctx, key)
-    if data is None:
-        return None
-    spec = {"heading": (f.text, True), "text": (f.text, True), "join": (f.text, True)}
-    out = f.check_fields(data, ctx.sub(key), spec, "back_cover")
-    return None if out is None else BackCover(**out)
+_back_cover = f.record(
+    {"heading": (f.text, True), "text": (f.text, True), "join": (f.text, True)},
+    "back_cover",
+    BackCover,
+)
 
 
 def _web_address(value, ctx, key):
@@ -556,22 +554,16 @@ def load_edition(
 # --- actions ---------------------------------------------------------------------------
 
 
-def _contact(value, ctx, key):
-    data = f.mapping(value, ctx, key)
-    if data is None:
-        return None
-    spec = {"name": (f.text, True), "emails": (f.email_list, False), "phones": (f.text_list, False)}
-    out = f.check_fields(data, ctx.sub(key), spec, "contact")
-    return None if out is None else Contact(**out)
-
-
-def _labels(value, ctx, key):
-    data = f.mapping(value, ctx, key)
-    if data is None:
-        return None
-    spec = {k: (f.text, False) for k in SIDEBAR_FIELDS}
-    out = f.check_fields(data, ctx.sub(key), spec, "labels")
-    return None if out is None else {k: v for k, v in out.items() if v is not None}
+_contact = f.record(
+    {"name": (f.text, True), "emails": (f.email_list, False), "phones": (f.text_list, False)},
+    "contact",
+    Contact,
+)
+_labels = f.record(
+    {k: (f.text, False) for k in SIDEBAR_FIELDS},
+    "labels",
+    lambda **given: {k: v for k, v in given.items() if v is not None},
+)
 
 
 # How each kind of card field (model.CARD_FIELDS) is validated.

@@ -267,7 +267,7 @@ class Printer:
 
         self.content_root = Path(content_root).resolve()
         self.design = for_content(self.content_root)
-        self._stamp = self._styles_stamp()
+        self._stamp = self._design_stamp("styles/")
         self.fetcher = _fetcher_class()(
             [*self.design.folders, self.content_root], content_root=self.content_root
         )
@@ -309,20 +309,21 @@ class Printer:
         self._writing: Callable[[Any], bytes] | None = None
         self._garbage = False
 
-    def _styles_stamp(self) -> list[tuple[str, int, int]]:
-        """Each style file (stylesheets, fonts, drawings) of the content's design, as found
-        now: its name, time and size."""
-        return [
-            (name, path.stat().st_mtime_ns, path.stat().st_size)
-            for name, path in for_content(self.content_root).files().items()
-            if name.startswith("styles/")
-        ]
+    def _design_stamp(self, prefix: str = "") -> tuple[tuple[str, int, int], ...]:
+        """Each design file whose name starts with `prefix` ("styles/": stylesheets, fonts,
+        drawings), as found now: its name, time and size (one stat each)."""
+        stamp = []
+        for name, path in self.design.files().items():
+            if name.startswith(prefix):
+                found = path.stat()
+                stamp.append((name, found.st_mtime_ns, found.st_size))
+        return tuple(stamp)
 
     def stale(self) -> bool:
         """Whether a style file was changed, added or removed since this printer loaded
         the design: its stylesheets and fonts are then out of date (a new Printer is needed)."""
         try:
-            return self._styles_stamp() != self._stamp
+            return self._design_stamp("styles/") != self._stamp
         except OSError:
             return True
 
@@ -572,11 +573,7 @@ class Printer:
         livret's)."""
         from .design import shipped
 
-        stamp = tuple(
-            (name, path.stat().st_mtime_ns, path.stat().st_size)
-            for name, path in self.design.files().items()
-        )
-        key = "own\0" + repr(stamp)
+        key = "own\0" + repr(self._design_stamp())
         if key not in self._css:
             own = []
             for name, path in self.design.files().items():
@@ -662,12 +659,7 @@ class Printer:
         """What shapes a card's layout besides its HTML: the styles (stylesheets, fonts,
         drawings), the renderer and livret's code, the variant. Hashed again only when a
         style file's size or time changed (reading the fonts is most of the cost)."""
-        stamp = [
-            f"{name}:{path.stat().st_mtime_ns}:{path.stat().st_size}"
-            for name, path in self.design.files().items()
-            if name.startswith("styles/")
-        ]
-        key = "\0".join(["salt", variant, *stamp])
+        key = "\0".join(["salt", variant, repr(self._design_stamp("styles/"))])
         if key not in self._css:
             self._css[key] = self._salt(variant)
         return self._css[key]  # type: ignore[return-value]
