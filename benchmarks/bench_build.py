@@ -161,7 +161,7 @@ class BenchError(Exception):
     pass
 
 
-def measure(argv: list[str], scratch: Path, cwd: Path) -> Run:
+def measure(argv: list[str], scratch: Path, cwd: Path, env: dict | None = None) -> Run:
     """Wall time, CPU time and peak memory of one fresh process (and the workers it forks).
 
     The CPU time (ru_utime + ru_stime) of os.wait4 covers the child and every descendant it
@@ -171,14 +171,19 @@ def measure(argv: list[str], scratch: Path, cwd: Path) -> Run:
     largest of the child itself and every descendant it waited for, so ProcessPoolExecutor
     workers (joined at pool shutdown) are counted. It is per process, not summed: 'the
     largest process', as the memory goal asks. Output goes to files, never to pipes, so
-    nothing can block on a full pipe while we time.
+    nothing can block on a full pipe while we time. `env`: variables set beside CHILD_ENV.
     """
     out_path, err_path = scratch / "stdout.txt", scratch / "stderr.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         busy0, steal0 = machine_cpu()
         start = time.perf_counter()
         proc = subprocess.Popen(
-            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=CHILD_ENV
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env={**CHILD_ENV, **(env or {})},
         )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start

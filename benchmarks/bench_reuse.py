@@ -402,8 +402,8 @@ class Bench:
     def out(self, name: str) -> Path:
         return self.tmp / "out" / name
 
-    def timed(self, args: list[str], what: str, n: int | None) -> bb.Run:
-        run = bb.measure([*self.build, *args], self.scratch, self.project)
+    def timed(self, args: list[str], what: str, n: int | None, env: dict | None = None) -> bb.Run:
+        run = bb.measure([*self.build, *args], self.scratch, self.project, env)
         self.runs.append(
             {
                 "what": what,
@@ -510,6 +510,19 @@ class Bench:
         )
         r.add("empty_ratio_wall", "   ratio, wall", "x", empty.seconds / existing.seconds)
         r.add("empty_peak_mb", "   peak memory of the empty-folder build", "MB", empty.peak_mb)
+        # The same, on a machine that never built this edition: the user's cache empty too
+        # (livret/building/usercache.py; the bench's own, in its temporary folder).
+        fresh = self.timed(
+            [*BOTH, "-q", "--force", "--output", str(self.out(f"new-machine-{n}"))],
+            "all four, new machine",
+            n,
+            env={"XDG_CACHE_HOME": str(self.tmp / f"user-cache-{n}")},
+        )
+        r.add(
+            "new_machine_cpu_s", "2b. the same, the user's cache empty too, CPU", "s", fresh.own_cpu
+        )
+        r.add("new_machine_ratio_cpu", "   ratio, CPU", "x", fresh.own_cpu / existing.own_cpu)
+        r.add("new_machine_ratio_wall", "   ratio, wall", "x", fresh.seconds / existing.seconds)
 
     # --- 3 ----------------------------------------------------------------------------------
     def figure3(self, n: int) -> None:
@@ -859,6 +872,9 @@ def main() -> int:
     commit = bb.git_head()
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="livret-bench-reuse-"))
+    # The builds' user cache (livret/building/usercache.py) is the bench's own: filled by its
+    # untimed setup, as a machine that has built the edition before; none of the user's.
+    bb.CHILD_ENV["XDG_CACHE_HOME"] = str(tmp / "user-cache")
     bench = Bench(tmp, args)
     try:
         bench.run(figures)

@@ -220,6 +220,40 @@ def pytest_collection_modifyitems(items):
     items[:] = [item for group in sorted(groups, key=rank) for item in groups[group]]
 
 
+# The user's cache (livret/building/usercache.py) in the tests: what depends only on files
+# outside the tests (the web edition's font subsets, veraPDF's compiled harness) is the real
+# one, kept from session to session; the rest (copyfitting decisions, page numbers) starts
+# empty for the session's fixtures, again for each module's and again for each test, so that
+# what a test or a fixture builds does not depend on what ran before it.
+REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+KEPT_CACHES = ("web-fonts", "verapdf")
+
+
+def user_cache(where: Path) -> Path:
+    """`where` made a user's cache (XDG_CACHE_HOME) whose KEPT_CACHES are the real ones."""
+    for name in KEPT_CACHES:
+        real = REAL_CACHE / "livret" / name
+        real.mkdir(parents=True, exist_ok=True)
+        (where / "livret").mkdir(parents=True, exist_ok=True)
+        (where / "livret" / name).symlink_to(real, target_is_directory=True)
+    return where
+
+
+def _fresh_user_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(user_cache(tmp_path_factory.mktemp("user-cache"))))
+        yield
+
+
+session_user_cache = pytest.fixture(scope="session", autouse=True, name="session_user_cache")(
+    _fresh_user_cache
+)
+module_user_cache = pytest.fixture(scope="module", autouse=True, name="module_user_cache")(
+    _fresh_user_cache
+)
+each_test_user_cache = pytest.fixture(autouse=True, name="each_test_user_cache")(_fresh_user_cache)
+
+
 @pytest.fixture(autouse=True)
 def _language(request, monkeypatch):
     """Messages in English for the tests that assert English msgids, in French (the default an

@@ -134,6 +134,27 @@ def test_an_excerpt_lays_out_only_its_own_cover_and_contents(rendered):
     assert len(cards) == 10 + broken, laid
 
 
+def test_a_build_into_a_new_folder_lays_each_part_out_once(tmp_path, monkeypatch):
+    # After a build elsewhere on this machine (livret/building/usercache.py: the fitting
+    # decisions and the page numbers), a build into an empty folder lays out each part once,
+    # and prints the same bytes.
+    html = _documents(SITE)[THEME]  # an excerpt as a book of its own: quicker than the booklet
+
+    def build(folder: str) -> tuple[bytes, list[str]]:
+        printer = Counting(Path(SITE.root))
+        data = printer.render(html, "accessible", (), tmp_path / folder / "fit", book=True)[0]
+        return data, printer.laid
+
+    first, laid = build("one")
+    assert len(laid) > len(set(laid))  # the first build: cards fitted, numbers settled
+    again, laid = build("two")
+    assert again == first
+    assert sorted(laid) == sorted(set(laid)), laid
+    # A machine that never built it does it all again.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-user"))
+    assert build("three")[1] != laid
+
+
 def _labels(data: bytes) -> list[str]:
     import io
 

@@ -172,6 +172,51 @@ def test_decisions_are_cached_by_card_and_design(excerpt_html, tmp_path, monkeyp
     assert len(calls) == 1 and "Toulouse (31)" in calls[0]
 
 
+def test_a_new_folder_takes_the_decisions_of_a_build_elsewhere_on_the_machine(
+    excerpt_html, tmp_path, monkeypatch
+):
+    # livret/building/usercache.py: a build into another folder (a fresh output/, the
+    # preview's) finds the decisions in the user's cache and keeps them in its own folder.
+    fitted = Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "one")
+    calls = []
+    monkeypatch.setattr(fit, "fit_card", lambda _layout, _head, card: calls.append(card) or [])
+    assert Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "two") == fitted
+    assert calls == []
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one").iterdir()
+    )
+    # A machine whose cache is empty (or unusable) fits the cards again.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-user"))
+    Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "three")
+    assert len(calls) == 3
+
+
+def test_a_hostile_entry_in_the_user_cache_changes_nothing(excerpt_html, tmp_path, monkeypatch):
+    from livret.building import usercache
+
+    fitted = Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "one")
+    shared = usercache.folder("fit")
+    hostile = ["[17]", '{"a": 1}', "[" + "1," * 9000 + "1]"]  # no block's offset, no list, huge
+    for n, entry in enumerate(sorted(shared.iterdir())):
+        entry.write_text(hostile[n % 3])
+    assert Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "two") == fitted
+
+
+def test_the_user_cache_keeps_its_newest_entries(tmp_path):
+    import os
+
+    from livret.building import usercache
+
+    for n in range(120):
+        entry = tmp_path / f"{n:03}.json"
+        entry.write_text("[]")
+        os.utime(entry, ns=(n * 10**9, n * 10**9))
+    usercache.prune(tmp_path, cap=110)  # within a tenth over the cap: left alone
+    assert len(list(tmp_path.iterdir())) == 120
+    usercache.prune(tmp_path, cap=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{n:03}.json" for n in range(20, 120)]
+
+
 def test_the_key_follows_pictures_and_styles(tmp_path):
     root = tmp_path / "content"
     shutil.copytree(CONTENT, root)

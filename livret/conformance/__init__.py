@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..building import usercache
 from ..errors import display_path
 
 HARNESS = Path(__file__).resolve().parent / "VeraHarness.java"
@@ -102,8 +103,8 @@ def classpath() -> list[str]:
     key = hashlib.sha256(
         HARNESS.read_bytes() + f"{jar}:{stat.st_size}:{stat.st_mtime_ns}".encode()
     ).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "livret"
-    classes = cache / f"verapdf-{key}"
+    cache = usercache.folder("verapdf")
+    classes = cache / key
     if not (classes / "VeraHarness.class").is_file():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".verapdf-"))

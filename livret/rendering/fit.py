@@ -276,12 +276,15 @@ SRC = re.compile(r'\bsrc="([^"]*)"')
 class Decisions:
     """The breaks of each card already fitted, by a key of everything that shapes a card's
     layout: its HTML, its document's <body> tag, the pictures it shows, the stylesheets and
-    fonts, the renderer and livret's code (`salt`). In memory, and on disk in a folder when
-    given one (a build's output folder keeps one, so a rebuild fits only new or edited cards).
+    fonts, the renderer and livret's code (`salt`). In memory, on disk in a folder when given
+    one (a build's output folder keeps one, so a rebuild fits only new or edited cards), and in
+    the user's cache (`shared`, livret/building/usercache.py: a build into a new folder fits
+    only the cards no build on this machine has fitted).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared: str | None = None) -> None:
         self.memory: dict[str, list] = {}
+        self.shared = shared  # the name of its folder in the user's cache, or None
 
     @staticmethod
     def key(salt: str, head: str, card: str, root: Path) -> str:
@@ -301,23 +304,43 @@ class Decisions:
         foreign or hostile file) counts as absent."""
         if key in self.memory:
             return self.memory[key]
-        if folder is None:
-            return None
-        value = _read_entry(folder / f"{key}.json")
-        if value is None or (valid is not None and not valid(value)):
-            return None
-        self.memory[key] = value
-        return value
+        for where in (folder, self._shared()):
+            if where is None:
+                continue
+            value = _read_entry(where / f"{key}.json")
+            if value is None or (valid is not None and not valid(value)):
+                continue
+            if where != folder and folder is not None:
+                _write_entry(folder, key, value)  # the build's folder keeps what it used
+            self.memory[key] = value
+            return value
+        return None
 
     def put(self, key: str, value: list, folder: Path | None = None) -> None:
-        from ..building.writer import write_atomic
+        from ..building import usercache
 
         self.memory[key] = value
         if folder is not None:
-            try:
-                write_atomic(folder / f"{key}.json", _entry(value))
-            except OSError:
-                pass  # a cache: the next build fits the card again
+            _write_entry(folder, key, value)
+        shared = self._shared()
+        if shared is not None and _write_entry(shared, key, value):
+            usercache.prune(shared)
+
+    def _shared(self) -> Path | None:
+        from ..building import usercache
+
+        return None if self.shared is None else usercache.folder(self.shared)
+
+
+def _write_entry(folder: Path, key: str, value: list) -> bool:
+    """Whether `value` could be kept (a cache: else the next build fits the card again)."""
+    from ..building.writer import write_atomic
+
+    try:
+        write_atomic(folder / f"{key}.json", _entry(value), durable=False)
+    except OSError:
+        return False
+    return True
 
 
 ENTRY_CAP = 16384  # a decision is a few offsets (`[1234]`), a card's menu a few options

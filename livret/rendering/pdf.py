@@ -189,6 +189,7 @@ def _collect(freeze: bool) -> None:
 
 
 MAP_CAP = 1024 * 1024  # page numbers of a 500-card edition: ~20 KB
+MAPS = "pages"  # their folder in the user's cache
 
 
 def _maps(fit_cache: Path) -> Path:
@@ -196,27 +197,44 @@ def _maps(fit_cache: Path) -> Path:
     return fit_cache.with_name("pages")
 
 
-def _read_map(folder: Path | None, key: str) -> dict[str, int] | None:
-    """A map of ids to page numbers kept in `folder` (the build's cache) by _write_map, or
-    None: anything but the JSON object _write_map writes counts as absent."""
+def _places(folder: Path | None, key: str, shared: str | None) -> list[tuple[Path, bool]]:
+    """(file, whether in the user's cache) where a map is kept: the build's cache under `key`,
+    the user's (livret/building/usercache.py) under `shared`, which defaults to `key`."""
+    from ..building import usercache
+
+    places = [] if folder is None else [(_maps(folder) / f"{key}.json", False)]
+    return [*places, (usercache.folder(MAPS) / f"{shared or key}.json", True)]
+
+
+def _read_map(folder: Path | None, key: str, shared: str | None = None) -> dict[str, int] | None:
+    """A map of ids to page numbers kept by _write_map in `folder` (the build's cache), else
+    in the user's cache, or None: anything but the JSON object _write_map writes counts as
+    absent."""
     from ..building.writer import read_json
 
-    value = None if folder is None else read_json(_maps(folder) / f"{key}.json", MAP_CAP)
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and type(v) is int and v > 0 for k, v in value.items()
-    ):
-        return None
-    return value
+    for path, _user in _places(folder, key, shared):
+        value = read_json(path, MAP_CAP)
+        if isinstance(value, dict) and all(
+            isinstance(k, str) and type(v) is int and v > 0 for k, v in value.items()
+        ):
+            return value
+    return None
 
 
-def _write_map(folder: Path | None, key: str, value: dict[str, int]) -> None:
+def _write_map(
+    folder: Path | None, key: str, value: dict[str, int], shared: str | None = None
+) -> None:
+    from ..building import usercache
     from ..building.writer import write_atomic
 
-    if folder is not None:
+    data = json.dumps(value, sort_keys=True).encode()
+    for path, user in _places(folder, key, shared):
         try:
-            write_atomic(_maps(folder) / f"{key}.json", json.dumps(value, sort_keys=True).encode())
+            write_atomic(path, data, durable=False)
         except OSError:
-            pass  # a cache: the next build lays the parts out again
+            continue  # a cache: the next build lays the parts out again
+        if user:
+            usercache.prune(path.parent)
 
 
 def _also_pdf_ua(data: bytes) -> bytes:
@@ -279,7 +297,7 @@ class Printer:
         self.base = [self._sheet(name) for name in STYLESHEETS]
         # Copyfitting decisions (livret/rendering/fit.py), kept for the life of this printer; a
         # render given a folder also reads and keeps them there, across builds.
-        self.decisions = fit.Decisions()
+        self.decisions = fit.Decisions(shared="fit")
         self.spreads: fit.Plan | None = None  # the last press file's plan (livret/rendering/fit.py)
         # Each part of a book laid out once (livret/rendering/compose.py), kept for the documents
         # that follow (the excerpts after the booklet; the next save in a warm worker):
@@ -540,9 +558,12 @@ class Printer:
             folios = self._frame(frame, variant, cache)
             if folios is None:
                 return None
+        # The page numbers to try first: this process's last, else the folder's last build's,
+        # else those of this very document in the user's cache.
+        exact = compose.key("numbers", variant, self._fit_salt(variant), html)
         guess = self.folios.get(variant)
         if guess is None:
-            guess = _read_map(cache, compose.key("numbers", variant))
+            guess = _read_map(cache, compose.key("numbers", variant), exact)
         try:
             composition = compose.compose(split, self._part(split, variant, cache), folios, guess)
         except compose.MissingTarget:
@@ -553,7 +574,9 @@ class Printer:
         }:
             numbers = {**(guess or {}), **composition.numbers}
             self.folios[variant] = numbers
-            _write_map(cache, compose.key("numbers", variant), numbers)
+            _write_map(cache, compose.key("numbers", variant), numbers, exact)
+        elif _read_map(None, exact) is None:  # right from memory: for a build in a new folder
+            _write_map(None, exact, composition.numbers)
         first = composition.pages[0]
         document = next(d for d, pages in self.parts.values() if pages and pages[0] is first)
         self.laid_out = split.document("".join(self.final[p.ident] for p in split.parts))

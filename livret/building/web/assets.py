@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 from pathlib import Path
 
 from ...reading.model import Site
@@ -41,8 +40,9 @@ UNICODES = [
 def cache_dir() -> Path:
     """The subsets depend only on the font files and fontTools: one cache per user
     (XDG_CACHE_HOME), so that a fresh output folder does not subset them again."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "livret" / "web-fonts"
+    from .. import usercache
+
+    return usercache.folder("web-fonts")
 
 
 def woff2_name(ttf: str) -> str:
