@@ -215,6 +215,12 @@ def choose(m: Measure, cands: Sequence[Candidate]) -> list[int]:
 
 def fit_card(layout, head: str, card: str) -> list[int]:
     """The offsets (in `card`) of the blocks to break before: [] when the card fits."""
+    return fit_measured(layout, head, card)[0]
+
+
+def fit_measured(layout, head: str, card: str) -> tuple[list[int], Measure, Measure]:
+    """`fit_card`'s breaks, the measure of the card laid out with them, and without any (the
+    layouts it made: the press file's options read them instead of laying the card out again)."""
     cands = candidates(card)
     first = measure(layout, head, card, cands)
     for i in choose(first, cands)[:3]:
@@ -222,8 +228,8 @@ def fit_card(layout, head: str, card: str) -> list[int]:
         if len(trial.fills) == len(first.fills) and min(trial.fills) >= MIN_FILL:
             page = trial.starts[i][0]
             if page == len(first.fills) - 1:
-                return [cands[i].offset]
-    return []
+                return [cands[i].offset], trial, first
+    return [], first, first
 
 
 def head_of(html: str) -> str | None:
@@ -460,13 +466,13 @@ def treated(card: str, copyfit: str, quote: bool) -> str:
     return card
 
 
-def _spread(layout, head: str, card: str, pages: int) -> tuple[int, ...] | None:
+def _spread(layout, head: str, card: str, pages: int, first: Measure) -> tuple[int, ...] | None:
     """Breaks (offsets in `card`) that lay it out on exactly `pages` pages, none under
     MIN_FILL: one break per full page, where the page is about as full as the card's text
-    spread evenly would make it; None when it cannot be done."""
+    spread evenly would make it; None when it cannot be done. `first`: its measure without
+    breaks."""
     cands = candidates(card)
     breaks: set[int] = set()
-    first = measure(layout, head, card, cands)
     share = max(TARGET + 0.1, (len(first.fills) - 1 + first.fills[-1]) / pages)
     m = first
     for page in range(pages - 1):
@@ -491,22 +497,19 @@ def options(layout, head: str, card: str) -> list[Option]:
     """The ways to lay `card` out on whole pages: as the fitting leaves it, one page less
     (tighter), one page more (looser, then with a pull quote and its breaks spread out)."""
     found: dict[int, Option] = {}
-    base_breaks = fit_card(layout, head, card)
-    cands = candidates(card)
-    base = measure(layout, head, card, cands, set(base_breaks))
+    base_breaks, base, _unbroken = fit_measured(layout, head, card)
     found[len(base.fills)] = Option(len(base.fills), breaks=tuple(base_breaks))
     for copyfit, quote in (("tight", False), ("loose", False), ("loose", True)):
         text = treated(card, copyfit, quote)
         if quote and text == treated(card, copyfit, False):
             continue  # no sentence to quote
-        breaks = fit_card(layout, head, text)
-        m = measure(layout, head, text, candidates(text), set(breaks))
+        breaks, m, unbroken = fit_measured(layout, head, text)
         pages = len(m.fills)
         if pages not in found and min(m.fills) >= MIN_FILL:
             found[pages] = Option(pages, copyfit, quote, tuple(breaks))
         want = len(base.fills) + 1
         if copyfit == "loose" and want not in found and pages < want:
-            spread = _spread(layout, head, text, want)
+            spread = _spread(layout, head, text, want, unbroken)
             if spread is not None:
                 found[want] = Option(want, copyfit, quote, spread, stretched=True)
     return sorted(found.values(), key=lambda o: (o.cost, o.pages))
