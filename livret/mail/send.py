@@ -139,12 +139,16 @@ class Watchdog:
 
     @contextmanager
     def limit(self, seconds: float, sock_of: Callable[[], socket.socket | None]) -> Iterator[None]:
-        """Within this block, the socket `sock_of()` is shut down after `seconds`."""
+        """Within this block, the socket `sock_of()` is shut down after `seconds`. A command
+        that returns after that has read a reply cut short (smtplib takes the "25" of a "250"
+        cut by the shutdown for a reply): it counts as lost, as when smtplib notices."""
         self.arm(seconds, sock_of)
         try:
             yield
         finally:
             self.disarm()
+        if self.expired:
+            raise smtplib.SMTPServerDisconnected("time-out")
 
     def arm(self, seconds: float, sock_of: Callable[[], socket.socket | None]) -> None:
         if self._thread is None:
