@@ -222,9 +222,11 @@ def pytest_collection_modifyitems(items):
 
 # The user's cache (livret/building/usercache.py) in the tests: what depends only on files
 # outside the tests (the web edition's font subsets, veraPDF's compiled harness) is the real
-# one, kept from session to session; the rest (copyfitting decisions, page numbers) starts
-# empty for the session's fixtures, again for each module's and again for each test, so that
-# what a test or a fixture builds does not depend on what ran before it.
+# one, kept from session to session. The rest (copyfitting decisions, page numbers) is one
+# cache for the session's shared builds, which every worker shares as it shares the builds
+# (a result is the same bytes whoever computed it), then an empty one for each module's
+# fixtures and for each test: what a test or a module builds, or counts, never depends on what
+# ran before it.
 REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 KEPT_CACHES = ("web-fonts", "verapdf")
 
@@ -235,8 +237,18 @@ def user_cache(where: Path) -> Path:
         real = REAL_CACHE / "livret" / name
         real.mkdir(parents=True, exist_ok=True)
         (where / "livret").mkdir(parents=True, exist_ok=True)
-        (where / "livret" / name).symlink_to(real, target_is_directory=True)
+        try:
+            (where / "livret" / name).symlink_to(real, target_is_directory=True)
+        except FileExistsError:  # the session's: made by another worker
+            pass
     return where
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_user_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(user_cache(_session_dir(tmp_path_factory) / "cache")))
+        yield
 
 
 def _fresh_user_cache(tmp_path_factory):
@@ -245,9 +257,6 @@ def _fresh_user_cache(tmp_path_factory):
         yield
 
 
-session_user_cache = pytest.fixture(scope="session", autouse=True, name="session_user_cache")(
-    _fresh_user_cache
-)
 module_user_cache = pytest.fixture(scope="module", autouse=True, name="module_user_cache")(
     _fresh_user_cache
 )

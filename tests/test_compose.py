@@ -134,6 +134,7 @@ def test_an_excerpt_lays_out_only_its_own_cover_and_contents(rendered):
     assert len(cards) == 10 + broken, laid
 
 
+@pytest.mark.slow  # three builds of an excerpt
 def test_a_build_into_a_new_folder_lays_each_part_out_once(tmp_path, monkeypatch):
     # After a build elsewhere on this machine (livret/building/usercache.py: the fitting
     # decisions and the page numbers), a build into an empty folder lays out each part once,
@@ -326,9 +327,12 @@ def test_what_rules_the_composition_out():
 # --- a project's design that makes a part depend on what precedes it ----------------------
 
 
-def _project(tmp_path: Path, css: str, theme: str | None = "precarite-energetique") -> Path:
-    """A project with a stylesheet of its own, its content cut to one theme (3 cards: what is
-    checked is the design's, not the content's), or whole (`theme` None)."""
+def _project(
+    tmp_path: Path, css: str, themes: tuple[str, ...] | None = ("precarite-energetique",)
+) -> Path:
+    """A project with a stylesheet of its own, its content cut to `themes`, in that order (one
+    theme, 3 cards, by default: what is checked is the design's, not the content's), or whole
+    (`themes` None)."""
     project = tmp_path / "project"
     content = project / "content"
     shutil.copytree(CONTENT, content)
@@ -336,18 +340,18 @@ def _project(tmp_path: Path, css: str, theme: str | None = "precarite-energetiqu
     (project / "styles" / "thanks.css").write_text(
         (Path(__file__).parent.parent / "styles" / "thanks.css").read_text() + css
     )
-    if theme is None:
+    if themes is None:
         return content
     for other in content.glob("themes/*.yaml"):
-        if other.stem != theme:
+        if other.stem not in themes:
             other.unlink()
     for card in content.glob("actions/*.md"):
-        if f"\ntheme: {theme}\n" not in card.read_text(encoding="utf-8"):
+        if not any(f"\ntheme: {t}\n" in card.read_text(encoding="utf-8") for t in themes):
             card.unlink()
     edition = content / "edition.yaml"
     text = edition.read_text(encoding="utf-8")
     line = next(x for x in text.splitlines() if x.startswith("themes:"))
-    edition.write_text(text.replace(line, f"themes: [{theme}]"), encoding="utf-8")
+    edition.write_text(text.replace(line, f"themes: [{', '.join(themes)}]"), encoding="utf-8")
     return content
 
 
@@ -357,7 +361,11 @@ def _project(tmp_path: Path, css: str, theme: str | None = "precarite-energetiqu
         # A running total: refused by reading the stylesheet.
         ("\n.thanks::after { content: counter(pages); }\n", "styles/thanks.css: counter(pages)"),
         # The thanks run on after the last card: found by comparing with a whole layout.
-        ("\n.contents, .introduction, .thanks { break-before: auto; }\n", "design"),
+        pytest.param(  # slow: the edition laid out whole beside the composed one
+            "\n.contents, .introduction, .thanks { break-before: auto; }\n",
+            "design",
+            marks=pytest.mark.slow,
+        ),
     ],
     ids=["a page total", "a part that does not open a page"],
 )
@@ -375,6 +383,7 @@ def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
     assert again.whole == why and len(again.laid) == 1, again.laid
 
 
+@pytest.mark.slow  # a design of its own, laid out whole
 def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys, monkeypatch):
     from livret.building.pipeline import run
 
@@ -391,10 +400,21 @@ def test_the_build_says_once_why_it_laid_out_whole(tmp_path, capsys, monkeypatch
 def test_an_excerpt_is_written_again_when_its_folios_move(tmp_path):
     from livret.building.pipeline import run
 
-    content = tmp_path / "content"
-    shutil.copytree(CONTENT, content)
+    # Two themes suffice (a card of the last one edited, the other's excerpt unchanged).
+    content = _project(tmp_path, "", themes=("precarite-energetique", "mobilites"))
     out = tmp_path / "out"
     run(content, out, booklet=True, themes=True)
+
+    def thanks() -> int:
+        """The folio of the excerpt's thanks, checked against the booklet's."""
+        labels = _labels((out / THEME).read_bytes())
+        pages = poppler_pages(out / THEME)
+        at = next(i for i, p in enumerate(pages) if p.startswith(norm("Remerciements")))
+        booklet = poppler_pages(out / BOOKLET)
+        assert booklet[int(labels[at]) - 1].startswith(norm("Remerciements"))
+        return int(labels[at])
+
+    before = thanks()
     # A card of the last theme gains pages: the thanks of every excerpt move.
     card = content / "actions" / "adie.md"
     text = card.read_text(encoding="utf-8")
@@ -404,12 +424,7 @@ def test_an_excerpt_is_written_again_when_its_folios_move(tmp_path):
     assert {r.path.name: r.status for r in results} == {
         name: "built" for name in _documents(load_site(content))
     }
-    labels = _labels((out / THEME).read_bytes())
-    pages = poppler_pages(out / THEME)
-    thanks = next(i for i, p in enumerate(pages) if p.startswith(norm("Remerciements")))
-    booklet = poppler_pages(out / BOOKLET)
-    assert booklet[int(labels[thanks]) - 1].startswith(norm("Remerciements"))
-    assert int(labels[thanks]) > 29
+    assert thanks() > before
 
 
 def test_fragments_of_another_shape_are_not_assembled(rendered):
@@ -422,6 +437,7 @@ def test_fragments_of_another_shape_are_not_assembled(rendered):
     assert assemble.assemble([booklet], [])[:8] == b"%PDF-1.7"
 
 
+@pytest.mark.slow  # a design of its own, laid out whole
 def test_a_document_its_parts_cannot_make_is_written_whole(tmp_path, monkeypatch):
     # Parts' files of a shape assemble.py refuses: the document is laid out and written
     # whole, the same bytes as the whole layout's (a one-theme project: 3 cards suffice).
@@ -445,8 +461,8 @@ def test_an_excerpt_built_alone_after_a_style_change_keeps_the_new_folios(tmp_pa
     # its HTML and of its styles: a stylesheet that moves the pages gives folios anew.
     from livret.building.pipeline import run
 
-    theme = "mobilites"  # the last: its folios follow the others' cards
-    content = _project(tmp_path, "", theme=None)
+    theme = "mobilites"  # the last: its folios follow the other theme's cards
+    content = _project(tmp_path, "", themes=("precarite-energetique", theme))
     out = tmp_path / "out"
     run(content, out, booklet=True, themes=[theme], jobs=1)
     name = f"retour-experience-01-{theme}.pdf"

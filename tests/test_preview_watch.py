@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from preview_support import PreviewProcess, ready
 
 SHEET = "retour-experience-01-action-adie.pdf"
 
 
+@pytest.mark.slow  # a preview in a process of its own
 def test_preview_recovers_when_the_content_folder_comes_back(content_copy, tmp_path):
     server = PreviewProcess(
         content_copy, tmp_path / "output", "--only", "actions", "--action", "adie"
@@ -60,6 +62,7 @@ def test_preview_recovers_when_the_content_folder_comes_back(content_copy, tmp_p
 BOOKLET = "retour-experience-01.pdf"
 
 
+@pytest.mark.slow  # a preview in a process of its own, rendering the booklet
 def test_a_newer_save_stops_the_build_under_way(content_copy, tmp_path):
     """A bad save during a build is checked at once (its problems shown before the build
     would have ended), and the stale render is stopped in the workers (never written); of two

@@ -36,11 +36,17 @@ def with_address(content: Path, address: str = ADDRESS) -> Path:
 
 
 @pytest.fixture(scope="module")
-def addressed(session_build, press_excerpt, addressed_build) -> dict[str, Path]:
-    """The theme excerpt (the booklet's covers) with web_address set: accessible (the
-    session's addressed_build) and print, built once for the session (from the session's
-    fitting decisions: the address changes the covers, not the cards)."""
+def addressed_accessible(addressed_build) -> Path:
+    """The theme excerpt (the booklet's covers) with web_address set: the session's
+    addressed_build."""
     (excerpt,) = [r.path for r in addressed_build[2] if r.output.theme == THEME]
+    return excerpt
+
+
+@pytest.fixture(scope="module")
+def addressed_print(session_build, press_excerpt) -> Path:
+    """Its press file, built once for the session (from the press excerpt's fitting
+    decisions: the address changes the covers, not the cards)."""
     _, _, results = session_build(
         "addressed-print",
         edit=with_address,
@@ -49,7 +55,14 @@ def addressed(session_build, press_excerpt, addressed_build) -> dict[str, Path]:
         themes=[THEME],
         variant="print",
     )
-    return {"accessible": excerpt, "print": results[0].path}
+    return results[0].path
+
+
+# The press file's checks are make test's (slow: a press file built again, with an address);
+# make test-fast checks the screen PDF's.
+@pytest.fixture(params=["accessible", pytest.param("print", marks=pytest.mark.slow)])
+def addressed(request) -> tuple[str, Path]:
+    return request.param, request.getfixturevalue(f"addressed_{request.param}")
 
 
 def zbarimg() -> str:
@@ -86,41 +99,44 @@ def decode(pdf: Path, tmp_path: Path) -> list[str]:
 def test_back_cover_prints_the_address_as_a_tagged_link(addressed):
     """The address is on the back cover, as text, a link annotation to it (with the words a
     reader hears), and a Link element holding that text in the tag tree."""
-    for variant, path in addressed.items():
-        with pikepdf.open(path) as pdf:
-            last = len(pdf.pages)
-            text = subprocess.run(
-                ["pdftotext", "-layout", "-f", str(last), "-l", str(last), str(path), "-"],
-                capture_output=True, text=True, check=True, timeout=60,
-            ).stdout  # fmt: skip
-            assert "Ce livret en ligne" in text and PRINTED in text, (variant, text)
-            links = [
-                a
-                for a in pdf.pages[-1].obj.get("/Annots", [])
-                if a.get("/Subtype") == "/Link" and str(a.get("/A", {}).get("/URI")) == ADDRESS
-            ]
-            assert len(links) == 1, variant
-            assert str(links[0].Contents) == f"Lire ce livret en ligne : {ADDRESS}"
-            # the Link element of the tree owns the annotation and reads the printed address
-            reader = tagtree.Reader(pdf)
-            owners = [
-                e
-                for e, _ in tagtree.walk(pdf.Root.StructTreeRoot)
-                if e.S == "/Link"
-                and any(
-                    isinstance(k, pikepdf.Dictionary) and k.get("/Obj") == links[0]
-                    for k in tagtree.kids(e)
-                )
-            ]
-            assert len(owners) == 1, variant
-            assert any(isinstance(k, int) for k in tagtree.kids(owners[0])), variant
-            if variant == "accessible":  # (the press file's pages are forms Reader cannot read)
-                assert PRINTED in reader.text(owners[0]).replace("\n", "")
+    variant, path = addressed
+    with pikepdf.open(path) as pdf:
+        last = len(pdf.pages)
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(last), "-l", str(last), str(path), "-"],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+        assert "Ce livret en ligne" in text and PRINTED in text, (variant, text)
+        links = [
+            a
+            for a in pdf.pages[-1].obj.get("/Annots", [])
+            if a.get("/Subtype") == "/Link" and str(a.get("/A", {}).get("/URI")) == ADDRESS
+        ]
+        assert len(links) == 1, variant
+        assert str(links[0].Contents) == f"Lire ce livret en ligne : {ADDRESS}"
+        # the Link element of the tree owns the annotation and reads the printed address
+        reader = tagtree.Reader(pdf)
+        owners = [
+            e
+            for e, _ in tagtree.walk(pdf.Root.StructTreeRoot)
+            if e.S == "/Link"
+            and any(
+                isinstance(k, pikepdf.Dictionary) and k.get("/Obj") == links[0]
+                for k in tagtree.kids(e)
+            )
+        ]
+        assert len(owners) == 1, variant
+        assert any(isinstance(k, int) for k in tagtree.kids(owners[0])), variant
+        if variant == "accessible":  # (the press file's pages are forms Reader cannot read)
+            assert PRINTED in reader.text(owners[0]).replace("\n", "")
 
 
-def test_press_file_has_a_vector_qr_code_that_reads_as_the_address(addressed, tmp_path):
+@pytest.mark.slow  # a press file built again, with an address
+def test_press_file_has_a_vector_qr_code_that_reads_as_the_address(
+    addressed_print, addressed_accessible, tmp_path
+):
     """Print: the QR code is drawn (no image on the page) and a phone reads the address."""
-    path = addressed["print"]
+    path = addressed_print
     with pikepdf.open(path) as pdf:
         pending = [pdf.pages[-1].obj.get("/Resources")]
         while pending:  # the back cover's pictures, and those of its forms
@@ -129,7 +145,7 @@ def test_press_file_has_a_vector_qr_code_that_reads_as_the_address(addressed, tm
                 pending.append(xobject.get("/Resources"))
     assert decode(path, tmp_path) == [ADDRESS]
     # the screen PDF has none (the link is there to click)
-    assert decode(addressed["accessible"], tmp_path) == []
+    assert decode(addressed_accessible, tmp_path) == []
 
 
 def _paints(page) -> list[tuple[str, int, set[tuple[float, ...]], float]]:
@@ -174,10 +190,11 @@ def _qr_paints(pdf) -> tuple[tuple, tuple]:
     return paints[i - 1], paints[i]
 
 
-def test_press_qr_code_is_black_ink_only_on_paper_white(addressed):
+@pytest.mark.slow  # a press file built again, with an address
+def test_press_qr_code_is_black_ink_only_on_paper_white(addressed_print):
     """The QR code's modules in 100 % K (one plate: sharp whatever the registration) on a
     quiet zone with no ink; no RGB anywhere in the file."""
-    with pikepdf.open(addressed["print"]) as pdf:
+    with pikepdf.open(addressed_print) as pdf:
         for owner, _ in streams(pdf):  # pages, forms and patterns
             assert not {"rg", "RG"} & {str(op) for _, op in pikepdf.parse_content_stream(owner)}
         quiet, modules = _qr_paints(pdf)
@@ -186,9 +203,10 @@ def test_press_qr_code_is_black_ink_only_on_paper_white(addressed):
         assert quiet[0] == "f" and quiet[2] == {(0.0, 0.0, 0.0, 0.0)}  # paper white: no ink
 
 
-def test_press_qr_code_is_20_mm_wide_or_more(addressed):
+@pytest.mark.slow  # a press file built again, with an address
+def test_press_qr_code_is_20_mm_wide_or_more(addressed_print):
     """Without its quiet zone: modules of 0.5 mm or more, which any phone reads at arm's length."""
-    with pikepdf.open(addressed["print"]) as pdf:
+    with pikepdf.open(addressed_print) as pdf:
         _, modules = _qr_paints(pdf)
     width = qr.code(ADDRESS).symbol_size(border=0)[0]  # in modules, the path's unit
     assert width * modules[3] / MM >= 20, width * modules[3] / MM
@@ -212,9 +230,10 @@ def test_without_web_address_the_back_cover_is_unchanged():
     assert "back-web" not in html and "<svg" not in html
 
 
-def test_the_qr_code_has_a_text_alternative_in_the_tagged_press_file(addressed):
+@pytest.mark.slow  # a press file built again, with an address
+def test_the_qr_code_has_a_text_alternative_in_the_tagged_press_file(addressed_print):
     """The press file is tagged too: the QR code is a Figure whose /Alt names the address."""
-    with pikepdf.open(addressed["print"]) as pdf:
+    with pikepdf.open(addressed_print) as pdf:
         figures = [
             e
             for e, _ in tagtree.walk(pdf.Root.StructTreeRoot)

@@ -358,6 +358,7 @@ def test_ctrl_c_stops_watch_started_with_sigint_ignored(content_copy, tmp_path):
 # --- issue 17: the content folder removed and put back ------------------------------------------
 
 
+@pytest.mark.slow  # a watch loop in a process of its own
 def test_watch_recovers_when_the_content_folder_comes_back(content_copy, tmp_path):
     """A `git checkout` or a sync tool removes content/ and writes it again: the watch goes on
     with the folder that came back."""

@@ -214,6 +214,7 @@ def _livret_imports(path: Path) -> set[str]:
     return names
 
 
+@pytest.mark.slow  # a pytest session of its own (collecting the suite)
 def test_make_test_fast_leaves_out_browser_java_wheels_and_kills_and_touches_every_module():
     items = _fast_items()
     files = {item.split("::")[0] for item in items}
@@ -265,6 +266,7 @@ def test_python_m_livret_conformance_without_java_says_so(monkeypatch, tmp_path,
     assert "default-jre-headless" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a pytest session of its own
 def test_xdist_keeps_each_group_on_one_worker(tmp_path):
     """make test and test-fast share the session builds and the module fixtures through
     pytest-xdist's groups (--dist loadgroup, set by tests/conftest.py's hook): a pytest that
