@@ -378,3 +378,21 @@ def test_simulate_counts_the_blank_pages_of_a_plan():
         },
     )
     assert plan.choices["e"].pages == 2 and plan.blanks == 1  # 19 pages → 20
+
+
+def test_without_a_home_folder_the_cache_is_the_process_own(monkeypatch):
+    # A service account with no home and no XDG_CACHE_HOME: a private folder, never a shared
+    # one another user could have filled.
+    from pathlib import Path
+
+    from livret.building import usercache
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    where = usercache.folder("fit")
+    assert where == usercache.folder("fit") and where.parent.parent.is_dir()
+    assert oct(where.parent.parent.stat().st_mode)[-3:] == "700"

@@ -12,7 +12,11 @@ time. Each folder keeps its newest `CAP` entries.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 CAP = 4096  # entries per folder: decisions are ~20 bytes each, a year of saves a few thousand
@@ -20,9 +24,22 @@ CAP = 4096  # entries per folder: decisions are ~20 bytes each, a year of saves 
 
 def folder(name: str) -> Path:
     """`livret/<name>` in the user's cache (read from the environment at each call, so that a
-    process follows a changed XDG_CACHE_HOME)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    process follows a changed XDG_CACHE_HOME). A process with neither XDG_CACHE_HOME nor a home
+    folder (a service account) keeps one of its own, private, that ends with it."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home folder: nowhere shared to keep it
+            base = _private()
     return Path(base) / "livret" / name
+
+
+@functools.cache
+def _private() -> str:
+    folder = tempfile.mkdtemp(prefix="livret-cache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def prune(where: Path, cap: int = CAP) -> None:
