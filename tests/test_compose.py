@@ -361,14 +361,11 @@ def _project(
         # A running total: refused by reading the stylesheet.
         ("\n.thanks::after { content: counter(pages); }\n", "styles/thanks.css: counter(pages)"),
         # The thanks run on after the last card: found by comparing with a whole layout.
-        pytest.param(  # slow: the edition laid out whole beside the composed one
-            "\n.contents, .introduction, .thanks { break-before: auto; }\n",
-            "design",
-            marks=pytest.mark.slow,
-        ),
+        ("\n.contents, .introduction, .thanks { break-before: auto; }\n", "design"),
     ],
     ids=["a page total", "a part that does not open a page"],
 )
+@pytest.mark.slow  # a design of its own, laid out whole (unit: test_what_rules_the_composition_out)
 def test_a_design_that_rules_it_out_is_laid_out_whole(tmp_path, css, why):
     content = _project(tmp_path, css)
     site = load_site(content)

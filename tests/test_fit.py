@@ -191,15 +191,23 @@ def test_a_new_folder_takes_the_decisions_of_a_build_elsewhere_on_the_machine(
     assert len(calls) == 3
 
 
-def test_a_hostile_entry_in_the_user_cache_changes_nothing(excerpt_html, tmp_path, monkeypatch):
+def test_a_hostile_entry_in_the_user_cache_counts_as_absent(tmp_path):
+    # Read as the build's folder is (the same entries, the same check of their offsets): an
+    # entry a build never writes is not taken, and the card is fitted again.
     from livret.building import usercache
 
-    fitted = Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "one")
+    decisions = fit.Decisions(shared="fit")
     shared = usercache.folder("fit")
-    hostile = ["[17]", '{"a": 1}', "[" + "1," * 9000 + "1]"]  # no block's offset, no list, huge
-    for n, entry in enumerate(sorted(shared.iterdir())):
-        entry.write_text(hostile[n % 3])
-    assert Printer(CONTENT).fitted(excerpt_html, cache=tmp_path / "two") == fitted
+    shared.mkdir(parents=True)
+    card = '<article class="card"><section class="section"><p>a</p></section></article>'
+    valid = fit.breaks_of(card)
+    hostile = ["[17]", '{"a": 1}', "[" + "1," * 9000 + "1]", "[]x"]  # no block's, huge, not JSON
+    for n, text in enumerate(hostile):
+        (shared / f"k{n}.json").write_text(text)
+        assert decisions.get(f"k{n}", tmp_path / "folder", valid) is None, text
+    (shared / "good.json").write_text("[]")
+    assert decisions.get("good", tmp_path / "folder", valid) == []
+    assert (tmp_path / "folder" / "good.json").read_text() == "[]"  # kept in the build's folder
 
 
 def test_the_user_cache_keeps_its_newest_entries(tmp_path):

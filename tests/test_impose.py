@@ -262,6 +262,7 @@ def _json_build(capsys, content: Path, out: Path, *extra: str) -> dict[str, str]
     return {Path(o["path"]).name: o["status"] for o in summary["outputs"]}
 
 
+@pytest.mark.slow  # builds run again (an excerpt edited)
 def test_cli_impose_writes_lists_and_follows_the_excerpt(content_copy, built_copy, capsys):
     out = built_copy  # the booklet and excerpts of this content, built and up to date
     excerpt = "retour-experience-01-precarite-energetique.pdf"

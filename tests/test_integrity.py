@@ -199,6 +199,7 @@ def _limited_build(out: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a build in a process of its own
 @pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
 def test_a_manifest_that_is_not_a_regular_file_counts_as_absent(kind, sheet_copy):
     manifest = sheet_copy / MANIFEST

@@ -160,6 +160,7 @@ def test_editing_one_card_rebuilds_exactly_what_uses_it(content_copy, built_copy
     assert statuses(results) == {"retour-experience-01-action-cd41.pdf": "built"}
 
 
+@pytest.mark.slow  # builds run again
 def test_deleted_output_is_rebuilt(built_copy):
     out = built_copy  # its cache holds the booklet's folios: its parts are not laid out again
     (out / "retour-experience-01-mobilites.pdf").unlink()

@@ -120,6 +120,7 @@ def test_a_worker_collects_the_garbage_of_a_task_once_idle(tmp_path):
         assert gone
 
 
+@pytest.mark.slow  # an excerpt built again, edited
 def test_page_keys_change_only_for_the_pages_an_edit_changed(built, content_copy, tmp_path):
     """A page's key ignores what differs between two renders of the same page (object numbers,
     font subset tags, which change with any text of the document): after an edit of one card,
