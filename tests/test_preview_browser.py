@@ -44,11 +44,14 @@ def browser():
 
 
 @pytest.fixture
-def preview(tmp_path):
-    from conftest import CONTENT
+def preview(tmp_path, built):
+    from conftest import CONTENT, seed_build_cache
 
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
+    # What the browser shows of a save is checked here, not the first layout: the session
+    # build's cache (fitting decisions, the booklet's folios) spares the preview the booklet.
+    seed_build_cache(tmp_path / "output", built[0])
     server = PreviewProcess(content, tmp_path / "output", "--theme", "mobilites")
     server.wait_for(ready)
     yield server, content
@@ -151,10 +154,12 @@ def _in_view(driver, element) -> bool:
     )
 
 
-def test_a_page_opens_at_full_width_and_a_save_brings_its_change_into_view(browser, tmp_path):
+def test_a_page_opens_at_full_width_and_a_save_brings_its_change_into_view(
+    browser, tmp_path, built
+):
     """Mouse and keyboard open a page at its full width; Escape and Back close it; one page
     is « 1 page »; after a save, the first changed page is scrolled into view."""
-    from conftest import CONTENT
+    from conftest import CONTENT, seed_build_cache
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -164,6 +169,7 @@ def test_a_page_opens_at_full_width_and_a_save_brings_its_change_into_view(brows
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content, ignore=shutil.ignore_patterns("recipients*.csv"))
     one_page = "retour-experience-01-action-adil-31.pdf"  # a one-page sheet
+    seed_build_cache(tmp_path / "output", built[0])  # as the preview fixture
     server = PreviewProcess(
         content, tmp_path / "output", "--theme", "mobilites", "--action", "adil-31"
     )
