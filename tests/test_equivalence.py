@@ -115,6 +115,7 @@ def test_check_equivalence_command(built, tmp_path, capsys, french):
     ).is_file()
 
 
+@pytest.mark.slow  # the edition built again, with a web address
 def test_with_a_web_address_the_three_versions_say_the_same(addressed_build, tmp_path, capsys):
     """The back cover's web address (edition.yaml web_address) reads the same in the PDF, the
     EPUB and the web edition: its label, then the address (a block link split the paragraph

@@ -31,6 +31,7 @@ def exported(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # the command line in a process of its own (an excerpt's HTML as printed)
 def test_export_writes_html_stylesheets_and_fonts(exported):
     names = sorted(p.name for p in exported.glob("*.html"))
     assert names == [f"retour-experience-01-{THEME}.html"]

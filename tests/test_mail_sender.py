@@ -175,6 +175,7 @@ def _run_both(tmp_path, *argv, env_extra=None):
     return results
 
 
+@pytest.mark.slow  # ten runs, each in a process of its own
 def test_both_commands_exit_alike(tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("email,name,send\na@example.org,A,booklet\n", encoding="utf-8")

@@ -58,9 +58,14 @@ def addressed_print(session_build, press_excerpt) -> Path:
     return results[0].path
 
 
-# The press file's checks are make test's (slow: a press file built again, with an address);
-# make test-fast checks the screen PDF's.
-@pytest.fixture(params=["accessible", pytest.param("print", marks=pytest.mark.slow)])
+# make test's (slow): the edition built again with an address, for the screen and the press
+# (make test-fast checks the QR code itself: test_the_code_is_the_address_…).
+@pytest.fixture(
+    params=[
+        pytest.param("accessible", marks=pytest.mark.slow),
+        pytest.param("print", marks=pytest.mark.slow),
+    ]
+)
 def addressed(request) -> tuple[str, Path]:
     return request.param, request.getfixturevalue(f"addressed_{request.param}")
 

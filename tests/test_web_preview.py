@@ -8,6 +8,10 @@ import shutil
 import pytest
 from preview_support import PreviewProcess, ready
 
+# A preview in a process of its own, building the web edition (make test; make test-fast keeps
+# the preview's HTTP session, tests/test_preview_http.py).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def preview(tmp_path_factory):
