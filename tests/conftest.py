@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from livret.building import usercache
+
 # The mail tests' fixtures (a real SMTP server, fake outputs): one plugin for every test file.
 pytest.register_assert_rewrite("conftest_mail")
 pytest_plugins = ["conftest_mail"]
@@ -227,14 +229,12 @@ def pytest_collection_modifyitems(items):
 # (a result is the same bytes whoever computed it), then an empty one for each module's
 # fixtures and for each test: what a test or a module builds, or counts, never depends on what
 # ran before it.
-REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-KEPT_CACHES = ("web-fonts", "verapdf")
+KEPT_CACHES = {name: usercache.folder(name) for name in ("web-fonts", "verapdf")}  # the real
 
 
 def user_cache(where: Path) -> Path:
     """`where` made a user's cache (XDG_CACHE_HOME) whose KEPT_CACHES are the real ones."""
-    for name in KEPT_CACHES:
-        real = REAL_CACHE / "livret" / name
+    for name, real in KEPT_CACHES.items():
         real.mkdir(parents=True, exist_ok=True)
         (where / "livret").mkdir(parents=True, exist_ok=True)
         try:

@@ -42,6 +42,21 @@ def _private() -> str:
     return folder
 
 
+def keep(path: Path, data: bytes, pruned: bool = False) -> bool:
+    """Write a cache entry, whole or not at all (livret/building/writer.py), and say whether
+    it was kept: a cache that cannot be written only costs the work again. `pruned`: its
+    folder is a folder of the user's cache, kept to its newest entries (`prune`)."""
+    from .writer import write_atomic
+
+    try:
+        write_atomic(path, data, durable=False)
+    except OSError:
+        return False
+    if pruned:
+        prune(path.parent)
+    return True
+
+
 def prune(where: Path, cap: int = CAP) -> None:
     """Keep the newest `cap` files of `where` (by modification time), when it holds more than
     `cap` plus a tenth: pruning then happens once per few hundred new entries."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from ..building import usercache
 from . import contracts
 
 MIN_FILL = 0.40  # the issue's floor: no page of a card less than 40 % full
@@ -316,37 +317,23 @@ class Decisions:
             value = _read_entry(where / f"{key}.json")
             if value is None or (valid is not None and not valid(value)):
                 continue
-            if where != folder and folder is not None:
-                _write_entry(folder, key, value)  # the build's folder keeps what it used
+            if where != folder and folder is not None:  # the build's folder keeps what it used
+                usercache.keep(folder / f"{key}.json", _entry(value))
             self.memory[key] = value
             return value
         return None
 
     def put(self, key: str, value: list, folder: Path | None = None) -> None:
-        from ..building import usercache
-
+        """Keep `value` (a cache: what cannot be written is fitted again next time)."""
         self.memory[key] = value
         if folder is not None:
-            _write_entry(folder, key, value)
+            usercache.keep(folder / f"{key}.json", _entry(value))
         shared = self._shared()
-        if shared is not None and _write_entry(shared, key, value):
-            usercache.prune(shared)
+        if shared is not None:
+            usercache.keep(shared / f"{key}.json", _entry(value), pruned=True)
 
     def _shared(self) -> Path | None:
-        from ..building import usercache
-
         return None if self.shared is None else usercache.folder(self.shared)
-
-
-def _write_entry(folder: Path, key: str, value: list) -> bool:
-    """Whether `value` could be kept (a cache: else the next build fits the card again)."""
-    from ..building.writer import write_atomic
-
-    try:
-        write_atomic(folder / f"{key}.json", _entry(value), durable=False)
-    except OSError:
-        return False
-    return True
 
 
 ENTRY_CAP = 16384  # a decision is a few offsets (`[1234]`), a card's menu a few options

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..building import usercache
 from ..errors import LivretError, Problem, display_path
 from ..finishing import assemble
 from ..finishing.tags import finish as finish_tags
@@ -200,8 +201,6 @@ def _maps(fit_cache: Path) -> Path:
 def _places(folder: Path | None, key: str, shared: str | None) -> list[tuple[Path, bool]]:
     """(file, whether in the user's cache) where a map is kept: the build's cache under `key`,
     the user's (livret/building/usercache.py) under `shared`, which defaults to `key`."""
-    from ..building import usercache
-
     places = [] if folder is None else [(_maps(folder) / f"{key}.json", False)]
     return [*places, (usercache.folder(MAPS) / f"{shared or key}.json", True)]
 
@@ -224,17 +223,10 @@ def _read_map(folder: Path | None, key: str, shared: str | None = None) -> dict[
 def _write_map(
     folder: Path | None, key: str, value: dict[str, int], shared: str | None = None
 ) -> None:
-    from ..building import usercache
-    from ..building.writer import write_atomic
-
+    """Keep a map (a cache: what cannot be written is laid out again next time)."""
     data = json.dumps(value, sort_keys=True).encode()
     for path, user in _places(folder, key, shared):
-        try:
-            write_atomic(path, data, durable=False)
-        except OSError:
-            continue  # a cache: the next build lays the parts out again
-        if user:
-            usercache.prune(path.parent)
+        usercache.keep(path, data, pruned=user)
 
 
 def _also_pdf_ua(data: bytes) -> bytes:
@@ -312,6 +304,7 @@ class Printer:
         self.frames: dict[str, tuple[dict[str, int], frozenset[str]]] = {}
         self._keys: list[set[str]] = []  # the parts each composition under way uses
         self.folios: dict[str, dict[str, int]] = {}  # variant → the last page numbers shown
+        self.numbers_kept: set[str] = set()  # documents whose numbers the user's cache holds
         self.verdicts: dict[str, bool] = {}  # a project's design: can its documents be composed
         self.whole: str | None = None  # why the last document was laid out whole, if it was
         self.composing = True  # False: every document laid out whole (the tests' reference)
@@ -575,8 +568,9 @@ class Printer:
             numbers = {**(guess or {}), **composition.numbers}
             self.folios[variant] = numbers
             _write_map(cache, compose.key("numbers", variant), numbers, exact)
-        elif _read_map(None, exact) is None:  # right from memory: for a build in a new folder
-            _write_map(None, exact, composition.numbers)
+        elif exact not in self.numbers_kept and _read_map(None, exact) is None:
+            _write_map(None, exact, composition.numbers)  # right from memory: for a new folder
+        self.numbers_kept.add(exact)  # looked up in the user's cache once per document
         first = composition.pages[0]
         document = next(d for d, pages in self.parts.values() if pages and pages[0] is first)
         self.laid_out = split.document("".join(self.final[p.ident] for p in split.parts))

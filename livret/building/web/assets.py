@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ...reading.model import Site
 from ...rendering.design import for_content
-from ..writer import write_atomic
+from .. import usercache
 
 ASSETS = "assets"
 SHEETS = ("livret.css", "catalogue.js")
@@ -35,14 +35,6 @@ UNICODES = [
     *range(0x2190, 0x2194),
     0xFFFD,
 ]
-
-
-def cache_dir() -> Path:
-    """The subsets depend only on the font files and fontTools: one cache per user
-    (XDG_CACHE_HOME), so that a fresh output folder does not subset them again."""
-    from .. import usercache
-
-    return usercache.folder("web-fonts")
 
 
 def woff2_name(ttf: str) -> str:
@@ -84,10 +76,7 @@ def _cached_subset(ttf: Path, cache: Path) -> bytes:
     except OSError:
         pass
     data = subset_woff2(ttf)
-    try:
-        write_atomic(path, data, durable=False)
-    except OSError:  # no cache where none can be written: the subset is made each time
-        pass
+    usercache.keep(path, data)  # none where none can be written: the subset is made each time
     return data
 
 
@@ -111,7 +100,9 @@ def files(site: Site, out_dir: Path) -> dict[str, bytes]:
         if name.endswith(".css"):
             data = font_faces().encode() + data
         out[f"{ASSETS}/{name}"] = data
-    cache = cache_dir()
+    # The subsets depend only on the font files and fontTools: one cache per user, so that
+    # a fresh output folder does not subset them again.
+    cache = usercache.folder("web-fonts")
     for ttf, _weight, _style in FACES:
         out[f"{ASSETS}/fonts/{woff2_name(ttf)}"] = _cached_subset(
             design.stylesheet(f"fonts/{ttf}"), cache
