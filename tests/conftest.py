@@ -224,11 +224,14 @@ def pytest_collection_modifyitems(items):
 
 # The user's cache (livret/building/usercache.py) in the tests: what depends only on files
 # outside the tests (the web edition's font subsets, veraPDF's compiled harness) is the real
-# one, kept from session to session. The rest (copyfitting decisions, page numbers) is one
-# cache for the session's shared builds, which every worker shares as it shares the builds
-# (a result is the same bytes whoever computed it), then an empty one for each module's
-# fixtures and for each test: what a test or a module builds, or counts, never depends on what
-# ran before it.
+# one, kept from session to session. The rest (copyfitting decisions, page numbers, the
+# parts of a book written: livret/rendering/partcache.py) starts empty at each session, then
+# is shared by every test and worker, as the user's cache is shared by every build of an
+# editor's machine: an entry is the same bytes whoever computed it (its key holds all that
+# shapes it; tests/test_partcache.py, test_compose.py). A test that must not find what ran
+# before it in the cache asks for `fresh_user_cache`: one that counts what a build lays out
+# or tests the cache itself, one that needs layouts made apart (two processes' bytes), one
+# whose build must take its whole time (a save or a kill while it runs).
 KEPT_CACHES = {name: usercache.folder(name) for name in ("web-fonts", "verapdf")}  # the real
 
 
@@ -251,16 +254,12 @@ def session_user_cache(tmp_path_factory):
         yield
 
 
-def _fresh_user_cache(tmp_path_factory):
+@pytest.fixture
+def fresh_user_cache(tmp_path_factory):
+    """An empty user's cache for this test (see KEPT_CACHES)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(user_cache(tmp_path_factory.mktemp("user-cache"))))
         yield
-
-
-module_user_cache = pytest.fixture(scope="module", autouse=True, name="module_user_cache")(
-    _fresh_user_cache
-)
-each_test_user_cache = pytest.fixture(autouse=True, name="each_test_user_cache")(_fresh_user_cache)
 
 
 @pytest.fixture(autouse=True)

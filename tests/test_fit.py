@@ -191,7 +191,7 @@ def test_a_new_folder_takes_the_decisions_of_a_build_elsewhere_on_the_machine(
     assert len(calls) == 3
 
 
-def test_a_hostile_entry_in_the_user_cache_counts_as_absent(tmp_path):
+def test_a_hostile_entry_in_the_user_cache_counts_as_absent(tmp_path, fresh_user_cache):
     # Read as the build's folder is (the same entries, the same check of their offsets): an
     # entry a build never writes is not taken, and the card is fitted again.
     from livret.building import usercache

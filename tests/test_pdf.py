@@ -176,9 +176,10 @@ def _build_in_subprocess(out: Path, theme: str) -> bytes:
 
 
 @pytest.mark.slow  # two builds, each in a process of its own
-def test_two_builds_in_two_processes_are_byte_identical(tmp_path, built):
-    # The session's build (this process and its workers) and a fresh process; an excerpt is
-    # made by the same code as the booklet, at a third of the cost.
+def test_two_builds_in_two_processes_are_byte_identical(tmp_path, built, fresh_user_cache):
+    # The session's build (this process and its workers) and a fresh process, with a user's
+    # cache of its own (each part laid out again); an excerpt is made by the same code as the
+    # booklet, at a third of the cost.
     out, _, _ = built
     fresh = _build_in_subprocess(tmp_path / "a", "mobilites")
     assert fresh == (out / "retour-experience-01-mobilites.pdf").read_bytes()

@@ -19,7 +19,10 @@ THEME = "mobilites"
 
 
 @pytest.mark.slow  # the booklet and excerpts rendered twice again by warm workers
-def test_warm_workers_print_the_same_bytes_as_a_build(built, all_sheets, tmp_path):
+def test_warm_workers_print_the_same_bytes_as_a_build(
+    built, all_sheets, tmp_path, fresh_user_cache
+):
+    # An empty user's cache: the workers lay every part out again, as the build did.
     out, _, results = built
     expected = {r.path.name: r.sha256 for r in [*results, *all_sheets[2]]}
 

@@ -20,6 +20,7 @@ import pytest
 from conftest import CONTENT, ROOT
 from test_web import build_web
 
+from livret.conformance import JVM_FLAGS
 from livret.reading.loader import load_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.java]  # Chromium, vnu.jar: not in make test-fast
@@ -162,7 +163,7 @@ def test_the_nu_html_checker_finds_no_error(web):
     _need(bool(java) and VNU.is_file(), "java or vnu-jar is missing: apt install java, npm ci")
     pages = [str(web / a) for a in addresses(web)]
     done = subprocess.run(
-        [str(java), "-jar", str(VNU), "--errors-only", "--format", "json", *pages],
+        [str(java), *JVM_FLAGS, "-jar", str(VNU), "--errors-only", "--format", "json", *pages],
         capture_output=True,
         text=True,
         timeout=300,

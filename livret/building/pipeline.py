@@ -228,11 +228,14 @@ def _print_book(
     variant: str,
     sources: list[str],
     content_root: str,
+    force: bool = False,
 ) -> list[Rendered]:
     """Render and write `jobs` one after the other in this worker: the booklet, then its
     excerpts, which reuse its parts' layouts (livret/rendering/compose.py); `frame`: the booklet's
-    HTML, whose folios the excerpts keep."""
+    HTML, whose folios the excerpts keep. `force` (`build --force`): no part is taken from the
+    user's cache (livret/rendering/partcache.py), each is laid out again."""
     printer = PROCESS.printer_for(content_root)
+    printer.reuse_parts = not force
     cache = Path(out_dir) / FIT_CACHE
     out = []
     for job in jobs:
@@ -826,7 +829,7 @@ def _render_all(
     # Asked for: everything in this process, one after the other.
     if jobs == 1 and request.pool is None:
         for task, frame, _pin in tasks():
-            finished(_print_book(task, frame, str(out_dir), variant, sources, root))
+            finished(_print_book(task, frame, str(out_dir), variant, sources, root, request.force))
         return done
 
     import multiprocessing
@@ -854,7 +857,9 @@ def _render_all(
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for task, frame, pin in tasks():
             submit = pinned if pin and pinned is not None else pool.submit
-            future = submit(_print_book, task, frame, str(out_dir), variant, sources, root)
+            future = submit(
+                _print_book, task, frame, str(out_dir), variant, sources, root, request.force
+            )
             futures[future] = task
         for fut in as_completed(futures):
             try:

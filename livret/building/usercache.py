@@ -2,12 +2,13 @@
 
 Some results depend only on their inputs, never on the folder a build writes into: the
 copyfitting decisions of a card (livret/rendering/fit.py, keyed by the card, the design, the
-renderer and livret's code), the page numbers a book's parts showed, the web edition's font
-subsets, veraPDF's compiled harness. They are kept per user (XDG_CACHE_HOME, else ~/.cache),
+renderer and livret's code), the page numbers a book's parts showed, the parts of a book
+written (livret/rendering/partcache.py), the web edition's font subsets, veraPDF's compiled
+harness. They are kept per user (XDG_CACHE_HOME, else ~/.cache),
 under `livret/`, so that a build into a new folder (a fresh `output/`, the preview's, another
 edition's) does not compute them again. A build reads them like its own folder's cache:
 anything damaged or foreign counts as absent, and a missing or read-only cache only costs
-time. Each folder keeps its newest `CAP` entries.
+time. Each folder keeps its newest `CAP` entries (the parts: partcache.CAP).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _private() -> str:
     return folder
 
 
-def keep(path: Path, data: bytes, pruned: bool = False) -> bool:
+def keep(path: Path, data: bytes, pruned: bool = False, cap: int = CAP) -> bool:
     """Write a cache entry, whole or not at all (livret/building/writer.py), and say whether
     it was kept: a cache that cannot be written only costs the work again. `pruned`: its
     folder is a folder of the user's cache, kept to its newest entries (`prune`)."""
@@ -53,7 +54,7 @@ def keep(path: Path, data: bytes, pruned: bool = False) -> bool:
     except OSError:
         return False
     if pruned:
-        prune(path.parent)
+        prune(path.parent, cap)
     return True
 
 

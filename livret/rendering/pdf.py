@@ -30,7 +30,7 @@ from ..errors import LivretError, Problem, display_path
 from ..finishing import assemble
 from ..finishing.tags import finish as finish_tags
 from ..i18n import _
-from . import compose, fit, pageplan
+from . import compose, fit, pageplan, partcache
 from .design import STYLESHEETS, for_content
 
 
@@ -253,21 +253,6 @@ def _differ(a: Path, b: Path) -> bool:
     return a.stat().st_size != b.stat().st_size or a.read_bytes() != b.read_bytes()
 
 
-class _Written:
-    """What of a page the composition and the assembly still read once its part is written
-    (livret/finishing/assemble.py): WeasyPrint's public Page attributes, without the layout
-    (the boxes) behind them, which is let go: memory then follows the largest card, not the
-    whole book (benchmarks/bench_reuse.py, figure 6)."""
-
-    __slots__ = ("anchors", "bleed", "bookmarks", "height", "links", "width")
-
-    def __init__(self, page) -> None:
-        self.anchors = page.anchors
-        self.bookmarks = page.bookmarks
-        self.links = [(kind, target, rect, None) for kind, target, rect, _box in page.links]
-        self.width, self.height, self.bleed = page.width, page.height, page.bleed
-
-
 class Printer:
     """Renders documents in one process, sharing fonts and stylesheets between them."""
 
@@ -314,6 +299,8 @@ class Printer:
         self.keys: dict[str, str] = {}  # part id → the key of its layout, in the last one
         # Each part written once (livret/finishing/assemble.py): its layout's key → its file.
         self.written: dict[str, assemble.Fragment] = {}
+        self.entries: dict[str, str] = {}  # a part's layout key → its key in partcache.py
+        self.reuse_parts = True  # False: each part laid out again (`build --force`)
         self.assembled = 0  # documents assembled from their parts' files (the tests read it)
         # While a render composes a document: how its parts are written (a card is written as
         # soon as it is laid out for good, and its layout let go).
@@ -435,6 +422,14 @@ class Printer:
                 keys.add(key)
             if key in self.parts:
                 return key, self.parts[key][1]
+            if part is not split.parts[0]:  # the first part's layout is the document's
+                entry = partcache.key(self._fit_salt(variant), key, body, self.content_root)
+                self.entries[key] = entry
+                found = partcache.get(entry) if self.reuse_parts else None
+                if found is not None:  # written by an earlier process (partcache.py)
+                    self.written[key], pages = found
+                    self.parts[key] = (None, pages)
+                    return key, pages
             if self._garbage:  # a card written and let go (_written)
                 _collect(self.one_build)
                 self._garbage = False
@@ -490,20 +485,28 @@ class Printer:
 
     def _written(self, split: compose.Split, part: compose.Part, key: str, pages: list) -> list:
         """A card laid out for good, in a render: written at once (its file kept in `written`
-        for the documents that share it), and its pages are then what the composition reads
-        of them (_Written); its layout is let go, and collected before the next layout (here
-        the caller still holds it: in a worker of one build, what a collection leaves is
-        frozen for good)."""
+        for the documents that share it, and in the user's cache: partcache.py), and its pages
+        are then what the composition reads of them (partcache.WrittenPage); its layout is let
+        go, and collected before the next layout (here the caller still holds it: in a worker
+        of one build, what a collection leaves is frozen for good)."""
         if self._writing is None or key in self.written or part is split.parts[0]:
             return pages  # the first part's layout is the document's (its metadata): kept
         document, _pages = self.parts[key]
         self.written[key] = self._fragment(
             document, pages, split.document(self.final[part.ident]), self._writing
         )
-        kept = [_Written(page) for page in pages]
+        kept = [partcache.WrittenPage.of(page) for page in pages]
+        self._keep(key, kept)
         self.parts[key] = (None, kept)
         self._garbage = True  # collected before the next layout, once nothing holds it
         return kept
+
+    def _keep(self, key: str, pages: list) -> None:
+        """A part just written, kept in the user's cache for later processes (partcache.py);
+        not the first part, whose layout each document makes again (its metadata)."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            partcache.put(entry, self.written[key], pages)
 
     def _area(self, variant: str, head: str) -> tuple[float, float]:
         """The top and bottom of the page area a card is laid out in (fit.PROBES)."""
@@ -521,6 +524,8 @@ class Printer:
             del self.frames[key]  # a booklet of another save
         for key in [k for k in self.written if k not in self.used]:
             del self.written[key]
+        for key in [k for k in self.entries if k not in self.used]:
+            del self.entries[key]
         self.used.clear()
 
     def compose_parts(
@@ -840,6 +845,7 @@ class Printer:
                     split.document(self.final[part.ident]),
                     functools.partial(self._write, variant=variant),
                 )
+                self._keep(key, pages)
             fragments.append(self.written[key])
         try:
             made = assemble.assemble(fragments, document.make_bookmark_tree(0.75, True), also)
