@@ -200,12 +200,14 @@ def test_an_editors_year(tmp_path, smtp_server, request):
     assert not set(by_theme.values()) & {h for _, _, f in got for h in f.values()}
 
     # -- 7. Both printed and imposed ---------------------------------------------------------
+    # Each booklet sent to the press (the excerpts' press files: tests/test_fit.py, press.py).
     # #01's cards fitted to spreads as the session's press build fitted them (asked for only
     # now: its build runs meanwhile on another worker), adie, edited in the preview, again:
     # the press files are what is checked here, not the fitting (tests/test_fit.py).
     seed_fit_cache(output, request.getfixturevalue("built_print")[0])
     for folder in ("content", "edition-02"):
-        livret(project, "--content", folder, "--output", "output", "--variant", "print")
+        press = ["--variant", "print", "--only", "booklet"]
+        livret(project, "--content", folder, "--output", "output", *press)
         livret(project, "--content", folder, "--output", "output", "--impose", "a4")
     names = {e["path"] for e in manifest(output)["outputs"]}
     for slug in ("retour-experience-01", "retour-experience-02"):

@@ -31,8 +31,9 @@ def module_cache(tmp_path_factory):
         yield
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_parts(module_cache):
+    """No part kept yet: a test that counts every part laid out."""
     shutil.rmtree(usercache.folder(partcache.FOLDER), ignore_errors=True)
 
 
@@ -73,7 +74,7 @@ def excerpt() -> str:
     return _excerpt_html(CONTENT)
 
 
-def test_a_new_process_lays_out_the_first_part_only_and_prints_the_same_bytes(excerpt):
+def test_a_new_process_lays_out_the_first_part_only_and_prints_the_same_bytes(excerpt, no_parts):
     first, laid = _print(CONTENT, excerpt)
     assert {"cover", "contents", f"theme-{THEME}"} <= set(laid), laid
     again, laid_again = _print(CONTENT, excerpt)
@@ -149,7 +150,7 @@ def _damages(path: Path) -> dict:
     }
 
 
-def test_a_damaged_or_foreign_entry_counts_as_absent(excerpt):
+def test_a_damaged_or_foreign_entry_counts_as_absent(excerpt, no_parts):
     first, laid = _print(CONTENT, excerpt)
     entries = _entries()
     parts = set(laid) - {"cover", "fit-bottom"}  # every part but the first (and the page area)
