@@ -22,12 +22,16 @@ from livret.rendering.render import render_html
 
 @pytest.fixture(scope="module", autouse=True)
 def module_cache(tmp_path_factory):
-    """A user's cache for this module (its cards fitted once), whose parts each test starts
-    without: they count what a printer lays out."""
+    """A user's cache for this module, with parts of its own (the tests that count every part
+    empty them: `no_parts`) and the session's fitting decisions (a card fitted is fitted)."""
     from conftest import user_cache
 
+    session_fit = usercache.folder("fit")  # the session's (conftest.py, KEPT_CACHES)
+    session_fit.mkdir(parents=True, exist_ok=True)
+    where = user_cache(tmp_path_factory.mktemp("user-cache"))
+    (where / "livret" / "fit").symlink_to(session_fit, target_is_directory=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(user_cache(tmp_path_factory.mktemp("user-cache"))))
+        patch.setenv("XDG_CACHE_HOME", str(where))
         yield
 
 

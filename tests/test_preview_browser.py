@@ -36,8 +36,9 @@ def _browser():
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for the module (each test opens its own preview, on a port of its own)."""
     driver = _browser()
     yield driver
     driver.quit()
