@@ -230,8 +230,9 @@ def pytest_collection_modifyitems(items):
 # editor's machine: an entry is the same bytes whoever computed it (its key holds all that
 # shapes it; tests/test_partcache.py, test_compose.py). A test that must not find what ran
 # before it in the cache asks for `fresh_user_cache`: one that counts what a build lays out
-# or tests the cache itself, one that needs layouts made apart (two processes' bytes), one
-# whose build must take its whole time (a save or a kill while it runs).
+# or tests the cache itself, one that needs layouts made apart (two processes' bytes, the warm
+# workers against a build). (A watch or a preview keeps its parts in memory from its first
+# build on: what it finds in the cache changes none of its races.)
 KEPT_CACHES = {name: usercache.folder(name) for name in ("web-fonts", "verapdf")}  # the real
 
 

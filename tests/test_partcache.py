@@ -171,6 +171,15 @@ def test_a_damaged_or_foreign_entry_counts_as_absent(excerpt, no_parts):
     assert len(laid_again) == 1 + len(damages) == len(set(laid_again)), laid_again
 
 
+def test_the_edition_s_date_is_part_of_the_key(monkeypatch):
+    # The clock a build sets (SOURCE_DATE_EPOCH, the edition's date) is in the font subsets a
+    # part embeds: another date, another entry.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = partcache.key("salt", "layout", "<p>x</p>", CONTENT)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")
+    assert partcache.key("salt", "layout", "<p>x</p>", CONTENT) != first
+
+
 def test_a_page_of_another_shape_is_refused():
     page = partcache.WrittenPage(
         {"a": (1.0, 2.0, 3.0, 4.0)},

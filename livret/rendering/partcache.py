@@ -8,18 +8,20 @@ also kept in the user's cache (livret/building/usercache.py, folder "parts"): it
 what of its pages the composition and the assembly read (`WrittenPage`). A later process
 finds it there and lays out only the parts that changed.
 
-The key: the part's layout key in the printer (the variant, the document's <head> and
-<body> tags, the part's HTML as laid out, its first folio, the page numbers it shows), the
-design and renderer and livret's code (the printer's salt), and the bytes of the pictures it
-shows. An entry is taken only whole and in the exact form `put` writes (the digest of its
-file and pages checked); anything else counts as absent. The folder is the user's own
-(0700): a part holds the booklet's text before it is published.
+The key: the part's layout key in the printer (the variant, the document's <head> and <body>
+tags, the part's HTML as laid out, its first folio, the page numbers it shows), the design
+and renderer and livret's code (the printer's salt), the bytes of the pictures it shows, and
+the edition's date the build gives the clock. An entry is taken only whole and in the exact
+form `put` writes (the digest of its file and pages checked); anything else counts as
+absent. The folder is the user's own (0700): a part holds the booklet's text before it is
+published.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from ..building import usercache
@@ -96,8 +98,11 @@ def _numbers(value, count: int) -> tuple:
 
 def key(salt: str, layout_key: str, body: str, root: Path) -> str:
     """The key of a part's entry: its layout key in the printer, the design, renderer and
-    code (`salt`), and the bytes of the pictures its HTML shows (`root`: the content folder)."""
-    digest = hashlib.sha256("\0".join(("part", salt, layout_key)).encode())
+    code (`salt`), the bytes of the pictures its HTML shows (`root`: the content folder), and
+    the edition's date the build gives the clock (SOURCE_DATE_EPOCH: the font subsets a part
+    embeds carry it)."""
+    clock = os.environ.get("SOURCE_DATE_EPOCH", "")
+    digest = hashlib.sha256("\0".join(("part", salt, layout_key, clock)).encode())
     for src in SRC.findall(body):
         path = (root / src).resolve()
         if path.is_relative_to(root) and path.is_file():
