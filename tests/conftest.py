@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from pathlib import Path
@@ -194,11 +195,14 @@ def built_copy(built, tmp_path) -> Path:
 # long: a worker waiting for it would leave the other idle). `built` is shared by a lock: its
 # build keeps both cores busy, so a worker that waits for it wastes nothing.
 # Groups go out in the order of the collection (make: --no-loadscope-reorder), which this hook
-# sorts: the long groups first (the press builds', and those holding a browser, Java, a wheel
-# or a killed process: the markers of make test-fast), then the largest, so that the last
-# groups are short and no worker ends alone.
+# sorts, longest first, so that the last groups are short and no worker ends alone: the press
+# builds' first, then by the seconds each group took in a whole `make test`
+# (tests/group_seconds.json: only the order depends on it, refreshed by hand when it drifts),
+# a group it does not know counted as 10 s when long (a browser, Java, a wheel or a killed
+# process: the markers of make test-fast), else 0.2 s a test.
 SESSION_GROUPS = {"built_print": "print", "press_excerpt": "print", "press_pdfs": "print"}
 LONG = ("slow", "java", "browser")
+GROUP_SECONDS = json.loads((Path(__file__).with_name("group_seconds.json")).read_text("utf-8"))
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
@@ -214,10 +218,11 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(group))
         groups.setdefault(group, []).append(item)
 
-    def rank(group: str) -> tuple[bool, bool, int]:
+    def rank(group: str) -> tuple[bool, float]:
         members = groups[group]
         long = any(item.get_closest_marker(m) for item in members for m in LONG)
-        return group != "print", not long, -len(members)
+        guess = 10.0 if long else 0.2 * len(members)  # a group the file does not know yet
+        return group != "print", -GROUP_SECONDS.get(group, guess)
 
     items[:] = [item for group in sorted(groups, key=rank) for item in groups[group]]
 
