@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from conftest import CONTENT
+from test_compose import Counting
 from test_design import _append, _png
 
 from livret.building import usercache
 from livret.building.outputs import plan
 from livret.reading.loader import load_site
-from livret.rendering import compose, partcache
-from livret.rendering.pdf import Printer
+from livret.rendering import partcache
 from livret.rendering.render import render_html
 
 
@@ -42,19 +42,6 @@ def no_parts(module_cache):
 
 
 THEME = "precarite-energetique"  # 3 cards: the smallest excerpt
-
-
-class Counting(Printer):
-    """A printer (a new process's) that records the part each of its layouts was for."""
-
-    def __init__(self, root):
-        super().__init__(root)
-        self.laid: list[str] = []
-
-    def _layout(self, html, variant, sheets=None):
-        found = compose.split(html.replace(compose.PREFIX, ""))
-        self.laid.append(found.parts[-1].ident if found else "?")
-        return super()._layout(html, variant, sheets)
 
 
 def _excerpt_html(root: Path) -> str:

@@ -4,9 +4,9 @@ Some results depend only on their inputs, never on the folder a build writes int
 copyfitting decisions of a card (livret/rendering/fit.py, keyed by the card, the design, the
 renderer and livret's code), the page numbers a book's parts showed, the parts of a book
 written (livret/rendering/partcache.py), the web edition's font subsets, veraPDF's compiled
-harness. They are kept per user (XDG_CACHE_HOME, else ~/.cache),
-under `livret/`, so that a build into a new folder (a fresh `output/`, the preview's, another
-edition's) does not compute them again. A build reads them like its own folder's cache:
+harness. They are kept per user (XDG_CACHE_HOME, else ~/.cache), under `livret/`, so that a
+build into a new folder (a fresh `output/`, the preview's, another edition's) does not
+compute them again. A build reads them like its own folder's cache:
 anything damaged or foreign counts as absent, and a missing or read-only cache only costs
 time. Each folder keeps its newest `CAP` entries (the parts: partcache.CAP).
 """

@@ -296,10 +296,8 @@ class Decisions:
     @staticmethod
     def key(salt: str, head: str, card: str, root: Path) -> str:
         digest = hashlib.sha256("\0".join((salt, head, card)).encode())
-        for src in SRC.findall(card):  # pictures: their size shapes the page
-            path = (root / src).resolve()
-            if path.is_relative_to(root) and path.is_file():
-                digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        for picture in picture_digests(card, root):  # their size shapes the page
+            digest.update(b"\0" + picture)
         return digest.hexdigest()
 
     def get(
@@ -334,6 +332,25 @@ class Decisions:
 
     def _shared(self) -> Path | None:
         return None if self.shared is None else usercache.folder(self.shared)
+
+
+def picture_digests(html: str, root: Path) -> list[bytes]:
+    """The sha256 of each picture `html` shows from the content folder `root`, in order (what
+    a key of its layout holds besides the HTML: livret/rendering/partcache.py too)."""
+    out = []
+    for src in SRC.findall(html):
+        path = (root / src).resolve()
+        if path.is_relative_to(root) and path.is_file():
+            found = path.stat()
+            out.append(_file_digest(str(path), found.st_mtime_ns, found.st_size))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, _mtime_ns: int, _size: int) -> bytes:
+    """A file's sha256, read once per version (its time and size) and process: a card's
+    trial layouts and its parts' keys name the same pictures."""
+    return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
 ENTRY_CAP = 16384  # a decision is a few offsets (`[1234]`), a card's menu a few options

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..building import usercache
 from ..finishing import assemble
-from .fit import SRC
+from .fit import picture_digests
 
 FOLDER = "parts"
 HEADER_CAP = 1 << 20  # a part's pages: a few anchors, links and bookmarks each
@@ -103,10 +103,8 @@ def key(salt: str, layout_key: str, body: str, root: Path) -> str:
     embeds carry it)."""
     clock = os.environ.get("SOURCE_DATE_EPOCH", "")
     digest = hashlib.sha256("\0".join(("part", salt, layout_key, clock)).encode())
-    for src in SRC.findall(body):
-        path = (root / src).resolve()
-        if path.is_relative_to(root) and path.is_file():
-            digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for picture in picture_digests(body, root):
+        digest.update(b"\0" + picture)
     return digest.hexdigest()
 
 

@@ -411,6 +411,7 @@ class Printer:
         fitted to whole pages (livret/rendering/fit.py) on the layouts that are printed: a card that
         fits is laid out once, one that needs a break once more."""
         fit_head = fit.head_of(split.document("")) or ""  # the decisions' key, as `fitted`'s
+        salt = self._fit_salt(variant)  # the design as it is for this whole document
 
         def laid(part: compose.Part, body: str, start: int, numbers) -> tuple[str, list]:
             shown = sorted(numbers.items()) if numbers is not None else None
@@ -423,7 +424,7 @@ class Printer:
             if key in self.parts:
                 return key, self.parts[key][1]
             if part is not split.parts[0]:  # the first part's layout is the document's
-                entry = partcache.key(self._fit_salt(variant), key, body, self.content_root)
+                entry = partcache.key(salt, key, body, self.content_root)
                 self.entries[key] = entry
                 found = partcache.get(entry) if self.reuse_parts else None
                 if found is not None:  # written by an earlier process (partcache.py)
@@ -453,7 +454,7 @@ class Printer:
                 body = part.html if numbers is None else part.numbered(numbers)
                 self.keys[part.ident], pages = laid(part, body, start, numbers)
                 return pages
-            key = fit.Decisions.key(self._fit_salt(variant), fit_head, part.html, self.content_root)
+            key = fit.Decisions.key(salt, fit_head, part.html, self.content_root)
             found = self.decisions.get(key, cache, fit.breaks_of(part.html))
             prefix = part.ident + fit.PROBE  # ids of its own: unique in the document
             if found is not None:
