@@ -136,3 +136,28 @@ def test_saves_follow_a_folder_removed_and_made_again_during_a_build(tmp_path):
         assert str(content / "actions" / "card.md") in _next(batches)
     finally:
         stop.set()
+
+
+def test_a_folder_put_back_marks_only_the_cards_whose_text_changed(content_copy, tmp_path):
+    # However the watcher batches a folder put back (its folder alone, or each of its files:
+    # the race the test above met), a card counts as edited, and its sheet is shown beside
+    # what was asked, only when its text changed.
+    import argparse
+
+    from livret.preview.server import Preview
+
+    args = argparse.Namespace(content=str(content_copy), output=str(tmp_path / "output"))
+    preview = Preview(args, pool=None)  # type: ignore[arg-type]  # no build is started here
+    cards = sorted((content_copy / "actions").glob("*.md"))
+    aside = tmp_path / "aside"
+    shutil.copytree(content_copy, aside)
+    shutil.rmtree(content_copy)
+    preview.saved([str(p) for p in cards])  # removed: nothing edited
+    assert preview.edited == set()
+    card = aside / "actions" / "adie.md"
+    card.write_text(card.read_text(encoding="utf-8") + "\nUne phrase de plus.\n", "utf-8")
+    shutil.copytree(aside, content_copy)
+    preview.saved([str(p) for p in cards])  # put back, every card listed
+    assert preview.edited == {"adie"}
+    preview.saved([str(content_copy / "actions" / "adie.md")])  # saved again, unchanged
+    assert preview.edited == {"adie"}

@@ -21,6 +21,7 @@ quietly: the editor's terminal is for the build's messages, never a traceback.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import queue
 import re
@@ -306,6 +307,14 @@ class PreviewServer(ThreadingHTTPServer):
         report_internal_error(exc)
 
 
+def _digest(path: Path) -> str | None:
+    """The sha256 of a file's bytes, or None when it cannot be read (removed, a folder)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 class Preview:
     """The preview of one content folder: builds, page images, and the state shown.
 
@@ -324,6 +333,9 @@ class Preview:
         self.state = State()
         self.pool = pool
         self.edited: set[str] = set()  # action slugs edited during the session: their sheets
+        # Each card's bytes as last seen (their sha256): a card is edited when they change,
+        # not when a folder put back (a checkout, a sync tool) lists it again unchanged.
+        self.cards = {p.stem: _digest(p) for p in sorted(self.content.glob("actions/*.md"))}
         self.closing = threading.Event()
         self._first = True
         self._lock = threading.Lock()  # the build under way, and the problems shown
@@ -343,9 +355,13 @@ class Preview:
             if self._session is not None:
                 self._session.cancel()
         for changed in map(Path, changes):
-            # A card saved (not one removed: a folder removed lists each of its files).
-            if changed.suffix == ".md" and changed.parent.name == "actions" and changed.is_file():
-                self.edited.add(changed.stem)
+            # A card saved (not one removed: a folder removed lists each of its files), whose
+            # text changed (not one written again as it was: a folder put back lists them all).
+            if changed.suffix == ".md" and changed.parent.name == "actions":
+                digest = _digest(changed)
+                if digest is not None and self.cards.get(changed.stem) != digest:
+                    self.edited.add(changed.stem)
+                    self.cards[changed.stem] = digest
         site = self._check()
         with self._wake:
             self._pending = (self._pending or []) + changes
